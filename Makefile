@@ -1,0 +1,29 @@
+# urlsom: two commands on a fresh machine.
+#   make book   build the Jupyter Book on the quick profile (embedded data, offline, CPU)  -> _build/html
+#   make test   run the test suite (and ruff)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: env test lint book reproduce-paper bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[book,dev]"
+	touch $(STAMP)
+
+lint: env
+	$(BIN)/ruff check urlsom_core tests notebooks bench
+
+test: env lint
+	$(BIN)/python -m pytest -q
+
+bench: env
+	$(BIN)/urlsom bench --out bench.json
+
+clean:
+	rm -rf _build executed

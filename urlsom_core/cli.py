@@ -1,0 +1,217 @@
+"""``urlsom``: train, evaluate, reproduce, bench.
+
+Every bad parameter ends in one line on stderr, ``urlsom: error: ...``, exit code 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, RunConfig, defaults_for
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        self.exit(EXIT_BAD_INPUT, f"urlsom: error: {message}\n")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", help="digits | mnist:PATH | cifar10[:ROOT] | svhn[:ROOT] | imagefolder:PATH | npz:PATH")
+    d.add_argument("--eval-dataset", help="a separate dataset for the held-out NS")
+    d.add_argument("--holdout", type=float, help="stratified fraction of --dataset held out for the held-out NS")
+    d.add_argument("--subset", type=int, help="class-balanced subset size of --dataset")
+    d.add_argument("--eval-subset", type=int, help="class-balanced subset size of --eval-dataset")
+    d.add_argument("--split-seed", type=int, help="seed of subsets and the holdout split (default 0)")
+    d.add_argument("--input-size", type=int, help="square side fed to the network (default: 16 for inputs <= 16 px, else 32)")
+    d.add_argument("--flip", dest="flip", action="store_true", default=None, help="horizontal flips (default: off for digit data)")
+    d.add_argument("--no-flip", dest="flip", action="store_false")
+    d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
+    d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
+    m = p.add_argument_group("model")
+    m.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="map size (paper 30 30)")
+    m.add_argument("--filter", help="gaussian | student")
+    m.add_argument("--sigma", type=float, help="Gaussian filter sigma in neurons (paper 5)")
+    m.add_argument("--student-scale", type=float, help="t-student filter 1/(1+r^2/s) scale s (paper 1 and 18)")
+    m.add_argument("--kernel-size", type=int, help="odd kernel side (default: 6 sigma, capped at 2*max(H,W)-1)")
+    m.add_argument("--kernel-norm", help="sum | peak: kernel amplitude normalisation")
+    m.add_argument("--kernel-gain", type=float, help="kernel amplitude multiplier (inverse Softmax temperature)")
+    m.add_argument("--widths", type=int, nargs="+", help="ResNet stage widths (paper 16 48 256)")
+    m.add_argument("--blocks", type=int, help="basic blocks per stage (paper 3 = ResNet-20)")
+    m.add_argument("--dropout", type=float, help="dropout before the projection (paper option 0.5)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, help="maximum epochs (paper 500, with early stopping)")
+    t.add_argument("--batch-size", type=int, help="pairs per batch (paper 256)")
+    t.add_argument("--patience", type=int, help="early stopping patience in epochs (paper 10)")
+    t.add_argument("--gamma", type=float, help="weight of loss_similarity (paper 2)")
+    t.add_argument("--weight-decay", type=float, help="L2 on the projection (paper option 5e-4)")
+    t.add_argument("--warmup-kick", action="store_true", default=None,
+                   help="loss_collapse x2 for 15 epochs and noise 0.1 on the map for 10 (GNWM's warm-up)")
+    t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
+    t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
+    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
+    p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+_FLAGS = {
+    "dataset": "data.dataset", "eval_dataset": "data.eval_dataset", "holdout": "data.holdout", "subset": "data.subset",
+    "eval_subset": "data.eval_subset", "split_seed": "data.split_seed", "input_size": "data.input_size",
+    "flip": "data.flip", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
+    "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
+    "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
+    "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
+    "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
+    "weight_decay": "train.weight_decay", "seed": "train.seed", "max_minutes": "train.max_minutes",
+    "compile": "train.compile",
+}
+
+WARMUP_KICK = {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15, "warmup_noise_std": 0.1, "warmup_noise_epochs": 10}
+
+
+def _load_file(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {path}: does not exist")
+    import yaml
+
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {path}: allowed is a mapping with data/model/train sections")
+    return d
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < --config file < flags."""
+    base: dict[str, Any] = _load_file(args.config) if args.config else {}
+    dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
+    merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    for src in (defaults_for(dataset), base):
+        for section, values in src.items():
+            if section not in merged:
+                raise ConfigError(f"config section {section!r}: allowed are data, model, train")
+            merged[section].update(values or {})
+    for flag, dotted in _FLAGS.items():
+        v = getattr(args, flag, None)
+        if v is not None:
+            section, name = dotted.split(".")
+            merged[section][name] = v
+    if getattr(args, "warmup_kick", None):
+        merged["train"].update(WARMUP_KICK)
+    merged["data"]["dataset"] = dataset
+    return RunConfig.from_dict(merged)
+
+
+def _print_metrics(m: dict[str, Any]) -> None:
+    keys = ["neural_selectivity", "heldout_neural_selectivity", "neural_selectivity_per_neuron", "active_neurons",
+            "n_neurons", "topographic_error", "contiguity", "contiguity_shuffled", "trustworthiness", "nmi", "ari",
+            "epochs_trained", "stop_reason", "train_seconds"]
+    for k in keys:
+        if k in m:
+            v = m[k]
+            print(f"  {k:32s} {v:.4f}" if isinstance(v, float) else f"  {k:32s} {v}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import train_run
+
+    cfg = config_from_args(args)
+    run = train_run(cfg, args.out, device=args.device, progress=not args.quiet, log=_log(args.quiet))
+    print(f"run {run.path} ({'reused, already complete' if run.cache_hit else 'trained'}), config key {cfg.key()}")
+    _print_metrics(run.metrics)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .files import provenance, write_json
+    from .runs import Run, evaluate_on, load_for_eval
+
+    run = Run.load(args.run)
+    from .runs import check_spec
+
+    check_spec(args.dataset, run.config.data.data_root)
+    data = load_for_eval(run, args.dataset, args.subset)
+    m = evaluate_on(run, data, device=args.device)
+    m["run"] = str(run.path)
+    m["provenance"] = provenance(args.device, run.config.train.seed)
+    _print_metrics(m)
+    if args.out:
+        write_json(args.out, m)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _log(quiet: bool) -> Callable[[str], None]:
+    return (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="urlsom", description="URL-SOM: self-organizing representation learning (train, evaluate, reproduce, bench)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train a map and write metrics, assignments, checkpoint, provenance")
+    t.add_argument("--out", required=True, help="run directory (same command again resumes or reuses)")
+    _add_run_options(t)
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("evaluate", help="metrics of a trained map on any dataset")
+    e.add_argument("--run", required=True, help="a complete run directory")
+    e.add_argument("--dataset", required=True, help="dataset spec to score")
+    e.add_argument("--subset", type=int, help="class-balanced subset size")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--out", help="write the metrics JSON here")
+    e.set_defaults(func=cmd_evaluate)
+    for register in _extensions():
+        register(sub)
+    return p
+
+
+def _extensions() -> list[Callable[[Any], None]]:
+    """Subcommands living in their own modules (reproduce, bench), each exposing ``register(subparsers)``."""
+    out = []
+    for mod in ("reproduce", "bench"):
+        try:
+            m = __import__(f"urlsom_core.{mod}", fromlist=["register"])
+        except ModuleNotFoundError as e:
+            if e.name != f"urlsom_core.{mod}":
+                raise
+            continue
+        out.append(m.register)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .files import RunFileError
+    from .train import CheckpointError, TrainingDiverged
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "device", None) and "URLSOM_THREADS" in os.environ:
+        import torch
+
+        torch.set_num_threads(int(os.environ["URLSOM_THREADS"]))
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"urlsom: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (TrainingDiverged, CheckpointError, RunFileError) as e:
+        print(f"urlsom: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("urlsom: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

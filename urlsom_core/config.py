@@ -1,0 +1,275 @@
+"""One typed configuration for a URL-SOM run: frozen dataclasses with validation.
+
+A run is fully described by a :class:`RunConfig` (data, model, training). Its canonical JSON form is
+what the run store hashes, so two runs with equal configs are the same run.
+
+Example:
+    >>> cfg = RunConfig.from_dict({"data": {"dataset": "digits"}, "model": {"grid": [10, 10]}})
+    >>> cfg.model.grid
+    (10, 10)
+    >>> cfg.replace(**{"model.sigma": 3.0}).model.sigma
+    3.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A bad parameter. Its message is one line naming the value and what is allowed."""
+
+
+FILTERS = ("gaussian", "student")
+KERNEL_NORMS = ("sum", "peak")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def max_kernel_size(grid: tuple[int, int]) -> int:
+    """Largest useful odd kernel side for a 'same' convolution on ``grid``.
+
+    Entries further than ``max(H, W) - 1`` from the centre only ever multiply the zero padding, so a
+    larger kernel gives exactly the same output; we refuse it rather than waste memory.
+    """
+    return 2 * max(grid) - 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images a run trains on, and how they reach the network.
+
+    ``dataset`` is a spec: ``digits``, ``mnist:PATH``, ``cifar10[:ROOT]``, ``svhn[:ROOT]``,
+    ``imagefolder:PATH`` (a folder or a .zip of one) or ``npz:PATH``.
+    ``holdout`` keeps a stratified fraction of ``dataset`` out of training to score a held-out NS;
+    ``eval_dataset`` names a separate set for the same purpose. ``subset`` / ``eval_subset`` take a
+    class-balanced subset. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
+    flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
+    """
+
+    dataset: str = "digits"
+    eval_dataset: str | None = None
+    holdout: float = 0.0
+    subset: int | None = None
+    eval_subset: int | None = None
+    split_seed: int = 0
+    input_size: int | None = None
+    flip: bool | None = None
+    invert_fraction: float = 0.0
+    data_root: str = "data"
+
+    def validate(self) -> None:
+        _check(isinstance(self.dataset, str) and self.dataset != "", f"dataset {self.dataset!r}: a spec is required")
+        _check(0.0 <= self.holdout < 1.0, f"holdout {self.holdout}: allowed is 0 <= holdout < 1")
+        _check(not (self.holdout > 0 and self.eval_dataset), "holdout and eval_dataset: give one or the other")
+        for name in ("subset", "eval_subset"):
+            v = getattr(self, name)
+            _check(v is None or (isinstance(v, int) and v >= 2), f"{name} {v}: allowed is an integer >= 2 or none")
+        _check(self.input_size is None or (isinstance(self.input_size, int) and 8 <= self.input_size <= 256),
+               f"input_size {self.input_size}: allowed is 8..256 or none (auto)")
+        _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Backbone and SOM head (paper Sec. IV, Fig. 1).
+
+    ``widths``/``blocks``: ResNet stage widths and basic blocks per stage (paper: 16/48/256, 3 blocks =
+    ResNet-20). ``filter``: fixed radial kernel, ``gaussian`` (``sigma``, support 6 sigma) or
+    ``student`` (``1/(1 + r^2/student_scale)``). ``kernel_norm``/``kernel_gain`` set the kernel's
+    amplitude, which the paper leaves open: it acts as the Softmax temperature (see README, Results).
+    """
+
+    widths: tuple[int, ...] = (16, 48, 256)
+    blocks: int = 3
+    grid: tuple[int, int] = (30, 30)
+    filter: str = "gaussian"
+    sigma: float = 5.0
+    student_scale: float = 1.0
+    kernel_size: int | None = None
+    kernel_norm: str = "sum"
+    kernel_gain: float = 8.0
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        g = self.grid
+        _check(isinstance(g, tuple) and len(g) == 2 and all(isinstance(v, int) for v in g),
+               f"grid {g}: allowed is two integers H W")
+        _check(g[0] >= 2 and g[1] >= 2, f"grid {g[0]}x{g[1]}: allowed is at least 2x2")
+        _check(g[0] * g[1] <= 256 * 256, f"grid {g[0]}x{g[1]}: allowed is at most 65536 neurons")
+        _check(self.filter in FILTERS, f"filter {self.filter!r}: allowed is one of {', '.join(FILTERS)}")
+        _check(math.isfinite(self.sigma) and self.sigma > 0, f"sigma {self.sigma}: allowed is sigma > 0")
+        _check(math.isfinite(self.student_scale) and self.student_scale > 0,
+               f"student_scale {self.student_scale}: allowed is > 0")
+        _check(self.kernel_norm in KERNEL_NORMS,
+               f"kernel_norm {self.kernel_norm!r}: allowed is one of {', '.join(KERNEL_NORMS)}")
+        _check(math.isfinite(self.kernel_gain) and self.kernel_gain > 0,
+               f"kernel_gain {self.kernel_gain}: allowed is > 0")
+        kmax = max_kernel_size(g)
+        if self.kernel_size is not None:
+            k = self.kernel_size
+            _check(isinstance(k, int) and k >= 1 and k % 2 == 1, f"kernel_size {k}: allowed is an odd integer >= 1")
+            _check(k <= kmax, f"kernel_size {k}: allowed is at most {kmax} (2*max(H,W)-1) for grid {g[0]}x{g[1]}")
+        _check(len(self.widths) >= 1 and all(isinstance(w, int) and w >= 1 for w in self.widths),
+               f"widths {self.widths}: allowed is positive integers")
+        _check(isinstance(self.blocks, int) and self.blocks >= 1, f"blocks {self.blocks}: allowed is >= 1")
+        _check(0.0 <= self.dropout < 1.0, f"dropout {self.dropout}: allowed is 0 <= dropout < 1")
+
+    @property
+    def n_neurons(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (paper Sec. V.B): Adam with learning-rate steps, early stopping, two views.
+
+    ``lr_schedule`` is ``((epoch, lr), ...)``: the paper's 1e-4, then 5e-4 from epoch 5, 1e-3 from
+    epoch 10. Training stops after ``epochs``, when the epoch loss has not improved for ``patience``
+    epochs, or after ``max_minutes``. The warm-up kick (off when the weights are 1 / std 0) weights
+    loss_collapse by ``warmup_collapse_weight`` for the first ``warmup_collapse_epochs`` epochs and
+    adds Gaussian noise of ``warmup_noise_std`` to the pre-convolution map for ``warmup_noise_epochs``.
+    """
+
+    epochs: int = 500
+    batch_size: int = 256
+    lr_schedule: tuple[tuple[int, float], ...] = ((0, 1e-4), (5, 5e-4), (10, 1e-3))
+    patience: int = 10
+    min_delta: float = 1e-4
+    gamma: float = 2.0
+    weight_decay: float = 0.0
+    warmup_collapse_weight: float = 1.0
+    warmup_collapse_epochs: int = 0
+    warmup_noise_std: float = 0.0
+    warmup_noise_epochs: int = 0
+    seed: int = 0
+    max_minutes: float | None = None
+    compile: bool = False
+    amp: bool = True
+    monitor_samples: int = 2048
+
+    def validate(self) -> None:
+        _check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs {self.epochs}: allowed is an integer >= 1")
+        _check(isinstance(self.batch_size, int) and self.batch_size >= 2,
+               f"batch_size {self.batch_size}: allowed is an integer >= 2")
+        _check(len(self.lr_schedule) >= 1 and self.lr_schedule[0][0] == 0,
+               f"lr_schedule {self.lr_schedule}: allowed is ((0, lr), (epoch, lr), ...) starting at epoch 0")
+        for _e, lr in self.lr_schedule:
+            _check(math.isfinite(lr) and lr > 0, f"learning rate {lr}: allowed is > 0")
+        _check(isinstance(self.patience, int) and self.patience >= 1, f"patience {self.patience}: allowed is >= 1")
+        _check(math.isfinite(self.gamma) and self.gamma >= 0, f"gamma {self.gamma}: allowed is gamma >= 0")
+        _check(self.weight_decay >= 0, f"weight_decay {self.weight_decay}: allowed is >= 0")
+        _check(self.warmup_collapse_weight > 0, f"warmup_collapse_weight {self.warmup_collapse_weight}: allowed is > 0")
+        _check(self.warmup_noise_std >= 0, f"warmup_noise_std {self.warmup_noise_std}: allowed is >= 0")
+        _check(self.max_minutes is None or self.max_minutes > 0,
+               f"max_minutes {self.max_minutes}: allowed is > 0 or none")
+        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed}: allowed is an integer >= 0")
+
+    def lr_at(self, epoch: int) -> float:
+        lr = self.lr_schedule[0][1]
+        for start, value in self.lr_schedule:
+            if epoch >= start:
+                lr = value
+        return lr
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. ``key()`` is its content address in the run store."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def key(self) -> str:
+        """Stable 16-hex content hash of the config (same config, same run)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        unknown = set(d) - {"data", "model", "train"}
+        _check(not unknown, f"config sections {sorted(unknown)}: allowed are data, model, train")
+        return cls(
+            data=_build(DataConfig, d.get("data", {})),
+            model=_build(ModelConfig, d.get("model", {})),
+            train=_build(TrainConfig, d.get("train", {})),
+        )
+
+    def replace(self, **dotted: Any) -> RunConfig:
+        """Copy with ``section.field=value`` updates, e.g. ``replace(**{"model.sigma": 3.0})``."""
+        d = self.to_dict()
+        for k, v in dotted.items():
+            section, _, name = k.partition(".")
+            _check(section in d and name in d[section],
+                   f"config field {k!r}: allowed are data.*, model.*, train.* fields")
+            d[section][name] = v
+        return RunConfig.from_dict(d)
+
+    def diff(self, other: RunConfig) -> list[str]:
+        """Human-readable list of fields that differ, ``'model.sigma: 5.0 != 3.0'``."""
+        a, b = self.to_dict(), other.to_dict()
+        out = []
+        for s in a:
+            for k in a[s]:
+                if a[s][k] != b[s].get(k):
+                    out.append(f"{s}.{k}: {a[s][k]!r} != {b[s].get(k)!r}")
+        return out
+
+
+def _coerce(value: Any, default: Any, name: str) -> Any:
+    """Turn JSON/YAML values (lists) back into the dataclass field types (tuples)."""
+    if isinstance(value, list):
+        return tuple(_coerce(v, None, name) for v in value)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _build(cls: type, d: dict[str, Any]) -> Any:
+    _check(isinstance(d, dict), f"{cls.__name__} {d!r}: allowed is a mapping of fields")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    _check(not unknown, f"{cls.__name__} fields {sorted(unknown)}: allowed are {', '.join(names)}")
+    defaults = cls()  # type: ignore[call-arg]
+    kwargs = {k: _coerce(v, getattr(defaults, k), k) for k, v in d.items()}
+    if "lr_schedule" in kwargs:
+        kwargs["lr_schedule"] = tuple((int(e), float(lr)) for e, lr in kwargs["lr_schedule"])
+    return cls(**kwargs)
+
+
+# Settings per kind of data (``urlsom train`` without flags). The paper's own settings are the dataclass
+# defaults (CIFAR-10 / SVHN); smaller data gets a smaller network sized for a CPU. Measured in README.
+DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "digits": {"model": {"widths": (16, 32, 64), "blocks": 1}, "train": {"epochs": 150}},
+    "mnist": {"model": {"widths": (16, 32, 64), "blocks": 1}, "train": {"epochs": 100}},
+    "cifar10": {},
+    "svhn": {},
+    "imagefolder": {},
+    "npz": {},
+}
+
+
+def defaults_for(dataset: str) -> dict[str, dict[str, Any]]:
+    """The default config sections for a dataset spec (by its kind, the part before ':')."""
+    kind = dataset.partition(":")[0]
+    return {s: dict(v) for s, v in DATA_DEFAULTS.get(kind, {}).items()}

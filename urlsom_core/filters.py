@@ -1,0 +1,75 @@
+"""Fixed radial kernels of the SOM head (paper Sec. IV, Eq. 1). They are never trained.
+
+The kernel's amplitude is not fixed by the paper. ``norm="sum"`` divides by the kernel sum (a weighted
+average), ``norm="peak"`` leaves the centre at 1; ``gain`` multiplies either. Since the convolved map feeds
+a Softmax, amplitude is an inverse temperature (see README, "Kernel amplitude").
+
+Example:
+    >>> k = gaussian_kernel(5.0)
+    >>> k.shape            # odd side covering 6 sigma
+    torch.Size([31, 31])
+    >>> round(float(k.sum()), 6)
+    1.0
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .config import ConfigError
+
+
+def gaussian_support(sigma: float) -> int:
+    """Smallest odd side covering 6 sigma (3 sigma each way): ``2*ceil(3*sigma)+1``."""
+    return 2 * math.ceil(3.0 * sigma) + 1
+
+
+def _radius2(size: int) -> torch.Tensor:
+    c = torch.arange(size, dtype=torch.float64) - (size - 1) / 2.0
+    return c[:, None] ** 2 + c[None, :] ** 2  # (size, size)
+
+
+def _amplitude(k: torch.Tensor, norm: str, gain: float) -> torch.Tensor:
+    if norm == "sum":
+        k = k / k.sum()
+    elif norm == "peak":
+        k = k / k.max()
+    else:
+        raise ConfigError(f"kernel norm {norm!r}: allowed is one of sum, peak")
+    return (k * gain).to(torch.float32)
+
+
+def gaussian_kernel(sigma: float, size: int | None = None, norm: str = "sum", gain: float = 1.0) -> torch.Tensor:
+    """Gaussian ``exp(-r^2 / (2 sigma^2))`` on an odd ``size`` grid (default: 6-sigma support).
+
+    Returns a float32 (size, size) tensor scaled by ``norm`` and ``gain``.
+    """
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"sigma {sigma}: allowed is sigma > 0")
+    size = gaussian_support(sigma) if size is None else size
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"kernel size {size}: allowed is an odd integer >= 1")
+    return _amplitude(torch.exp(-_radius2(size) / (2.0 * sigma**2)), norm, gain)
+
+
+def student_t_kernel(scale: float, size: int, norm: str = "sum", gain: float = 1.0) -> torch.Tensor:
+    """t-student radial kernel ``1 / (1 + r^2 / scale)`` (paper Sec. VI, Fig. 11: scale 1 and 18).
+
+    Its tails are heavy, so ``size`` is given explicitly (the model uses ``2*max(H,W)-1``, the whole map).
+    """
+    if not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"student scale {scale}: allowed is > 0")
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"kernel size {size}: allowed is an odd integer >= 1")
+    return _amplitude(1.0 / (1.0 + _radius2(size) / scale), norm, gain)
+
+
+def crop_kernel(k: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre crop of an odd square kernel to ``size`` (no-op when already smaller)."""
+    s = k.shape[-1]
+    if s <= size:
+        return k
+    o = (s - size) // 2
+    return k[o : o + size, o : o + size]

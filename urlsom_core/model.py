@@ -1,0 +1,117 @@
+"""URL-SOM network (paper Sec. IV, Fig. 1): a CIFAR-style ResNet with ELU, and the SOM head.
+
+Head: ``Linear(features -> H*W)`` reshaped to a 1-channel H x W map, a FIXED radial convolution
+('same' size, zero padding), flattened, Softmax over the n = H*W neurons. No non-linearity between the
+Linear and the convolution. The kernel is a buffer, never a parameter.
+
+Example:
+    >>> from urlsom_core.config import ModelConfig
+    >>> net = URLSOM(ModelConfig(grid=(10, 10), widths=(8, 16, 32), blocks=1), in_channels=1)
+    >>> net(torch.zeros(4, 1, 16, 16)).shape
+    torch.Size([4, 100])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig, max_kernel_size
+from .filters import crop_kernel, gaussian_kernel, student_t_kernel
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm, ELU instead of ReLU, projection shortcut on shape change."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.elu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.elu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """CIFAR ResNet (He et al. 2016): a 3x3 stem, len(widths) stages of ``blocks`` basic blocks
+    (stride 1, then 2), global average pooling. widths=(16, 48, 256), blocks=3 is the paper's ResNet-20."""
+
+    def __init__(self, in_channels: int, widths: tuple[int, ...], blocks: int) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ELU())
+        layers: list[nn.Module] = []
+        cin = widths[0]
+        for i, w in enumerate(widths):
+            for b in range(blocks):
+                layers.append(BasicBlock(cin, w, 2 if (i > 0 and b == 0) else 1))
+                cin = w
+        self.layers = nn.Sequential(*layers)
+        self.out_features = cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.stem(x))  # (N, C, h, w)
+        return x.mean(dim=(2, 3))  # (N, C)
+
+
+def build_kernel(cfg: ModelConfig) -> torch.Tensor:
+    """The fixed kernel of ``cfg``, normalised over its full support, then cropped to the useful size."""
+    kmax = max_kernel_size(cfg.grid)
+    if cfg.filter == "gaussian":
+        k = gaussian_kernel(cfg.sigma, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
+    else:
+        k = student_t_kernel(cfg.student_scale, cfg.kernel_size or kmax, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
+    return crop_kernel(k, cfg.kernel_size or kmax)
+
+
+class SOMHead(nn.Module):
+    """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1)."""
+
+    def __init__(self, in_features: int, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.grid = cfg.grid
+        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+        self.proj = nn.Linear(in_features, cfg.n_neurons)
+        self.register_buffer("kernel", build_kernel(cfg)[None, None])  # (1, 1, k, k), not trained
+
+    def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
+        y = self.proj(self.dropout(h))  # (N, n)
+        if noise_std > 0:
+            y = y + noise_std * torch.randn_like(y)
+        H, W = self.grid
+        k = self.kernel.to(y.dtype)
+        m = F.conv2d(y.view(-1, 1, H, W), k, padding=k.shape[-1] // 2)  # (N, 1, H, W), 'same'
+        return m.flatten(1)  # (N, n)
+
+    def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
+        return torch.softmax(self.logits(h, noise_std).float(), dim=1)
+
+
+class URLSOM(nn.Module):
+    """Backbone + SOM head. ``forward`` returns the Softmax map (N, H*W); ``embed`` the backbone features."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int = 3) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = ResNet(in_channels, cfg.widths, cfg.blocks)
+        self.head = SOMHead(self.backbone.out_features, cfg)
+
+    def forward(self, x: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
+        return self.head(self.backbone(x), noise_std)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters: total and the projection's (paper: 3.4 M and 0.23 M)."""
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    proj = sum(p.numel() for p in model.head.proj.parameters()) if hasattr(model, "head") else 0
+    return {"total": total, "projection": proj}

@@ -1,0 +1,260 @@
+"""The run store: a run is keyed by its full config, trained once, resumed when interrupted, and reused.
+
+A run directory holds::
+
+    config.json      the config, its key and what was resolved from the data (input size, flips, sizes)
+    manifest.json    status ("running" until the very end, then "complete"), provenance, file hashes
+    history.jsonl    one row per epoch (loss terms, learning rate, monitor NS, seconds)
+    checkpoint.pt    resumable state (model, optimizer, RNG states); checkpoint.prev.pt the one before
+    metrics.json     neural selectivity and the map metrics, with provenance
+    assignments.npz  ``winner`` and ``label`` per training sample (and ``heldout_*`` when scored)
+
+Every file is written atomically. A directory whose manifest is not "complete", whose config differs, or
+whose files do not match their recorded hashes is never a cache hit; ``get_or_train`` says why it trains.
+
+Example:
+    >>> from urlsom_core.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1}, "train": {"epochs": 1}})
+    >>> run = get_or_train(cfg, root="/tmp/urlsom-doctest-runs", progress=False, log=lambda s: None)
+    >>> sorted(run.metrics)[:2]
+    ['active_neurons', 'contiguity']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ConfigError, RunConfig
+from .data import ImageData, Splits, check_spec, load_dataset, resolve
+from .files import atomic_write, provenance, read_json, read_jsonl, write_json, write_jsonl
+from .metrics import heldout_neural_selectivity, map_metrics, neural_selectivity
+from .model import URLSOM
+from .train import Trainer, make_augment, pick_device, predict
+
+RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
+
+
+class RunMismatch(ConfigError):
+    """The directory holds a run of another config."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Run:
+    """A finished run, loaded from its directory."""
+
+    path: Path
+    config: RunConfig
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    manifest: dict[str, Any]
+    resolved: dict[str, Any]
+    cache_hit: bool = False
+    _splits: Splits | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: str | Path, cache_hit: bool = False) -> Run:
+        path = Path(path)
+        why = incomplete_reason(path)
+        if why:
+            raise ConfigError(f"run {path}: not a complete run ({why})")
+        c = read_json(path / "config.json")
+        return cls(path, RunConfig.from_dict(c["config"]), read_json(path / "metrics.json"),
+                   read_jsonl(path / "history.jsonl"), read_json(path / "manifest.json"), c["resolved"], cache_hit)
+
+    def assignments(self) -> dict[str, np.ndarray]:
+        with np.load(self.path / "assignments.npz") as z:
+            return {k: z[k] for k in z.files}
+
+    def splits(self) -> Splits:
+        """The run's data, loaded again (same config, same images)."""
+        if self._splits is None:
+            self._splits = resolve(self.config.data)
+        return self._splits
+
+    def load_model(self, device: str = "cpu") -> URLSOM:
+        dev = pick_device(device)
+        ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
+        model = URLSOM(self.config.model, in_channels=int(self.resolved["channels"])).to(dev)
+        model.load_state_dict(ck["model"])
+        return model.eval()
+
+    def predict(self, data: ImageData, device: str = "cpu", embed: bool = False) -> dict[str, np.ndarray]:
+        """Winners (and optionally embeddings) of this run's map on ``data``."""
+        dev = pick_device(device)
+        aug = make_augment(self.config, self.splits())
+        return predict(self.load_model(device), data, aug, dev, embed=embed)
+
+
+def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
+    """Why ``path`` is not a usable complete run of ``cfg`` (None when it is)."""
+    m = path / "manifest.json"
+    if not m.exists():
+        return "no manifest.json"
+    try:
+        man = read_json(m)
+        conf = read_json(path / "config.json")
+    except (OSError, ValueError) as e:
+        return f"unreadable run files ({e})"
+    if cfg is not None and conf.get("config") != cfg.to_dict():
+        return "config differs: " + "; ".join(cfg.diff(RunConfig.from_dict(conf["config"])))
+    if man.get("status") != "complete":
+        return f"status is {man.get('status')!r}, not 'complete'"
+    for name, digest in man.get("files", {}).items():
+        f = path / name
+        if not f.exists():
+            return f"{name} is missing"
+        if _sha256(f) != digest:
+            return f"{name} does not match its recorded hash"
+    return None
+
+
+def check_inputs(cfg: RunConfig, device: str) -> torch.device:
+    """Everything that can be checked before a file is written: data specs, paths, device."""
+    check_spec(cfg.data.dataset, cfg.data.data_root)
+    if cfg.data.eval_dataset:
+        check_spec(cfg.data.eval_dataset, cfg.data.data_root)
+    return pick_device(device)
+
+
+def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metrics and assignments of a trained model on its training data (and held-out data)."""
+    aug = make_augment(run_cfg, splits)
+    n = run_cfg.model.n_neurons
+    tr = predict(model, splits.train, aug, device, embed=True)
+    y = splits.train.labels.numpy()
+    metrics: dict[str, Any] = dict(neural_selectivity(tr["winner"], y, n))
+    metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"]))
+    assign = {"winner": tr["winner"].astype(np.int32), "label": y.astype(np.int16), "top2": tr["top2"].astype(np.int32)}
+    if splits.heldout is not None:
+        te = predict(model, splits.heldout, aug, device)
+        ye = splits.heldout.labels.numpy()
+        metrics["heldout_neural_selectivity"] = heldout_neural_selectivity(tr["winner"], y, te["winner"], ye, n)
+        metrics["heldout_active_neurons"] = int(np.unique(te["winner"]).size)
+        assign.update(heldout_winner=te["winner"].astype(np.int32), heldout_label=ye.astype(np.int16))
+    return metrics, assign
+
+
+def train_run(
+    cfg: RunConfig,
+    out: str | Path,
+    device: str = "auto",
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    checkpoint_seconds: float = 120.0,
+) -> Run:
+    """Train ``cfg`` into ``out``: reuse a complete run, resume a partial one, refuse another config."""
+    out = Path(out)
+    dev = check_inputs(cfg, device)
+    if (out / "config.json").exists():
+        old = RunConfig.from_dict(read_json(out / "config.json")["config"])
+        if old != cfg:
+            raise RunMismatch(f"--out {out} holds a run of another config ({'; '.join(cfg.diff(old))}); "
+                              "allowed: the same config, or a new directory")
+        why = incomplete_reason(out, cfg)
+        if why is None:
+            return Run.load(out, cache_hit=True)
+        log(f"run {out}: {why}; training (resuming from its checkpoint if there is one)")
+    splits = resolve(cfg.data)  # fails before anything is written when the data is bad
+    t0 = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {
+        "input_size": splits.input_size, "flip": splits.flip, "channels": splits.train.channels,
+        "n_train": len(splits.train), "n_heldout": len(splits.heldout) if splits.heldout else 0,
+        "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
+    }
+    write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved})
+    prov = provenance(str(dev), cfg.train.seed)
+    old_manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else {}
+    manifest = {"status": "running", "key": cfg.key(), "provenance": prov,
+                "started": old_manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+                "sessions": old_manifest.get("sessions", 0) + 1}
+    write_json(out / "manifest.json", manifest)
+
+    trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log)
+    history_path = out / "history.jsonl"
+
+    def on_epoch(row: dict[str, Any]) -> None:
+        write_jsonl(history_path, trainer.state.history)
+
+    trainer.on_epoch = on_epoch
+    result = trainer.fit()
+    if trainer.rank != 0:
+        return None  # type: ignore[return-value]
+    write_jsonl(history_path, result.history)
+    metrics, assign = evaluate(cfg, result.model, splits, dev)
+    wall = time.time() - t0
+    metrics.update(
+        epochs_trained=result.epochs, stop_reason=result.stop_reason, train_seconds=round(result.train_seconds, 3),
+        final_loss=result.history[-1]["loss"] if result.history else None, config_key=cfg.key(), provenance=prov,
+        n_samples=len(splits.train),
+    )
+    write_json(out / "metrics.json", metrics)
+    atomic_write(out / "assignments.npz", lambda fh: np.savez_compressed(fh, **assign))
+    manifest.update(
+        status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), stop_reason=result.stop_reason,
+        epochs=result.epochs, train_seconds=round(result.train_seconds, 3),
+        wall_time_s=round(wall + float(old_manifest.get("wall_time_s", 0.0)), 3),
+        files={name: _sha256(out / name) for name in RESULT_FILES},
+    )
+    write_json(out / "manifest.json", manifest)
+    return Run.load(out)
+
+
+def run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
+    return Path(root) / cfg.key()
+
+
+def get_or_train(
+    cfg: RunConfig, root: str | Path = "runs", device: str = "auto", progress: bool = True, log: Callable[[str], None] = print
+) -> Run:
+    """The run of ``cfg`` from the store under ``root``: a cache hit when complete, else trained (or resumed)."""
+    path = run_dir(cfg, root)
+    if (path / "config.json").exists():
+        why = incomplete_reason(path, cfg)
+        if why is None:
+            return Run.load(path, cache_hit=True)
+    else:
+        log(f"run {path.name}: not in the store; training")
+    return train_run(cfg, path, device=device, progress=progress, log=log)
+
+
+def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any]:
+    """Metrics of ``run``'s map on another dataset; held-out NS uses the run's own neuron labels."""
+    out = run.predict(data, device, embed=True)
+    a = run.assignments()
+    n = run.config.model.n_neurons
+    y = data.labels.numpy()
+    m: dict[str, Any] = dict(neural_selectivity(out["winner"], y, n))
+    m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"]))
+    m["heldout_neural_selectivity"] = heldout_neural_selectivity(a["winner"], a["label"], out["winner"], y, n)
+    m["dataset"] = data.name
+    m["n_samples"] = len(data)
+    return m
+
+
+def load_for_eval(run: Run, spec: str, subset: int | None = None) -> ImageData:
+    from .data import _match_channels
+
+    d = load_dataset(spec, run.config.data, subset, input_size=int(run.resolved["input_size"]))
+    return _match_channels(d, int(run.resolved["channels"]))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

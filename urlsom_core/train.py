@@ -1,0 +1,436 @@
+"""One training loop (paper Sec. V.B): two augmented views per image, Adam with learning-rate steps,
+early stopping, a time budget, checkpoints with every RNG state, and resume.
+
+The whole training set lives on the device as uint8; a batch is gathered by index and augmented there
+(``augment.Augment``); both views go through the network in one forward pass of 2B images. On CUDA the
+forward runs under bf16 autocast with channels_last, optionally ``torch.compile``d.
+
+Example:
+    >>> from urlsom_core.config import RunConfig
+    >>> from urlsom_core.data import resolve
+    >>> cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1}, "train": {"epochs": 1}})
+    >>> result = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False).fit()
+    >>> result.stop_reason
+    'max epochs'
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .augment import Augment
+from .config import ConfigError, RunConfig
+from .data import ImageData, Splits
+from .files import RunFileError, atomic_write
+from .loss import mean_direction, urlsom_loss
+from .metrics import neural_selectivity
+from .model import URLSOM
+
+CHECKPOINT = "checkpoint.pt"
+PREVIOUS = "checkpoint.prev.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the message names the epoch, the step and the loss term."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read; the message names the file."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu. A device that is not there is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r}: no CUDA device here; allowed are auto, cpu")
+        idx = torch.device(name).index
+        if idx is not None and idx >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return torch.device(name)
+    raise ConfigError(f"device {name!r}: allowed are auto, cpu, cuda, cuda:N")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_augment(cfg: RunConfig, splits: Splits) -> Augment:
+    mean, std = splits.train.channel_stats()
+    return Augment(out_size=splits.input_size, flip=splits.flip, mean=mean, std=std)
+
+
+def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
+    model = URLSOM(cfg.model, in_channels=in_channels).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@torch.no_grad()
+def predict(
+    model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False
+) -> dict[str, np.ndarray]:
+    """Un-augmented outputs: ``winner`` (N,), ``top2`` (N, 2) neurons, and ``embedding`` (N, d) if asked."""
+    was = model.training
+    model.eval()
+    winners, top2, embs = [], [], []
+    for i in range(0, len(data), batch):
+        x = aug.plain(data.images[i : i + batch].to(device, non_blocking=True))
+        with _autocast(device):
+            h = model.backbone(x)
+            p = model.head(h)
+        t = torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2]  # ties -> lower index
+        winners.append(t[:, 0].cpu())
+        top2.append(t.cpu())
+        if embed:
+            embs.append(h.float().cpu())
+    model.train(was)
+    out = {"winner": torch.cat(winners).numpy(), "top2": torch.cat(top2).numpy()}
+    if embed:
+        out["embedding"] = torch.cat(embs).numpy()
+    return out
+
+
+def _autocast(device: torch.device) -> Any:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) when started by torchrun with an initialised process group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def global_mean_direction(p_hat: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 over the GLOBAL batch: under DDP the per-rank sums are all-reduced (with gradient), so a
+    run on k GPUs with global batch B gives the same loss as one process with batch B."""
+    rank, world = distributed()
+    s = p_hat.sum(0) + z_hat.sum(0)  # (n,)
+    count = torch.tensor(float(p_hat.shape[0]), device=s.device)
+    if world > 1:
+        import torch.distributed.nn.functional as dist_fn
+
+        s = dist_fn.all_reduce(s)
+        torch.distributed.all_reduce(count)
+    return s / (2.0 * count)
+
+
+@dataclass
+class TrainResult:
+    model: URLSOM
+    history: list[dict[str, Any]]
+    stop_reason: str
+    epochs: int
+    train_seconds: float
+    resumed_from: int | None = None
+
+
+@dataclass
+class _State:
+    epoch: int = 0
+    step: int = 0  # batches done within ``epoch``
+    perm: torch.Tensor | None = None
+    sums: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: float = math.inf
+    bad_epochs: int = 0
+    elapsed: float = 0.0
+    stop_reason: str | None = None
+
+
+class Trainer:
+    """Trains one URL-SOM. ``out_dir`` (optional) receives checkpoints; ``fit`` resumes from them.
+
+    ``on_epoch(row)`` is called after every epoch with its history row (the run store appends it to
+    history.jsonl). ``checkpoint_seconds`` also saves mid-epoch, so a long epoch is never lost whole.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        splits: Splits,
+        device: str | torch.device = "cpu",
+        out_dir: str | Path | None = None,
+        progress: bool = True,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        checkpoint_seconds: float = 120.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.cfg = cfg
+        self.splits = splits
+        self.device = device if isinstance(device, torch.device) else pick_device(device)
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.progress = progress
+        self.on_epoch = on_epoch
+        self.checkpoint_seconds = checkpoint_seconds
+        self.log = log
+        self.rank, self.world = distributed()
+        seed_everything(cfg.train.seed)
+        self.aug = make_augment(cfg, splits)
+        self.model = build_model(cfg, splits.train.channels, self.device)
+        self.ddp_model: torch.nn.Module = self.model
+        if self.world > 1:
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # type: ignore[assignment]
+            self.ddp_model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self.forward = self.ddp_model
+        if cfg.train.compile:
+            self.forward = torch.compile(self.ddp_model)  # type: ignore[assignment]
+        proj = [p for n, p in self.model.named_parameters() if n.startswith("head.proj.weight")]
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("head.proj.weight")]
+        self.opt = torch.optim.Adam(
+            [{"params": rest}, {"params": proj, "weight_decay": cfg.train.weight_decay}], lr=cfg.train.lr_at(0)
+        )
+        self.images = splits.train.images.to(self.device)  # resident, uint8
+        self.gen_perm = torch.Generator().manual_seed(cfg.train.seed)
+        self.gen_aug = torch.Generator(device=self.device).manual_seed(cfg.train.seed + 1)
+        n_mon = min(cfg.train.monitor_samples, len(splits.train))
+        self.monitor_idx = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(cfg.train.seed + 2))[:n_mon]
+        self.state = _State()
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def _rng_state(self) -> dict[str, Any]:
+        st = {
+            "torch": torch.get_rng_state(),
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+            "perm": self.gen_perm.get_state(),
+            "aug": self.gen_aug.get_state(),
+        }
+        if self.device.type == "cuda":
+            st["cuda"] = torch.cuda.get_rng_state(self.device)
+        return st
+
+    def save_checkpoint(self) -> None:
+        """Atomically write checkpoint.pt, keeping the previous one as checkpoint.prev.pt."""
+        if self.out_dir is None or self.rank != 0:
+            return
+        s = self.state
+        payload = {
+            "format": 1,
+            "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "epoch": s.epoch,
+            "step": s.step,
+            "perm": s.perm,
+            "sums": s.sums,
+            "history": s.history,
+            "best": s.best,
+            "bad_epochs": s.bad_epochs,
+            "elapsed": s.elapsed,
+            "stop_reason": s.stop_reason,
+            "rng": _rng_to_tensors(self._rng_state()),
+        }
+        path = self.out_dir / CHECKPOINT
+        if path.exists():
+            os.replace(path, self.out_dir / PREVIOUS)
+        atomic_write(path, lambda fh: torch.save(payload, fh))
+
+    def load_checkpoint(self, path: Path) -> None:
+        try:
+            ck = torch.load(path, map_location=self.device, weights_only=True)
+            if not isinstance(ck, dict) or ck.get("format") != 1:
+                raise ValueError("not a urlsom checkpoint")
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint gets one clear message
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}: {e})"[:300]) from None
+        if ck["config"] != self.cfg.to_dict():
+            raise CheckpointError(f"checkpoint {path} belongs to a different config")
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        s = self.state
+        s.epoch, s.step, s.perm, s.sums = ck["epoch"], ck["step"], ck["perm"], ck["sums"]
+        s.history, s.best, s.bad_epochs, s.elapsed = ck["history"], ck["best"], ck["bad_epochs"], ck["elapsed"]
+        s.stop_reason = ck["stop_reason"]
+        if s.perm is not None:
+            s.perm = s.perm.cpu()
+        rng = _rng_from_tensors(ck["rng"])
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        self.gen_perm.set_state(rng["perm"])
+        self.gen_aug.set_state(rng["aug"].cpu())
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+
+    def try_resume(self) -> int | None:
+        """Load the newest readable checkpoint in out_dir. Returns the epoch resumed from, or None.
+
+        A corrupt checkpoint.pt raises :class:`CheckpointError` unless checkpoint.prev.pt is readable,
+        in which case training restarts from that one (and says so)."""
+        if self.out_dir is None:
+            return None
+        path, prev = self.out_dir / CHECKPOINT, self.out_dir / PREVIOUS
+        if not path.exists():
+            return None
+        try:
+            self.load_checkpoint(path)
+        except CheckpointError as e:
+            if not prev.exists():
+                raise
+            self.log(f"warning: {e}; restarting from the previous checkpoint {prev}")
+            self.load_checkpoint(prev)
+        return self.state.epoch
+
+    # ------------------------------------------------------------------------------------------ loop
+    def _views(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.images[idx.to(self.device)]
+        v = torch.cat((self.aug(x, self.gen_aug), self.aug(x, self.gen_aug)))  # (2B, C, S, S)
+        if self.device.type == "cuda":
+            v = v.contiguous(memory_format=torch.channels_last)
+        return v
+
+    def _step(self, idx: torch.Tensor, epoch: int) -> dict[str, float]:
+        t = self.cfg.train
+        v = self._views(idx)
+        noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
+        cw = t.warmup_collapse_weight if epoch < t.warmup_collapse_epochs else 1.0
+        with _autocast(self.device):
+            out = self.forward(v, noise)  # (2B, n) Softmax, float32
+        p, z = out.chunk(2)
+        p_hat = torch.nn.functional.normalize(p, dim=1)
+        z_hat = torch.nn.functional.normalize(z, dim=1)
+        a = global_mean_direction(p_hat, z_hat) if self.world > 1 else mean_direction(p_hat, z_hat)
+        loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=cw, a=a)
+        vals = {"loss": loss.total, "wta": loss.wta, "collapse": loss.collapse, "similarity": loss.similarity}
+        if not torch.isfinite(loss.total):
+            bad = [k for k, v_ in vals.items() if k != "loss" and not torch.isfinite(v_)] or ["total"]
+            raise TrainingDiverged(
+                f"loss is {float(loss.total)} at epoch {epoch} step {self.state.step} "
+                f"(non-finite term: {', '.join(bad)}); the last good checkpoint is kept"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        loss.total.backward()
+        self.opt.step()
+        return {k: float(v_.detach()) for k, v_ in vals.items()}
+
+    def monitor(self) -> dict[str, float | int]:
+        """NS and live neurons on a fixed sample of the training set (cheap, for progress and history)."""
+        sub = self.splits.train.subset(self.monitor_idx)
+        w = predict(self.model, sub, self.aug, self.device)["winner"]
+        r = neural_selectivity(w, sub.labels.numpy(), self.cfg.model.n_neurons)
+        return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"])}
+
+    def fit(self) -> TrainResult:
+        t = self.cfg.train
+        resumed = self.try_resume()
+        s = self.state
+        N = len(self.splits.train)
+        B = min(t.batch_size, N)
+        local_b = B // self.world
+        steps = N // B  # full batches only (a partial last batch would change the loss statistics)
+        if steps == 0 or local_b < 2:
+            raise ConfigError(f"batch_size {t.batch_size}: needs at least 2 samples per process and N >= batch ({N})")
+        budget = t.max_minutes * 60.0 if t.max_minutes else math.inf
+        self.model.train()
+        if resumed is not None and self.rank == 0:
+            self.log(f"resuming from epoch {s.epoch} step {s.step} ({s.elapsed:.0f} s already trained)")
+        start = time.monotonic() - s.elapsed
+        last_ck = time.monotonic()
+        bar = _bar(self.progress and self.rank == 0, t.epochs, s.epoch)
+        while s.stop_reason is None and s.epoch < t.epochs:
+            for g in self.opt.param_groups:
+                g["lr"] = t.lr_at(s.epoch)
+            if s.perm is None or s.step == 0:
+                s.perm = torch.randperm(N, generator=self.gen_perm)
+                s.sums = {}
+            ep_start = time.monotonic()
+            while s.step < steps:
+                idx = s.perm[s.step * B : (s.step + 1) * B]
+                idx = idx[self.rank * local_b : (self.rank + 1) * local_b]
+                vals = self._step(idx, s.epoch)
+                for k, v in vals.items():
+                    s.sums[k] = s.sums.get(k, 0.0) + v
+                s.step += 1
+                s.elapsed = time.monotonic() - start
+                if bar is not None:
+                    bar.set_postfix_str(f"step {s.step}/{steps} loss {vals['loss']:.4f}", refresh=False)
+                    bar.refresh()
+                if s.elapsed >= budget:
+                    s.stop_reason = "time budget"
+                    break
+                if time.monotonic() - last_ck > self.checkpoint_seconds and s.step < steps:
+                    self.save_checkpoint()
+                    last_ck = time.monotonic()
+            done = s.step
+            row: dict[str, Any] = {k: v / max(done, 1) for k, v in s.sums.items()}
+            row.update(epoch=s.epoch, lr=t.lr_at(s.epoch), steps=done, partial=done < steps,
+                       seconds=round(time.monotonic() - ep_start, 3), elapsed=round(s.elapsed, 3))
+            row.update(self.monitor())
+            s.history.append(row)
+            s.epoch += 1
+            s.step = 0
+            if not row["partial"]:
+                if row["loss"] < s.best - t.min_delta:
+                    s.best, s.bad_epochs = row["loss"], 0
+                else:
+                    s.bad_epochs += 1
+                if s.bad_epochs >= t.patience:
+                    s.stop_reason = "early stop"
+            if s.stop_reason is None and s.epoch >= t.epochs:
+                s.stop_reason = "max epochs"
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"loss {row['loss']:.4f} NS {row['monitor_ns']:.3f} live {row['monitor_live']}")
+            self.save_checkpoint()
+            last_ck = time.monotonic()
+            if self.on_epoch is not None and self.rank == 0:
+                self.on_epoch(row)
+        if bar is not None:
+            bar.close()
+        self.model.eval()
+        return TrainResult(self.model, s.history, s.stop_reason or "max epochs", s.epoch, s.elapsed, resumed)
+
+
+def _bar(enabled: bool, total: int, initial: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="epoch", dynamic_ncols=True, leave=True)
+
+
+def _rng_to_tensors(st: dict[str, Any]) -> dict[str, Any]:
+    """RNG states as tensors and plain lists, so the checkpoint loads with ``weights_only=True``."""
+    kind, keys, pos, has_gauss, cached = st["numpy"]
+    out = dict(st)
+    out["numpy"] = {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                    "cached": float(cached)}
+    version, internal, gauss = st["python"]
+    out["python"] = {"version": int(version), "state": torch.tensor(internal, dtype=torch.int64),
+                     "gauss": gauss if gauss is None else float(gauss)}
+    return out
+
+
+def _rng_from_tensors(st: dict[str, Any]) -> dict[str, Any]:
+    out = dict(st)
+    n = st["numpy"]
+    out["numpy"] = ("MT19937", n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
+    p = st["python"]
+    out["python"] = (p["version"], tuple(int(v) for v in p["state"].tolist()), p["gauss"])
+    out["torch"] = st["torch"].cpu()
+    out["perm"] = st["perm"].cpu()
+    return out
+
+
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "CheckpointError", "RunFileError", "predict", "pick_device"]
