@@ -6,6 +6,15 @@ their winner's label; the per-neuron NS averages each live neuron's purity; a li
 one sample. The held-out NS takes neuron labels from one split and scores another; a held-out sample
 whose winner won nothing in the labelling split counts as wrong.
 
+NS grows with the number of neurons K (with one sample per neuron it is 1 on the training split), so it is
+never read without K: ``chance_neural_selectivity`` gives the NS of a map that assigns samples to K
+neurons at random, and ``baselines.ns_versus_k`` measures NS on 10x10 .. 40x40 grids.
+
+The map metrics the paper lacks (``map_metrics``, written into metrics.json): ``topographic_error``,
+``contiguity`` and ``contiguity_shuffled``, ``trustworthiness``, ``nmi`` and ``ari``. A metric that is
+undefined for a map (contiguity with no two adjacent live neurons, trustworthiness on too few samples) is
+NaN from the functions here and ``None`` (JSON null) in ``map_metrics``.
+
 Example:
     >>> import numpy as np
     >>> r = neural_selectivity(np.array([0, 0, 1, 1]), np.array([3, 3, 4, 5]), n_neurons=4)
@@ -39,27 +48,62 @@ def label_counts(winners: np.ndarray, labels: np.ndarray, n_neurons: int, n_clas
 
 def neural_selectivity(winners: np.ndarray, labels: np.ndarray, n_neurons: int) -> dict[str, float | int]:
     """NS, per-neuron NS, live (winning) neurons and the map size, for one split."""
-    winners = np.asarray(winners, dtype=np.int64)
-    labels = np.asarray(labels, dtype=np.int64)
-    nl = neuron_labels(winners, labels, n_neurons)
-    hit = labels == nl[winners]
-    live = np.unique(winners)
-    per_neuron = np.array([hit[winners == j].mean() for j in live]) if live.size else np.zeros(0)
+    winners, labels = _check_assignment(winners, labels, n_neurons)
+    n_classes = int(labels.max()) + 1 if labels.size else 1
+    counts = label_counts(winners, labels, n_neurons, n_classes)
+    total = counts.sum(1)
+    live = total > 0
+    purity = counts.max(1)[live] / total[live]  # a neuron's hits are the samples of its mode label
     return {
-        "neural_selectivity": float(hit.mean()) if hit.size else 0.0,
-        "neural_selectivity_per_neuron": float(per_neuron.mean()) if per_neuron.size else 0.0,
-        "active_neurons": int(live.size),
+        "neural_selectivity": float(counts.max(1).sum() / len(labels)) if labels.size else 0.0,
+        "neural_selectivity_per_neuron": float(purity.mean()) if purity.size else 0.0,
+        "active_neurons": int(live.sum()),
         "n_neurons": int(n_neurons),
     }
+
+
+def _check_assignment(winners: np.ndarray, labels: np.ndarray, n_neurons: int) -> tuple[np.ndarray, np.ndarray]:
+    winners = np.asarray(winners, dtype=np.int64).reshape(-1)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if winners.shape != labels.shape:
+        raise ValueError(f"winners ({winners.size}) and labels ({labels.size}): allowed is one label per winner")
+    if winners.size and (winners.min() < 0 or winners.max() >= n_neurons):
+        raise ValueError(f"winner {int(winners.max() if winners.max() >= n_neurons else winners.min())}: "
+                         f"allowed are neuron indices 0..{n_neurons - 1}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"label {int(labels.min())}: allowed are labels >= 0")
+    return winners, labels
 
 
 def heldout_neural_selectivity(
     train_winners: np.ndarray, train_labels: np.ndarray, test_winners: np.ndarray, test_labels: np.ndarray, n_neurons: int
 ) -> float:
     """NS of ``test`` samples scored with neuron labels learnt on ``train``; dead-in-train neurons count wrong."""
-    nl = neuron_labels(train_winners, train_labels, n_neurons)
-    pred = nl[np.asarray(test_winners, dtype=np.int64)]
-    return float((pred == np.asarray(test_labels)).mean()) if len(test_labels) else 0.0
+    train_winners, train_labels = _check_assignment(train_winners, train_labels, n_neurons)
+    test_winners, test_labels = _check_assignment(test_winners, test_labels, n_neurons)
+    nl = neuron_labels(train_winners, train_labels, n_neurons)  # -1 (never a label) for dead neurons
+    return float((nl[test_winners] == test_labels).mean()) if len(test_labels) else 0.0
+
+
+def chance_neural_selectivity(train_labels: np.ndarray, n_neurons: int, heldout_labels: np.ndarray | None = None,
+                              repeats: int = 10, seed: int = 0) -> dict[str, float]:
+    """NS (and held-out NS) of a map with no knowledge of the images: every sample goes to one of
+    ``n_neurons`` neurons uniformly at random. Mean over ``repeats`` seeded draws. It rises with K on the
+    training split (small neurons are pure by luck) while its held-out NS stays near the majority-class
+    rate: the yardstick for reading any NS at a given K."""
+    train_labels = np.asarray(train_labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    ns, ho = [], []
+    for _ in range(repeats):
+        w = rng.integers(0, n_neurons, len(train_labels))
+        ns.append(neural_selectivity(w, train_labels, n_neurons)["neural_selectivity"])
+        if heldout_labels is not None:
+            we = rng.integers(0, n_neurons, len(heldout_labels))
+            ho.append(heldout_neural_selectivity(w, train_labels, we, heldout_labels, n_neurons))
+    out = {"neural_selectivity": float(np.mean(ns))}
+    if heldout_labels is not None:
+        out["heldout_neural_selectivity"] = float(np.mean(ho))
+    return out
 
 
 # --------------------------------------------------------------------------------- map topology metrics
@@ -69,17 +113,36 @@ def grid_coords(neurons: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return np.stack((neurons // grid[1], neurons % grid[1]), 1).astype(np.float64)
 
 
+def top2(scores: np.ndarray, largest: bool = True) -> np.ndarray:
+    """Each row's best and second-best column, (N, 2): largest outputs (a Softmax map) or, with
+    ``largest=False``, smallest distances (a classical SOM). Ties go to the lower neuron index (stable
+    sort), the rule ``train.predict`` follows too."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"scores of shape {scores.shape}: allowed is (N, n) with n >= 2 neurons")
+    key = -scores if largest else scores
+    return np.argsort(key, axis=1, kind="stable")[:, :2]
+
+
 def topographic_error(top2: np.ndarray, grid: tuple[int, int]) -> float:
     """Fraction of samples whose two largest outputs are not grid neighbours (8-neighbourhood).
 
-    ``top2`` (N, 2) holds each sample's best and second-best neuron. Ties between equal outputs are
-    broken towards the lower neuron index (``predict`` uses a stable descending sort), so the result is
-    deterministic; a fully uniform output therefore pairs neurons 0 and 1, which are neighbours.
+    ``top2`` (N, 2) holds each sample's best and second-best neuron, a Softmax map's two largest outputs
+    (a classical SOM's two nearest units). Ties between equal outputs are broken towards the lower neuron
+    index (``predict`` and ``top2`` use a stable descending sort), so the result is deterministic; a fully
+    uniform output therefore pairs neurons 0 and 1, which are neighbours. NaN for no samples.
     """
-    top2 = np.asarray(top2)
-    if top2.ndim != 2 or top2.shape[1] < 2 or len(top2) == 0:
-        return 0.0
-    a, b = grid_coords(top2[:, 0], grid), grid_coords(top2[:, 1], grid)
+    t = np.asarray(top2)
+    n = grid[0] * grid[1]
+    if t.ndim != 2 or t.shape[1] != 2:
+        raise ValueError(f"top2 of shape {t.shape}: allowed is (N, 2), each sample's best and second-best neuron")
+    if len(t) == 0:
+        return float("nan")
+    if t.min() < 0 or t.max() >= n:
+        raise ValueError(f"top2 holds neuron {int(t.max() if t.max() >= n else t.min())}: allowed are 0..{n - 1}")
+    if (t[:, 0] == t[:, 1]).any():
+        raise ValueError("top2: a sample's best and second-best neuron are the same; allowed are two distinct neurons")
+    a, b = grid_coords(t[:, 0], grid), grid_coords(t[:, 1], grid)
     cheb = np.abs(a - b).max(1)
     return float((cheb > 1).mean())
 
@@ -97,55 +160,82 @@ def _adjacent_pairs(grid: tuple[int, int]) -> np.ndarray:
     return np.concatenate(pairs)
 
 
-def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], shuffles: int = 20, seed: int = 0) -> tuple[float, float]:
-    """(contiguity, shuffled contiguity). Contiguity: among pairs of 8-adjacent live neurons, the
-    fraction whose mode labels agree. Shuffled: the same after permuting the mode labels over the live
-    positions (mean of ``shuffles`` seeded permutations); a map with no topology scores about that."""
+def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -> tuple[float, float]:
+    """(contiguity, shuffled contiguity).
+
+    Contiguity: among pairs of 8-adjacent live neurons, the fraction whose mode labels agree.
+    Shuffled: its exact expectation when the live neurons' positions are shuffled (a uniformly random
+    permutation of the mode labels over the live positions). Any two distinct positions then hold an
+    ordered pair drawn without replacement from the L live labels, so the expectation is
+    ``sum_c m_c (m_c - 1) / (L (L - 1))`` with ``m_c`` the live neurons of mode label c, whatever the
+    adjacency: a map with no topology scores that value on average. Both are NaN when no two live neurons
+    are adjacent (a collapsed map: one live neuron).
+    """
     n = grid[0] * grid[1]
     nl = neuron_labels(winners, labels, n)
     pairs = _adjacent_pairs(grid)
     live = nl >= 0
-    both = live[pairs[:, 0]] & live[pairs[:, 1]]
-    p = pairs[both]
+    p = pairs[live[pairs[:, 0]] & live[pairs[:, 1]]]
     if len(p) == 0:
-        return 0.0, 0.0
+        return float("nan"), float("nan")
     real = float((nl[p[:, 0]] == nl[p[:, 1]]).mean())
-    rng = np.random.default_rng(seed)
-    pos = np.flatnonzero(live)
-    vals = []
-    for _ in range(shuffles):
-        perm = nl.copy()
-        perm[pos] = rng.permutation(nl[pos])
-        vals.append((perm[p[:, 0]] == perm[p[:, 1]]).mean())
-    return real, float(np.mean(vals))
+    m = np.bincount(nl[live]).astype(np.float64)
+    L = m.sum()
+    return real, float((m * (m - 1)).sum() / (L * (L - 1)))
 
 
 def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[int, int], n_neighbors: int = 5,
                         max_samples: int = 2000, seed: int = 0) -> float:
     """scikit-learn's trustworthiness of each sample's winner grid position w.r.t. its backbone embedding,
-    on a seeded subsample of at most ``max_samples`` (the measure is O(N^2) in memory)."""
+    on a seeded subsample of at most ``max_samples`` (the measure is O(N^2) in memory).
+
+    Many samples share a winner, so grid distances tie, and scikit-learn's neighbour search breaks ties
+    by its own internal order (a collapsed map scores anywhere from 0.2 to 0.6 depending on the sample
+    order). We break them at random instead: a seeded jitter smaller than any gap between two distinct
+    grid distances is added to the coordinates, so every strict order of the grid is kept and a map that
+    carries no information (collapsed, or random) scores the chance value, about 0.5. NaN when there are
+    too few samples (scikit-learn needs ``n_neighbors < N / 2``).
+    """
     from sklearn.manifold import trustworthiness
 
+    winners = np.asarray(winners)
     N = len(winners)
     if N <= n_neighbors * 2 + 1:
-        return 0.0
-    idx = np.random.default_rng(seed).permutation(N)[:max_samples]
-    return float(trustworthiness(np.asarray(embedding)[idx], grid_coords(np.asarray(winners)[idx], grid), n_neighbors=n_neighbors))
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(N)[:max_samples]
+    coords = grid_coords(winners[idx], grid)
+    # squared grid distances are integers <= D, so distinct distances differ by >= 1 / (2 sqrt(D)); a jitter
+    # of eps per coordinate moves a distance by <= 2 sqrt(2) eps, far below half that gap.
+    D = (grid[0] - 1) ** 2 + (grid[1] - 1) ** 2
+    eps = 0.05 / np.sqrt(D + 1)
+    coords = coords + rng.uniform(-eps, eps, coords.shape)
+    return float(trustworthiness(np.asarray(embedding)[idx], coords, n_neighbors=n_neighbors))
 
 
 def map_metrics(winners: np.ndarray, top2: np.ndarray, labels: np.ndarray, grid: tuple[int, int],
-                embedding: np.ndarray | None = None) -> dict[str, float]:
-    """Topographic error, contiguity (and its shuffled baseline), trustworthiness, NMI and ARI."""
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+                embedding: np.ndarray | None = None) -> dict[str, float | None]:
+    """Topographic error, contiguity (and its shuffled baseline), trustworthiness, NMI and ARI.
 
+    NMI and ARI compare the partition of the samples by winner with the labels (scikit-learn's scores;
+    NMI with arithmetic normalisation). An undefined value is ``None``.
+    """
     c, cs = contiguity(winners, labels, grid)
-    out = {
+    nmi, ari = cluster_scores(winners, labels)
+    out: dict[str, float | None] = {
         "topographic_error": topographic_error(top2, grid),
         "contiguity": c,
         "contiguity_shuffled": cs,
-        "nmi": float(normalized_mutual_info_score(labels, winners)),
-        "ari": float(adjusted_rand_score(labels, winners)),
+        "nmi": nmi,
+        "ari": ari,
     }
     if embedding is not None:
         out["trustworthiness"] = map_trustworthiness(embedding, winners, grid)
-    return out
+    return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in out.items()}
+
+
+def cluster_scores(winners: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(NMI, ARI) of the winners as a clustering, against the labels."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    return float(normalized_mutual_info_score(labels, winners)), float(adjusted_rand_score(labels, winners))
