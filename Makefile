@@ -22,6 +22,17 @@ lint: env
 test: env lint
 	$(BIN)/python -m pytest -q
 
+# The book: execute every figure notebook on the quick profile (runs/ caches trainings), then render it.
+JOBS ?= 2
+book: env
+	$(BIN)/urlsom reproduce --profile quick --jobs $(JOBS)
+	$(BIN)/jupyter-book build . -W
+
+# The paper's data and settings, on a GPU box (see book/reproduce.md).
+reproduce-paper: env
+	$(BIN)/urlsom reproduce --profile paper
+	$(BIN)/jupyter-book build . -W
+
 bench: env
 	$(BIN)/urlsom bench --out bench.json
 

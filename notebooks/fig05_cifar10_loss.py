@@ -1,0 +1,68 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 5: the CIFAR-10 loss per epoch
+#
+# The loss of the Fig. 4 run (first seed; the same run, reused from the store) per epoch, with its three
+# terms, the learning-rate steps at epochs 5 and 10 and the epoch where training stopped.
+# Data: {glue:md}`data_note`.
+
+# %% tags=["parameters"]
+profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
+grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
+sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
+filter: str = None  # fixed filter, gaussian or student; None: the profile's (paper: gaussian)
+gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
+epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
+seed: int = None  # training seed; None: the profile's (0, the first seed of Fig. 4)
+device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
+runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
+out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
+
+# %%
+from urlsom_core.profiles import setup
+
+nb = setup("fig05_cifar10_loss", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
+           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
+config = nb.config()
+
+# %%
+from urlsom_core.runs import get_or_train
+
+run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
+print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
+
+# %%
+import matplotlib.pyplot as plt
+
+from urlsom_core import viz
+
+f, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+viz.loss_curve(run.history, run.config.train.lr_schedule, ax=ax, stop_reason=run.metrics["stop_reason"],
+               gamma=run.config.train.gamma)
+ax.set_title(nb.title("Fig. 5: loss per epoch"), fontsize=10)
+nb.save(f)
+plt.show()
+
+# %%
+m, h = run.metrics, run.history
+nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
+           "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
+           "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},
+          runs=[run], compare={"epochs": "epochs trained"})
+
+# %% [markdown]
+# The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
+# {glue:text}`epochs` epochs (stopped by: {glue:md}`stop`; {glue:text}`train_s:.0f` s of training); the
+# paper trained {glue:md}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.

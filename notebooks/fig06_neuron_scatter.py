@@ -1,0 +1,78 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 6: a zoom into the map, samples scattered around their winner
+#
+# A window of the Fig. 4 map (first seed; the same run, reused from the store), chosen where the most labels
+# meet. Each sample is scattered uniformly within $\pm$ jitter of its winning neuron; grey crosses mark dead
+# neurons, which won no sample. Data: {glue:md}`data_note`.
+
+# %% tags=["parameters"]
+profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
+grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
+sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
+filter: str = None  # fixed filter, gaussian or student; None: the profile's (paper: gaussian)
+gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
+epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
+seed: int = None  # training seed; None: the profile's (0, the first seed of Fig. 4)
+jitter: float = None  # samples scattered uniformly within this distance of their winner; None: the profile's (paper: 0.4)
+zoom: int = 8  # side of the zoomed window, in neurons
+device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
+runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
+out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
+
+# %%
+from urlsom_core.profiles import setup
+
+nb = setup("fig06_neuron_scatter", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
+           epochs=epochs, seed=seed, jitter=jitter, zoom=zoom, device=device, runs_root=runs_root, out_dir=out_dir)
+config = nb.config()
+
+# %%
+from urlsom_core.runs import get_or_train
+
+run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
+print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from urlsom_core import viz
+
+a, m = run.assignments(), run.metrics
+grid_hw = run.config.model.grid
+window = viz.busiest_window(a["winner"], a["label"], grid_hw, size=int(nb.params["zoom"]))
+f, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
+viz.wta_map(a["winner"], a["label"], grid_hw, ax=ax, classes=run.resolved["classes"], window=window,
+            jitter=float(nb.params["jitter"]), show_dead=True,
+            title=f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the {grid_hw[0]}x{grid_hw[1]} map")
+f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))
+nb.save(f)
+plt.show()
+
+# %%
+r0, r1, c0, c1 = window
+cells = np.arange(grid_hw[0] * grid_hw[1]).reshape(grid_hw)[r0:r1, c0:c1].ravel()
+live_in = int(np.isin(cells, np.unique(a["winner"])).sum())
+nb.report({"ns": m["neural_selectivity"], "ns_per_neuron": m["neural_selectivity_per_neuron"],
+           "live": m["active_neurons"], "dead": m["n_neurons"] - m["active_neurons"], "n_neurons": m["n_neurons"],
+           "window_live": live_in, "window_cells": len(cells), "epochs": m["epochs_trained"],
+           "train_s": m["train_seconds"]},
+          runs=[run], compare={"ns": "NS"})
+
+# %% [markdown]
+# In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
+# {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
+# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.

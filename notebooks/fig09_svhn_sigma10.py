@@ -1,0 +1,65 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 9: the SVHN map with sigma 10
+#
+# The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:md}`data_note`.
+
+# %% tags=["parameters"]
+profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+dataset: str = None  # dataset spec (svhn[:ROOT], digits, imagefolder:PATH...); None: the profile's
+grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
+sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 10)
+filter: str = None  # fixed filter, gaussian or student; None: the profile's (paper: gaussian)
+gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
+epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
+seed: int = None  # training seed; None: the profile's (0)
+device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
+runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
+out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
+
+# %%
+from urlsom_core.profiles import setup
+
+nb = setup("fig09_svhn_sigma10", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
+           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
+config = nb.config()
+
+# %%
+from urlsom_core.runs import get_or_train
+
+run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
+print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
+
+# %%
+import matplotlib.pyplot as plt
+
+from urlsom_core import viz
+
+a, m = run.assignments(), run.metrics
+f, ax = plt.subplots(figsize=(7, 5.8), layout="constrained")
+viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, classes=run.resolved["classes"],
+            title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
+f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
+nb.save(f)
+plt.show()
+
+# %%
+nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
+           "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
+           "contiguity": m.get("contiguity")},
+          runs=[run], compare={"ns": "NS"})
+
+# %% [markdown]
+# With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
+# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.

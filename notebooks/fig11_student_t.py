@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 11: t-student filters
+#
+# The Gaussian filter replaced by a heavy-tailed t-student filter $1/(1 + r^2/s)$ spanning the whole map,
+# with $s = 1$ and $s = 18$. Left: the two filters' radial profiles (and the Gaussian of Fig. 4 for
+# reference); right: the two maps. Data: {glue:md}`data_note`.
+
+# %% tags=["parameters"]
+profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
+grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
+filter: str = None  # fixed filter; None: the profile's (paper: student)
+student_scales: list = None  # the two t-student scales s of 1/(1+r^2/s) compared; None: the profile's (paper: [1, 18])
+gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
+epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
+seed: int = None  # training seed; None: the profile's (0)
+device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
+runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
+out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
+
+# %%
+from urlsom_core.profiles import setup
+
+nb = setup("fig11_student_t", profile, dataset=dataset, grid=grid, filter=filter, student_scales=student_scales,
+           gamma=gamma, epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
+configs = nb.configs()  # one per scale
+
+# %%
+from urlsom_core.runs import get_or_train
+
+runs = [get_or_train(cfg, root=nb.runs_root, device=nb.device, progress=False) for cfg in configs]
+for r in runs:
+    print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
+
+# %%
+import matplotlib.pyplot as plt
+
+from urlsom_core import viz
+
+grid_hw = runs[0].config.model.grid
+f, axes = plt.subplots(1, 1 + len(runs), figsize=(4.8 + 6.0 * len(runs), 5.2), layout="constrained",
+                       gridspec_kw={"width_ratios": [0.7] + [1.0] * len(runs)})
+viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=axes[0],
+                    sigma=nb.config().model.sigma)
+axes[0].set_title("filters (radial profile)", fontsize=10)
+for ax, run in zip(axes[1:], runs, strict=True):
+    a, m = run.assignments(), run.metrics
+    viz.wta_map(a["winner"], a["label"], grid_hw, ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
+                title=f"1/(1+r²/{run.config.model.student_scale:g}): NS {m['neural_selectivity']:.3f}, "
+                      f"{m['active_neurons']} live")
+f.suptitle(nb.title("Fig. 11: t-student filters"))
+nb.save(f)
+plt.show()
+
+# %%
+s1, s18 = runs[0].metrics, runs[-1].metrics
+nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_selectivity"],
+           "ns": s1["neural_selectivity"], "live_scale1": s1["active_neurons"], "live_scale18": s18["active_neurons"],
+           "live": s1["active_neurons"], "n_neurons": s1["n_neurons"], "epochs": s1["epochs_trained"],
+           "train_s": s1["train_seconds"] + s18["train_seconds"],
+           "scale_lo": float(runs[0].config.model.student_scale), "scale_hi": float(runs[-1].config.model.student_scale)},
+          runs=runs, compare={"ns_scale1": "NS, first scale", "ns_scale18": "NS, second scale"})
+
+# %% [markdown]
+# With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
+# {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
+# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.

@@ -1,0 +1,215 @@
+"""Profiles, the notebook registry and `urlsom reproduce`: shared runs, cache hits, failures named by cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from urlsom_core import cli, profiles, reproduce
+from urlsom_core.config import ConfigError, defaults_for
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("fig*.py"))
+
+
+# ------------------------------------------------------------------------------------------- profiles
+def test_builtin_profiles_load_and_quick_builds_on_the_digits_defaults():
+    quick = profiles.load_profile("quick")
+    assert quick.chain == ["quick", "paper"]
+    cfg = quick.runs["cifar10"].config()
+    for section, values in defaults_for("digits").items():
+        for k, v in values.items():
+            if f"{section}.{k}" not in quick.runs["cifar10"].settings:
+                got = getattr(getattr(cfg, section), k)
+                assert got == (tuple(v) if isinstance(v, list) else v), f"{section}.{k}"
+    svhn = quick.runs["svhn"].config()
+    assert svhn.data.dataset == "digits" and svhn.data.invert_fraction == 0.5 and svhn.data.flip is False
+    assert quick.runs["cifar10"].stands_in_for == "CIFAR-10" and quick.runs["svhn"].stands_in_for == "SVHN"
+    paper = profiles.load_profile("paper").runs["cifar10"].config()
+    assert (paper.data.dataset, paper.model.grid, paper.model.sigma, paper.train.epochs, paper.train.batch_size) == (
+        "cifar10", (30, 30), 5.0, 500, 256)
+
+
+def test_the_paper_profile_names_a_source_for_every_number_and_quick_a_reason_for_every_change():
+    paper = profiles.load_profile("paper")
+    for run in paper.runs.values():
+        for k, s in run.settings.items():
+            assert s.paper or s.note, f"paper run {run.name} {k} has no paper section"
+    for fig, entry in paper.figures.items():
+        for k, s in entry.items():
+            assert k == "run" or s.paper or s.note, f"paper figure {fig} {k} has no paper section"
+    for fig, numbers in paper.reported.items():
+        for k, s in numbers.items():
+            assert s.paper, f"reported {fig} {k} has no paper section"
+    quick = profiles.load_profile("quick")
+    for rname, own in quick.changes.items():
+        for k, s in own.items():
+            assert s.why or s.paper, f"quick run {rname} {k} changes the paper without a why"
+
+
+def test_figures_that_share_a_training_get_the_same_run():
+    p = profiles.load_profile("quick")
+    keys = {}
+    for name in NOTEBOOKS:
+        params = p.parameters(name)
+        keys[name] = reproduce.plan_keys(p, name, params)
+    assert keys["fig03_loss_landscape"] == []
+    assert len(keys["fig04_cifar10_map"]) == 2  # two seeds
+    assert keys["fig05_cifar10_loss"] == keys["fig06_neuron_scatter"] == keys["fig04_cifar10_map"][:1]
+    assert keys["fig08_svhn_map"] == keys["fig10_svhn_loss"] != keys["fig09_svhn_sigma10"]
+    assert len({k for ks in keys.values() for k in ks}) == 8  # the eight trainings of the book
+    chains = reproduce.chains(NOTEBOOKS, keys)
+    assert ["fig04_cifar10_map", "fig05_cifar10_loss", "fig06_neuron_scatter"] in chains
+    assert ["fig08_svhn_map", "fig10_svhn_loss"] in chains
+
+
+def test_bad_profiles_say_what_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match="profile 'nosuch': allowed are .*paper.*quick"):
+        profiles.load_profile("nosuch")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: quick\nrunz: {}\n")
+    with pytest.raises(ConfigError, match=r"unknown keys \['runz'\]"):
+        profiles.load_profile(str(bad))
+    bad.write_text("extends: quick\nruns: {cifar10: {settings: {model.sigma: -1}}}\n")
+    with pytest.raises(ConfigError, match="sigma -1.0: allowed is sigma > 0"):
+        profiles.load_profile(str(bad))
+    bad.write_text("extends: quick\nfigures: {fig04_cifar10_map: {run: nope}}\n")
+    with pytest.raises(ConfigError, match="run 'nope': allowed are cifar10, svhn"):
+        profiles.load_profile(str(bad))
+    bad.write_text("extends: quick\nfigures: {fig04_cifar10_map: {sigmaa: 3}}\n")
+    prof = profiles.load_profile(str(bad))
+    with pytest.raises(ConfigError, match="parameter 'sigmaa': the notebook has no such parameter"):
+        prof.parameters("fig04_cifar10_map", ["profile", "sigma", "seeds"])
+
+
+def test_the_example_user_profile_loads():
+    p = profiles.load_profile(str(ROOT / "book" / "example-profile.yaml"))
+    assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:")
+    assert p.runs["svhn"].config().data.invert_fraction == 0.5  # inherited from quick
+
+
+def test_setup_fails_fast_with_the_cli_message(tmp_path, capsys):
+    code = cli.main(["train", "--sigma", "-1", "--out", str(tmp_path / "x"), "--quiet"])
+    cli_line = capsys.readouterr().err.strip()
+    assert code == 2 and cli_line.startswith("urlsom: error: ")
+    with pytest.raises(ConfigError) as e:
+        profiles.setup("fig07_cifar10_sigma", "tiny", sigmas=[-1.0, 10.0], runs_root=str(tmp_path / "runs"))
+    assert f"urlsom: error: {e.value}" == cli_line
+    with pytest.raises(ConfigError, match="dataset 'nosuch': unknown kind"):
+        profiles.setup("fig04_cifar10_map", "tiny", dataset="nosuch")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------------------------------------- registry
+def test_the_toc_is_the_registry_of_notebooks():
+    names = reproduce.registry(ROOT)
+    assert [n for n in names if n.startswith("fig")] == NOTEBOOKS  # every figure notebook, in figure order
+    assert all((ROOT / "notebooks" / f"{n}.py").is_file() for n in names)
+    assert reproduce.select(names, "fig04,fig07") == ["fig04_cifar10_map", "fig07_cifar10_sigma"]
+    with pytest.raises(ConfigError, match="--only 'fig99': no such notebook"):
+        reproduce.select(names, "fig99")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_are_thin_and_fail_fast(name):
+    nb = jupytext.read(ROOT / "notebooks" / f"{name}.py")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    first = code[params[0] + 1].source
+    assert f'setup("{name}"' in first  # the first cell after the parameters validates
+    src = "\n".join(c.source for c in code)
+    assert "nb.report(" in src
+    for loop in ("backward(", "optim", "zero_grad", "Trainer("):
+        assert loop not in src, f"{name} trains by hand ({loop})"
+    if name != "fig03_loss_landscape":
+        assert "get_or_train(" in src
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Fig. ")
+
+
+def test_papermill_help_notebook_lists_every_parameter_with_help(tmp_path):
+    from click.testing import CliRunner
+    from papermill.cli import papermill as papermill_cli
+
+    for name in NOTEBOOKS:
+        path = tmp_path / f"{name}.ipynb"
+        reproduce.convert(ROOT / "notebooks" / f"{name}.py", path)
+        declared = reproduce.declared(path)
+        assert {"profile", "device", "runs_root", "out_dir"} <= set(declared)
+        res = CliRunner().invoke(papermill_cli, ["--help-notebook", str(path)])
+        assert res.exit_code == 0, res.output
+        entries: dict[str, str] = {}  # papermill prints "  name: type (default x)  help", long help wrapped
+        current = None
+        for ln in res.output.splitlines():
+            head = ln[2:].split(":")[0] if ln.startswith("  ") and not ln.startswith("   ") else None
+            if head and head.isidentifier():
+                current = head
+                entries[current] = ln.split(")", 1)[-1].strip()
+            elif current and ln.strip():
+                entries[current] += " " + ln.strip()
+        for p in declared:
+            assert p in entries, f"{name}: {p} missing from --help-notebook"
+            assert len(entries[p]) > 10 and "\n" not in entries[p], f"{name}: {p} has no help: {entries[p]!r}"
+
+
+def test_first_error_names_the_source_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# t"),
+        nbformat.v4.new_code_cell("sigma = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("sigma = -1", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("\nnb = setup('x', sigma=sigma)\nmore()"),
+    ]
+    nb.cells[3].outputs = [nbformat.v4.new_output("error", ename="ConfigError", evalue="sigma -1.0: allowed is sigma > 0",
+                                                  traceback=[])]
+    p = tmp_path / "x.ipynb"
+    nbformat.write(nb, p)
+    assert reproduce.first_error(p) == (3, "nb = setup('x', sigma=sigma)", "ConfigError: sigma -1.0: allowed is sigma > 0")
+
+
+def test_reproduce_rejects_bad_input_with_one_line(capsys, tmp_path):
+    assert cli.main(["reproduce", "--profile", "nosuch", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert cli.main(["reproduce", "--profile", "tiny", "--only", "fig99", "--out", str(tmp_path / "o")]) == 2
+    assert "fig99" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------------- end to end (tiny)
+@pytest.mark.slow
+def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(tmp_path, capsys):
+    """One bad notebook (sigma -1 through a user profile) fails by name and cell while the others finish;
+    a second reproduce trains nothing and says so."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: tiny-bad\nextends: tiny\nfigures:\n  fig07_cifar10_sigma: {sigmas: [-1.0, 10.0]}\n")
+    runs, out = tmp_path / "runs", tmp_path / "executed"
+    args = ["reproduce", "--profile", str(bad), "--runs", str(runs), "--out", str(out), "--root", str(ROOT)]
+
+    code = cli.main(args + ["--only", "fig05,fig06,fig07", "--jobs", "2"])
+    printed = capsys.readouterr().out
+    assert code == 1
+    summary = json.loads((out / "summary.json").read_text())
+    by = {n["name"]: n for n in summary["notebooks"]}
+    assert by["fig05_cifar10_loss"]["status"] == "ok" and by["fig05_cifar10_loss"]["trained"] == 1
+    assert by["fig06_neuron_scatter"]["status"] == "ok" and by["fig06_neuron_scatter"]["cached"] == 1
+    assert by["fig06_neuron_scatter"]["trained"] == 0  # the run of Fig. 5, shared
+    err = by["fig07_cifar10_sigma"]["error"]
+    assert by["fig07_cifar10_sigma"]["status"] == "FAILED"
+    assert err.startswith("fig07_cifar10_sigma: cell 3 (`nb = setup(\"fig07_cifar10_sigma\"")
+    assert "ConfigError: sigma -1.0: allowed is sigma > 0" in err
+    assert f"FAILED {err}" in printed
+    assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
+    assert "| fig06_neuron_scatter | ok |" in (out / "summary.md").read_text()
+    assert len(list(runs.iterdir())) == 1  # fig07 trained nothing: it failed in its first cell
+
+    code = cli.main(args + ["--only", "fig05,fig06"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "| fig05_cifar10_loss | ok |" in printed and "| 1 cached |" in printed
+    assert "runs trained 0, reused from the store 2" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert all(n["trained"] == 0 and n["cached"] == 1 for n in summary["notebooks"])

@@ -1,0 +1,107 @@
+"""urlsom_core.widgets: the map inspector's panels, and that its controls need no Python (jslink only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from urlsom_core import widgets
+
+
+def fake_run(grid=(3, 4), n=40, seed=0, sigma=3.0):
+    """A duck-typed Run: what the inspector reads from a urlsom_core.runs.Run."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    winners = rng.choice([0, 1, 5, 6, 11], size=n)  # neurons 2, 3, 4, 7, 8, 9, 10 stay dead
+    labels = (winners % 3).astype(np.int64)
+    images = torch.from_numpy(rng.integers(0, 255, size=(n, 1, 8, 8), dtype=np.uint8))
+    return SimpleNamespace(
+        assignments=lambda: {"winner": winners, "label": labels},
+        config=SimpleNamespace(model=SimpleNamespace(grid=grid, sigma=sigma)),
+        resolved={"classes": ["a", "b", "c"]},
+        splits=lambda: SimpleNamespace(train=SimpleNamespace(images=images)),
+        metrics={"neural_selectivity": 1.0, "active_neurons": 5, "n_neurons": grid[0] * grid[1]},
+    )
+
+
+def test_tile_builds_a_mosaic():
+    imgs = np.full((5, 3, 4, 4), 7, dtype=np.uint8)
+    m = widgets.tile(imgs, cols=3, pad=1)
+    assert m.shape == (2 * 5 - 1, 3 * 5 - 1, 3)
+    assert m[0, 0, 0] == 7 and m[4, 0, 0] == 255  # padding between tiles is white
+
+
+def test_label_bars_draws_one_bar_per_class_and_colours_the_mode():
+    svg = widgets.label_bars(np.array([1, 5, 0]), ["x", "y", "z"])
+    assert svg.count("<rect") == 3
+    assert widgets.label_color(1) in svg
+
+
+def test_neuron_panel_for_live_and_dead_neurons():
+    imgs = np.zeros((4, 1, 8, 8), dtype=np.uint8)
+    live = widgets.neuron_panel(imgs, np.array([2, 2, 2, 0]), ["0", "1", "2"], (1, 2), 100)
+    assert "neuron (row 1, column 2)" in live and "3 of 4 agree" in live and "purity 0.75" in live
+    assert "data:image/png;base64," in live
+    dead = widgets.neuron_panel(imgs[:0], np.array([], dtype=np.int64), ["0"], (0, 0), 100)
+    assert "dead neuron" in dead and "<img" not in dead
+
+
+def test_panels_cover_every_neuron_and_dead_ones_say_so():
+    r = fake_run()
+    a = r.assignments()
+    panels = widgets.panels_for(a["winner"], a["label"], r.splits().train.images.numpy(), (3, 4), ["a", "b", "c"])
+    assert len(panels) == 12
+    dead = {j for j, p in enumerate(panels) if "dead neuron" in p}
+    assert dead == {2, 3, 4, 7, 8, 9, 10}
+    won = int((a["winner"] == 5).sum())
+    assert f"won {won} of 40 samples" in panels[5]
+
+
+def test_inspector_is_all_jslinked_and_embeds_its_state():
+    """Every control reaches the panels through jslink (browser side), so the static page works."""
+    import ipywidgets as w
+    from ipywidgets.embed import embed_data
+
+    runs = {"sigma 3": fake_run(sigma=3.0), "sigma 10": fake_run(seed=1, sigma=10.0)}
+    box = widgets.inspector(runs)
+    assert isinstance(box, w.VBox)
+    pick = box.children[0]
+    assert isinstance(pick, w.ToggleButtons) and list(pick.options) == ["sigma 3", "sigma 10"]
+    map_stack, right = box.children[1].children
+    row, col, panel_stack = right.children
+    assert (row.max, col.max) == (2, 3)
+    assert len(map_stack.children) == 2 and isinstance(map_stack.children[0].children[0], w.Image)
+    assert map_stack.children[0].children[0].value[:8] == b"\x89PNG\r\n\x1a\n"
+    row_stack = panel_stack.children[1]
+    assert len(row_stack.children) == 3 and all(len(c.children) == 4 for c in row_stack.children)
+    # 2 run links + per run: 1 row link + 3 column links
+    assert len(box._links) == 2 + 2 * (1 + 3)
+    from ipywidgets.widgets.widget_link import Link
+
+    assert all(isinstance(link, Link) for link in box._links)
+    # linked in the browser: moving the sliders in Python changes the stacks only through the front end
+    state = embed_data(views=[box])["manager_state"]["state"]
+    kinds = [m["model_name"] for m in state.values()]
+    assert kinds.count("LinkModel") == len(box._links)
+    assert kinds.count("HTMLModel") >= 2 * 12
+    json.dumps(state)  # serialisable as the static page needs
+
+
+def test_vendored_widget_javascript_is_there_and_local():
+    """The book points nb_ipywidgets_js at files committed in book/vendor, not at a CDN."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = yaml.safe_load((root / "_config.yml").read_text())["sphinx"]["config"]
+    static = [root / p for p in cfg["html_static_path"]]
+    for path, attrs in cfg["nb_ipywidgets_js"].items():
+        assert not path.startswith(("http:", "https:", "//")), path
+        assert any((s / path).is_file() for s in static), path
+        assert not any(str(v).startswith(("http:", "https:")) for v in attrs.values())
+    assert not cfg["mathjax_path"].startswith(("http:", "https:", "//"))
+    assert any((s / cfg["mathjax_path"]).is_file() for s in static)
+    assert "_static" not in cfg["html_static_path"][0]

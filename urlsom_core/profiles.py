@@ -1,0 +1,504 @@
+"""Profiles: one file of parameters for every figure notebook (``quick``, ``paper``, ``tiny`` or your YAML file).
+
+A profile names the runs the figures need and the parameters of each figure notebook. The ``paper``
+profile holds the paper's settings and reported numbers, each written once with the section of the paper
+it comes from; the other profiles ``extends`` it and write down only what they change, each change with a
+``why``. File format (YAML)::
+
+    name: quick
+    extends: paper                    # figures and reported numbers come from the parent unless given here
+    about: one paragraph for the book
+    device: auto                      # default device of every notebook
+    runs:                             # the trainings the figures share, by role
+      cifar10:
+        inherit: false                # false: start from urlsom_core.config.defaults_for(dataset), not the parent
+        stands_in_for: CIFAR-10       # the paper's data this run replaces (null: it is the paper's data)
+        data_label: scikit-learn digits (1,797 8x8 images) standing in for CIFAR-10
+        settings:                     # dotted RunConfig fields: a plain value or {value, paper | why}
+          data.dataset: {value: digits, why: CIFAR-10 cannot be downloaded offline}
+          model.grid: {value: [20, 20], why: a 30x30 map needs 2.2x the CPU time}
+    figures:                          # per notebook: which run it uses and its own parameters
+      fig04_cifar10_map: {run: cifar10, seeds: {value: [0, 1], paper: "Fig. 4"}}
+    reported:                         # only in `paper`: numbers the paper reports, per notebook
+      fig04_cifar10_map:
+        n_images: {value: 60000, paper: "Sec. V.A"}
+
+A run's config is: dataclass defaults < ``defaults_for(dataset)`` < the profile's settings (the parent's
+first when ``inherit`` is true) < the notebook's parameters (``KNOBS``). Every figure that names the same run
+with the same parameters gets the same config, hence the same run in the store (Fig. 4, 5 and 6 share one).
+
+A figure notebook's first cell after its parameters calls :func:`setup`, which fills every parameter left
+at ``None`` from the profile, builds and validates the configs and raises the same one-line
+:class:`~urlsom_core.config.ConfigError` as the CLI for a bad value (``sigma -1.0: allowed is sigma > 0``).
+
+Example:
+    >>> p = load_profile("quick")
+    >>> p.runs["cifar10"].config().data.dataset
+    'digits'
+    >>> load_profile("paper").runs["cifar10"].config().model.grid
+    (30, 30)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, RunConfig, defaults_for
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+TOP_KEYS = ("name", "extends", "about", "device", "runs", "figures", "reported")
+RUN_KEYS = ("inherit", "stands_in_for", "data_label", "settings")
+SETTING_KEYS = ("value", "paper", "why", "note")
+
+# Notebook parameter -> the RunConfig field it sets. A notebook declares the knobs it exposes; a knob left
+# at None takes the profile's value for the notebook's run.
+KNOBS = {
+    "dataset": "data.dataset",
+    "grid": "model.grid",
+    "sigma": "model.sigma",
+    "filter": "model.filter",
+    "student_scale": "model.student_scale",
+    "gamma": "train.gamma",
+    "epochs": "train.epochs",
+    "seed": "train.seed",
+}
+# List parameters that make a notebook train one run per value (Fig. 4's two seeds, Fig. 7's two sigmas...).
+LIST_KNOBS = {"seeds": "seed", "sigmas": "sigma", "student_scales": "student_scale"}
+# Parameters every notebook may declare, filled by setup() / reproduce rather than by a profile's figure entry.
+COMMON = ("profile", "device", "runs_root", "out_dir")
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (an editable install), else the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists() and (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+def default_runs_root() -> Path:
+    """``$URLSOM_RUNS`` when set, else ``runs/`` at the repository top."""
+    env = os.environ.get("URLSOM_RUNS")
+    return Path(env) if env else repo_root() / "runs"
+
+
+def default_out_dir() -> Path:
+    """``$URLSOM_EXECUTED`` when set, else ``executed/`` at the repository top (figure files, records)."""
+    env = os.environ.get("URLSOM_EXECUTED")
+    return Path(env) if env else repo_root() / "executed"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One value of a profile with where it comes from: ``paper`` (a section) or ``why`` (a change)."""
+
+    value: Any
+    paper: str | None = None
+    why: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Setting:
+        if isinstance(raw, dict) and "value" in raw:
+            unknown = set(raw) - set(SETTING_KEYS)
+            if unknown:
+                raise ConfigError(f"{where} keys {sorted(unknown)}: allowed are {', '.join(SETTING_KEYS)}")
+            return cls(raw["value"], raw.get("paper"), raw.get("why"), raw.get("note"))
+        if isinstance(raw, dict):
+            raise ConfigError(f"{where} {raw!r}: allowed is a plain value or a mapping with 'value'")
+        return cls(raw)
+
+    @property
+    def source(self) -> str:
+        return self.why or self.paper or self.note or ""
+
+
+@dataclass
+class RunSpec:
+    """A training the figures share, e.g. the CIFAR-10 run of Fig. 4, 5, 6 (by role, in one profile)."""
+
+    name: str
+    settings: dict[str, Setting]
+    stands_in_for: str | None = None
+    data_label: str = ""
+    profile: str = ""
+
+    def config(self, **dotted: Any) -> RunConfig:
+        """The run's RunConfig, with ``section.field`` overrides (e.g. ``**{"model.sigma": 3.0}``)."""
+        values = {k: s.value for k, s in self.settings.items()}
+        values.update({k: v for k, v in dotted.items() if v is not None})
+        merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        for section, vals in defaults_for(str(values.get("data.dataset", "digits"))).items():
+            merged[section].update(vals)
+        for k, v in values.items():
+            section, _, name = k.partition(".")
+            if section not in merged or not name:
+                raise ConfigError(f"profile {self.profile!r} run {self.name!r} setting {k!r}: "
+                                  "allowed are data.*, model.*, train.* fields")
+            merged[section][name] = v
+        return RunConfig.from_dict(merged)
+
+    def knob(self, name: str) -> Any:
+        """The value of a notebook knob (``sigma``, ``grid``...) for this run, as a plain literal."""
+        section, _, fld = KNOBS[name].partition(".")
+        v = getattr(getattr(self.config(), section), fld)
+        return list(v) if isinstance(v, tuple) else v
+
+
+@dataclass
+class Profile:
+    """A loaded profile (after ``extends``): runs, figure entries, the paper's reported numbers."""
+
+    name: str
+    path: Path
+    about: str
+    device: str
+    runs: dict[str, RunSpec]
+    figures: dict[str, dict[str, Setting]]
+    reported: dict[str, dict[str, Setting]]
+    chain: list[str] = field(default_factory=list)  # this profile, then its parents
+    changes: dict[str, dict[str, Setting]] = field(default_factory=dict)  # run -> settings this file changes
+
+    @property
+    def spec(self) -> str:
+        """How to name this profile again (its name when built in, else its file)."""
+        return self.name if self.path.parent == PROFILE_DIR else str(self.path)
+
+    def figure(self, notebook: str) -> dict[str, Setting]:
+        return self.figures.get(notebook, {})
+
+    def run_for(self, notebook: str) -> RunSpec | None:
+        entry = self.figure(notebook)
+        if "run" not in entry:
+            return None
+        name = entry["run"].value
+        if name not in self.runs:
+            raise ConfigError(f"profile {self.name!r} figure {notebook!r} run {name!r}: "
+                              f"allowed are {', '.join(sorted(self.runs))}")
+        return self.runs[name]
+
+    def parameters(self, notebook: str, declared: list[str] | None = None) -> dict[str, Any]:
+        """The values ``reproduce`` injects into ``notebook``: the figure entry plus the run's knobs.
+
+        ``declared`` (the notebook's parameter names) limits the knobs to those the notebook has, and
+        makes a figure entry naming a parameter the notebook lacks a ConfigError.
+        """
+        entry = self.figure(notebook)
+        out: dict[str, Any] = {"profile": self.spec, "device": self.device}
+        run = self.run_for(notebook)
+        if run is not None:
+            for knob in KNOBS:
+                if declared is None or knob in declared:
+                    out[knob] = run.knob(knob)
+        for k, s in entry.items():
+            if k == "run":
+                continue
+            if declared is not None and k not in declared:
+                raise ConfigError(f"profile {self.name!r} figure {notebook!r} parameter {k!r}: the notebook has "
+                                  f"no such parameter; allowed are {', '.join(d for d in declared if d not in COMMON)}")
+            out[k] = s.value
+        if declared is not None:
+            out = {k: v for k, v in out.items() if k in declared}
+        return out
+
+    def paper_value(self, notebook: str, key: str) -> Setting | None:
+        return self.reported.get(notebook, {}).get(key)
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"profile file {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"profile file {path}: allowed is a mapping with {', '.join(TOP_KEYS)}")
+    unknown = set(d) - set(TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"profile file {path}: unknown keys {sorted(unknown)}; allowed are {', '.join(TOP_KEYS)}")
+    return d
+
+
+def _find(spec: str, base: Path | None = None) -> Path:
+    p = Path(spec)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_absolute() and base is not None and not p.exists():
+            p = base / p
+        if not p.is_file():
+            raise ConfigError(f"profile {spec!r}: file does not exist")
+        return p
+    builtin = PROFILE_DIR / f"{spec}.yaml"
+    if builtin.is_file():
+        return builtin
+    raise ConfigError(f"profile {spec!r}: allowed are {', '.join(builtin_profiles())} or a YAML file")
+
+
+def load_profile(spec: str | Profile, _seen: tuple[str, ...] = ()) -> Profile:
+    """Load a profile by name (``quick``, ``paper``, ``tiny``) or path, following ``extends``."""
+    if isinstance(spec, Profile):
+        return spec
+    path = _find(str(spec)).resolve()
+    if str(path) in _seen:
+        raise ConfigError(f"profile {spec!r}: 'extends' loops back to {path.name}")
+    d = _read_yaml(path)
+    name = str(d.get("name") or path.stem)
+    parent = load_profile(str(_find(str(d["extends"]), path.parent)), _seen + (str(path),)) if d.get("extends") else None
+
+    runs: dict[str, RunSpec] = dict(parent.runs) if parent else {}
+    changes: dict[str, dict[str, Setting]] = {}
+    raw_runs = d.get("runs") or {}
+    if not isinstance(raw_runs, dict):
+        raise ConfigError(f"profile {name!r} runs: allowed is a mapping of run name -> run")
+    for rname, raw in raw_runs.items():
+        if not isinstance(raw, dict):
+            raise ConfigError(f"profile {name!r} run {rname!r}: allowed is a mapping with {', '.join(RUN_KEYS)}")
+        unknown = set(raw) - set(RUN_KEYS)
+        if unknown:
+            raise ConfigError(f"profile {name!r} run {rname!r} keys {sorted(unknown)}: allowed are {', '.join(RUN_KEYS)}")
+        inherit = bool(raw.get("inherit", True)) and rname in runs
+        base = runs[rname] if inherit else None
+        own = {k: Setting.parse(v, f"profile {name!r} run {rname!r} setting {k!r}")
+               for k, v in (raw.get("settings") or {}).items()}
+        settings = {**(base.settings if base else {}), **own}
+        runs[rname] = RunSpec(
+            rname, settings,
+            stands_in_for=raw.get("stands_in_for", base.stands_in_for if base else None),
+            data_label=str(raw.get("data_label", base.data_label if base else "")),
+            profile=name,
+        )
+        changes[rname] = own
+
+    figures: dict[str, dict[str, Setting]] = {k: dict(v) for k, v in (parent.figures if parent else {}).items()}
+    for fname, raw in (d.get("figures") or {}).items():
+        if not isinstance(raw, dict):
+            raise ConfigError(f"profile {name!r} figure {fname!r}: allowed is a mapping of parameters")
+        figures.setdefault(fname, {}).update(
+            {k: Setting.parse(v, f"profile {name!r} figure {fname!r} parameter {k!r}") for k, v in raw.items()})
+    reported = {k: dict(v) for k, v in (parent.reported if parent else {}).items()}
+    for fname, raw in (d.get("reported") or {}).items():
+        reported.setdefault(fname, {}).update(
+            {k: Setting.parse(v, f"profile {name!r} reported {fname!r} {k!r}") for k, v in (raw or {}).items()})
+
+    prof = Profile(
+        name=name, path=path, about=str(d.get("about", parent.about if parent else "")).strip(),
+        device=str(d.get("device", parent.device if parent else "auto")), runs=runs, figures=figures,
+        reported=reported, chain=[name] + (parent.chain if parent else []), changes=changes,
+    )
+    for r in prof.runs.values():  # every run must build: fail on load, not in the middle of a book
+        r.profile = name
+        r.config()
+    for fname in prof.figures:
+        prof.run_for(fname)
+    return prof
+
+
+def paper_profile() -> Profile:
+    return load_profile("paper")
+
+
+# --------------------------------------------------------------------------------------- notebook side
+@dataclass
+class FigureSetup:
+    """What a figure notebook works with once its parameters are resolved (see :func:`setup`)."""
+
+    notebook: str
+    profile: Profile
+    run: RunSpec | None
+    params: dict[str, Any]
+    device: str
+    runs_root: Path
+    out_dir: Path
+    started: float = field(default_factory=time.time)
+
+    def config(self, **knobs: Any) -> RunConfig:
+        """The run's config with this notebook's knobs, and ``knobs`` (e.g. ``sigma=3.0``) on top."""
+        if self.run is None:
+            raise ConfigError(f"figure {self.notebook!r}: the profile names no run for it")
+        vals = {KNOBS[k]: v for k, v in self.params.items() if k in KNOBS}
+        for k, v in knobs.items():
+            if k not in KNOBS:
+                raise ConfigError(f"knob {k!r}: allowed are {', '.join(KNOBS)}")
+            vals[KNOBS[k]] = v
+        return self.run.config(**vals)
+
+    def configs(self) -> list[RunConfig]:
+        """Every config this notebook trains or reuses: one per value of its list parameter (``seeds``,
+        ``sigmas``, ``student_scales``), else its one config; none when it trains nothing."""
+        if self.run is None:
+            return []
+        for plist, knob in LIST_KNOBS.items():
+            values = self.params.get(plist)
+            if values is not None:
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ConfigError(f"{plist} {values!r}: allowed is a non-empty list")
+                return [self.config(**{knob: v}) for v in values]
+        return [self.config()]
+
+    @property
+    def stand_in(self) -> bool:
+        return bool(self.run and self.run.stands_in_for)
+
+    @property
+    def data_note(self) -> str:
+        """One plain line saying which data this figure shows (and what it stands in for)."""
+        if self.run is None:
+            return "no data: computed from the loss functions alone"
+        label = self.run.data_label or self.config().data.dataset
+        return f"{label} (profile '{self.profile.name}')"
+
+    def title(self, text: str) -> str:
+        """A figure title that says which data stood in for the paper's."""
+        if self.stand_in:
+            return f"{text}\n[{self.run.data_label}]"  # type: ignore[union-attr]
+        return text
+
+    def save(self, fig: Any, suffix: str = "") -> Path:
+        """Write ``fig`` as PNG under ``out_dir/figures`` (the figure files of ``reproduce``)."""
+        d = self.out_dir / "figures"
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{self.notebook}{suffix}.png"
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+        return path
+
+    def paper(self, key: str) -> Setting | None:
+        return paper_profile().paper_value(self.notebook, key)
+
+    def report(self, numbers: dict[str, Any], runs: list[Any] = (), compare: dict[str, str] | None = None) -> Any:
+        """Glue ``numbers`` (and the paper's, as ``paper_<key>``) for the book, write the record that
+        ``reproduce`` summarises, and return a small table: quantity, the paper, this run.
+
+        ``compare`` maps a number's key to its label in the table; numbers without a paper value show
+        'not reported' (or 'not transcribed' where the paper has one we have not copied in)."""
+        rows = []
+        glued: dict[str, Any] = {}
+        for key, value in numbers.items():
+            glued[key] = value
+        for key, label in (compare or {}).items():
+            ref = self.paper(key)
+            paper_txt = _fmt(ref.value) if ref is not None and ref.value is not None else (
+                "not transcribed" if ref is not None else "not reported")
+            if ref is not None and ref.paper:
+                paper_txt += f" ({ref.paper})"
+            glued[f"paper_{key}"] = paper_txt
+            rows.append((label, paper_txt, _fmt(numbers.get(key))))
+        run_info = [{"key": r.config.key(), "path": str(Path(r.path).resolve()), "cache_hit": bool(r.cache_hit),
+                     "train_seconds": r.metrics.get("train_seconds"), "epochs": r.metrics.get("epochs_trained"),
+                     "stop_reason": r.metrics.get("stop_reason")} for r in runs]
+        glued["data_note"] = self.data_note
+        glued["profile_name"] = self.profile.name
+        glued["wall"] = round(time.time() - self.started, 1)
+        _glue_all(glued)
+        from .files import provenance, write_json
+
+        rec_dir = self.out_dir / "records"
+        rec_dir.mkdir(parents=True, exist_ok=True)
+        write_json(rec_dir / f"{self.notebook}.json", {
+            "notebook": self.notebook, "profile": self.profile.spec, "params": self.params,
+            "numbers": {k: v for k, v in glued.items()}, "runs": run_info,
+            "provenance": provenance(self.device, self.params.get("seed")),
+        })
+        return _table(rows)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, (list, tuple)):
+        return " x ".join(str(x) for x in v) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
+    return str(v)
+
+
+def _glue_all(values: dict[str, Any]) -> None:
+    try:
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover - the book extra is not installed: the record still has them
+        return
+    from IPython.display import Markdown
+
+    for k, v in values.items():
+        glue(k, Markdown(v) if isinstance(v, str) else v, display=False)
+
+
+def _table(rows: list[tuple[str, str, str]]) -> Any:
+    from IPython.display import Markdown
+
+    if not rows:
+        return Markdown("")
+    lines = ["| quantity | the paper | this run |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return Markdown("\n".join(lines))
+
+
+def setup(notebook: str, profile: str = "quick", device: str | None = None, runs_root: str | None = None,
+          out_dir: str | None = None, **params: Any) -> FigureSetup:
+    """Resolve a figure notebook's parameters against its profile, validate, and fail fast.
+
+    Every parameter left at ``None`` takes the profile's value (the figure entry, else the run's knob).
+    Raises :class:`ConfigError` with the CLI's one-line message for a bad value.
+    """
+    prof = load_profile(profile)
+    run = prof.run_for(notebook)
+    defaults = prof.parameters(notebook, declared=None)
+    resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
+    fs = FigureSetup(
+        notebook=notebook, profile=prof, run=run, params=resolved,
+        device=device or prof.device,
+        runs_root=Path(runs_root) if runs_root else default_runs_root(),
+        out_dir=Path(out_dir) if out_dir else default_out_dir(),
+    )
+    from .train import pick_device
+
+    pick_device(fs.device)  # a device that is not there: the CLI's message
+    from .data import check_spec
+
+    for cfg in fs.configs():  # validates every knob (sigma -1, an unknown dataset...) before any work
+        check_spec(cfg.data.dataset, cfg.data.data_root)
+    threads = os.environ.get("URLSOM_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    return fs
+
+
+def describe(profile: str | Profile) -> str:
+    """A Markdown account of a profile: its runs, each setting with its source, and what differs from paper."""
+    prof = load_profile(profile)
+    paper = paper_profile()
+    lines = [f"**{prof.name}**: {prof.about}", ""]
+    for rname, run in prof.runs.items():
+        cfg = run.config()
+        lines.append(f"- run `{rname}` ({run.data_label or cfg.data.dataset}), config key `{cfg.key()}`")
+        if prof.name != paper.name and rname in paper.runs:
+            diffs = cfg.diff(paper.runs[rname].config())
+            for d in diffs:
+                s = run.settings.get(d.split(":")[0])
+                reason = s.source if s is not None and s.source else "this data's default (urlsom_core.config)"
+                lines.append(f"  - `{d}`: {reason}")
+    return "\n".join(lines)
+
+
+def records(out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The numbers records written by each notebook's ``report`` under ``out_dir/records``."""
+    d = Path(out_dir) / "records"
+    out = {}
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            out[p.stem] = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+    return out

@@ -1,0 +1,240 @@
+"""One function per kind of paper figure. Each draws on an ``ax`` it is given (or makes one) and returns
+the figure; none changes matplotlib's global style.
+
+=======================  =========================================================================
+``loss_landscape``       Fig. 3: loss_WTA + loss_collapse for n = 2 over Softmax input and selection
+``plot_loss_landscape``  its picture, the minimum marked
+``wta_map``              Fig. 4, 6, 7, 8, 9, 11: each sample at its winner, jittered, coloured by label
+``busiest_window``       Fig. 6: the zoom window with the most labels meeting
+``loss_curve``           Fig. 5, 10: loss per epoch, learning-rate steps, the stop
+``kernel_profiles``      Fig. 11: radial profiles of the fixed filters
+=======================  =========================================================================
+
+Example:
+    >>> import numpy as np
+    >>> d = loss_landscape(x_max=6.0, nx=13, nq=11)
+    >>> float(d["min_q"]), float(d["min_x"])
+    (0.5, 6.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# Ten well-separated colours (matplotlib's tab10), fixed here so no global style is read or changed.
+TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+DEAD = "#d9d9d9"
+
+
+def label_color(i: int) -> str:
+    return TAB10[int(i) % len(TAB10)]
+
+
+def _axes(ax: Any, figsize: tuple[float, float] = (6, 5)) -> tuple[Any, Any]:
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+# ------------------------------------------------------------------------------------------- Fig. 3
+def loss_landscape(x_max: float = 6.0, n_neurons: int = 2, nx: int = 61, nq: int = 51, batch: int = 100) -> dict[str, Any]:
+    """loss_WTA + loss_collapse (Eqs. 4, 5) of a batch whose Softmax inputs are ``x`` on one neuron and 0
+    elsewhere, a fraction ``q`` of the samples selecting neuron 1 (the rest the other neurons in turn).
+
+    Computed with :mod:`urlsom_core.loss` itself on an explicit batch of ``batch`` samples (both views
+    equal, so loss_similarity is 0). Returns ``x`` (nx,), ``q`` (nq,), ``loss`` (nq, nx), ``wta``,
+    ``collapse`` and the minimum's ``min_x``, ``min_q``, ``min_loss``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .loss import collapse_loss, mean_direction, wta_loss
+
+    if n_neurons < 2:
+        raise ValueError(f"n_neurons {n_neurons}: allowed is >= 2")
+    xs = np.linspace(0.0, x_max, nx)
+    qs = np.linspace(0.0, 1.0, nq)
+    wta = np.zeros((nq, nx))
+    col = np.zeros((nq, nx))
+    for j, x in enumerate(xs):
+        logits = torch.zeros(n_neurons, n_neurons, dtype=torch.float64)
+        logits.fill_diagonal_(float(x))  # row k: x on neuron k, 0 elsewhere
+        rows = F.normalize(torch.softmax(logits, dim=1), dim=1)  # (n, n) P-hat of a sample choosing neuron k
+        for i, q in enumerate(qs):
+            k1 = int(round(q * batch))
+            others = np.arange(batch - k1) % (n_neurons - 1) + 1
+            choice = torch.from_numpy(np.concatenate([np.zeros(k1, dtype=np.int64), others]))
+            p_hat = rows[choice]  # (batch, n)
+            a = mean_direction(p_hat, p_hat)
+            wta[i, j] = float(wta_loss(a))
+            col[i, j] = float(collapse_loss(a))
+    loss = wta + col
+    i, j = np.unravel_index(np.argmin(loss), loss.shape)
+    return {"x": xs, "q": qs, "loss": loss, "wta": wta, "collapse": col,
+            "min_x": float(xs[j]), "min_q": float(qs[i]), "min_loss": float(loss[i, j])}
+
+
+def plot_loss_landscape(d: dict[str, Any], ax: Any = None) -> Any:
+    """Filled contours of ``loss_landscape``'s loss over (x, q) with the minimum marked."""
+    fig, ax = _axes(ax)
+    cs = ax.contourf(d["x"], d["q"], d["loss"], levels=30, cmap="viridis")
+    ax.contour(d["x"], d["q"], d["loss"], levels=10, colors="white", linewidths=0.4, alpha=0.6)
+    fig.colorbar(cs, ax=ax, label="loss_WTA + loss_collapse")
+    ax.plot([d["min_x"]], [d["min_q"]], marker="*", markersize=16, color="#d62728", markeredgecolor="white",
+            linestyle="none", label=f"minimum {d['min_loss']:.3f} at x = {d['min_x']:g}, p = {d['min_q']:.2f}")
+    ax.set_xlabel("Softmax input x (one neuron at x, the other at 0)")
+    ax.set_ylabel("probability of selecting neuron 1")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+    return fig
+
+
+# -------------------------------------------------------------------------------------- map figures
+def wta_map(
+    winners: np.ndarray,
+    labels: np.ndarray,
+    grid: Sequence[int],
+    ax: Any = None,
+    classes: Sequence[str] | None = None,
+    jitter: float = 0.4,
+    seed: int = 0,
+    title: str | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    show_dead: bool = False,
+    size: float | None = None,
+    legend: bool = True,
+) -> Any:
+    """Each sample drawn at its winner's grid position (column right, row down), moved uniformly within
+    +-``jitter``, coloured by its label. ``window`` = (row0, row1, col0, col1) zooms (end exclusive);
+    ``show_dead`` marks neurons that won no sample with a grey cross."""
+    fig, ax = _axes(ax)
+    H, W = int(grid[0]), int(grid[1])
+    winners = np.asarray(winners, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    r = winners // W + rng.uniform(-jitter, jitter, len(winners))
+    c = winners % W + rng.uniform(-jitter, jitter, len(winners))
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    keep = (winners // W >= r0) & (winners // W < r1) & (winners % W >= c0) & (winners % W < c1)
+    n_cells = (r1 - r0) * (c1 - c0)
+    if size is None:
+        size = float(np.clip(3000.0 / max(keep.sum(), 1) * (400.0 / max(n_cells, 1)) ** 0.5, 1.0, 40.0))
+    colors = np.array([label_color(v) for v in range(max(int(labels.max(initial=0)) + 1, 1))])
+    order = rng.permutation(np.flatnonzero(keep))  # no label painted last everywhere
+    ax.scatter(c[order], r[order], s=size, c=colors[labels[order]], linewidths=0, alpha=0.85, rasterized=True)
+    if show_dead:
+        live = np.zeros(H * W, dtype=bool)
+        live[np.unique(winners)] = True
+        rr, cc = np.divmod(np.flatnonzero(~live), W)
+        inside = (rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1)
+        ax.scatter(cc[inside], rr[inside], marker="x", s=30, c=DEAD, linewidths=1.2, label="dead neuron")
+    if window is not None:
+        for k in range(r0, r1 + 1):
+            ax.axhline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
+        for k in range(c0, c1 + 1):
+            ax.axvline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
+    ax.set_xlim(c0 - 0.5, c1 - 0.5)
+    ax.set_ylim(r1 - 0.5, r0 - 0.5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("map column")
+    ax.set_ylabel("map row")
+    if title:
+        ax.set_title(title, fontsize=10)
+    if legend:
+        from matplotlib.lines import Line2D
+
+        present = sorted(set(labels[keep].tolist()))
+        names = list(classes) if classes is not None else [str(v) for v in range(len(colors))]
+        handles = [Line2D([], [], marker="o", linestyle="none", color=label_color(v), label=names[v] if v < len(names) else str(v))
+                   for v in present]
+        if show_dead:
+            handles.append(Line2D([], [], marker="x", linestyle="none", color=DEAD, label="dead neuron"))
+        ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, frameon=False,
+                  handletextpad=0.2, borderaxespad=0.0)
+    return fig
+
+
+def busiest_window(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], size: int = 8) -> tuple[int, int, int, int]:
+    """The ``size`` x ``size`` window (row0, row1, col0, col1) where the most labels meet (ties: most live neurons)."""
+    H, W = int(grid[0]), int(grid[1])
+    sh, sw = min(size, H), min(size, W)
+    from .metrics import neuron_labels
+
+    nl = neuron_labels(winners, labels, H * W).reshape(H, W)
+    best, best_score = (0, sh, 0, sw), (-1, -1)
+    for r0 in range(H - sh + 1):
+        for c0 in range(W - sw + 1):
+            sub = nl[r0 : r0 + sh, c0 : c0 + sw]
+            live = sub[sub >= 0]
+            score = (len(np.unique(live)), live.size)
+            if score > best_score:
+                best, best_score = (r0, r0 + sh, c0, c0 + sw), score
+    return best
+
+
+def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence[float]], ax: Any = None,
+               stop_reason: str | None = None, terms: bool = True, gamma: float = 2.0, title: str | None = None) -> Any:
+    """Loss per epoch (total and, with ``terms``, loss_WTA, loss_collapse, gamma * loss_similarity), a dashed
+    line at each learning-rate step, and the last epoch marked with why training stopped."""
+    fig, ax = _axes(ax, (7, 4))
+    ep = np.array([h["epoch"] for h in history]) + 1  # 1-based, as in the paper's plots
+    ax.plot(ep, [h["loss"] for h in history], color="#1f77b4", linewidth=2.0, label="loss (Eq. 8)")
+    if terms:
+        ax.plot(ep, [h["wta"] for h in history], color="#ff7f0e", linewidth=1.0, label="loss_WTA (Eq. 4)")
+        ax.plot(ep, [h["collapse"] for h in history], color="#2ca02c", linewidth=1.0, label="loss_collapse (Eq. 5)")
+        ax.plot(ep, [gamma * h["similarity"] for h in history], color="#9467bd", linewidth=1.0,
+                label=f"{gamma:g} x loss_similarity (Eq. 6)")
+    for start, lr in lr_schedule:
+        if start > 0 and start < len(history):
+            ax.axvline(start + 0.5, color="#7f7f7f", linestyle="--", linewidth=0.9)
+            ax.text(start + 0.7, 0.98, f"lr {lr:g}", rotation=90, va="top", ha="left", fontsize=7,
+                    color="#555555", transform=ax.get_xaxis_transform())
+    if len(ep):
+        ax.plot([ep[-1]], [history[-1]["loss"]], marker="o", color="#d62728", linestyle="none",
+                label=f"stop: {stop_reason or 'end'} (epoch {ep[-1]})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def kernel_profiles(scales: Sequence[float], radius: int, ax: Any = None, sigma: float | None = None) -> Any:
+    """Radial profiles of the t-student filters ``1/(1+r^2/s)`` for ``scales`` (peak 1) over ``radius``
+    neurons, from :func:`urlsom_core.filters.student_t_kernel`; a Gaussian of ``sigma`` for reference."""
+    from .filters import gaussian_kernel, student_t_kernel
+
+    fig, ax = _axes(ax, (5, 3.5))
+    size = 2 * radius + 1
+    r = np.arange(-radius, radius + 1)
+    for i, s in enumerate(scales):
+        k = student_t_kernel(float(s), size, norm="peak").numpy()
+        ax.plot(r, k[radius], color=TAB10[i], linewidth=2, label=f"t-student 1/(1+r²/{s:g})")
+    if sigma is not None:
+        k = gaussian_kernel(float(sigma), size, norm="peak").numpy()
+        ax.plot(r, k[radius], color="#7f7f7f", linestyle="--", linewidth=1, label=f"Gaussian sigma {sigma:g}")
+    ax.set_xlabel("distance r (neurons)")
+    ax.set_ylabel("filter weight (peak 1)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def light_background(images: np.ndarray) -> np.ndarray:
+    """True for images whose border is brighter than their centre: a dark figure on a light ground.
+
+    (N, C, S, S) uint8 -> (N,) bool. For digits this tells contrast-inverted ones (SVHN has both kinds; the
+    paper's explanation of its two clusters per digit, Fig. 8)."""
+    x = np.asarray(images, dtype=np.float32).mean(1)  # (N, S, S) luminance-like
+    S = x.shape[-1]
+    b = max(1, S // 8)
+    border = np.concatenate([x[:, :b].reshape(len(x), -1), x[:, -b:].reshape(len(x), -1),
+                             x[:, :, :b].reshape(len(x), -1), x[:, :, -b:].reshape(len(x), -1)], 1).mean(1)
+    c0, c1 = S // 4, S - S // 4
+    centre = x[:, c0:c1, c0:c1].reshape(len(x), -1).mean(1)
+    return border > centre

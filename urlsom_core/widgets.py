@@ -1,0 +1,196 @@
+"""Map inspector (ipywidgets): pick a run and a neuron, see the neuron's images, its label histogram and NS.
+
+The inspector works the same live in JupyterLab and in the static book, because no control needs Python:
+every neuron's panel (a gallery of its images, a label histogram, its purity, where it sits on the map) is
+computed once, when the inspector is built, and the controls choose among them through ``jslink`` (which runs
+in the browser): a row slider and a column slider pick the neuron, toggle buttons pick the run. Embedded
+in the static HTML with the vendored ``@jupyter-widgets/html-manager``, nothing is fetched from the internet.
+
+Example:
+    >>> import numpy as np
+    >>> html = neuron_panel(np.zeros((3, 1, 8, 8), np.uint8), np.array([1, 1, 2]), ["0", "1", "2"], (0, 0), 5)
+    >>> "2 of 3" in html and "<img" in html
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .viz import DEAD, TAB10, label_color
+
+PIXELATED = "image-rendering: pixelated; image-rendering: crisp-edges;"
+
+
+def _png(arr: np.ndarray) -> bytes:
+    """uint8 (H, W) or (H, W, 3) -> PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def tile(images: np.ndarray, cols: int = 3, pad: int = 1) -> np.ndarray:
+    """(n, C, S, S) uint8 -> one (rows*(S+pad)-pad, cols*(S+pad)-pad[, 3]) mosaic, white between tiles."""
+    n, C, S, _ = images.shape
+    rows = max(1, int(np.ceil(n / cols)))
+    out = np.full((rows * (S + pad) - pad, cols * (S + pad) - pad, C), 255, dtype=np.uint8)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        out[r * (S + pad) : r * (S + pad) + S, c * (S + pad) : c * (S + pad) + S] = images[k].transpose(1, 2, 0)
+    return out[..., 0] if C == 1 else out
+
+
+def label_bars(counts: np.ndarray, classes: Sequence[str], width: int = 220) -> str:
+    """An inline SVG bar chart of ``counts`` per class (the mode in its label colour, the rest grey)."""
+    n = len(counts)
+    bar_h, gap, label_w = 12, 2, 48
+    top = int(counts.max()) if counts.size and counts.max() > 0 else 1
+    mode = int(np.argmax(counts)) if counts.size else -1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{n * (bar_h + gap)}" '
+             'style="font: 10px sans-serif">']
+    for i, v in enumerate(counts):
+        y = i * (bar_h + gap)
+        w = (width - label_w - 30) * float(v) / top
+        color = label_color(i) if i == mode and v > 0 else "#bbbbbb"
+        name = _html.escape(str(classes[i]) if i < len(classes) else str(i))[:8]
+        parts.append(f'<text x="{label_w - 4}" y="{y + bar_h - 2}" text-anchor="end">{name}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>'
+                     f'<text x="{label_w + w + 3:.1f}" y="{y + bar_h - 2}">{int(v)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def where_map(neuron_label: np.ndarray, grid: Sequence[int], pos: tuple[int, int]) -> bytes:
+    """A tiny PNG of the map (one pixel per neuron, coloured by its label, dead grey), the chosen neuron black."""
+    H, W = int(grid[0]), int(grid[1])
+    rgb = np.empty((H * W, 3), dtype=np.uint8)
+    palette = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in TAB10], dtype=np.uint8)
+    dead = np.array([int(DEAD[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+    live = neuron_label >= 0
+    rgb[live] = palette[neuron_label[live] % len(TAB10)]
+    rgb[~live] = dead
+    rgb = rgb.reshape(H, W, 3)
+    rgb[pos[0], pos[1]] = 0
+    return _png(rgb)
+
+
+def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], pos: tuple[int, int],
+                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3) -> str:
+    """HTML for one neuron: its images (a 3x3 gallery of ``images``, the samples it won), the label
+    histogram of all of them, the neuron's label and purity (its own NS), and a small map locating it."""
+    r, c = pos
+    head = f"<b>neuron (row {r}, column {c})</b>"
+    where = ""
+    if where_png is not None:
+        where = (f'<img src="{_data_uri(where_png)}" style="width:90px; {PIXELATED} border:1px solid #ccc" '
+                 'title="where: the map coloured by neuron label, this neuron black" alt="where on the map">')
+    if len(labels) == 0:
+        return (f'<div style="display:flex; gap:12px; align-items:flex-start">{where}<div>{head}<br>'
+                f"dead neuron: it won none of the {n_samples_total:,} samples</div></div>")
+    counts = np.bincount(labels, minlength=len(classes))
+    mode = int(np.argmax(counts))
+    purity = counts[mode] / counts.sum()
+    gallery = tile(images[:9])
+    gw = gallery.shape[1] * scale
+    name = _html.escape(str(classes[mode]) if mode < len(classes) else str(mode))
+    info = (f"{head}<br>won {len(labels):,} of {n_samples_total:,} samples; label <b>{name}</b>, "
+            f"{counts[mode]} of {len(labels)} agree (purity {purity:.2f})")
+    return (f'<div style="display:flex; gap:12px; align-items:flex-start; flex-wrap:wrap">{where}'
+            f'<img src="{_data_uri(_png(gallery))}" style="width:{gw}px; {PIXELATED}" '
+            f'alt="{min(9, len(labels))} images this neuron won">'
+            f"<div>{info}<br>{label_bars(counts, classes)}</div></div>")
+
+
+def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid: Sequence[int],
+               classes: Sequence[str], seed: int = 0, n_images: int = 9) -> list[str]:
+    """The HTML panel of every neuron, row-major, with up to ``n_images`` seeded random images each."""
+    from .metrics import neuron_labels
+
+    H, W = int(grid[0]), int(grid[1])
+    winners = np.asarray(winners, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    nl = neuron_labels(winners, labels, H * W)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(winners, kind="stable")
+    bounds = np.searchsorted(winners[order], np.arange(H * W + 1))
+    out = []
+    for j in range(H * W):
+        idx = order[bounds[j] : bounds[j + 1]]
+        pick = rng.permutation(idx)[:n_images] if len(idx) else idx
+        out.append(neuron_panel(images[pick], labels[idx], classes, divmod(j, W), len(winners),
+                                where_map(nl, grid, divmod(j, W))))
+    return out
+
+
+def _map_png(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], classes: Sequence[str], title: str) -> bytes:
+    from matplotlib.figure import Figure
+
+    from .viz import wta_map
+
+    fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+    wta_map(winners, labels, grid, ax=fig.add_subplot(), classes=classes, title=title, show_dead=False)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()
+
+
+def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
+    """An ipywidgets inspector of one or more runs (``{"sigma 3": run, ...}``; ``urlsom_core.runs.Run``s).
+
+    Toggle buttons pick the run; a row and a column slider pick the neuron; the panel shows its images,
+    label histogram and purity. All panels are precomputed and switched by ``jslink``, so the inspector
+    works in the static book as well as in JupyterLab.
+    """
+    import ipywidgets as w
+
+    names = list(runs)
+    if not names:
+        raise ValueError("inspector: no runs given")
+    maps, stacks, grids = [], [], []
+    for name in names:
+        run = runs[name]
+        a = run.assignments()
+        grid = tuple(run.config.model.grid)
+        classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
+        images = run.splits().train.images.numpy()
+        m = run.metrics
+        title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
+                 "neurons live")
+        maps.append(w.VBox([w.Image(value=_map_png(a["winner"], a["label"], grid, classes, title), format="png",
+                                    layout=w.Layout(width="470px"))]))
+        panels = panels_for(a["winner"], a["label"], images, grid, classes, seed=seed, n_images=n_images)
+        rows = [w.Stack([w.HTML(panels[r * grid[1] + c]) for c in range(grid[1])], selected_index=0)
+                for r in range(grid[0])]
+        stacks.append((w.Stack(rows, selected_index=0), rows))
+        grids.append(grid)
+    H = max(g[0] for g in grids)
+    W = max(g[1] for g in grids)
+    row = w.IntSlider(value=0, min=0, max=H - 1, description="row", continuous_update=True)
+    col = w.IntSlider(value=0, min=0, max=W - 1, description="column", continuous_update=True)
+    pick = w.ToggleButtons(options=names, index=0, description="run")
+    map_stack = w.Stack(maps, selected_index=0)
+    panel_stack = w.Stack([s for s, _ in stacks], selected_index=0)
+    links = [w.jslink((pick, "index"), (map_stack, "selected_index")),
+             w.jslink((pick, "index"), (panel_stack, "selected_index"))]
+    for row_stack, cols in stacks:
+        links.append(w.jslink((row, "value"), (row_stack, "selected_index")))
+        links += [w.jslink((col, "value"), (cs, "selected_index")) for cs in cols]
+    help_ = w.HTML("<small>Pick a run, then a neuron with the row and column sliders (row 0 is the top of the "
+                   "map). Every panel was computed when this inspector was built, so it also works in the "
+                   "static book.</small>")
+    box = w.VBox([pick, w.HBox([map_stack, w.VBox([row, col, panel_stack], layout=w.Layout(min_width="380px"))]),
+                  help_])
+    box._links = links  # keep the links alive as long as the inspector
+    return box
