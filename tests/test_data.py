@@ -1,0 +1,136 @@
+import gzip
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from urlsom_core.config import ConfigError, DataConfig
+from urlsom_core.data import balanced_subset, check_spec, load_dataset, resolve
+
+
+def test_digits_embedded_default_is_upsampled_gray_16():
+    s = resolve(DataConfig(dataset="digits"))
+    assert s.train.images.shape == (1797, 1, 16, 16) and s.train.images.dtype == torch.uint8
+    assert s.input_size == 16 and s.flip is False
+    assert s.train.labels.bincount().tolist() == np.bincount(np.asarray(s.train.labels)).tolist()
+
+
+def test_holdout_is_stratified_and_disjoint():
+    s = resolve(DataConfig(dataset="digits", holdout=0.2, split_seed=0))
+    assert len(s.train) + len(s.heldout) == 1797
+    assert abs(len(s.heldout) - 360) <= 1
+    ratio = s.heldout.labels.bincount().float() / s.train.labels.bincount().float()
+    assert ratio.min() > 0.2 and ratio.max() < 0.3
+
+
+def _write_idx(path, arr):
+    header = struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_mnist_idx_files(tmp_path):
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (20, 28, 28)))
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(20) % 10)
+    d = load_dataset(f"mnist:{tmp_path}", DataConfig())
+    assert d.images.shape == (20, 1, 32, 32)  # 28 -> 32 (the paper's input)
+    assert d.labels.tolist() == (np.arange(20) % 10).tolist()
+
+
+def test_real_mnist(shared_data):
+    d = load_dataset(f"mnist:{shared_data / 'mnist'}", DataConfig())
+    assert d.images.shape == (10000, 1, 32, 32)
+    assert d.labels.bincount().tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_svhn_mat_files(tmp_path):
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 5)):
+        X = rng.integers(0, 256, (32, 32, 3, n)).astype(np.uint8)
+        y = (np.arange(n) % 10 + 1).reshape(n, 1).astype(np.uint8)  # 1..10, 10 means digit 0
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": X, "y": y})
+    s = resolve(DataConfig(dataset=f"svhn:{tmp_path}"))
+    assert s.train.images.shape == (17, 3, 32, 32)
+    assert s.flip is False
+    assert 10 not in s.train.labels.tolist() and s.train.labels[9].item() == 0
+    from scipy.io import loadmat
+
+    X = loadmat(tmp_path / "train_32x32.mat")["X"]
+    assert torch.equal(s.train.images[3], torch.from_numpy(X[:, :, :, 3]).permute(2, 0, 1))
+
+
+def _png(path, arr):
+    from PIL import Image
+
+    Image.fromarray(arr).save(path)
+
+
+def test_imagefolder_dir_and_zip_any_size(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "imgs"
+    for c in ("cat", "dog"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            _png(root / c / f"{i}.png", rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))  # non-square photo
+    d = load_dataset(f"imagefolder:{root}", DataConfig())
+    assert d.images.shape == (6, 3, 32, 32) and d.classes == ["cat", "dog"]
+    assert d.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    z = tmp_path / "imgs.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for p in sorted(root.rglob("*.png")):
+            zf.write(p, f"train/{p.parent.name}/{p.name}")
+    dz = load_dataset(f"imagefolder:{z}", DataConfig(input_size=16))
+    assert dz.images.shape == (6, 3, 16, 16) and dz.classes == ["cat", "dog"]
+
+
+def test_real_cifar_zip_subset_is_balanced(shared_data):
+    d = load_dataset(f"imagefolder:{shared_data / 'cifar10-jpg' / 'test.zip'}", DataConfig(), subset=200)
+    assert d.images.shape == (200, 3, 32, 32)
+    assert d.labels.bincount().tolist() == [20] * 10
+    assert d.classes[0] == "airplane" and d.classes[-1] == "truck"
+
+
+@pytest.mark.parametrize("shape,channels,size", [((10, 8, 8), 1, 16), ((10, 16, 16, 3), 3, 16), ((10, 28, 28), 1, 32),
+                                                  ((10, 64, 64, 4), 3, 32)])
+def test_npz_any_size_and_channels(tmp_path, shape, channels, size):
+    f = tmp_path / "d.npz"
+    np.savez(f, images=np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8), labels=np.arange(10) % 3)
+    s = resolve(DataConfig(dataset=f"npz:{f}"))
+    assert s.train.images.shape == (10, channels, size, size)
+    assert s.flip is True
+
+
+@pytest.mark.parametrize("spec,msg", [("foo", "unknown kind"), ("mnist", "needs a path"), ("npz:/nonexistent.npz", "does not exist"),
+                                      ("imagefolder:/nonexistent", "does not exist"), ("digits:x", "no argument")])
+def test_bad_specs(spec, msg):
+    with pytest.raises(ConfigError, match=msg):
+        check_spec(spec)
+
+
+def test_npz_without_the_right_arrays(tmp_path):
+    f = tmp_path / "bad.npz"
+    np.savez(f, x=np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ConfigError, match="missing array"):
+        load_dataset(f"npz:{f}", DataConfig())
+    np.savez(f, images=np.zeros((3, 8, 8), np.float32), labels=np.zeros(3, int))
+    with pytest.raises(ConfigError, match="uint8"):
+        load_dataset(f"npz:{f}", DataConfig())
+
+
+def test_invert_fraction_mimics_svhn():
+    plain = load_dataset("digits", DataConfig())
+    inv = load_dataset("digits", DataConfig(invert_fraction=0.5))
+    flipped = (inv.images != plain.images).flatten(1).any(1)
+    assert 0.4 < flipped.float().mean() < 0.6
+    assert torch.equal(inv.images[flipped], 255 - plain.images[flipped])
+
+
+def test_balanced_subset():
+    y = np.repeat(np.arange(4), [10, 20, 30, 40])
+    idx = balanced_subset(y, 20, 0)
+    assert np.bincount(y[idx]).tolist() == [5, 5, 5, 5]

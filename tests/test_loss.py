@@ -1,0 +1,88 @@
+"""Every loss term against a slow float64 reference written straight from the paper's Eqs. 2-8."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from urlsom_core.loss import urlsom_loss
+
+
+def reference(P, Z, gamma=2.0):
+    """Eqs. 2-8 with Python loops, float64: P, Z lists of N softmax vectors of length n."""
+    N, n = len(P), len(P[0])
+
+    def unit(v):
+        s = math.sqrt(sum(x * x for x in v))
+        return [x / s for x in v]
+
+    Ph, Zh = [unit(p) for p in P], [unit(z) for z in Z]
+    a = [sum((Ph[i][j] + Zh[i][j]) / 2 for i in range(N)) / N for j in range(n)]  # Eq. 3
+    U = [1 / math.sqrt(n)] * n  # Eq. 2
+    wta = sum(a[j] * U[j] for j in range(n))  # Eq. 4
+    norm_a = math.sqrt(sum(x * x for x in a))
+    collapse = 1 - sum(a[j] / norm_a * U[j] for j in range(n))  # Eq. 5
+    sim = 1 - sum(sum(Ph[i][j] * Zh[i][j] for j in range(n)) for i in range(N)) / N  # Eq. 6
+    return wta + collapse + gamma * sim, wta, collapse, sim  # Eq. 8
+
+
+def _check(p, z, gamma):
+    out = urlsom_loss(p, z, gamma=gamma)
+    ref = reference(p.double().tolist(), z.double().tolist(), gamma)
+    for got, want in zip((out.total, out.wta, out.collapse, out.similarity), ref):
+        assert float(got) == pytest.approx(want, abs=2e-6)
+
+
+@pytest.mark.parametrize("N,n,gamma", [(7, 5, 2.0), (16, 36, 1.5), (3, 100, 0.0)])
+def test_random_softmax_matches_reference(N, n, gamma):
+    g = torch.Generator().manual_seed(N * n)
+    p = torch.softmax(3 * torch.randn(N, n, generator=g), 1)
+    z = torch.softmax(3 * torch.randn(N, n, generator=g), 1)
+    _check(p, z, gamma)
+
+
+def test_one_hot_matches_reference_and_known_values():
+    n = 8
+    p = torch.eye(n)[[0, 1, 2, 3, 4, 5, 6, 7]]
+    z = torch.eye(n)[[0, 1, 2, 3, 4, 5, 6, 0]]  # last pair disagrees
+    _check(p, z, 2.0)
+    # all samples spread one-hot over all neurons, views agree: WTA = 1/sqrt(n), collapse = 0, sim = 0
+    out = urlsom_loss(torch.eye(n), torch.eye(n))
+    assert float(out.wta) == pytest.approx(1 / math.sqrt(n), abs=1e-6)
+    assert float(out.collapse) == pytest.approx(0.0, abs=1e-6)
+    assert float(out.similarity) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_collapsed_and_uniform_cost_the_same():
+    n = 9
+    collapsed = urlsom_loss(torch.eye(n)[[0] * 5], torch.eye(n)[[0] * 5])
+    uniform = urlsom_loss(torch.full((5, n), 1 / n), torch.full((5, n), 1 / n))
+    assert float(collapsed.wta + collapsed.collapse) == pytest.approx(1.0, abs=1e-6)
+    assert float(uniform.wta + uniform.collapse) == pytest.approx(1.0, abs=1e-6)
+
+
+def toy_loss(x, q):
+    """Fig. 3: n = 2, Softmax input (x, 0); a fraction q of samples selects p1, the rest p2."""
+    p1 = torch.softmax(torch.tensor([x, 0.0]), 0)
+    k = round(q * 100)  # 100 samples: k select p1, 100 - k select p2
+    batch = torch.cat([p1.repeat(k, 1), p1.flip(0).repeat(100 - k, 1)])
+    out = urlsom_loss(batch, batch)
+    return float(out.wta + out.collapse)
+
+
+def test_fig3_toy_minimum_at_saturation_and_half():
+    xs = np.linspace(0, 6, 13)
+    qs = np.linspace(0, 1, 11)
+    grid = np.array([[toy_loss(x, q) for q in qs] for x in xs])
+    i, j = np.unravel_index(grid.argmin(), grid.shape)
+    assert xs[i] == pytest.approx(6.0)
+    assert qs[j] == pytest.approx(0.5)
+    assert grid.min() == pytest.approx(1 / math.sqrt(2), abs=0.01)
+
+
+def test_linear_cost_shapes_and_gradient():
+    p = torch.softmax(torch.randn(64, 900, requires_grad=True), 1)
+    out = urlsom_loss(p, p.detach())
+    out.total.backward()
+    assert out.total.ndim == 0
