@@ -128,7 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs import train_run
 
     cfg = config_from_args(args)
-    run = train_run(cfg, args.out, device=args.device, progress=not args.quiet, log=_log(args.quiet))
+    run = train_run(cfg, args.out, device=args.device, progress=not args.quiet, log=_log(args.quiet),
+                    checkpoint_seconds=args.checkpoint_every)
     print(f"run {run.path} ({'reused, already complete' if run.cache_hit else 'trained'}), config key {cfg.key()}")
     _print_metrics(run.metrics)
     return 0
@@ -154,7 +155,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _log(quiet: bool) -> Callable[[str], None]:
-    return (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr))
+    # --quiet drops the progress bar only: why a run (re)trains, resumes and warnings always reach stderr
+    return lambda s: print(s, file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a map and write metrics, assignments, checkpoint, provenance")
     t.add_argument("--out", required=True, help="run directory (same command again resumes or reuses)")
+    t.add_argument("--checkpoint-every", type=float, metavar="SECONDS",
+                   help="also checkpoint mid-epoch every SECONDS (0: every step; default "
+                        "$URLSOM_CHECKPOINT_SECONDS or 120); not part of the config")
     _add_run_options(t)
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("evaluate", help="metrics of a trained map on any dataset")
@@ -192,7 +197,7 @@ def _extensions() -> list[Callable[[Any], None]]:
 
 def main(argv: list[str] | None = None) -> int:
     from .files import RunFileError
-    from .train import CheckpointError, TrainingDiverged
+    from .train import CheckpointError, TrainingDiverged, TrainingInterrupted
 
     args = build_parser().parse_args(argv)
     if getattr(args, "device", None) and "URLSOM_THREADS" in os.environ:
@@ -207,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingDiverged, CheckpointError, RunFileError) as e:
         print(f"urlsom: error: {e}", file=sys.stderr)
         return EXIT_FAILED
+    except TrainingInterrupted as e:
+        print(f"urlsom: {e}", file=sys.stderr)
+        return 128 + e.signum  # the shell's code for "ended by this signal" (143 for SIGTERM)
     except KeyboardInterrupt:
         print("urlsom: interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130

@@ -26,26 +26,118 @@ _UMASK = _umask()
 class RunFileError(OSError):
     """A run file could not be written or read; the message names the file and the cause."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno N]" prefix
+        return self.strerror if isinstance(self.strerror, str) else super().__str__()
 
-def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Call ``write(fh)`` on a temporary file next to ``path``, fsync, then rename it onto ``path``."""
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb", keep_previous: str | Path | None = None) -> None:
+    """Call ``write(fh)`` on a temporary file next to ``path``, fsync, then rename it onto ``path``.
+
+    With ``keep_previous``, the old ``path`` (if any) moves there, but only once the new file is complete on
+    disk: a failed write (full disk, kill) leaves both the old file and its predecessor as they were. The old
+    file is hard-linked to ``keep_previous`` before the new one is renamed over ``path``, so ``path`` exists
+    at every instant (filesystems without hard links fall back to a rename). Any OSError becomes a one-line
+    :class:`RunFileError` naming the file.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = link = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        if keep_previous is not None and path.exists():
+            link = f"{tmp[:-4]}.prev.tmp"
+            try:
+                os.link(path, link)
+                os.replace(link, keep_previous)
+            except OSError:
+                os.replace(path, keep_previous)
+            link = None
         os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(path.parent)
     except BaseException as e:
+        for leftover in (tmp, link):
+            if leftover is not None:
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+        if isinstance(e, OSError) and not isinstance(e, RunFileError):
+            why = e.strerror or str(e)
+            raise RunFileError(e.errno, f"cannot write {path}: {why}; the previous version of the file is kept") from None
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames durable (best effort: not every filesystem lets a directory be fsynced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files a killed writer left in ``folder`` (call only while holding its lock)."""
+    out = []
+    for f in Path(folder).glob(".*.tmp"):
         try:
-            os.unlink(tmp)
+            f.unlink()
+            out.append(f)
         except OSError:
             pass
-        if isinstance(e, OSError):
-            raise RunFileError(e.errno, f"cannot write {path}: {e.strerror or e}") from None
-        raise
+    return out
+
+
+class DirLock:
+    """An exclusive ``flock`` on ``folder/.lock`` while a run is written, so two processes never write one run.
+
+    The kernel drops the lock when the process dies, even by SIGKILL, so a killed run never stays locked.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / ".lock"
+        self.fh: Any = None
+
+    def __enter__(self) -> DirLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock, as before
+            return self
+        try:
+            self.fh = open(self.path, "a+")
+        except OSError as e:
+            raise RunFileError(e.errno, f"cannot write {self.path}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "unknown"
+            self.fh.close()
+            raise RunFileError(f"run {self.path.parent} is being written by another process ({holder}); "
+                               "wait for it to finish or use another run directory") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on {platform.node()}\n")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fh is not None:
+            import fcntl
+
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -3,7 +3,8 @@
 A run directory holds::
 
     config.json      the config, its key and what was resolved from the data (input size, flips, sizes)
-    manifest.json    status ("running" until the very end, then "complete"), provenance, file hashes
+    manifest.json    status ("running" until the very end, then "complete"; "interrupted" or "failed" with a
+                     ``reason`` when a signal or an error stopped it), provenance, file hashes
     history.jsonl    one row per epoch (loss terms, learning rate, monitor NS, seconds)
     checkpoint.pt    resumable state (model, optimizer, RNG states); checkpoint.prev.pt the one before
     metrics.json     neural selectivity and the map metrics, with provenance
@@ -11,6 +12,8 @@ A run directory holds::
 
 Every file is written atomically. A directory whose manifest is not "complete", whose config differs, or
 whose files do not match their recorded hashes is never a cache hit; ``get_or_train`` says why it trains.
+One process writes a run at a time (``.lock``); a killed one leaves at most temporary files, removed by the
+next writer, and rerunning the same command resumes from the last checkpoint.
 
 Example:
     >>> from urlsom_core.config import RunConfig
@@ -22,8 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,10 +41,20 @@ import torch
 
 from .config import ConfigError, RunConfig
 from .data import ImageData, Splits, check_spec, load_dataset, resolve
-from .files import atomic_write, provenance, read_json, read_jsonl, write_json, write_jsonl
+from .files import (
+    DirLock,
+    RunFileError,
+    atomic_write,
+    provenance,
+    read_json,
+    read_jsonl,
+    remove_stale_temporaries,
+    write_json,
+    write_jsonl,
+)
 from .metrics import heldout_neural_selectivity, map_metrics, neural_selectivity
 from .model import URLSOM
-from .train import Trainer, make_augment, pick_device, predict
+from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
 
@@ -103,20 +119,36 @@ class Run:
 
 
 def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
-    """Why ``path`` is not a usable complete run of ``cfg`` (None when it is)."""
+    """Why ``path`` is not a usable complete run of ``cfg`` (None when it is): no manifest, another
+    config, a status other than "complete" (with the recorded reason), or a file missing or not matching
+    the hash recorded when the run completed."""
+    path = Path(path)
     m = path / "manifest.json"
     if not m.exists():
-        return "no manifest.json"
+        return "no manifest.json (the run never started)"
     try:
         man = read_json(m)
         conf = read_json(path / "config.json")
     except (OSError, ValueError) as e:
         return f"unreadable run files ({e})"
-    if cfg is not None and conf.get("config") != cfg.to_dict():
-        return "config differs: " + "; ".join(cfg.diff(RunConfig.from_dict(conf["config"])))
-    if man.get("status") != "complete":
-        return f"status is {man.get('status')!r}, not 'complete'"
-    for name, digest in man.get("files", {}).items():
+    if cfg is not None:
+        try:
+            old = RunConfig.from_dict(conf["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            return f"config.json does not hold a valid config ({e})"
+        if old != cfg:
+            return "config differs: " + "; ".join(cfg.diff(old))
+        if man.get("key") != cfg.key():
+            return f"manifest.json is of config key {man.get('key')!r}, not {cfg.key()!r}"
+    status = man.get("status")
+    if status != "complete":
+        reason = man.get("reason") or ("the process was killed, or is still running" if status == "running" else "")
+        return f"status is {status!r}, not 'complete'" + (f" ({reason})" if reason else "")
+    files = man.get("files", {})
+    unlisted = [name for name in RESULT_FILES if name not in files]
+    if unlisted:
+        return f"manifest.json records no hash for {', '.join(unlisted)}"
+    for name, digest in files.items():
         f = path / name
         if not f.exists():
             return f"{name} is missing"
@@ -157,14 +189,24 @@ def train_run(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
-    checkpoint_seconds: float = 120.0,
+    checkpoint_seconds: float | None = None,
 ) -> Run:
-    """Train ``cfg`` into ``out``: reuse a complete run, resume a partial one, refuse another config."""
+    """Train ``cfg`` into ``out``: reuse a complete run, resume a partial one, refuse another config.
+
+    Only one process writes a run at a time (a lock on ``out/.lock``). A failure or a stop signal records
+    status "failed" / "interrupted" and its reason in manifest.json before the error propagates.
+    ``checkpoint_seconds``: mid-epoch checkpoint interval (default: $URLSOM_CHECKPOINT_SECONDS, else 120).
+    """
     out = Path(out)
     dev = check_inputs(cfg, device)
+    every = checkpoint_interval(checkpoint_seconds)
     if (out / "config.json").exists():
-        old = RunConfig.from_dict(read_json(out / "config.json")["config"])
-        if old != cfg:
+        try:
+            old: RunConfig | None = RunConfig.from_dict(read_json(out / "config.json")["config"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            old = None
+            log(f"run {out}: config.json is unreadable ({e}); its checkpoint is used only if it holds this config")
+        if old is not None and old != cfg:
             raise RunMismatch(f"--out {out} holds a run of another config ({'; '.join(cfg.diff(old))}); "
                               "allowed: the same config, or a new directory")
         why = incomplete_reason(out, cfg)
@@ -172,8 +214,36 @@ def train_run(
             return Run.load(out, cache_hit=True)
         log(f"run {out}: {why}; training (resuming from its checkpoint if there is one)")
     splits = resolve(cfg.data)  # fails before anything is written when the data is bad
-    t0 = time.time()
     out.mkdir(parents=True, exist_ok=True)
+    writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun, rank 0 holds the lock
+    with DirLock(out) if writer else contextlib.nullcontext():
+        if writer:
+            remove_stale_temporaries(out)  # left by a process killed mid-write; the lock says it is dead
+            if incomplete_reason(out, cfg) is None:  # another process completed it while we waited
+                return Run.load(out, cache_hit=True)
+        return _train_locked(cfg, out, dev, splits, progress, log, every)
+
+
+def checkpoint_interval(seconds: float | None = None) -> float:
+    """Seconds between mid-epoch checkpoints: ``seconds``, else $URLSOM_CHECKPOINT_SECONDS, else 120 (0: every step)."""
+    if seconds is None:
+        env = os.environ.get("URLSOM_CHECKPOINT_SECONDS")
+        if env is None:
+            return 120.0
+        try:
+            seconds = float(env)
+        except ValueError:
+            raise ConfigError(f"URLSOM_CHECKPOINT_SECONDS {env!r}: allowed is a number of seconds >= 0") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"checkpoint interval {seconds}: allowed is a number of seconds >= 0")
+    return float(seconds)
+
+
+def _train_locked(
+    cfg: RunConfig, out: Path, dev: torch.device, splits: Splits, progress: bool, log: Callable[[str], None],
+    checkpoint_seconds: float,
+) -> Run:
+    t0 = time.time()
     resolved = {
         "input_size": splits.input_size, "flip": splits.flip, "channels": splits.train.channels,
         "n_train": len(splits.train), "n_heldout": len(splits.heldout) if splits.heldout else 0,
@@ -181,10 +251,14 @@ def train_run(
     }
     write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved})
     prov = provenance(str(dev), cfg.train.seed)
-    old_manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else {}
+    try:
+        old_manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else {}
+    except (OSError, ValueError):
+        old_manifest = {}
     manifest = {"status": "running", "key": cfg.key(), "provenance": prov,
                 "started": old_manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
-                "sessions": old_manifest.get("sessions", 0) + 1}
+                "sessions": old_manifest.get("sessions", 0) + 1,
+                "wall_time_s": float(old_manifest.get("wall_time_s", 0.0))}
     write_json(out / "manifest.json", manifest)
 
     trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log)
@@ -194,12 +268,17 @@ def train_run(
         write_jsonl(history_path, trainer.state.history)
 
     trainer.on_epoch = on_epoch
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except (TrainingDiverged, TrainingInterrupted, CheckpointError, RunFileError) as e:
+        if trainer.rank == 0:
+            _record_stop(out, manifest, "interrupted" if isinstance(e, TrainingInterrupted) else "failed", str(e),
+                         time.time() - t0, trainer.state.history)
+        raise
     if trainer.rank != 0:
         return None  # type: ignore[return-value]
     write_jsonl(history_path, result.history)
     metrics, assign = evaluate(cfg, result.model, splits, dev)
-    wall = time.time() - t0
     metrics.update(
         epochs_trained=result.epochs, stop_reason=result.stop_reason, train_seconds=round(result.train_seconds, 3),
         final_loss=result.history[-1]["loss"] if result.history else None, config_key=cfg.key(), provenance=prov,
@@ -210,11 +289,23 @@ def train_run(
     manifest.update(
         status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), stop_reason=result.stop_reason,
         epochs=result.epochs, train_seconds=round(result.train_seconds, 3),
-        wall_time_s=round(wall + float(old_manifest.get("wall_time_s", 0.0)), 3),
+        wall_time_s=round(time.time() - t0 + manifest["wall_time_s"], 3),
         files={name: _sha256(out / name) for name in RESULT_FILES},
     )
     write_json(out / "manifest.json", manifest)
     return Run.load(out)
+
+
+def _record_stop(out: Path, manifest: dict[str, Any], status: str, reason: str, wall: float,
+                 history: list[dict[str, Any]]) -> None:
+    """Best effort (the disk may be full): say in manifest.json why the run stopped, keep its history."""
+    manifest = dict(manifest, status=status, reason=reason, stopped=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    wall_time_s=round(manifest["wall_time_s"] + wall, 3))
+    try:
+        write_jsonl(out / "history.jsonl", history)
+        write_json(out / "manifest.json", manifest)
+    except RunFileError:
+        pass
 
 
 def run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
@@ -222,7 +313,8 @@ def run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
 
 
 def get_or_train(
-    cfg: RunConfig, root: str | Path = "runs", device: str = "auto", progress: bool = True, log: Callable[[str], None] = print
+    cfg: RunConfig, root: str | Path = "runs", device: str = "auto", progress: bool = True, log: Callable[[str], None] = print,
+    checkpoint_seconds: float | None = None,
 ) -> Run:
     """The run of ``cfg`` from the store under ``root``: a cache hit when complete, else trained (or resumed)."""
     path = run_dir(cfg, root)
@@ -232,7 +324,7 @@ def get_or_train(
             return Run.load(path, cache_hit=True)
     else:
         log(f"run {path.name}: not in the store; training")
-    return train_run(cfg, path, device=device, progress=progress, log=log)
+    return train_run(cfg, path, device=device, progress=progress, log=log, checkpoint_seconds=checkpoint_seconds)
 
 
 def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any]:

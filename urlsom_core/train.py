@@ -16,11 +16,15 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import os
 import random
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,7 @@ from .model import URLSOM
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
+CHECKPOINT_FORMAT = 2  # 2: with a content digest
 
 
 class TrainingDiverged(RuntimeError):
@@ -46,6 +51,14 @@ class TrainingDiverged(RuntimeError):
 
 class CheckpointError(RuntimeError):
     """A checkpoint could not be read; the message names the file."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM or SIGINT arrived during training; a checkpoint was saved first. ``signum`` names the signal."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 def pick_device(name: str) -> torch.device:
@@ -207,6 +220,8 @@ class Trainer:
         n_mon = min(cfg.train.monitor_samples, len(splits.train))
         self.monitor_idx = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(cfg.train.seed + 2))[:n_mon]
         self.state = _State()
+        self.resumed_path: Path | None = None
+        self._stop_signal: int | None = None
 
     # ------------------------------------------------------------------------------------ checkpoints
     def _rng_state(self) -> dict[str, Any]:
@@ -222,12 +237,21 @@ class Trainer:
         return st
 
     def save_checkpoint(self) -> None:
-        """Atomically write checkpoint.pt, keeping the previous one as checkpoint.prev.pt."""
+        """Atomically write checkpoint.pt, keeping the previous one as checkpoint.prev.pt.
+
+        The old checkpoint is renamed to checkpoint.prev.pt only once the new one is complete on disk, so
+        a kill or a full disk at any moment leaves at least one readable checkpoint. Parameters that are
+        no longer finite are never saved (:class:`TrainingDiverged`): the last good checkpoint stays.
+        """
         if self.out_dir is None or self.rank != 0:
             return
         s = self.state
+        bad = [n for n, p in self.model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+        if bad:
+            raise TrainingDiverged(f"parameter {bad[0]} is no longer finite at epoch {s.epoch} step {s.step}; "
+                                   f"training stopped, {self._kept()}")
         payload = {
-            "format": 1,
+            "format": CHECKPOINT_FORMAT,
             "config": self.cfg.to_dict(),
             "model": self.model.state_dict(),
             "optimizer": self.opt.state_dict(),
@@ -242,28 +266,36 @@ class Trainer:
             "stop_reason": s.stop_reason,
             "rng": _rng_to_tensors(self._rng_state()),
         }
-        path = self.out_dir / CHECKPOINT
-        if path.exists():
-            os.replace(path, self.out_dir / PREVIOUS)
-        atomic_write(path, lambda fh: torch.save(payload, fh))
+        payload["digest"] = _digest(payload)
+        atomic_write(self.out_dir / CHECKPOINT, lambda fh: torch.save(payload, fh), keep_previous=self.out_dir / PREVIOUS)
+
+    def _kept(self) -> str:
+        path = self.out_dir / CHECKPOINT if self.out_dir else None
+        return f"the last good checkpoint {path} is kept" if path and path.exists() else "no checkpoint was saved yet"
 
     def load_checkpoint(self, path: Path) -> None:
+        """Restore everything from ``path`` (``torch.load(weights_only=True)``), after checking its digest.
+
+        Any unreadable, truncated or altered file, or one of another config, is a :class:`CheckpointError`
+        naming the file; nothing is restored from it."""
         try:
-            ck = torch.load(path, map_location=self.device, weights_only=True)
-            if not isinstance(ck, dict) or ck.get("format") != 1:
-                raise ValueError("not a urlsom checkpoint")
+            ck = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"not a urlsom checkpoint of format {CHECKPOINT_FORMAT}")
+            if ck.get("digest") != _digest({k: v for k, v in ck.items() if k != "digest"}):
+                raise ValueError("its contents do not match the digest stored in it")
+            old = RunConfig.from_dict(ck["config"])
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint gets one clear message
-            raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__}: {e})"[:300]) from None
-        if ck["config"] != self.cfg.to_dict():
-            raise CheckpointError(f"checkpoint {path} belongs to a different config")
+            msg = " ".join(f"{type(e).__name__}: {e}".split())[:200]
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({msg})") from None
+        if old != self.cfg:
+            raise CheckpointError(f"checkpoint {path} belongs to another config ({'; '.join(self.cfg.diff(old))})")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         s = self.state
         s.epoch, s.step, s.perm, s.sums = ck["epoch"], ck["step"], ck["perm"], ck["sums"]
         s.history, s.best, s.bad_epochs, s.elapsed = ck["history"], ck["best"], ck["bad_epochs"], ck["elapsed"]
         s.stop_reason = ck["stop_reason"]
-        if s.perm is not None:
-            s.perm = s.perm.cpu()
         rng = _rng_from_tensors(ck["rng"])
         torch.set_rng_state(rng["torch"])
         np.random.set_state(rng["numpy"])
@@ -272,24 +304,34 @@ class Trainer:
         self.gen_aug.set_state(rng["aug"].cpu())
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+        self.resumed_path = path
 
     def try_resume(self) -> int | None:
         """Load the newest readable checkpoint in out_dir. Returns the epoch resumed from, or None.
 
-        A corrupt checkpoint.pt raises :class:`CheckpointError` unless checkpoint.prev.pt is readable,
-        in which case training restarts from that one (and says so)."""
+        checkpoint.pt first; when it is corrupt, truncated or missing (a kill between two renames) and
+        checkpoint.prev.pt is readable, training restarts from that one and says so. A corrupt checkpoint
+        with no good predecessor raises :class:`CheckpointError` naming the file."""
         if self.out_dir is None:
             return None
         path, prev = self.out_dir / CHECKPOINT, self.out_dir / PREVIOUS
         if not path.exists():
-            return None
+            if not prev.exists():
+                return None
+            self.log(f"warning: {path} is missing; restarting from the previous checkpoint {prev}")
+            self.load_checkpoint(prev)
+            return self.state.epoch
         try:
             self.load_checkpoint(path)
         except CheckpointError as e:
             if not prev.exists():
-                raise
+                raise CheckpointError(f"{e}; there is no previous checkpoint: delete the run directory "
+                                      "to train from scratch") from None
             self.log(f"warning: {e}; restarting from the previous checkpoint {prev}")
-            self.load_checkpoint(prev)
+            try:
+                self.load_checkpoint(prev)
+            except CheckpointError as e2:
+                raise CheckpointError(f"{e}; and {e2}; delete the run directory to train from scratch") from None
         return self.state.epoch
 
     # ------------------------------------------------------------------------------------------ loop
@@ -316,8 +358,8 @@ class Trainer:
         if not torch.isfinite(loss.total):
             bad = [k for k, v_ in vals.items() if k != "loss" and not torch.isfinite(v_)] or ["total"]
             raise TrainingDiverged(
-                f"loss is {float(loss.total)} at epoch {epoch} step {self.state.step} "
-                f"(non-finite term: {', '.join(bad)}); the last good checkpoint is kept"
+                f"loss is {float(loss.total.detach())} at epoch {epoch} step {self.state.step} (0-based) "
+                f"in loss term {', '.join(bad)}; training stopped, {self._kept()}"
             )
         self.opt.zero_grad(set_to_none=True)
         loss.total.backward()
@@ -332,6 +374,71 @@ class Trainer:
         return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"])}
 
     def fit(self) -> TrainResult:
+        """Train to the end (resuming from out_dir's checkpoint). SIGTERM/SIGINT during training save a
+        checkpoint and raise :class:`TrainingInterrupted`; the handlers are installed only for this call."""
+        self._stop_signal = None
+        with self._stop_on_signals():
+            return self._fit()
+
+    @contextlib.contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """SIGTERM and SIGINT ask for a clean stop at the next step; a second one acts at once, as the
+        previous handler would. Signals that were ignored, or handled outside Python, are left alone."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous: dict[int, Any] = {}
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal is None:
+                self._stop_signal = signum
+                return
+            old = previous[signum]
+            signal.signal(signum, old)
+            if callable(old):
+                old(signum, frame)
+            else:
+                os.kill(os.getpid(), signum)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old = signal.getsignal(sig)
+            if old is None or old == signal.SIG_IGN:
+                continue
+            previous[sig] = old
+            signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _any_rank(self, flag: bool) -> bool:
+        """``flag`` on any rank (under DDP every rank must take the same decision, or the others hang)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([int(flag)], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item())
+
+    def _stop_requested(self) -> bool:
+        """Whether a stop signal arrived (on any rank: under DDP all ranks stop at the same step)."""
+        if self.world > 1:
+            flag = torch.tensor([self._stop_signal or 0], device=self.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            if int(flag.item()) and self._stop_signal is None:
+                self._stop_signal = int(flag.item())
+        return self._stop_signal is not None
+
+    def _interrupt(self, save: bool) -> None:
+        if save:
+            self.save_checkpoint()
+        s = self.state
+        name = signal.Signals(self._stop_signal).name if self._stop_signal else "a signal"
+        where = f"saved to {self.out_dir / CHECKPOINT}" if self.out_dir else "not saved (no run directory)"
+        raise TrainingInterrupted(f"stopped by {name} at epoch {s.epoch} step {s.step}; checkpoint {where}; "
+                                  "rerun the same command to resume", self._stop_signal or 0)
+
+    def _fit(self) -> TrainResult:
         t = self.cfg.train
         resumed = self.try_resume()
         s = self.state
@@ -369,6 +476,8 @@ class Trainer:
                 if s.elapsed >= budget:
                     s.stop_reason = "time budget"
                     break
+                if self._stop_requested():
+                    self._interrupt(save=True)
                 if time.monotonic() - last_ck > self.checkpoint_seconds and s.step < steps:
                     self.save_checkpoint()
                     last_ck = time.monotonic()
@@ -396,6 +505,8 @@ class Trainer:
             last_ck = time.monotonic()
             if self.on_epoch is not None and self.rank == 0:
                 self.on_epoch(row)
+            if s.stop_reason is None and self._stop_requested():
+                self._interrupt(save=False)
         if bar is not None:
             bar.close()
         self.model.eval()
@@ -408,6 +519,32 @@ def _bar(enabled: bool, total: int, initial: int) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="epoch", dynamic_ncols=True, leave=True)
+
+
+def _digest(obj: Any) -> str:
+    """SHA-256 of a checkpoint payload (tensors by dtype, shape and bytes). torch.load does not check tensor
+    bytes, so a flipped bit would otherwise load silently."""
+    h = hashlib.sha256()
+
+    def visit(o: Any) -> None:
+        if isinstance(o, torch.Tensor):
+            t = o.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(o.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(o, dict):
+            h.update(f"D{len(o)}".encode())
+            for k in sorted(o, key=repr):
+                h.update(repr(k).encode())
+                visit(o[k])
+        elif isinstance(o, (list, tuple)):
+            h.update(f"L{len(o)}".encode())
+            for v in o:
+                visit(v)
+        else:
+            h.update(f"S{o!r}".encode())
+
+    visit(obj)
+    return h.hexdigest()
 
 
 def _rng_to_tensors(st: dict[str, Any]) -> dict[str, Any]:
@@ -433,4 +570,4 @@ def _rng_from_tensors(st: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "CheckpointError", "RunFileError", "predict", "pick_device"]
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "CheckpointError", "RunFileError", "predict", "pick_device"]
