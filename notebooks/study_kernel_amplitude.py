@@ -1,0 +1,72 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Study: the amplitude of the fixed kernel
+#
+# The paper fixes the shape of the radial filter but not its amplitude. The filtered map goes straight into
+# the Softmax, so the amplitude is an inverse temperature: too small and every neuron answers almost the
+# same, too large and one neuron takes everything. This page trains the same map with the kernel
+# sum-normalised (its weights sum to 1), peak-normalised (its centre is 1) and at the project's default
+# amplitude, everything else being the profile's run, and measures NS, live neurons and the topographic
+# error (TE: the fraction of samples whose two largest outputs are not grid neighbours).
+# Data: {glue:md}`data_note`.
+
+# %% tags=["parameters"]
+profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
+grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
+sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
+gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
+epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
+seed: int = None  # training seed; None: the profile's (0)
+amplitudes: list = None  # kernel settings compared, [norm, gain] or "default" (the config's own); None: the profile's
+device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
+runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
+out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
+
+# %%
+from urlsom_core import studies
+from urlsom_core.profiles import setup
+
+nb = setup("study_kernel_amplitude", profile, dataset=dataset, grid=grid, sigma=sigma, gamma=gamma, epochs=epochs,
+           seed=seed, amplitudes=amplitudes, device=device, runs_root=runs_root, out_dir=out_dir)
+base = nb.config()
+variants = studies.amplitude_variants(nb.params["amplitudes"], base)
+
+# %%
+runs = studies.sweep(base, variants, root=nb.runs_root, device=nb.device)
+rows = studies.amplitude_rows(runs, variants)
+
+# %%
+fig = studies.plot_amplitude(rows)
+fig.suptitle(nb.title("Kernel amplitude: sum- vs peak-normalised vs a gain"))
+nb.save(fig)
+fig
+
+# %%
+best = max(rows, key=lambda r: r["neural_selectivity"])
+numbers = {"reading": studies.read_amplitude(rows), "best_setting": best["setting"],
+           "best_ns": best["neural_selectivity"], "n_neurons": rows[0]["n_neurons"]}
+for i, r in enumerate(rows):
+    numbers.update({f"ns_{i}": r["neural_selectivity"], f"live_{i}": r["active_neurons"],
+                    f"te_{i}": r["topographic_error"], f"setting_{i}": r["setting"]})
+nb.report(numbers, runs=runs)
+studies.markdown(rows, [("setting", "kernel"), ("kernel_peak", "centre value"), ("kernel_sum", "sum"),
+                        ("neural_selectivity", "NS"), ("active_neurons", "live neurons"),
+                        ("topographic_error", "TE"), ("contiguity", "contiguity"),
+                        ("contiguity_shuffled", "shuffled"), ("epochs", "epochs"), ("stop_reason", "stop")])
+
+# %% [markdown]
+# ## Reading
+#
+# {glue:md}`reading`

@@ -1,0 +1,87 @@
+"""Studies: sweeps share runs through the store; the readings follow the numbers they are given."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from urlsom_core import studies as S
+from urlsom_core.config import ConfigError, RunConfig
+
+TINY = {"data": {"dataset": "digits", "subset": 200}, "model": {"grid": [4, 4], "widths": [8], "blocks": 1},
+        "train": {"epochs": 1, "batch_size": 50, "monitor_samples": 100}}
+
+
+def fake_run(cfg: RunConfig, ns: float, live: int, te: float | None, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = cfg.model.n_neurons
+    winners = rng.integers(0, max(live, 1), 100)
+    return SimpleNamespace(
+        config=cfg, resolved={"n_train": 1000, "classes": [str(i) for i in range(10)]},
+        metrics={"neural_selectivity": ns, "active_neurons": live, "n_neurons": n, "topographic_error": te,
+                 "epochs_trained": 3, "train_seconds": 1.0},
+        assignments=lambda: {"winner": winners, "label": rng.integers(0, 10, 100)})
+
+
+def test_sweep_trains_each_point_once(tmp_path):
+    base = RunConfig.from_dict(TINY)
+    variants = S.amplitude_variants([["sum", 1.0], ["peak", 1.0]])
+    logs = []
+    runs = S.sweep(base, variants, root=tmp_path, device="cpu", log=logs.append)
+    assert [r.config.model.kernel_norm for r in runs] == ["sum", "peak"]
+    again = S.sweep(base, variants[1:], root=tmp_path, device="cpu", log=logs.append)
+    assert again[0].cache_hit and again[0].path == runs[1].path
+    rows = S.amplitude_rows(runs, variants)
+    # peak-normalised: centre 1; sum-normalised over its 6-sigma support, then cropped to the 4x4 map's 7x7
+    assert rows[1]["kernel_peak"] == pytest.approx(1.0) and 0 < rows[0]["kernel_sum"] < 1
+    assert rows[0]["kernel_peak"] == pytest.approx(1 / (2 * np.pi * 25), rel=0.01)  # sigma 5
+    assert rows[0]["steps_per_epoch"] == 200 // 50 and rows[0]["setting"] == "sum-normalised"
+
+
+def test_bad_sweeps_fail_before_training(tmp_path):
+    base = RunConfig.from_dict(TINY)
+    with pytest.raises(ConfigError, match="allowed is \\[norm, gain\\]"):
+        S.amplitude_variants([["sum"]])
+    with pytest.raises(ConfigError, match="kernel_norm 'max'"):
+        S.sweep(base, S.amplitude_variants([["sum", 1.0], ["max", 1.0]]), root=tmp_path, log=lambda s: None)
+    assert not any(tmp_path.iterdir())  # nothing trained: every config is checked first
+
+
+def test_amplitude_reading_follows_the_numbers():
+    base = RunConfig.from_dict(TINY)
+    variants = S.amplitude_variants([["sum", 1.0], ["peak", 1.0], ["sum", 8.0]])
+    runs = [fake_run(base.replace(**v), ns, live, te) for v, (ns, live, te) in
+            zip(variants, [(0.4, 1, 0.0), (0.9, 14, 0.1), (0.8, 12, 0.2)], strict=True)]
+    rows = S.amplitude_rows(runs, variants)
+    text = S.read_amplitude(rows)
+    assert "highest NS comes from the peak-normalised kernel, which also keeps the most neurons live" in text
+    assert "The sum-normalised kernel collapsed" in text and "reaches NS 0.400 with 1 of 16 neurons live" in text
+    assert "the number of live neurons rises from 1 to 14" in text
+    fig = S.plot_amplitude(rows)
+    assert len(fig.axes) == 3
+
+
+def test_gamma_sigma_reading_and_figures():
+    base = RunConfig.from_dict(TINY)
+    gammas, sigmas = [1.0, 2.0], [1.0, 3.0]
+    variants = S.gamma_sigma_variants(gammas, sigmas)
+    vals = [(0.5, 10, 0.3), (0.7, 6, 0.1), (0.6, 11, 0.3), (0.8, 5, 0.1)]
+    runs = [fake_run(base.replace(**v), *x) for v, x in zip(variants, vals, strict=True)]
+    rows = [S.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
+    text = S.read_gamma_sigma(rows, gammas, sigmas)
+    assert "NS ranges from 0.500 (gamma 1, sigma 1) to 0.800 (gamma 2, sigma 3)" in text
+    assert "moves the live neurons from 10 to 6" in text and "sigma moves NS more than gamma" in text
+    assert len(S.plot_gamma_sigma(runs, rows, gammas, sigmas).axes) >= 4
+    assert len(S.plot_gamma_sigma_grid(rows, gammas, sigmas).axes) == 4  # two maps + two colour bars
+
+
+def test_batch_reading():
+    base = RunConfig.from_dict(TINY)
+    variants = S.batch_variants([4, 8, 32], (4, 4))
+    runs = [fake_run(base.replace(**v), *x) for v, x in zip(variants, [(0.6, 9, 0.2), (0.7, 12, 0.1), (0.5, 8, None)],
+                                                            strict=True)]
+    rows = [S.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
+    text = S.read_batch(rows)
+    assert "At n = 16 neurons" in text and "The best NS is at N = 8" in text
+    assert "a batch smaller than the map does not cost NS" in text and "250 steps an epoch" in text
+    assert "TE n/a" in text and len(S.plot_batch(rows).axes) == 2
