@@ -47,7 +47,7 @@ def test_flip_only_flips():
     ref = x.float() / 255
     same = [(torch.allclose(out[i], ref[i], atol=1e-5)) for i in range(64)]
     flipped = [(torch.allclose(out[i], ref[i].flip(-1), atol=1e-5)) for i in range(64)]
-    assert all(s or f for s, f in zip(same, flipped))
+    assert all(s or f for s, f in zip(same, flipped, strict=False))
     assert 10 < sum(flipped) < 54  # p = 0.5
     no = Augment(out_size=32, flip=False, crop_min=1.0).crop_flip(x, torch.Generator().manual_seed(0))
     assert torch.allclose(no, ref, atol=1e-5)

@@ -30,7 +30,7 @@ def reference(P, Z, gamma=2.0):
 def _check(p, z, gamma):
     out = urlsom_loss(p, z, gamma=gamma)
     ref = reference(p.double().tolist(), z.double().tolist(), gamma)
-    for got, want in zip((out.total, out.wta, out.collapse, out.similarity), ref):
+    for got, want in zip((out.total, out.wta, out.collapse, out.similarity), ref, strict=False):
         assert float(got) == pytest.approx(want, abs=2e-6)
 
 
