@@ -15,12 +15,15 @@ from typing import Any
 
 
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process umask, read once on first use (reading it means setting it, so not at import)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
 
 
-_UMASK = _umask()
+_UMASK: int | None = None
 
 
 class RunFileError(OSError):
@@ -43,7 +46,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     tmp = link = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
