@@ -54,6 +54,6 @@ nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min
 # %% [markdown]
 # The minimum, {glue:text}`min_loss:.3f`, lies at $x$ = {glue:text}`min_x:.1f` (the largest input shown: the
 # Softmax saturated, one winner per sample) and $p$ = {glue:text}`min_p:.2f` (the samples split evenly between
-# the two neurons). The paper puts it at saturation and 50% ({glue:md}`paper_min_p`). At $x = 0$ every output
+# the two neurons). The paper puts it at saturation and 50% ({glue:text}`paper_min_p`). At $x = 0$ every output
 # is uniform and loss_WTA is 1 whatever $p$; at saturation with $p$ = 0 or 1 all samples share one neuron and
 # loss_collapse is largest.

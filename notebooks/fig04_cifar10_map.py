@@ -15,7 +15,7 @@
 #
 # Every training sample drawn at its winning neuron (the argmax of its un-augmented Softmax output), moved
 # at random within $\pm 0.4$ of it so that samples sharing a neuron stay visible, and coloured by its label.
-# Two trainings that differ only in their seed, side by side. Data: {glue:md}`data_note`.
+# Two trainings that differ only in their seed, side by side. Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
@@ -69,6 +69,6 @@ nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"],
 # %% [markdown]
 # With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
 # {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
-# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:md}`stop`,
+# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
 # {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
 # goes, but both group each class into a few contiguous regions.

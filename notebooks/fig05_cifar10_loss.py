@@ -15,7 +15,7 @@
 #
 # The loss of the Fig. 4 run (first seed; the same run, reused from the store) per epoch, with its three
 # terms, the learning-rate steps at epochs 5 and 10 and the epoch where training stopped.
-# Data: {glue:md}`data_note`.
+# Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
@@ -64,5 +64,5 @@ nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss"
 
 # %% [markdown]
 # The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
-# {glue:text}`epochs` epochs (stopped by: {glue:md}`stop`; {glue:text}`train_s:.0f` s of training); the
-# paper trained {glue:md}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.
+# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
+# paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.

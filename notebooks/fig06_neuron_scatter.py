@@ -15,7 +15,7 @@
 #
 # A window of the Fig. 4 map (first seed; the same run, reused from the store), chosen where the most labels
 # meet. Each sample is scattered uniformly within $\pm$ jitter of its winning neuron; grey crosses mark dead
-# neurons, which won no sample. Data: {glue:md}`data_note`.
+# neurons, which won no sample. Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file

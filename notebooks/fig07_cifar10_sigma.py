@@ -14,7 +14,7 @@
 # # Fig. 7: sigma 3 against sigma 10, and the map inspector
 #
 # The width of the fixed Gaussian filter sets how far a winner pulls its neighbours along. Two trainings
-# that differ only in sigma. Data: {glue:md}`data_note`. Below the figure, an inspector of both maps:
+# that differ only in sigma. Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
 # pick a run and a neuron and see the images it won.
 
 # %% tags=["parameters"]
@@ -72,8 +72,10 @@ nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selec
 # %% [markdown]
 # With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
 # {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
-# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so fewer of them win and each class
-# settles in fewer, larger regions.
+# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so neighbouring neurons tend to win
+# together and fewer neurons stay live. The map's size matters here: sigma is measured in neurons, so on a
+# map smaller than the paper's 30x30 the same sigma reaches across a larger part of the map (see the profile
+# named in the data note).
 #
 # ## Map inspector
 #

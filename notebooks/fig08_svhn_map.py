@@ -16,7 +16,7 @@
 # The map of the SVHN run (sigma 5, no horizontal flips), coloured by digit on the left. The paper explains
 # its two clusters per digit by SVHN's two kinds of numbers, light on dark and dark on light; on the right
 # the same map coloured by that contrast (measured on each image: is its border brighter than its centre?).
-# Data: {glue:md}`data_note`.
+# Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file

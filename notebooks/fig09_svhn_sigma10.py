@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Fig. 9: the SVHN map with sigma 10
 #
-# The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:md}`data_note`.
+# The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file

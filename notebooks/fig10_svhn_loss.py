@@ -14,7 +14,7 @@
 # # Fig. 10: the SVHN loss per epoch
 #
 # The loss of the Fig. 8 run (the same run, reused from the store) per epoch, with its three terms, the
-# learning-rate steps and the epoch where training stopped. Data: {glue:md}`data_note`.
+# learning-rate steps and the epoch where training stopped. Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
@@ -63,4 +63,4 @@ nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss"
 
 # %% [markdown]
 # The loss falls from {glue:text}`first_loss:.3f` to {glue:text}`final_loss:.3f` in {glue:text}`epochs`
-# epochs (stopped by: {glue:md}`stop`; {glue:text}`train_s:.0f` s of training).
+# epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training).

@@ -15,7 +15,7 @@
 #
 # The Gaussian filter replaced by a heavy-tailed t-student filter $1/(1 + r^2/s)$ spanning the whole map,
 # with $s = 1$ and $s = 18$. Left: the two filters' radial profiles (and the Gaussian of Fig. 4 for
-# reference); right: the two maps. Data: {glue:md}`data_note`.
+# reference); right: the two maps. Data: {glue:text}`data_note`.
 
 # %% tags=["parameters"]
 profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file

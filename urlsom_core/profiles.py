@@ -427,10 +427,22 @@ def _glue_all(values: dict[str, Any]) -> None:
         from myst_nb import glue
     except ImportError:  # pragma: no cover - the book extra is not installed: the record still has them
         return
-    from IPython.display import Markdown
-
     for k, v in values.items():
-        glue(k, Markdown(v) if isinstance(v, str) else v, display=False)
+        glue(k, GluedText(v) if isinstance(v, str) else v, display=False)
+
+
+class GluedText:
+    """A string glued for the book: ``{glue:md}`key``` renders it as Markdown, ``{glue:text}`key``` as text
+    (``{glue:text}`path.ipynb::key:s``` from another page; myst-nb unquotes the repr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
 
 
 def _table(rows: list[tuple[str, str, str]]) -> Any:

@@ -10,9 +10,10 @@ its figure files to ``executed/figures/`` and its numbers to ``executed/records/
 reads those records for the summary table (figure, status, NS, live neurons, runs trained or reused, wall
 time) and writes it to ``executed/summary.md`` and ``summary.json``.
 
-Notebooks that share a run (Fig. 4, 5, 6) are executed one after the other in one chain, so a run is
-trained once and then reused from the store (``urlsom_core.runs.get_or_train``); chains run in parallel
-with ``--jobs``, each kernel with ``cores / jobs`` torch threads. A notebook that fails does not stop the
+With ``--jobs N`` up to N notebooks run at once, each kernel with ``cores / N`` torch threads. A run is
+trained by one notebook at a time: a notebook that needs a run another one is training waits for it and then
+reuses it from the store (``urlsom_core.runs.get_or_train``), so figures that share a run (Fig. 4, 5, 6)
+train it once; see :func:`pick_next`. A notebook that fails does not stop the
 others: the command goes on, then exits 1 and names each failed notebook, its cell and the error.
 """
 
@@ -24,8 +25,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,27 +147,17 @@ def plan_keys(profile: Profile, name: str, params: dict[str, Any]) -> list[str]:
         return []  # the notebook itself will fail, with the message, in its first cell
 
 
-def chains(names: list[str], keys: dict[str, list[str]]) -> list[list[str]]:
-    """Group notebooks that share a run key (transitively), keeping registry order inside each chain."""
-    parent = {n: n for n in names}
+def pick_next(pending: list[str], keys: dict[str, list[str]], training: set[str], done: set[str]) -> str | None:
+    """The next notebook to start, or None when every pending one needs a run that is being trained now.
 
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    owner: dict[str, str] = {}
-    for n in names:
-        for k in keys.get(n, []):
-            if k in owner:
-                parent[find(n)] = find(owner[k])
-            else:
-                owner[k] = n
-    groups: dict[str, list[str]] = {}
-    for n in names:
-        groups.setdefault(find(n), []).append(n)
-    return list(groups.values())
+    A run is trained by one notebook at a time: a notebook waits while another is training one of its runs
+    (then finds it in the store), and may read runs that are done alongside others. Among those free to
+    start, the one with the most runs still to train goes first (long work first), then TOC order.
+    """
+    free = [n for n in pending if not ((set(keys.get(n, [])) - done) & training)]
+    if not free:
+        return None
+    return max(free, key=lambda n: (len(set(keys.get(n, [])) - done), -pending.index(n)))
 
 
 # ------------------------------------------------------------------------------------------ execution
@@ -298,25 +289,40 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
             keys[n] = plan_keys(prof, n, p)
         out.mkdir(parents=True, exist_ok=True)
         (out / "records").mkdir(exist_ok=True)
-        groups = chains(names, keys)
-        log(f"reproduce: profile {prof.name} ({prof.path}), {len(names)} notebooks in {len(groups)} chains, "
-            f"{jobs} job(s) x {env['URLSOM_THREADS']} thread(s); runs in {runs}; output in {out}")
-        done = 0
+        log(f"reproduce: profile {prof.name} ({prof.path}), {len(names)} notebooks, {jobs} job(s) x "
+            f"{env['URLSOM_THREADS']} thread(s); runs in {runs}; output in {out}")
+        pending, training, done_keys = list(names), set(), set()
+        cond = threading.Condition()
+        finished: list[Outcome] = []
 
-        def do_chain(chain: list[str]) -> list[Outcome]:
-            res = []
-            for n in chain:
-                res.append(run_notebook(n, top, out, work, params[n], env, log))
-            return res
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(do_chain, c) for c in sorted(groups, key=lambda c: -len({k for n in c for k in keys[n]}))]
-            for fut in as_completed(futures):
-                for o in fut.result():
-                    outcomes[o.name] = o
-                    done += 1
+        def worker() -> None:
+            while True:
+                with cond:
+                    while True:
+                        if not pending:
+                            return
+                        n = pick_next(pending, keys, training, done_keys)
+                        if n is not None:
+                            break
+                        cond.wait()
+                    pending.remove(n)
+                    mine = set(keys[n]) - done_keys
+                    training.update(mine)
+                o = run_notebook(n, top, out, work, params[n], env, log)
+                with cond:
+                    training.difference_update(mine)
+                    done_keys.update(mine)
+                    finished.append(o)
                     extra = f" ({o.runs_text()})" if o.status == "ok" else f": {o.error}"
-                    log(f"[{done}/{len(names)}] {o.name} {o.status} in {o.seconds:.1f} s{extra}")
+                    log(f"[{len(finished)}/{len(names)}] {o.name} {o.status} in {o.seconds:.1f} s{extra}")
+                    outcomes[o.name] = o
+                    cond.notify_all()
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(jobs, len(names)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     ordered = [outcomes[n] for n in names]
     text = table(ordered)
     failed = [o for o in ordered if o.status != "ok"]
@@ -408,7 +414,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", default="quick", help="quick | paper | tiny | a YAML profile file (default quick)")
     p.add_argument("--only", help="comma-separated notebooks or their prefixes, e.g. fig04,fig07")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N for every notebook (default: the profile's)")
-    p.add_argument("--jobs", type=int, default=1, help="notebook chains executed at once (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1)")
     p.add_argument("--runs", help="run store (default $URLSOM_RUNS or runs/ at the repository top)")
     p.add_argument("--out", help="executed notebooks, figures, summary (default executed/ at the repository top)")
     p.add_argument("--root", help="repository top holding _toc.yml and notebooks/ (default: found)")

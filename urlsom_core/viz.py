@@ -123,7 +123,7 @@ def wta_map(
     keep = (winners // W >= r0) & (winners // W < r1) & (winners % W >= c0) & (winners % W < c1)
     n_cells = (r1 - r0) * (c1 - c0)
     if size is None:
-        size = float(np.clip(3000.0 / max(keep.sum(), 1) * (400.0 / max(n_cells, 1)) ** 0.5, 1.0, 40.0))
+        size = float(np.clip(12000.0 / max(keep.sum(), 1) * (400.0 / max(n_cells, 1)) ** 0.5, 1.0, 40.0))
     colors = np.array([label_color(v) for v in range(max(int(labels.max(initial=0)) + 1, 1))])
     order = rng.permutation(np.flatnonzero(keep))  # no label painted last everywhere
     ax.scatter(c[order], r[order], s=size, c=colors[labels[order]], linewidths=0, alpha=0.85, rasterized=True)
@@ -141,6 +141,10 @@ def wta_map(
     ax.set_xlim(c0 - 0.5, c1 - 0.5)
     ax.set_ylim(r1 - 0.5, r0 - 0.5)
     ax.set_aspect("equal")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("map column")
     ax.set_ylabel("map row")
     if title:
