@@ -3,7 +3,7 @@
 One call turns a uint8 batch (B, C, S, S) into a float batch (B, C, out, out) ready for the network:
 
 1. random crop of side uniform in ``round(22/32*S) .. S`` (the paper's 22..32 of 32), resized to ``out``,
-   with an optional horizontal flip (p = 0.5), as ONE ``affine_grid`` + ``grid_sample`` (bilinear);
+   with an optional horizontal flip (p = 0.5), as ONE ``grid_sample`` (bilinear);
 2. colour jitter with p = 0.8: brightness, contrast, saturation in ``[0.6, 1.4]`` and hue shift in
    ``[-0.4, 0.4]`` of the colour circle (torchvision's ``ColorJitter(0.4, 0.4, 0.4, 0.4)`` ranges), applied
    in that fixed order (torchvision shuffles the order per call);
@@ -18,16 +18,13 @@ Grayscale data (C = 1) gets brightness and contrast only. Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 _GRAY = (0.299, 0.587, 0.114)
-
-
-def _u(n: int, lo: float, hi: float, g: torch.Generator, device: torch.device) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=g, device=device)
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
@@ -60,9 +57,36 @@ def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return v.unsqueeze(1) - v.unsqueeze(1) * s.unsqueeze(1) * (torch.minimum(t, 4.0 - t).clamp(0.0, 1.0))
 
 
+def _const(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A small constant (1, C, 1, 1) on ``device``, made once: no host-to-device copy per batch."""
+    key = (values, str(device), dtype)
+    t = _CONSTS.get(key)
+    if t is None:
+        t = _CONSTS[key] = torch.tensor(values, dtype=dtype).view(1, -1, 1, 1).to(device)
+    return t
+
+
+_CONSTS: dict[tuple[tuple[float, ...], str, torch.dtype], torch.Tensor] = {}
+_CPU_CHUNK_FLOATS = 1 << 17  # 512 KiB of float32 per chunk: a chunk's temporaries stay in the CPU caches
+
+
+def _draw(total: int, rows: slice, sample: Callable[[int], torch.Tensor]) -> torch.Tensor:
+    """Random numbers for all ``total`` rows of the (global) batch, keeping this batch's ``rows``."""
+    out = sample(total)
+    return out if rows == slice(0, total) else out[rows]
+
+
 @dataclass(frozen=True)
 class Augment:
-    """The paper's augmentation pipeline as a callable on uint8 device batches."""
+    """The paper's augmentation pipeline as a callable on uint8 device batches.
+
+    Every random number is drawn for the whole (global) batch of ``total`` samples and the rows
+    ``offset .. offset + B`` are kept, so a batch split over DDP ranks is augmented exactly as the same
+    batch in one process (``total`` defaults to ``B``: a plain single-process batch).
+
+    Only elementwise arithmetic, one ``grid_sample`` and per-image means are used: no ``where``,
+    ``argmax`` or ``remainder``, which are many times slower than arithmetic on CPU.
+    """
 
     out_size: int
     flip: bool = True
@@ -74,56 +98,99 @@ class Augment:
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
 
-    def crop_flip(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Random crop (side uniform in crop_min*S..S, integer pixels) + flip + resize: one grid_sample."""
-        B, C, S, _ = x.shape
-        dev = x.device
+    # ------------------------------------------------------------------------------ random parameters
+    def _crop_params(self, B: int, S: int, g: torch.Generator, dev: torch.device, T: int, rows: slice
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         lo = max(1, round(self.crop_min * S))
-        side = torch.randint(lo, S + 1, (B,), generator=g, device=dev).float() / S  # (B,) fraction of S
-        tx = (torch.rand(B, generator=g, device=dev) * 2 - 1) * (1 - side)
-        ty = (torch.rand(B, generator=g, device=dev) * 2 - 1) * (1 - side)
+        side = _draw(T, rows, lambda n: torch.randint(lo, S + 1, (n,), generator=g, device=dev)).float() / S
+        tx = (_draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev)) * 2 - 1) * (1 - side)
+        ty = (_draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev)) * 2 - 1) * (1 - side)
         sx = side
         if self.flip:
-            sx = torch.where(torch.rand(B, generator=g, device=dev) < 0.5, -side, side)
-        theta = torch.zeros(B, 2, 3, device=dev)
-        theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, tx, side, ty
-        grid = F.affine_grid(theta, [B, C, self.out_size, self.out_size], align_corners=False)
-        return F.grid_sample(x.float() / 255.0, grid, mode="bilinear", padding_mode="border", align_corners=False)
+            fl = _draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev)) < 0.5
+            sx = side * (1.0 - 2.0 * fl.float())
+        return sx, side, tx, ty
 
-    def color(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Colour jitter (p = jitter_p) then random grayscale (p = gray_p), per sample, x in [0, 1]."""
-        B, C = x.shape[:2]
-        dev = x.device
-        on = (torch.rand(B, generator=g, device=dev) < self.jitter_p).float()
+    def _grid(self, sx: torch.Tensor, side: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+        """The sampling grid of ``affine_grid(theta = [[sx, 0, tx], [0, side, ty]], align_corners=False)``,
+        built as two outer products (affine_grid's batched matmul is ~10x slower on CPU)."""
+        B, O = sx.shape[0], self.out_size
+        base = (torch.arange(O, device=sx.device, dtype=torch.float32) * 2 + 1) / O - 1  # pixel centres
+        gx = (sx.view(B, 1, 1) * base.view(1, 1, O) + tx.view(B, 1, 1)).expand(B, O, O)
+        gy = (side.view(B, 1, 1) * base.view(1, O, 1) + ty.view(B, 1, 1)).expand(B, O, O)
+        return torch.stack((gx, gy), dim=-1)
+
+    def _color_params(self, B: int, C: int, g: torch.Generator, dev: torch.device, T: int, rows: slice
+                      ) -> dict[str, torch.Tensor]:
+        def rand() -> torch.Tensor:
+            return _draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev))
+
+        on = (rand() < self.jitter_p).float()
         j = self.jitter
 
         def factor(lo: float, hi: float, ident: float) -> torch.Tensor:
-            f = _u(B, lo, hi, g, dev)
+            f = lo + (hi - lo) * rand()
             return (on * f + (1 - on) * ident).view(B, 1, 1, 1)
 
-        bright, contrast = factor(1 - j, 1 + j, 1.0), factor(1 - j, 1 + j, 1.0)
-        sat, hue = factor(1 - j, 1 + j, 1.0), factor(-self.hue, self.hue, 0.0)
-        x = (x * bright).clamp(0, 1)
-        m = grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
-        x = ((x - m) * contrast + m).clamp(0, 1)
+        p = {"bright": factor(1 - j, 1 + j, 1.0), "contrast": factor(1 - j, 1 + j, 1.0)}
+        p["sat"], p["hue"] = factor(1 - j, 1 + j, 1.0), factor(-self.hue, self.hue, 0.0)
         if C == 3:
-            gray = grayscale(x)
-            x = ((x - gray) * sat + gray).clamp(0, 1)
-            hsv = rgb_to_hsv(x)
-            hsv = torch.cat(((hsv[:, :1] + hue) % 1.0, hsv[:, 1:]), 1)
-            x = hsv_to_rgb(hsv).clamp(0, 1)
-            to_gray = (torch.rand(B, generator=g, device=dev) < self.gray_p).view(B, 1, 1, 1)
-            x = torch.where(to_gray, grayscale(x).expand_as(x), x)
+            p["to_gray"] = (rand() < self.gray_p).float().view(B, 1, 1, 1)
+        return p
+
+    # ----------------------------------------------------------------------------------------- stages
+    def crop_flip(self, x: torch.Tensor, g: torch.Generator, offset: int = 0, total: int | None = None) -> torch.Tensor:
+        """Random crop (side uniform in crop_min*S..S, integer pixels) + flip + resize: one grid_sample.
+
+        uint8 (B, C, S, S) -> float (B, C, out, out) in [0, 1]."""
+        B, _, S, _ = x.shape
+        grid = self._grid(*self._crop_params(B, S, g, x.device, total or B, slice(offset, offset + B)))
+        out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out.mul_(1.0 / 255.0)
+
+    def color(self, x: torch.Tensor, g: torch.Generator, offset: int = 0, total: int | None = None) -> torch.Tensor:
+        """Colour jitter (p = jitter_p) then random grayscale (p = gray_p), per sample, x in [0, 1]."""
+        B, C = x.shape[:2]
+        return self._apply_color(x, self._color_params(B, C, g, x.device, total or B, slice(offset, offset + B)))
+
+    def _apply_color(self, x: torch.Tensor, p: dict[str, torch.Tensor], scale: float = 1.0) -> torch.Tensor:
+        """Colour jitter and grayscale with the drawn parameters ``p`` on ``scale * x``; returns a new tensor."""
+        x = (x * (p["bright"] * scale)).clamp_(0, 1)
+        m = _luma(x.mean(dim=(2, 3), keepdim=True))  # mean luma per image (B, 1, 1, 1)
+        x = torch.addcmul(m * (1 - p["contrast"]), x, p["contrast"]).clamp_(0, 1)  # (x - m) * c + m
+        if x.shape[1] == 3:
+            sat = p["sat"]
+            x = torch.addcmul(_luma(x) * (1 - sat), x, sat).clamp_(0, 1)  # (x - gray) * s + gray
+            x = hue_shift(x, p["hue"])
+            to_gray = p["to_gray"]
+            x = torch.addcmul(x * (1 - to_gray), to_gray, _luma(x))  # exact: x or its luma
         return x
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-        return (x - mean) / std
+    def normalize(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(x - mean) / std per channel, as one multiply-add."""
+        shift = _const(tuple(-m / s for m, s in zip(self.mean, self.std, strict=True)), x.device, x.dtype)
+        return torch.addcmul(shift, x, _const(tuple(1 / s for s in self.std), x.device, x.dtype), out=out)
 
-    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """uint8 (B, C, S, S) -> augmented, standardised float32 (B, C, out, out)."""
-        return self.normalize(self.color(self.crop_flip(x, g), g))
+    def __call__(self, x: torch.Tensor, g: torch.Generator, offset: int = 0, total: int | None = None) -> torch.Tensor:
+        """uint8 (B, C, S, S) -> augmented, standardised float32 (B, C, out, out).
+
+        ``offset``/``total``: these B samples are rows ``offset..offset+B`` of a global batch of ``total``
+        (DDP); the random draws are those of the whole global batch. The same draws as ``crop_flip`` then
+        ``color``; on the CPU the work runs in chunks of images that fit the cache (about 2x faster than one
+        pass over a large batch, whose every elementwise operation streams through memory)."""
+        B, C, S, _ = x.shape
+        dev, T, rows = x.device, total or B, slice(offset, offset + B)
+        grid = self._grid(*self._crop_params(B, S, g, dev, T, rows))
+        params = self._color_params(B, C, g, dev, T, rows)
+        O = self.out_size
+        out = torch.empty(B, C, O, O, device=dev)
+        step = B if dev.type != "cpu" else max(1, _CPU_CHUNK_FLOATS // (C * O * O))
+        for i in range(0, B, step):
+            sl = slice(i, i + step)
+            y = F.grid_sample(x[sl].float(), grid[sl], mode="bilinear", padding_mode="border", align_corners=False)
+            y = self._apply_color(y, {k: v[sl] for k, v in params.items()}, scale=1.0 / 255.0)
+            self.normalize(y, out=out[sl])
+        return out
 
     def plain(self, x: torch.Tensor) -> torch.Tensor:
         """The un-augmented view used for evaluation: resize to ``out_size`` and standardise."""
@@ -132,3 +199,35 @@ class Augment:
             x = F.interpolate(x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False,
                               antialias=x.shape[-1] > self.out_size)
         return self.normalize(x)
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma (B, 1, ...) of (B, 3, ...) by three multiply-adds; identity for one channel."""
+    if x.shape[1] == 1:
+        return x
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return (r * _GRAY[0]).add_(g, alpha=_GRAY[1]).add_(b, alpha=_GRAY[2])
+
+
+def hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotate the HSV hue of RGB ``x`` in [0, 1] (B, 3, H, W) by ``shift`` (B, 1, 1, 1) of the colour circle.
+
+    Equal to ``hsv_to_rgb(rgb_to_hsv(x)`` with hue + shift ``)``: value (max) and chroma (max - min) are kept,
+    and channel c becomes ``max - chroma * clamp(min(t, 4 - t), 0, 1)`` with ``t = (k_c + 6 h') mod 6``,
+    ``k = (5, 3, 1)``. Written with arithmetic and float masks only (no where/argmax/remainder).
+    """
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    chroma = maxc - minc
+    inv = 1.0 / chroma.clamp_min(1e-12)  # chroma 0: the numerators below are 0, the output is max
+    is_r = (maxc == r).to(x.dtype)  # ties resolve r, then g, then b (as rgb_to_hsv)
+    is_g = (maxc == g).to(x.dtype) * (1 - is_r)
+    is_b = 1 - is_r - is_g
+    h6 = ((g - b) * is_r + (b - r) * is_g + (r - g) * is_b) * inv + 2 * is_g + 4 * is_b  # hue * 6, in [-1, 5]
+    h6 = h6 + 6.0 * shift
+    h6 = h6 - 6.0 * torch.floor(h6 * (1 / 6.0))  # [0, 6)
+    t = h6 + _const((5.0, 3.0, 1.0), x.device, x.dtype)  # (B, 3, H, W) in [1, 11)
+    t = t - 6.0 * torch.floor(t * (1 / 6.0))
+    f = torch.minimum(t, 4.0 - t).clamp_(0, 1)
+    return maxc - chroma * f

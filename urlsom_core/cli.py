@@ -14,6 +14,13 @@ from typing import Any
 
 from .config import ConfigError, RunConfig, defaults_for
 
+# OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
+# busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
+# training step 2-5x slower than with one thread). Passive waiting costs microseconds per operation on an idle
+# machine and avoids the collapse. Set before torch is imported (here, by the ``urlsom`` command, so child
+# processes such as the notebook kernels of ``urlsom reproduce`` inherit it); an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
@@ -125,12 +132,27 @@ def _print_metrics(m: dict[str, Any]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train one run. Under ``torchrun --nproc-per-node K urlsom train ...`` every process joins one DDP group
+    (NCCL on CUDA, one GPU per process; gloo on the CPU), each takes batch_size / K pairs of every batch, the
+    loss uses the batch mean ``a`` of the whole batch, and only rank 0 writes files and prints."""
     from .runs import train_run
+    from .train import init_distributed
 
     cfg = config_from_args(args)
-    run = train_run(cfg, args.out, device=args.device, progress=not args.quiet, log=_log(args.quiet),
-                    checkpoint_seconds=args.checkpoint_every)
-    print(f"run {run.path} ({'reused, already complete' if run.cache_hit else 'trained'}), config key {cfg.key()}")
+    rank, world, device = init_distributed(args.device)
+    try:
+        run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0,
+                        log=_log(args.quiet) if rank == 0 else (lambda s: None),
+                        checkpoint_seconds=args.checkpoint_every)
+    finally:
+        if world > 1:
+            import torch
+
+            torch.distributed.destroy_process_group()
+    if rank != 0:
+        return 0
+    print(f"run {run.path} ({'reused, already complete' if run.cache_hit else 'trained'}), config key {cfg.key()}"
+          + (f", {world} processes" if world > 1 else ""))
     _print_metrics(run.metrics)
     return 0
 

@@ -249,7 +249,9 @@ def _train_locked(
         "n_train": len(splits.train), "n_heldout": len(splits.heldout) if splits.heldout else 0,
         "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
     }
-    write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved})
+    writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun only rank 0 writes files
+    if writer:
+        write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved})
     prov = provenance(str(dev), cfg.train.seed)
     try:
         old_manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else {}
@@ -259,7 +261,8 @@ def _train_locked(
                 "started": old_manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
                 "sessions": old_manifest.get("sessions", 0) + 1,
                 "wall_time_s": float(old_manifest.get("wall_time_s", 0.0))}
-    write_json(out / "manifest.json", manifest)
+    if writer:
+        write_json(out / "manifest.json", manifest)
 
     trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log)
     history_path = out / "history.jsonl"

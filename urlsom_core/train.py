@@ -2,8 +2,20 @@
 early stopping, a time budget, checkpoints with every RNG state, and resume.
 
 The whole training set lives on the device as uint8; a batch is gathered by index and augmented there
-(``augment.Augment``); both views go through the network in one forward pass of 2B images. On CUDA the
-forward runs under bf16 autocast with channels_last, optionally ``torch.compile``d.
+(``augment.Augment``); both views go through the network in one forward pass of 2B images. The epoch's
+permutation goes to the device once, so a step moves nothing between host and device but its four loss values
+(one synchronisation). On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
+cuDNN autotuning; ``train.compile`` wraps the network (head included) in ``torch.compile`` on any device.
+
+Several processes (``torchrun --nproc-per-node K urlsom train ...``: :func:`init_distributed`) train one model
+with DDP. Each rank takes its B/K rows of every global batch of B pairs; the augmentation draws its random
+numbers for the whole global batch and keeps its rows; batch norm uses the statistics of the global batch
+(torch's SyncBatchNorm on CUDA, :class:`GlobalBatchNorm2d` on the CPU); and the batch mean ``a`` of
+loss_WTA and loss_collapse (Eqs. 3-5) is all-reduced over ranks (:func:`global_mean_direction`). The
+paper's ``a`` is a mean over its batch of 256: with ``a`` per rank, K GPUs would optimise a different loss
+(K small batches) and results would change with K; gathered, a run on K processes is the run on one with
+the same global batch, step for step (``tests/test_ddp.py``; dropout and the warm-up noise draw per rank,
+so with those the runs agree in distribution only). Only rank 0 writes files.
 
 Example:
     >>> from urlsom_core.config import RunConfig
@@ -97,33 +109,41 @@ def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSO
 
 @torch.no_grad()
 def predict(
-    model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False
+    model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False,
+    amp: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Un-augmented outputs: ``winner`` (N,), ``top2`` (N, 2) neurons, and ``embedding`` (N, d) if asked."""
+    """Un-augmented outputs: ``winner`` (N,), ``top2`` (N, 2) neurons, and ``embedding`` (N, d) if asked.
+
+    On CUDA the images go up from pinned memory asynchronously and the results come back once, at the end."""
     was = model.training
     model.eval()
-    winners, top2, embs = [], [], []
+    src = data.images
+    if device.type == "cuda" and not src.is_cuda:
+        src = src.pin_memory()
+    top2, embs = [], []
     for i in range(0, len(data), batch):
-        x = aug.plain(data.images[i : i + batch].to(device, non_blocking=True))
-        with _autocast(device):
+        x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, amp):
             h = model.backbone(x)
             p = model.head(h)
-        t = torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2]  # ties -> lower index
-        winners.append(t[:, 0].cpu())
-        top2.append(t.cpu())
+        top2.append(torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2])  # ties -> lower index
         if embed:
-            embs.append(h.float().cpu())
+            embs.append(h.float())
     model.train(was)
-    out = {"winner": torch.cat(winners).numpy(), "top2": torch.cat(top2).numpy()}
+    t2 = torch.cat(top2).cpu()
+    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy()}
     if embed:
-        out["embedding"] = torch.cat(embs).numpy()
+        out["embedding"] = torch.cat(embs).cpu().numpy()
     return out
 
 
-def _autocast(device: torch.device) -> Any:
-    if device.type == "cuda":
+def _autocast(device: torch.device, enabled: bool = True) -> Any:
+    """bf16 autocast on CUDA (``train.amp``); plain float32 elsewhere."""
+    if device.type == "cuda" and enabled:
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+    return contextlib.nullcontext()
 
 
 def distributed() -> tuple[int, int]:
@@ -134,17 +154,102 @@ def distributed() -> tuple[int, int]:
 
 
 def global_mean_direction(p_hat: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
-    """Eq. 3 over the GLOBAL batch: under DDP the per-rank sums are all-reduced (with gradient), so a
-    run on k GPUs with global batch B gives the same loss as one process with batch B."""
-    rank, world = distributed()
-    s = p_hat.sum(0) + z_hat.sum(0)  # (n,)
-    count = torch.tensor(float(p_hat.shape[0]), device=s.device)
-    if world > 1:
-        import torch.distributed.nn.functional as dist_fn
+    """Eq. 3 over the GLOBAL batch: under DDP the per-rank sums are all-reduced, so every rank uses the
+    ``a`` of the whole batch and a run on k processes with global batch B gives the loss of one process
+    with batch B. Every rank holds the same number of rows (``Trainer`` makes it so).
 
-        s = dist_fn.all_reduce(s)
-        torch.distributed.all_reduce(count)
-    return s / (2.0 * count)
+    Gradient: the all-reduce's backward sums the gradients of all ranks' losses with respect to ``a``, so
+    each rank back-propagates its share of d(sum of the k rank losses); DDP then averages over ranks,
+    which gives exactly the one-process gradient (tests/test_ddp.py checks it)."""
+    _, world = distributed()
+    s = p_hat.sum(0) + z_hat.sum(0)  # (n,)
+    if world > 1:
+        import torch.distributed._functional_collectives as fc
+
+        s = fc.all_reduce(s, "sum", torch.distributed.group.WORLD)  # differentiable, traceable by compile
+    return s / (2.0 * p_hat.shape[0] * world)
+
+
+class GlobalBatchNorm2d(torch.nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics are those of the global batch of all DDP ranks, for devices
+    where torch's SyncBatchNorm does not run (it is CUDA-only; this one serves CPU/gloo). Per channel, the
+    sums of x - c and (x - c)^2 (c: the running mean, the same on every rank, against cancellation) are
+    all-reduced with gradient; running statistics are updated as BatchNorm2d does. Outside training, or in
+    one process, it is plain BatchNorm2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, world = distributed()
+        if not self.training or world == 1:
+            return super().forward(x)
+        import torch.distributed._functional_collectives as fc
+
+        C = x.shape[1]
+        xf = x.float()
+        c = self.running_mean.detach().float().view(1, C, 1, 1) if self.running_mean is not None else 0.0
+        d = xf - c
+        sums = torch.cat((d.sum(dim=(0, 2, 3)), (d * d).sum(dim=(0, 2, 3))))
+        sums = fc.all_reduce(sums, "sum", torch.distributed.group.WORLD)
+        n = (x.numel() // C) * world
+        mean_d = sums[:C] / n
+        var = (sums[C:] / n - mean_d * mean_d).clamp_min(0.0)  # biased, used to normalise
+        mean = mean_d + (c.view(C) if isinstance(c, torch.Tensor) else c)
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)  # type: ignore[union-attr]
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.detach() * (n / max(n - 1, 1)), alpha=m)
+        y = (xf - mean.view(1, C, 1, 1)) * torch.rsqrt(var + self.eps).view(1, C, 1, 1)
+        if self.affine:
+            y = y * self.weight.view(1, C, 1, 1) + self.bias.view(1, C, 1, 1)
+        return y.to(x.dtype)
+
+
+def convert_global_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """Every BatchNorm2d of ``module`` replaced by a :class:`GlobalBatchNorm2d` with the same state."""
+    out = module
+    if isinstance(module, torch.nn.BatchNorm2d) and not isinstance(module, GlobalBatchNorm2d):
+        out = GlobalBatchNorm2d(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats)
+        out.load_state_dict(module.state_dict())
+        out.train(module.training)
+    for name, child in module.named_children():
+        out.add_module(name, convert_global_batchnorm(child))
+    return out
+
+
+def sync_batchnorm(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Batch statistics over the global batch under DDP: torch's SyncBatchNorm on CUDA, ours elsewhere."""
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return convert_global_batchnorm(model)
+
+
+def init_distributed(device: str = "auto") -> tuple[int, int, str]:
+    """Join the process group when started by ``torchrun`` (WORLD_SIZE > 1 in the environment).
+
+    Returns (rank, world size, device for this rank): NCCL and ``cuda:LOCAL_RANK`` when CUDA is used, gloo
+    and the CPU otherwise. Without torchrun: (0, 1, device) and nothing is initialised."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    if not torch.distributed.is_available():
+        raise ConfigError("WORLD_SIZE > 1 (torchrun) but this torch build has no torch.distributed")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device != "cpu" and torch.cuda.is_available()
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: no CUDA device here; allowed are auto, cpu")
+    if use_cuda:
+        if local >= torch.cuda.device_count():
+            raise ConfigError(f"LOCAL_RANK {local}: only {torch.cuda.device_count()} CUDA device(s) here; "
+                              "start at most that many processes per node")
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    else:
+        device = "cpu"
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
+    return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
 
 
 @dataclass
@@ -200,15 +305,28 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.aug = make_augment(cfg, splits)
         self.model = build_model(cfg, splits.train.channels, self.device)
+        self.amp = cfg.train.amp and self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.ddp_model: torch.nn.Module = self.model
         if self.world > 1:
-            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)  # type: ignore[assignment]
+            if cfg.train.batch_size % self.world:
+                raise ConfigError(f"batch_size {cfg.train.batch_size}: allowed is a multiple of the "
+                                  f"{self.world} processes (each takes batch_size / {self.world} pairs)")
+            self.model = sync_batchnorm(self.model, self.device)  # type: ignore[assignment]
             self.ddp_model = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.forward = self.ddp_model
         if cfg.train.compile:
             self.forward = torch.compile(self.ddp_model)  # type: ignore[assignment]
+        self.per_sample_views = None
+        if os.environ.get("URLSOM_AUGMENT", "batched") == "per-sample":  # benchmark baseline, see bench.py
+            from .bench import PerSampleViews
+
+            self.per_sample_views = PerSampleViews(self.aug)
+            log("warning: URLSOM_AUGMENT=per-sample: torchvision per-sample augmentation (the slow baseline of "
+                "`urlsom bench`); its random draws differ from the default, keep its runs in a separate store")
         proj = [p for n, p in self.model.named_parameters() if n.startswith("head.proj.weight")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("head.proj.weight")]
         self.opt = torch.optim.Adam(
@@ -335,19 +453,24 @@ class Trainer:
         return self.state.epoch
 
     # ------------------------------------------------------------------------------------------ loop
-    def _views(self, idx: torch.Tensor) -> torch.Tensor:
-        x = self.images[idx.to(self.device)]
-        v = torch.cat((self.aug(x, self.gen_aug), self.aug(x, self.gen_aug)))  # (2B, C, S, S)
+    def _views(self, idx: torch.Tensor, offset: int = 0, total: int | None = None) -> torch.Tensor:
+        """Both augmented views of the resident images ``idx`` (on the device), as one (2B, C, S, S) batch.
+        ``offset``/``total``: this rank's rows of the global batch (the random draws are the global ones)."""
+        x = self.images[idx]
+        if self.per_sample_views is not None:
+            v = self.per_sample_views(x, self.gen_aug)
+        else:
+            v = torch.cat((self.aug(x, self.gen_aug, offset, total), self.aug(x, self.gen_aug, offset, total)))
         if self.device.type == "cuda":
             v = v.contiguous(memory_format=torch.channels_last)
         return v
 
-    def _step(self, idx: torch.Tensor, epoch: int) -> dict[str, float]:
+    def _step(self, idx: torch.Tensor, epoch: int, offset: int = 0, total: int | None = None) -> dict[str, float]:
         t = self.cfg.train
-        v = self._views(idx)
+        v = self._views(idx.to(self.device, non_blocking=True), offset, total)
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
         cw = t.warmup_collapse_weight if epoch < t.warmup_collapse_epochs else 1.0
-        with _autocast(self.device):
+        with _autocast(self.device, self.amp):
             out = self.forward(v, noise)  # (2B, n) Softmax, float32
         p, z = out.chunk(2)
         p_hat = torch.nn.functional.normalize(p, dim=1)
@@ -355,7 +478,8 @@ class Trainer:
         a = global_mean_direction(p_hat, z_hat) if self.world > 1 else mean_direction(p_hat, z_hat)
         loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=cw, a=a)
         vals = {"loss": loss.total, "wta": loss.wta, "collapse": loss.collapse, "similarity": loss.similarity}
-        if not torch.isfinite(loss.total):
+        host = dict(zip(vals, torch.stack([v_.detach().float() for v_ in vals.values()]).tolist(), strict=True))  # one sync
+        if not math.isfinite(host["loss"]):
             bad = [k for k, v_ in vals.items() if k != "loss" and not torch.isfinite(v_)] or ["total"]
             raise TrainingDiverged(
                 f"loss is {float(loss.total.detach())} at epoch {epoch} step {self.state.step} (0-based) "
@@ -364,12 +488,12 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.total.backward()
         self.opt.step()
-        return {k: float(v_.detach()) for k, v_ in vals.items()}
+        return host
 
     def monitor(self) -> dict[str, float | int]:
         """NS and live neurons on a fixed sample of the training set (cheap, for progress and history)."""
         sub = self.splits.train.subset(self.monitor_idx)
-        w = predict(self.model, sub, self.aug, self.device)["winner"]
+        w = predict(self.model, sub, self.aug, self.device, amp=self.amp)["winner"]
         r = neural_selectivity(w, sub.labels.numpy(), self.cfg.model.n_neurons)
         return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"])}
 
@@ -461,11 +585,12 @@ class Trainer:
             if s.perm is None or s.step == 0:
                 s.perm = torch.randperm(N, generator=self.gen_perm)
                 s.sums = {}
+            perm = s.perm.to(self.device)  # once per epoch: no host traffic per step
             ep_start = time.monotonic()
             while s.step < steps:
-                idx = s.perm[s.step * B : (s.step + 1) * B]
+                idx = perm[s.step * B : (s.step + 1) * B]
                 idx = idx[self.rank * local_b : (self.rank + 1) * local_b]
-                vals = self._step(idx, s.epoch)
+                vals = self._step(idx, s.epoch, self.rank * local_b, local_b * self.world)
                 for k, v in vals.items():
                     s.sums[k] = s.sums.get(k, 0.0) + v
                 s.step += 1
@@ -473,7 +598,7 @@ class Trainer:
                 if bar is not None:
                     bar.set_postfix_str(f"step {s.step}/{steps} loss {vals['loss']:.4f}", refresh=False)
                     bar.refresh()
-                if s.elapsed >= budget:
+                if budget < math.inf and self._any_rank(s.elapsed >= budget):
                     s.stop_reason = "time budget"
                     break
                 if self._stop_requested():
@@ -482,6 +607,11 @@ class Trainer:
                     self.save_checkpoint()
                     last_ck = time.monotonic()
             done = s.step
+            if self.world > 1:  # the epoch's loss terms over the global batch (the same on every rank)
+                keys = sorted(s.sums)
+                tot = torch.tensor([s.sums[k] for k in keys], dtype=torch.float64, device=self.device)
+                torch.distributed.all_reduce(tot)
+                s.sums = dict(zip(keys, (tot / self.world).tolist(), strict=True))
             row: dict[str, Any] = {k: v / max(done, 1) for k, v in s.sums.items()}
             row.update(epoch=s.epoch, lr=t.lr_at(s.epoch), steps=done, partial=done < steps,
                        seconds=round(time.monotonic() - ep_start, 3), elapsed=round(s.elapsed, 3))
