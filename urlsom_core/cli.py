@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, RunConfig, defaults_for
+from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, defaults_for
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -62,6 +62,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--weight-decay", type=float, help="L2 on the projection (paper option 5e-4)")
     t.add_argument("--warmup-kick", action="store_true", default=None,
                    help="loss_collapse x2 for 15 epochs and noise 0.1 on the map for 10 (GNWM's warm-up)")
+    t.add_argument("--no-warmup-kick", dest="warmup_kick", action="store_false",
+                   help="no warm-up kick (the paper; the digits/MNIST defaults have it on)")
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
@@ -82,7 +84,6 @@ _FLAGS = {
     "compile": "train.compile",
 }
 
-WARMUP_KICK = {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15, "warmup_noise_std": 0.1, "warmup_noise_epochs": 10}
 
 
 def _load_file(path: str) -> dict[str, Any]:
@@ -115,8 +116,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         if v is not None:
             section, name = dotted.split(".")
             merged[section][name] = v
-    if getattr(args, "warmup_kick", None):
-        merged["train"].update(WARMUP_KICK)
+    kick = getattr(args, "warmup_kick", None)
+    if kick is not None:
+        merged["train"].update(WARMUP_KICK if kick else NO_WARMUP_KICK)
     merged["data"]["dataset"] = dataset
     return RunConfig.from_dict(merged)
 

@@ -257,11 +257,21 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+# The warm-up kick of the author's later code (GNWM): loss_collapse x2 for 15 epochs, noise 0.1 on the map
+# for 10 epochs. Off in the paper profile; on for the small-data defaults (see README, "Kernel amplitude").
+WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15,
+                               "warmup_noise_std": 0.1, "warmup_noise_epochs": 10}
+NO_WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 1.0, "warmup_collapse_epochs": 0,
+                                  "warmup_noise_std": 0.0, "warmup_noise_epochs": 0}
+
 # Settings per kind of data (``urlsom train`` without flags). The paper's own settings are the dataclass
-# defaults (CIFAR-10 / SVHN); smaller data gets a smaller network sized for a CPU. Measured in README.
+# defaults (CIFAR-10 / SVHN); small data gets a small network sized for a CPU, and batches of 64 so that an
+# epoch of 1,797 digits is 28 steps rather than 7 (measured: held-out NS 0.78 vs 0.64-0.70 after 60 epochs).
+_SMALL: dict[str, dict[str, Any]] = {"model": {"widths": (16, 32, 64), "blocks": 1},
+                                     "train": {"epochs": 100, "batch_size": 64, **WARMUP_KICK}}
 DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "digits": {"model": {"widths": (16, 32, 64), "blocks": 1}, "train": {"epochs": 150}},
-    "mnist": {"model": {"widths": (16, 32, 64), "blocks": 1}, "train": {"epochs": 100}},
+    "digits": _SMALL,
+    "mnist": _SMALL,
     "cifar10": {},
     "svhn": {},
     "imagefolder": {},
