@@ -123,18 +123,6 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
     return cfg.replace(**dotted) if dotted else cfg, source
 
 
-def find_run(cfg: Any, root: str) -> Any:
-    """A complete run of exactly ``cfg`` in the store: ``root/<key>`` or any other folder of ``root`` (a run
-    trained with ``urlsom train --out runs/NAME``), else None."""
-    from urlsom_core.runs import Run, incomplete_reason, run_dir
-
-    candidates = [run_dir(cfg, root)] + sorted(p.parent for p in Path(root).glob("*/config.json"))
-    for path in candidates:
-        if path.is_dir() and incomplete_reason(path, cfg) is None:
-            return Run.load(path, cache_hit=True)
-    return None
-
-
 def one_table(name: str, cfg: Any, source: str, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     from urlsom_core import baselines as B
     from urlsom_core.runs import get_or_train
@@ -147,7 +135,7 @@ def one_table(name: str, cfg: Any, source: str, args: argparse.Namespace, log: A
     if pending:
         status = source
     else:
-        run = find_run(cfg, args.runs)
+        run = B.find_run(cfg, args.runs)
         if run is None and args.no_train:
             status = f"PENDING: no complete run of config {cfg.key()} in {args.runs}/ and --no-train was given"
         else:
@@ -257,15 +245,19 @@ def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) 
     t0 = time.time()
     som = B.SOM_SETTINGS[0].replace(iterations=args.som_iterations or spec["som_iterations"])
     rows = B.ns_versus_k(cfg, grids=[(k, k) for k in args.k_grids], root=args.runs, raw_size=spec["raw_size"], som=som,
-                         urlsom=not args.no_train, device=args.device, log=log)
+                         urlsom="stored" if args.no_train else "train", device=args.device, log=log)
     res = {"dataset": name, "about": spec["about"], "urlsom_config": cfg.to_dict(), "som_settings": som.describe(),
            "rows": rows, "command": "python bench/baselines.py " + " ".join(sys.argv[1:]),
            "wall_seconds": round(time.time() - t0, 1), "provenance": provenance(args.device, cfg.train.seed)}
     write_json(out / f"ns_vs_k_{name}.json", res)
     md = table(rows, [("K", "K"), ("method", "method"), ("neural_selectivity", "NS"),
                       ("heldout_neural_selectivity", "held-out NS"), ("active_neurons", "live neurons")])
-    md = (f"**NS against the number of neurons K**, {spec['about']}. URL-SOM: the table's config with each grid "
-          f"(from the run store); MiniSom: {som.describe()}; k-means and the random map with K = the grid's n.\n\n"
+    have = {r["K"] for r in rows if r["method"] == "URL-SOM"}
+    missing = [f"{k}x{k}" for k in args.k_grids if k * k not in have]
+    note = f" (not in the store, left out: {', '.join(missing)})" if missing else ""
+    md = (f"**NS against the number of neurons K**, {spec['about']}. URL-SOM: the table's config with each grid, "
+          f"from the run store{note}; MiniSom: {som.describe()}; k-means and the random map with K = the grid's n "
+          "(k-means at most one cluster per training sample).\n\n"
           f"{md}\n\nMade by `{res['command']}` in {res['wall_seconds']:.0f} s.\n")
     (out / f"ns_vs_k_{name}.md").write_text(md)
     fig = B.plot_ns_versus_k(rows)

@@ -154,7 +154,9 @@ def test_script_end_to_end(tmp_path, capsys):
     status = json.loads((tmp_path / "out" / "baselines_digits.json").read_text())["urlsom_status"]
     assert "cache hit" in status and "named" in status
     capsys.readouterr()
-    assert main(args + ["--no-train", "--ns-vs-k", "--k-grids", "2", "3"]) == 0
+    assert main(args + ["--no-train", "--ns-vs-k", "--k-grids", "2", "5"]) == 0
     r = json.loads((tmp_path / "out" / "ns_vs_k_digits.json").read_text())
-    assert sorted({row["K"] for row in r["rows"]}) == [4, 9] and (tmp_path / "out" / "ns_vs_k_digits.png").exists()
-    assert "NS against the number of neurons K" in capsys.readouterr().out
+    assert sorted({row["K"] for row in r["rows"]}) == [4, 25] and (tmp_path / "out" / "ns_vs_k_digits.png").exists()
+    assert [row["K"] for row in r["rows"] if row["method"] == "URL-SOM"] == [25]  # only the stored 5x5 run
+    out = capsys.readouterr().out
+    assert "NS against the number of neurons K" in out and "left out: 2x2" in out

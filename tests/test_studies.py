@@ -71,6 +71,11 @@ def test_gamma_sigma_reading_and_figures():
     text = S.read_gamma_sigma(rows, gammas, sigmas)
     assert "NS ranges from 0.500 (gamma 1, sigma 1) to 0.800 (gamma 2, sigma 3)" in text
     assert "moves the live neurons from 10 to 6" in text and "sigma moves NS more than gamma" in text
+    assert "lowest topographic error" not in text  # its map keeps 5 of 16 neurons live: no warning
+    squeezed = [dict(r) for r in rows]
+    squeezed[3].update(topographic_error=0.0, active_neurons=1)
+    assert "lowest topographic error (0.000, gamma 2, sigma 3) comes with only 1 of 16" in S.read_gamma_sigma(
+        squeezed, gammas, sigmas)
     assert len(S.plot_gamma_sigma(runs, rows, gammas, sigmas).axes) >= 4
     assert len(S.plot_gamma_sigma_grid(rows, gammas, sigmas).axes) == 4  # two maps + two colour bars
 

@@ -311,15 +311,33 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
 GRIDS = ((10, 10), (20, 20), (30, 30), (40, 40))
 
 
+def find_run(cfg: RunConfig, root: Any) -> Any:
+    """A complete run of exactly ``cfg`` in the store: ``root/<key>`` or any other folder of ``root`` (a run
+    trained with ``urlsom train --out runs/NAME``), else None."""
+    from pathlib import Path
+
+    from .runs import Run, incomplete_reason, run_dir
+
+    candidates = [run_dir(cfg, root)] + sorted(p.parent for p in Path(root).glob("*/config.json"))
+    for path in candidates:
+        if path.is_dir() and incomplete_reason(path, cfg) is None:
+            return Run.load(path, cache_hit=True)
+    return None
+
+
 def ns_versus_k(base: RunConfig, grids: Sequence[tuple[int, int]] = GRIDS, root: str = "runs",
                 raw_size: int | None = None, som: SomSettings | None = SOM_SETTINGS[0], kmeans: bool = True,
-                urlsom: bool = True, device: str = "auto", seed: int = 0,
+                urlsom: str = "train", device: str = "auto", seed: int = 0,
                 log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """NS and held-out NS against the number of neurons K, so that no NS is read without its K.
 
-    For each grid: URL-SOM (``base`` with that grid, from the run store: trained when missing), MiniSom on
-    raw pixels (``som``), k-means on raw pixels with K = the grid's n, and the random map with K = n."""
+    For each grid: URL-SOM (``base`` with that grid from the run store; ``urlsom="train"`` trains a missing
+    run, ``"stored"`` uses only runs already there, ``"off"`` none), MiniSom on raw pixels (``som``), k-means
+    on raw pixels with K = the grid's n (at most the number of samples), and the random map with K = n."""
     from .runs import get_or_train
+
+    if urlsom not in ("train", "stored", "off"):
+        raise ConfigError(f"urlsom {urlsom!r}: allowed are train, stored, off")
 
     tr, te = raw_splits(base.data, raw_size)
     y, ye = tr.labels.numpy(), (te.labels.numpy() if te is not None else None)
@@ -329,9 +347,15 @@ def ns_versus_k(base: RunConfig, grids: Sequence[tuple[int, int]] = GRIDS, root:
         g = (int(g[0]), int(g[1]))
         n = g[0] * g[1]
         extra = {"grid": list(g), "K": n}
-        if urlsom:
-            run = get_or_train(base.replace(**{"model.grid": g}), root=root, device=device, progress=False, log=log)
-            rows.append({**urlsom_row(run), **extra})
+        if urlsom != "off":
+            cfg = base.replace(**{"model.grid": g})
+            run = find_run(cfg, root)
+            if run is None and urlsom == "train":
+                run = get_or_train(cfg, root=root, device=device, progress=False, log=log)
+            if run is not None:
+                rows.append({**urlsom_row(run), **extra})
+            else:
+                log(f"URL-SOM {g[0]}x{g[1]}: run {cfg.key()} not in {root}/, left out")
         if som is not None:
             rows += [{**r, **extra} for r in som_rows(X, y, Xe, ye, g, "raw pixels", [som], log)]
         if kmeans:

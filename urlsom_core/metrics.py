@@ -29,8 +29,7 @@ import numpy as np
 
 def neuron_labels(winners: np.ndarray, labels: np.ndarray, n_neurons: int) -> np.ndarray:
     """Mode label of each neuron's samples, -1 for a neuron that won nothing. (n_neurons,) int64."""
-    winners = np.asarray(winners, dtype=np.int64)
-    labels = np.asarray(labels, dtype=np.int64)
+    winners, labels = _check_assignment(winners, labels, n_neurons)
     n_classes = int(labels.max()) + 1 if labels.size else 1
     counts = np.zeros((n_neurons, n_classes), dtype=np.int64)
     np.add.at(counts, (winners, labels), 1)

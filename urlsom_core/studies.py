@@ -286,6 +286,15 @@ def read_gamma_sigma(rows: Sequence[dict[str, Any]], gammas: Sequence[float], si
     down = [f"gamma {r['gamma']:g} / sigma {r['sigma']:g}" for r in rows if collapsed(r)]
     if down:
         text += f" Collapsed (at most {COLLAPSE_LIVE} live neurons): {', '.join(down)}."
+    te_rows = [r for r in rows if r.get("topographic_error") is not None]
+    if te_rows:
+        low = min(te_rows, key=lambda r: (r["topographic_error"], -(r["neural_selectivity"] or 0.0)))
+        n = low["n_neurons"]
+        if low["active_neurons"] is not None and low["active_neurons"] < 0.1 * n:
+            text += (f" The lowest topographic error ({low['topographic_error']:.3f}, gamma {low['gamma']:g}, sigma "
+                     f"{low['sigma']:g}) comes with only {low['active_neurons']} of {n} neurons live and NS "
+                     f"{_f(low['neural_selectivity'])}: on a map squeezed onto a few neurons the two best outputs are "
+                     "neighbours almost by construction, so TE is read together with NS and the live neurons.")
     return text
 
 
