@@ -27,8 +27,9 @@ def _build_tiny_book(tmp: Path) -> Path:
     """Copy the book's sources, run `urlsom reproduce --profile tiny` there and build it with -W."""
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, tmp / name)
-    for d in ("book", "notebooks"):
-        shutil.copytree(ROOT / d, tmp / d)
+    for d in ("book", "notebooks", "bench"):  # pages may include files from these (e.g. bench/results)
+        if (ROOT / d).is_dir():
+            shutil.copytree(ROOT / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "urlsom_core" / "profiles", tmp / "urlsom_core" / "profiles")  # the pages include them
     from urlsom_core.reproduce import reproduce
 
@@ -83,13 +84,17 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
             img = page.locator(".widget-image img, img.widget-image").first
             img.wait_for(state="visible", timeout=10_000)
             assert img.evaluate("e => e.complete && e.naturalWidth > 100")  # the map image decoded
+            readouts = page.locator(".widget-slider .widget-readout")
+            r, c = int(readouts.nth(0).inner_text()), int(readouts.nth(1).inner_text())
             panel = page.locator(".widget-html:visible").first
-            assert "neuron (row 0, column 0)" in panel.inner_text()
+            assert f"neuron (row {r}, column {c})" in panel.inner_text()
+            assert "dead neuron" not in panel.inner_text()  # it opens on a live neuron, with its images
             handle = page.locator(".widget-slider").nth(1).locator(".noUi-handle, .ui-slider-handle").first
             handle.focus()
-            page.keyboard.press("ArrowRight")
-            page.wait_for_function("() => [...document.querySelectorAll('.widget-html')].some("
-                                   "e => e.offsetParent && e.innerText.includes('neuron (row 0, column 1)'))",
+            page.keyboard.press("ArrowLeft" if c > 0 else "ArrowRight")
+            want = f"neuron (row {r}, column {c - 1 if c > 0 else 1})"
+            page.wait_for_function("w => [...document.querySelectorAll('.widget-html')].some("
+                                   "e => e.offsetParent && e.innerText.includes(w))", arg=want,
                                    timeout=10_000)  # jslink moved the panel, no kernel involved
             page.locator(".widget-toggle-button").nth(1).click()
             page.wait_for_timeout(300)

@@ -177,8 +177,14 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
         grids.append(grid)
     H = max(g[0] for g in grids)
     W = max(g[1] for g in grids)
-    row = w.IntSlider(value=0, min=0, max=H - 1, description="row", continuous_update=True)
-    col = w.IntSlider(value=0, min=0, max=W - 1, description="column", continuous_update=True)
+    first = runs[names[0]].assignments()["winner"]
+    r0, c0 = divmod(int(np.bincount(first, minlength=grids[0][0] * grids[0][1]).argmax()), grids[0][1])
+    for row_stack, cols in stacks:  # open on the first run's busiest neuron, not on a corner that may be dead
+        row_stack.selected_index = min(r0, len(cols) - 1)
+        for cs in cols:
+            cs.selected_index = min(c0, len(cs.children) - 1)
+    row = w.IntSlider(value=r0, min=0, max=H - 1, description="row", continuous_update=True)
+    col = w.IntSlider(value=c0, min=0, max=W - 1, description="column", continuous_update=True)
     pick = w.ToggleButtons(options=names, index=0, description="run")
     map_stack = w.Stack(maps, selected_index=0)
     panel_stack = w.Stack([s for s, _ in stacks], selected_index=0)
