@@ -474,8 +474,22 @@ def test_time_budget_stops_cleanly_and_records_the_reason(tmp_path, capsys):
     assert "reused, already complete" in capsys.readouterr().out
 
 
+@pytest.fixture
+def live_signals():
+    """A background job (``make test &``, nohup) starts with SIGINT ignored, and training rightly leaves an
+    ignored signal alone; these tests need Python's usual handlers, so they set them for their duration."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    if saved[signal.SIGINT] == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if saved[signal.SIGTERM] == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, h in saved.items():
+        signal.signal(s, h)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_signal_saves_a_checkpoint_and_the_handlers_are_restored(tmp_path, sig):
+def test_a_stop_signal_saves_a_checkpoint_and_the_handlers_are_restored(tmp_path, sig, live_signals):
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     d = tmp_path / "run"
     d.mkdir()
@@ -493,7 +507,7 @@ def test_a_stop_signal_saves_a_checkpoint_and_the_handlers_are_restored(tmp_path
     assert (_load(d / "checkpoint.pt")["epoch"], _load(d / "checkpoint.pt")["step"]) == (1, 0)
 
 
-def test_a_second_sigint_interrupts_at_once(tmp_path):
+def test_a_second_sigint_interrupts_at_once(tmp_path, live_signals):
     before = signal.getsignal(signal.SIGINT)
     d = tmp_path / "run"
     d.mkdir()
