@@ -30,7 +30,9 @@ def _build_tiny_book(tmp: Path) -> Path:
     for d in ("book", "notebooks", "bench"):  # pages may include files from these (e.g. bench/results)
         if (ROOT / d).is_dir():
             shutil.copytree(ROOT / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "urlsom_core" / "profiles", tmp / "urlsom_core" / "profiles")  # the pages include them
+    # The pages include the profiles. Copy the whole package, not only its profiles/ folder: a bare
+    # tmp/urlsom_core/ would be a namespace package that shadows the installed one in the notebook kernels.
+    shutil.copytree(ROOT / "urlsom_core", tmp / "urlsom_core", ignore=shutil.ignore_patterns("__pycache__"))
     from urlsom_core.reproduce import reproduce
 
     code, outcomes = reproduce("tiny", jobs=2, runs_root=str(tmp / "runs"), out_dir=str(tmp / "executed"),
