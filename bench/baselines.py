@@ -74,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "k-means, random map on the grids of --k-grids (writes ns_vs_k_<dataset>.json / .md / .png)")
     p.add_argument("--k-grids", type=int, nargs="+", default=[10, 20, 30, 40], metavar="S",
                    help="square grid sides for --ns-vs-k (default 10 20 30 40)")
+    p.add_argument("--render-only", action="store_true", help="only rewrite baselines_<dataset>.md from the JSON "
+                   "files already in --out (no computing)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.field=VALUE",
                    help="change the URL-SOM config (YAML value), e.g. train.epochs=2; for smoke tests")
     return p.parse_args(argv)
@@ -158,13 +160,15 @@ def one_table(name: str, cfg: Any, source: str, args: argparse.Namespace, log: A
 
 
 def markdown(t: dict[str, Any]) -> str:
-    from urlsom_core.baselines import markdown_table
+    from urlsom_core.baselines import markdown_table, reading
 
     g = t["grid"]
     lines = [
         f"**{t['about']}**, {g[0]}x{g[1]} grid. URL-SOM: {t['urlsom_status']}; config: {t['urlsom_config_source']}.",
         "",
         markdown_table(t["rows"]),
+        "",
+        reading(t["rows"]),
         "",
         f"MiniSom: {'; '.join(t['som_settings'])}. Raw pixels scaled to [0, 1] at {t['raw_size']}x{t['raw_size']}; "
         "the embedding is z-scored per feature. TE and contiguity (its shuffled value in brackets) need a grid: "
@@ -211,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baselines: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    if args.render_only:
+        return render_only(names, Path(args.out))
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -263,6 +269,22 @@ def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) 
     fig = B.plot_ns_versus_k(rows)
     fig.savefig(out / f"ns_vs_k_{name}.png", dpi=120)
     print(f"\n## NS against K, {name}\n\n{md}", flush=True)
+
+
+def render_only(names: list[str], out: Path) -> int:
+    """Rewrite each table's Markdown from its JSON (the numbers of the run that wrote it)."""
+    import json
+
+    for name in names:
+        f = out / f"baselines_{name}.json"
+        if not f.is_file():
+            print(f"baselines: error: {f} does not exist; allowed is a folder written by this script", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        t = json.loads(f.read_text())
+        md = markdown(t) + (("\n" + must_show_3(t) + "\n") if name == "digits" else "")
+        (out / f"baselines_{name}.md").write_text(md)
+        print(f"wrote {out / f'baselines_{name}.md'}")
+    return 0
 
 
 def must_show_3(t: dict[str, Any]) -> str:

@@ -70,6 +70,19 @@ def test_score_and_markdown():
     assert "| 3 / 4 |" in md[2] and "0.333 (" in md[2] and md[3].count("n/a") == 3
 
 
+def test_reading_ranks_held_out_ns_and_compares_topology():
+    y = np.array([0, 0, 1, 1])
+    t2 = np.array([[0, 1], [1, 0], [2, 3], [3, 2]])
+    u = B.score("URL-SOM", "images (net)", 4, np.array([0, 0, 3, 3]), y, np.array([0, 3]), np.array([0, 0]), 1.0,
+                grid=(2, 2), train_top2=t2)
+    m = B.score("MiniSom σ=1", "raw pixels (1x2x2)", 4, np.array([0, 1, 2, 3]), y, np.array([0, 2]), np.array([0, 1]),
+                1.0, grid=(2, 2), train_top2=np.array([[0, 3], [1, 2], [2, 1], [3, 0]]))
+    k = B.score("k-means K=2", "raw pixels (1x2x2)", 2, np.array([0, 0, 1, 1]), y, None, None, 1.0)
+    text = B.reading([u, m, k])
+    assert text.startswith("Held-out NS, highest first: MiniSom σ=1 on raw pixels 1.000, URL-SOM 0.500.")
+    assert "URL-SOM's topographic error is 0.000, against 0.000 for MiniSom σ=1 on raw pixels" in text
+
+
 def test_settings_reject_bad_values():
     with pytest.raises(ConfigError, match="decay 'cubic'"):
         B.SomSettings("x", decay="cubic")
@@ -148,6 +161,10 @@ def test_script_end_to_end(tmp_path, capsys):
     assert "Must-show 3 (5x5 digits, held-out NS" in out and "| URL-SOM |" in out
     md = (tmp_path / "out" / "baselines_digits.md").read_text()
     assert "python bench/baselines.py" in md and "| MiniSom σ=3→1 | raw pixels (1x8x8) |" in md
+    (tmp_path / "out" / "baselines_digits.md").unlink()
+    assert main(["--datasets", "digits", "--render-only", "--out", str(tmp_path / "out")]) == 0
+    assert "Held-out NS, highest first: " in (tmp_path / "out" / "baselines_digits.md").read_text()
+    assert main(["--datasets", "mnist", "--render-only", "--out", str(tmp_path / "out")]) == 2
     # a run trained under another folder name of the store (urlsom train --out runs/NAME) is found too
     (tmp_path / "runs" / t["urlsom_config_key"]).rename(tmp_path / "runs" / "named")
     assert main(args + ["--no-train"]) == 0

@@ -307,6 +307,34 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join([head, sep, *body])
 
 
+def reading(rows: Sequence[dict[str, Any]]) -> str:
+    """A few sentences computed from a table: the held-out NS ranking, and URL-SOM's topology beside the
+    classical SOM's on raw pixels."""
+    ranked = [r for r in rows if r.get("heldout_neural_selectivity") is not None]
+    if not ranked:
+        return ""
+    ranked.sort(key=lambda r: -r["heldout_neural_selectivity"])
+    short = {"raw pixels": "raw pixels", "URL-SOM embedding": "embedding", "images": "", "none": ""}
+    names = []
+    for r in ranked:
+        where = short.get(r["inputs"].split(" (")[0], r["inputs"])
+        names.append(f"{r['method']}{' on ' + where if where else ''} {r['heldout_neural_selectivity']:.3f}")
+    text = "Held-out NS, highest first: " + ", ".join(names) + "."
+    u = next((r for r in rows if r["method"] == "URL-SOM"), None)
+    soms = [r for r in rows if r["method"].startswith("MiniSom") and r["inputs"].startswith("raw pixels")]
+    if u is not None and soms and u.get("topographic_error") is not None:
+        def f(v: float | None) -> str:
+            return "undefined" if v is None else f"{v:.3f}"
+
+        te = " and ".join(f"{f(r['topographic_error'])} for {r['method']}" for r in soms)
+        ct = " and ".join(f(r["contiguity"]) for r in soms)
+        text += (f" URL-SOM's topographic error is {f(u['topographic_error'])}, against {te} on raw pixels; its "
+                 f"contiguity {f(u['contiguity'])} against {ct}")
+        text += (f" (a map without topology: about {u['contiguity_shuffled']:.2f})." if u["contiguity_shuffled"] is not None
+                 else " (undefined: no two live URL-SOM neurons are adjacent).")
+    return text
+
+
 # --------------------------------------------------------------------------------------- NS versus K
 GRIDS = ((10, 10), (20, 20), (30, 30), (40, 40))
 
