@@ -74,8 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "k-means, random map on the grids of --k-grids (writes ns_vs_k_<dataset>.json / .md / .png)")
     p.add_argument("--k-grids", type=int, nargs="+", default=[10, 20, 30, 40], metavar="S",
                    help="square grid sides for --ns-vs-k (default 10 20 30 40)")
-    p.add_argument("--render-only", action="store_true", help="only rewrite baselines_<dataset>.md from the JSON "
-                   "files already in --out (no computing)")
+    p.add_argument("--render-only", action="store_true", help="only rewrite baselines_<dataset>.md (and "
+                   "ns_vs_k_<dataset>.md) from the JSON files already in --out (no computing)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.field=VALUE",
                    help="change the URL-SOM config (YAML value), e.g. train.epochs=2; for smoke tests")
     return p.parse_args(argv)
@@ -245,7 +245,6 @@ def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) 
     """NS against the number of neurons K for one dataset: a table, a JSON file and a figure."""
     from urlsom_core import baselines as B
     from urlsom_core.files import provenance, write_json
-    from urlsom_core.studies import table
 
     spec = DATASETS[name]
     t0 = time.time()
@@ -255,20 +254,29 @@ def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) 
     res = {"dataset": name, "about": spec["about"], "urlsom_config": cfg.to_dict(), "som_settings": som.describe(),
            "rows": rows, "command": "python bench/baselines.py " + " ".join(sys.argv[1:]),
            "wall_seconds": round(time.time() - t0, 1), "provenance": provenance(args.device, cfg.train.seed)}
+    res["k_grids"] = list(args.k_grids)
     write_json(out / f"ns_vs_k_{name}.json", res)
-    md = table(rows, [("K", "K"), ("method", "method"), ("neural_selectivity", "NS"),
-                      ("heldout_neural_selectivity", "held-out NS"), ("active_neurons", "live neurons")])
-    have = {r["K"] for r in rows if r["method"] == "URL-SOM"}
-    missing = [f"{k}x{k}" for k in args.k_grids if k * k not in have]
-    note = f" (not in the store, left out: {', '.join(missing)})" if missing else ""
-    md = (f"**NS against the number of neurons K**, {spec['about']}. URL-SOM: the table's config with each grid, "
-          f"from the run store{note}; MiniSom: {som.describe()}; k-means and the random map with K = the grid's n "
-          "(k-means at most one cluster per training sample).\n\n"
-          f"{md}\n\nMade by `{res['command']}` in {res['wall_seconds']:.0f} s.\n")
+    md = ns_vs_k_markdown(res)
     (out / f"ns_vs_k_{name}.md").write_text(md)
     fig = B.plot_ns_versus_k(rows)
     fig.savefig(out / f"ns_vs_k_{name}.png", dpi=120)
     print(f"\n## NS against K, {name}\n\n{md}", flush=True)
+
+
+def ns_vs_k_markdown(res: dict[str, Any]) -> str:
+    from urlsom_core.baselines import ns_k_reading
+    from urlsom_core.studies import table
+
+    rows = res["rows"]
+    md = table(rows, [("K", "K"), ("method", "method"), ("neural_selectivity", "NS"),
+                      ("heldout_neural_selectivity", "held-out NS"), ("active_neurons", "live neurons")])
+    have = {r["K"] for r in rows if r["method"] == "URL-SOM"}
+    missing = [f"{k}x{k}" for k in res.get("k_grids", []) if k * k not in have]
+    note = f" (not in the store, left out: {', '.join(missing)})" if missing else ""
+    return (f"**NS against the number of neurons K**, {res['about']}. URL-SOM: the table's config with each grid, "
+            f"from the run store{note}; MiniSom: {res['som_settings']}; k-means and the random map with K = the "
+            "grid's n (k-means at most one cluster per training sample).\n\n"
+            f"{md}\n\n{ns_k_reading(rows)}\n\nMade by `{res['command']}` in {res['wall_seconds']:.0f} s.\n")
 
 
 def render_only(names: list[str], out: Path) -> int:
@@ -284,6 +292,12 @@ def render_only(names: list[str], out: Path) -> int:
         md = markdown(t) + (("\n" + must_show_3(t) + "\n") if name == "digits" else "")
         (out / f"baselines_{name}.md").write_text(md)
         print(f"wrote {out / f'baselines_{name}.md'}")
+        k = out / f"ns_vs_k_{name}.json"
+        if k.is_file():
+            res = json.loads(k.read_text())
+            res.setdefault("k_grids", sorted({int(round(r["K"] ** 0.5)) for r in res["rows"]}))
+            (out / f"ns_vs_k_{name}.md").write_text(ns_vs_k_markdown(res))
+            print(f"wrote {out / f'ns_vs_k_{name}.md'}")
     return 0
 
 

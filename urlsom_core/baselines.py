@@ -392,6 +392,26 @@ def ns_versus_k(base: RunConfig, grids: Sequence[tuple[int, int]] = GRIDS, root:
     return rows
 
 
+def ns_k_reading(rows: Sequence[dict[str, Any]]) -> str:
+    """How NS and held-out NS move with K, per method, from the smallest to the largest grid."""
+    fam: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        fam.setdefault(r["method"].split(" K=")[0], []).append(r)
+    ks = sorted({r["K"] for r in rows})
+    if len(ks) < 2:
+        return ""
+    parts = []
+    for name, rs in fam.items():
+        rs = sorted(rs, key=lambda r: r["K"])
+        a, b = rs[0], rs[-1]
+        ho = ""
+        if a.get("heldout_neural_selectivity") is not None and b.get("heldout_neural_selectivity") is not None:
+            ho = f", held-out NS {a['heldout_neural_selectivity']:.3f} to {b['heldout_neural_selectivity']:.3f}"
+        parts.append(f"{name}: NS {a['neural_selectivity']:.3f} to {b['neural_selectivity']:.3f}{ho}")
+    return (f"From K = {ks[0]} to K = {ks[-1]}: " + "; ".join(parts) + ". The random map's training NS shows how much "
+            "NS the number of neurons buys by itself; held-out NS does not get that gift.")
+
+
 def plot_ns_versus_k(rows: Sequence[dict[str, Any]], ax: Any = None) -> Any:
     """NS (solid) and held-out NS (dashed) against K, one colour per method. Returns the figure."""
     if ax is None:
@@ -415,5 +435,5 @@ def plot_ns_versus_k(rows: Sequence[dict[str, Any]], ax: Any = None) -> Any:
     ax.set_xlabel("neurons K (grid H x W)")
     ax.set_ylabel("neural selectivity")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2, loc="lower right", bbox_to_anchor=(1.0, 0.1))
     return ax.figure
