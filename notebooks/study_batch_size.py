@@ -15,7 +15,7 @@
 #
 # The paper leaves open why a batch of N = 256 pairs trains a map of n = 900 neurons, and more: the
 # collapse term (Eq. 5) pulls the batch's mean output towards the uniform direction, yet with near one-hot
-# outputs a batch of N pairs touches at most 2N neurons, fewer than n when 2N < n. This page trains the same n-neuron map with N from 64 to 1024 pairs, everything else
+# outputs a batch of N pairs touches at most 2N neurons, fewer than n when 2N < n. This page trains the same n-neuron map over a range of N (the profile lists them), everything else
 # being the profile's run, and measures NS, live neurons and the topographic error (TE). The number of epochs
 # is the same for every N, so a larger batch also takes fewer optimizer steps; the table lists them.
 # Data: {glue:md}`data_note`.
