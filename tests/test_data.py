@@ -122,6 +122,17 @@ def test_npz_without_the_right_arrays(tmp_path):
         load_dataset(f"npz:{f}", DataConfig())
 
 
+def test_npz_labels_any_integers_numbered_in_order(tmp_path):
+    # labels need not be 0..K-1: negative or gapped values become class indices, and name the classes
+    f = tmp_path / "gaps.npz"
+    y = np.array([7, -1, 3, 7, 3, -1])
+    np.savez(f, images=np.zeros((6, 8, 8), np.uint8), labels=y)
+    d = load_dataset(f"npz:{f}", DataConfig())
+    assert d.classes == ["-1", "3", "7"]
+    assert d.labels.tolist() == [2, 0, 1, 2, 1, 0]
+    assert [d.classes[i] for i in d.labels.tolist()] == [str(v) for v in y]
+
+
 def test_invert_fraction_mimics_svhn():
     plain = load_dataset("digits", DataConfig())
     inv = load_dataset("digits", DataConfig(invert_fraction=0.5))

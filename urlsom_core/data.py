@@ -187,8 +187,9 @@ def _npz(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise ConfigError(f"dataset npz:{path}: images {x.dtype} {x.shape}; allowed is uint8 (N,H,W) or (N,H,W,C)")
     if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
         raise ConfigError(f"dataset npz:{path}: labels {y.dtype} {y.shape}; allowed is {len(x)} integers")
-    classes = [str(c) for c in sorted(set(y.tolist()))]
-    return x, y.astype(np.int64), classes
+    # Any integers (e.g. 3 and 7, or -1): numbered 0..K-1 in sorted order; the original values name the classes.
+    values, index = np.unique(y, return_inverse=True)
+    return x, index.astype(np.int64), [str(v) for v in values.tolist()]
 
 
 def _folder_members(path: Path) -> tuple[list[tuple[str, str]], zipfile.ZipFile | None]:
