@@ -133,6 +133,17 @@ def test_npz_labels_any_integers_numbered_in_order(tmp_path):
     assert [d.classes[i] for i in d.labels.tolist()] == [str(v) for v in y]
 
 
+def test_eval_dataset_labels_follow_the_training_classes(tmp_path):
+    # train on labels {0, 5, 9}, evaluate on {5, 9, 11}: 5 and 9 keep the training indices, 11 matches nothing
+    img = np.zeros((6, 8, 8), np.uint8)
+    np.savez(tmp_path / "a.npz", images=img, labels=np.array([0, 5, 9, 0, 5, 9]))
+    np.savez(tmp_path / "b.npz", images=img, labels=np.array([9, 5, 11, 9, 5, 11]))
+    s = resolve(DataConfig(dataset=f"npz:{tmp_path / 'a.npz'}", eval_dataset=f"npz:{tmp_path / 'b.npz'}"))
+    assert s.train.classes == ["0", "5", "9"]
+    assert s.heldout.classes == ["0", "5", "9", "11"]
+    assert s.heldout.labels.tolist() == [2, 1, 3, 2, 1, 3]
+
+
 def test_invert_fraction_mimics_svhn():
     plain = load_dataset("digits", DataConfig())
     inv = load_dataset("digits", DataConfig(invert_fraction=0.5))

@@ -361,9 +361,21 @@ def resolve(cfg: DataConfig) -> Splits:
         train, heldout = train.subset(tr, train.name + " (train part)"), train.subset(te, train.name + " (held out)")
     elif cfg.eval_dataset:
         heldout = load_dataset(cfg.eval_dataset, cfg, cfg.eval_subset, input_size=size)
-        heldout = _match_channels(heldout, train.channels)
+        heldout = align_classes(_match_channels(heldout, train.channels), train.classes)
     flip = cfg.flip if cfg.flip is not None else not is_digit_data(cfg.dataset)
     return Splits(train, heldout, size, flip)
+
+
+def align_classes(d: ImageData, classes: list[str]) -> ImageData:
+    """``d`` with its labels numbered as in ``classes`` (the training data's), matched by class name, so that
+    a neuron's label and a held-out sample's label mean the same class even where the two datasets number
+    them apart (an ImageFolder missing a class folder, npz files with other label values). Classes that
+    ``classes`` lacks get indices after its own: such samples can never match a neuron's label."""
+    if list(d.classes) == list(classes):
+        return d
+    names = list(classes) + [c for c in d.classes if c not in classes]
+    lookup = torch.tensor([names.index(c) for c in d.classes], dtype=torch.int64)
+    return ImageData(d.images, lookup[d.labels], names, d.name)
 
 
 def _match_channels(d: ImageData, c: int) -> ImageData:
