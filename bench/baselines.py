@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple[Any, str]:
     """The URL-SOM config of a table and where it came from."""
-    from urlsom_core.config import ConfigError, RunConfig, defaults_for
+    from urlsom_core.config import ConfigError, RunConfig, with_defaults
 
     spec = DATASETS[name]
     if "config_file" in spec and (ROOT / spec["config_file"]).is_file():
@@ -91,19 +91,11 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
         if not isinstance(raw, dict):
             raise ConfigError(f"{spec['config_file']}: allowed is a mapping with data/model/train sections")
         dataset = (raw.get("data") or {}).get("dataset", "digits")
-        merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-        for src in (defaults_for(dataset), raw):
-            for section, values in src.items():
-                if section not in merged:
-                    raise ConfigError(f"{spec['config_file']} section {section!r}: allowed are data, model, train")
-                merged[section].update(values or {})
+        merged = with_defaults(dataset, raw, where=spec["config_file"])
         source = spec["config_file"]
     else:
         dataset = spec["data"]["dataset"]
-        merged = {"data": {}, "model": {}, "train": {}}
-        for section, values in defaults_for(dataset).items():
-            merged[section].update(values)
-        merged["data"].update(spec["data"])
+        merged = with_defaults(dataset, {"data": spec["data"]})
         source = f"config.defaults_for({dataset!r}) + {spec['data']}"
         if spec.get("cpu_minutes") and merged["train"].get("max_minutes") is None:
             merged["train"]["max_minutes"] = spec["cpu_minutes"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, defaults_for
+from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, with_defaults
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -105,12 +105,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < --config file < flags."""
     base: dict[str, Any] = _load_file(args.config) if args.config else {}
     dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
-    merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    for src in (defaults_for(dataset), base):
-        for section, values in src.items():
-            if section not in merged:
-                raise ConfigError(f"config section {section!r}: allowed are data, model, train")
-            merged[section].update(values or {})
+    merged = with_defaults(dataset, base)
     for flag, dotted in _FLAGS.items():
         v = getattr(args, flag, None)
         if v is not None:

@@ -283,3 +283,15 @@ def defaults_for(dataset: str) -> dict[str, dict[str, Any]]:
     """The default config sections for a dataset spec (by its kind, the part before ':')."""
     kind = dataset.partition(":")[0]
     return {s: dict(v) for s, v in DATA_DEFAULTS.get(kind, {}).items()}
+
+
+def with_defaults(dataset: str, raw: dict[str, Any], where: str = "config") -> dict[str, dict[str, Any]]:
+    """The data/model/train sections of ``defaults_for(dataset)`` updated by those of ``raw`` (a config
+    file's mapping); ``where`` names ``raw`` in the error for a section that is not one of the three."""
+    merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    for src in (defaults_for(dataset), raw):
+        for section, values in src.items():
+            if section not in merged:
+                raise ConfigError(f"{where} section {section!r}: allowed are data, model, train")
+            merged[section].update(values or {})
+    return merged
