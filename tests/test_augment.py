@@ -78,3 +78,12 @@ def test_hsv_roundtrip():
     h, s, v = colorsys.rgb_to_hsv(r, g, b)
     hsv = rgb_to_hsv(torch.tensor([r, g, b]).view(1, 3, 1, 1)).flatten().tolist()
     assert hsv == pytest.approx([h, s, v], abs=1e-6)
+
+
+@pytest.mark.parametrize("crop_min", [22 / 32, 0.5])
+def test_crop_sides_span_crop_min_to_full(crop_min):
+    """Crop sides are whole pixels drawn uniformly from round(crop_min * S) .. S (the paper: 22..32 of 32)."""
+    aug = Augment(out_size=32, flip=False, crop_min=crop_min)
+    _, side, _, _ = aug._crop_params(4000, 32, torch.Generator().manual_seed(0), torch.device("cpu"), 4000, slice(0, 4000))
+    pixels = torch.round(side * 32).long()
+    assert set(pixels.tolist()) == set(range(round(crop_min * 32), 33))

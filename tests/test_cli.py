@@ -25,6 +25,7 @@ def _run(args, capsys):
         (["--dataset", "mnist:/no/such/dir"], "does not exist"),
         (["--dataset", "npz:/no/such.npz"], "does not exist"),
         (["--sigma", "0"], "sigma 0.0: allowed is sigma > 0"),
+        (["--crop-min", "0"], "crop_min 0.0: allowed is 0 < crop_min <= 1"),
         (["--sigma", "-1"], "sigma -1.0"),
         (["--grid", "1", "5"], "grid 1x5: allowed is at least 2x2"),
         (["--batch-size", "1"], "batch_size 1: allowed is an integer >= 2"),

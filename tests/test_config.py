@@ -34,3 +34,18 @@ def test_defaults_for_kinds():
     assert defaults_for("cifar10") == {}
     assert "model" in defaults_for("digits")
     assert defaults_for("mnist:/x")["model"]["blocks"] == 1
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.5])
+def test_crop_min_range_is_named(bad):
+    with pytest.raises(ConfigError, match=f"crop_min {bad}: allowed is 0 < crop_min <= 1"):
+        RunConfig.from_dict({"data": {"crop_min": bad}})
+
+
+def test_crop_min_reaches_the_augmentation():
+    from urlsom_core.data import resolve
+    from urlsom_core.train import make_augment
+
+    for crop_min in (22 / 32, 0.4):
+        cfg = RunConfig.from_dict({"data": {"dataset": "digits", "crop_min": crop_min}})
+        assert make_augment(cfg, resolve(cfg.data)).crop_min == crop_min

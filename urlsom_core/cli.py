@@ -41,6 +41,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--input-size", type=int, help="square side fed to the network (default: 16 for inputs <= 16 px, else 32)")
     d.add_argument("--flip", dest="flip", action="store_true", default=None, help="horizontal flips (default: off for digit data)")
     d.add_argument("--no-flip", dest="flip", action="store_false")
+    d.add_argument("--crop-min", type=float, help="smallest random-crop side, fraction of the image side "
+                   "(paper 22/32 = 0.6875; digits/MNIST default: see README)")
     d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
     d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
     m = p.add_argument_group("model")
@@ -75,7 +77,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 _FLAGS = {
     "dataset": "data.dataset", "eval_dataset": "data.eval_dataset", "holdout": "data.holdout", "subset": "data.subset",
     "eval_subset": "data.eval_subset", "split_seed": "data.split_seed", "input_size": "data.input_size",
-    "flip": "data.flip", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
+    "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",

@@ -54,6 +54,8 @@ class DataConfig:
     ``eval_dataset`` names a separate set for the same purpose. ``subset`` / ``eval_subset`` take a
     class-balanced subset. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
     flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
+    ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
+    (the paper's 22 of 32 pixels; the digits/MNIST defaults crop harder, see ``DATA_DEFAULTS``).
     """
 
     dataset: str = "digits"
@@ -64,6 +66,7 @@ class DataConfig:
     split_seed: int = 0
     input_size: int | None = None
     flip: bool | None = None
+    crop_min: float = 22 / 32
     invert_fraction: float = 0.0
     data_root: str = "data"
 
@@ -76,6 +79,8 @@ class DataConfig:
             _check(v is None or (isinstance(v, int) and v >= 2), f"{name} {v}: allowed is an integer >= 2 or none")
         _check(self.input_size is None or (isinstance(self.input_size, int) and 8 <= self.input_size <= 256),
                f"input_size {self.input_size}: allowed is 8..256 or none (auto)")
+        _check(isinstance(self.crop_min, (int, float)) and 0.0 < self.crop_min <= 1.0,
+               f"crop_min {self.crop_min}: allowed is 0 < crop_min <= 1 (fraction of the image side)")
         _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
 
 
