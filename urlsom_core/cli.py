@@ -42,7 +42,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--flip", dest="flip", action="store_true", default=None, help="horizontal flips (default: off for digit data)")
     d.add_argument("--no-flip", dest="flip", action="store_false")
     d.add_argument("--crop-min", type=float, help="smallest random-crop side, fraction of the image side "
-                   "(paper 22/32 = 0.6875; digits/MNIST default: see README)")
+                   "(default the paper's 22/32 = 0.6875)")
     d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
     d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
     m = p.add_argument_group("model")

@@ -55,7 +55,7 @@ class DataConfig:
     class-balanced subset. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
     flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
     ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
-    (the paper's 22 of 32 pixels; the digits/MNIST defaults crop harder, see ``DATA_DEFAULTS``).
+    (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: README, Results).
     """
 
     dataset: str = "digits"
