@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from urlsom_core.config import ConfigError, RunConfig, defaults_for
@@ -49,3 +51,44 @@ def test_crop_min_reaches_the_augmentation():
     for crop_min in (22 / 32, 0.4):
         cfg = RunConfig.from_dict({"data": {"dataset": "digits", "crop_min": crop_min}})
         assert make_augment(cfg, resolve(cfg.data)).crop_min == crop_min
+
+
+def test_collapse_weight_schedule():
+    """Warm-up weight, then a linear ramp to collapse_weight; the paper (all defaults) is 1 throughout."""
+    assert {RunConfig().train.collapse_weight_at(e) for e in range(50)} == {1.0}
+    t = RunConfig.from_dict({"train": {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15,
+                                       "collapse_weight": 0.5, "collapse_ramp_epochs": 10}}).train
+    w = [t.collapse_weight_at(e) for e in range(30)]
+    assert w[:15] == [2.0] * 15 and w[25:] == [0.5] * 5
+    assert all(a > b for a, b in zip(w[14:26], w[15:26], strict=False))  # strictly down during the ramp
+    assert w[15] == pytest.approx(2.0 - 1.5 / 11) and w[24] == pytest.approx(0.5 + 1.5 / 11)
+    assert dataclasses.replace(t, collapse_ramp_epochs=0).collapse_weight_at(15) == 0.5
+    assert RunConfig.from_dict({"train": {"collapse_weight": 0.5}}).train.collapse_weight_at(0) == 0.5
+
+
+@pytest.mark.parametrize("field,bad,needle", [("collapse_weight", 0.0, "collapse_weight 0.0: allowed is > 0"),
+                                              ("collapse_weight", float("nan"), "collapse_weight nan"),
+                                              ("collapse_ramp_epochs", -1, "collapse_ramp_epochs -1")])
+def test_collapse_weight_range_is_named(field, bad, needle):
+    with pytest.raises(ConfigError, match=needle):
+        RunConfig.from_dict({"train": {field: bad}})
+
+
+def test_collapse_weight_reaches_the_loss(monkeypatch):
+    """The trainer passes collapse_weight_at(epoch) to the loss."""
+    import urlsom_core.train as T
+    from urlsom_core.data import resolve
+
+    seen = []
+    real = T.urlsom_loss
+
+    def spy(p, z, gamma=2.0, collapse_weight=1.0, a=None):
+        seen.append(collapse_weight)
+        return real(p, z, gamma=gamma, collapse_weight=collapse_weight, a=a)
+
+    monkeypatch.setattr(T, "urlsom_loss", spy)
+    cfg = RunConfig.from_dict({"data": {"dataset": "digits", "subset": 64}, "model": {"grid": [4, 4], "widths": [4, 4, 4],
+                               "blocks": 1}, "train": {"epochs": 3, "batch_size": 32, "collapse_weight": 0.5,
+                               "collapse_ramp_epochs": 1, "warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 1}})
+    T.Trainer(cfg, resolve(cfg.data), progress=False, log=lambda s: None).fit()
+    assert seen == [2.0, 1.25, 0.5]  # one step per epoch (a 60-image balanced subset, batch 32)

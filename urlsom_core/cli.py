@@ -66,6 +66,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="loss_collapse x2 for 15 epochs and noise 0.1 on the map for 10 (GNWM's warm-up)")
     t.add_argument("--no-warmup-kick", dest="warmup_kick", action="store_false",
                    help="no warm-up kick (the paper; the digits/MNIST defaults have it on)")
+    t.add_argument("--collapse-weight", type=float, help="weight of loss_collapse after the warm-up (paper 1; "
+                   "below 1: fewer, fuller neurons, risk of collapse)")
+    t.add_argument("--collapse-ramp-epochs", type=int, help="epochs over which the weight moves linearly from the "
+                   "warm-up weight to --collapse-weight (default 0)")
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
@@ -82,7 +86,8 @@ _FLAGS = {
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
-    "weight_decay": "train.weight_decay", "seed": "train.seed", "max_minutes": "train.max_minutes",
+    "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
+    "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",
     "compile": "train.compile",
 }
 

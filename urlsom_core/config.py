@@ -143,6 +143,16 @@ class TrainConfig:
     epochs, or after ``max_minutes``. The warm-up kick (off when the weights are 1 / std 0) weights
     loss_collapse by ``warmup_collapse_weight`` for the first ``warmup_collapse_epochs`` epochs and
     adds Gaussian noise of ``warmup_noise_std`` to the pre-convolution map for ``warmup_noise_epochs``.
+
+    ``collapse_weight`` weights loss_collapse after the warm-up (the paper: 1). Below 1 the batch is pushed
+    less hard to spread over the map, so fewer neurons win and each wins more samples: useful when there
+    are few samples per neuron (1,437 digits on 900 neurons), at the risk of collapse. The weight moves
+    linearly from the warm-up weight to ``collapse_weight`` over ``collapse_ramp_epochs`` (an abrupt switch
+    from 2 to 0.5 collapsed a digits map to one neuron). Example:
+
+        >>> TrainConfig(warmup_collapse_weight=2.0, warmup_collapse_epochs=2, collapse_weight=0.5,
+        ...             collapse_ramp_epochs=2).collapse_weight_at(3)
+        1.0
     """
 
     epochs: int = 500
@@ -156,6 +166,8 @@ class TrainConfig:
     warmup_collapse_epochs: int = 0
     warmup_noise_std: float = 0.0
     warmup_noise_epochs: int = 0
+    collapse_weight: float = 1.0
+    collapse_ramp_epochs: int = 0
     seed: int = 0
     max_minutes: float | None = None
     compile: bool = False
@@ -175,9 +187,25 @@ class TrainConfig:
         _check(self.weight_decay >= 0, f"weight_decay {self.weight_decay}: allowed is >= 0")
         _check(self.warmup_collapse_weight > 0, f"warmup_collapse_weight {self.warmup_collapse_weight}: allowed is > 0")
         _check(self.warmup_noise_std >= 0, f"warmup_noise_std {self.warmup_noise_std}: allowed is >= 0")
+        _check(isinstance(self.collapse_weight, (int, float)) and math.isfinite(self.collapse_weight)
+               and self.collapse_weight > 0, f"collapse_weight {self.collapse_weight}: allowed is > 0 (the paper: 1)")
+        _check(isinstance(self.collapse_ramp_epochs, int) and self.collapse_ramp_epochs >= 0,
+               f"collapse_ramp_epochs {self.collapse_ramp_epochs}: allowed is an integer >= 0")
         _check(self.max_minutes is None or self.max_minutes > 0,
                f"max_minutes {self.max_minutes}: allowed is > 0 or none")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed}: allowed is an integer >= 0")
+
+    def collapse_weight_at(self, epoch: int) -> float:
+        """The weight of loss_collapse in ``epoch`` (0-based): the warm-up weight for the first
+        ``warmup_collapse_epochs``, then a linear ramp over ``collapse_ramp_epochs`` to ``collapse_weight``."""
+        warm, end = self.warmup_collapse_epochs, self.warmup_collapse_epochs + self.collapse_ramp_epochs
+        if epoch < warm:
+            return self.warmup_collapse_weight
+        if epoch < end:
+            start = self.warmup_collapse_weight if warm > 0 else 1.0
+            f = (epoch - warm + 1) / (self.collapse_ramp_epochs + 1)
+            return start + f * (self.collapse_weight - start)
+        return self.collapse_weight
 
     def lr_at(self, epoch: int) -> float:
         lr = self.lr_schedule[0][1]

@@ -469,7 +469,7 @@ class Trainer:
         t = self.cfg.train
         v = self._views(idx.to(self.device, non_blocking=True), offset, total)
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
-        cw = t.warmup_collapse_weight if epoch < t.warmup_collapse_epochs else 1.0
+        cw = t.collapse_weight_at(epoch)
         with _autocast(self.device, self.amp):
             out = self.forward(v, noise)  # (2B, n) Softmax, float32
         p, z = out.chunk(2)
