@@ -197,7 +197,8 @@ class TrainConfig:
 
     def collapse_weight_at(self, epoch: int) -> float:
         """The weight of loss_collapse in ``epoch`` (0-based): the warm-up weight for the first
-        ``warmup_collapse_epochs``, then a linear ramp over ``collapse_ramp_epochs`` to ``collapse_weight``."""
+        ``warmup_collapse_epochs``, then a linear ramp over ``collapse_ramp_epochs`` to ``collapse_weight``
+        (from 1, the paper's weight, when there is no warm-up)."""
         warm, end = self.warmup_collapse_epochs, self.warmup_collapse_epochs + self.collapse_ramp_epochs
         if epoch < warm:
             return self.warmup_collapse_weight

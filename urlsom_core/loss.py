@@ -58,7 +58,7 @@ def urlsom_loss(
     """Eq. 8 on the Softmax outputs ``p``, ``z`` (N, n) of two views of the same N samples.
 
     ``collapse_weight`` scales loss_collapse in ``total`` (1 in the paper; >1 during an optional
-    warm-up). ``a`` overrides the batch mean of Eq. 3, e.g. gathered across DDP ranks (see ``train``).
+    warm-up, <1 with ``TrainConfig.collapse_weight``). ``a`` overrides the batch mean of Eq. 3, e.g. gathered across DDP ranks (see ``train``).
     """
     p_hat = F.normalize(p.float(), dim=1)  # (N, n)
     z_hat = F.normalize(z.float(), dim=1)  # (N, n)
