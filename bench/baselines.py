@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_INPUT = 2
 
@@ -86,13 +84,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple[Any, str]:
     """The URL-SOM config of a table and where it came from."""
-    from urlsom_core.config import ConfigError, RunConfig, with_defaults
+    from urlsom_core.config import RunConfig, load_config_file, parse_overrides, with_defaults
 
     spec = DATASETS[name]
     if "config_file" in spec and (ROOT / spec["config_file"]).is_file():
-        raw = yaml.safe_load((ROOT / spec["config_file"]).read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{spec['config_file']}: allowed is a mapping with data/model/train sections")
+        raw = load_config_file(str(ROOT / spec["config_file"]))
         dataset = (raw.get("data") or {}).get("dataset", "digits")
         merged = with_defaults(dataset, raw, where=spec["config_file"])
         source = spec["config_file"]
@@ -110,11 +106,7 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
     if tuple(cfg.model.grid) != tuple(grid):
         dotted["model.grid"] = tuple(grid)
         source += f" + grid {grid[0]}x{grid[1]}"
-    for o in overrides:
-        key, eq, value = o.partition("=")
-        if not eq:
-            raise ConfigError(f"--set {o!r}: allowed is section.field=VALUE")
-        dotted[key] = yaml.safe_load(value)
+    dotted.update(parse_overrides(overrides))
     if overrides:
         source += " + --set " + " ".join(overrides)
     return cfg.replace(**dotted) if dotted else cfg, source

@@ -22,9 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_INPUT = 2
 
 
@@ -42,22 +39,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_config(path: str, overrides: list[str]) -> Any:
-    from urlsom_core.config import ConfigError, RunConfig, with_defaults
+    from urlsom_core.config import ConfigError, RunConfig, load_config_file, parse_overrides, with_defaults
 
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"--config {path}: does not exist")
-    raw = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"--config {path}: allowed is a mapping with data/model/train sections")
+    raw = load_config_file(path)
     dataset = (raw.get("data") or {}).get("dataset", "digits")
     cfg = RunConfig.from_dict(with_defaults(dataset, raw, where=path))
-    dotted: dict[str, Any] = {}
-    for o in overrides:
-        key, eq, value = o.partition("=")
-        if not eq:
-            raise ConfigError(f"--set {o!r}: allowed is section.field=VALUE")
-        dotted[key] = yaml.safe_load(value)
+    dotted = parse_overrides(overrides)
     cfg = cfg.replace(**dotted) if dotted else cfg
     if not (cfg.data.holdout or cfg.data.eval_dataset):
         raise ConfigError(f"--config {path}: gives no held-out split; allowed is data.holdout > 0 or data.eval_dataset")

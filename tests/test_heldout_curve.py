@@ -20,7 +20,7 @@ CFG = str(ROOT / "bench" / "configs" / "digits_heldout.yaml")
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--config", "/no/such.yaml"], "--config /no/such.yaml: does not exist"),
+    (["--config", "/no/such.yaml"], "config file /no/such.yaml: does not exist"),
     (["--config", CFG, "--every", "0"], "--every 0: allowed is an integer >= 1"),
     (["--config", CFG, "--seeds", "-1"], "--seeds -1: allowed are integers >= 0"),
     (["--config", CFG, "--set", "train.collapse_weight=0"], "collapse_weight 0.0: allowed is > 0"),

@@ -9,10 +9,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, with_defaults
+from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, load_config_file, with_defaults
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -93,24 +92,9 @@ _FLAGS = {
 
 
 
-def _load_file(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {path}: does not exist")
-    import yaml
-
-    try:
-        d = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"config file {path}: allowed is a mapping with data/model/train sections")
-    return d
-
-
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < --config file < flags."""
-    base: dict[str, Any] = _load_file(args.config) if args.config else {}
+    base: dict[str, Any] = load_config_file(args.config) if args.config else {}
     dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
     merged = with_defaults(dataset, base)
     for flag, dotted in _FLAGS.items():

@@ -313,6 +313,38 @@ DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def load_config_file(path: str) -> dict[str, Any]:
+    """The mapping of a YAML/JSON config file (data/model/train sections), or a one-line ConfigError."""
+    import pathlib
+
+    import yaml
+
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {path}: does not exist")
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {path}: allowed is a mapping with data/model/train sections")
+    return d
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``['model.sigma=1', 'model.grid=[4, 4]']`` -> ``{'model.sigma': 1, 'model.grid': [4, 4]}`` (YAML values),
+    for ``RunConfig.replace``; the ``--set`` option of the bench scripts."""
+    import yaml
+
+    dotted: dict[str, Any] = {}
+    for o in items:
+        key, eq, value = o.partition("=")
+        if not eq:
+            raise ConfigError(f"--set {o!r}: allowed is section.field=VALUE")
+        dotted[key] = yaml.safe_load(value)
+    return dotted
+
+
 def defaults_for(dataset: str) -> dict[str, dict[str, Any]]:
     """The default config sections for a dataset spec (by its kind, the part before ':')."""
     kind = dataset.partition(":")[0]
