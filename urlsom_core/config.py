@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,22 +314,25 @@ DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def load_config_file(path: str) -> dict[str, Any]:
-    """The mapping of a YAML/JSON config file (data/model/train sections), or a one-line ConfigError."""
-    import pathlib
-
+def read_yaml_mapping(path: str | pathlib.Path, what: str, allowed: str, syntax: str = "YAML") -> dict[str, Any]:
+    """The top-level mapping of a YAML file, or a one-line ConfigError that starts with ``what`` and names
+    the ``syntax`` (invalid file) or ``allowed`` (not a mapping). An empty file is an empty mapping."""
     import yaml
 
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {path}: does not exist")
     try:
-        d = yaml.safe_load(p.read_text()) or {}
+        d = yaml.safe_load(pathlib.Path(path).read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
+        raise ConfigError(f"{what}: not valid {syntax} ({str(e).splitlines()[0]})") from None
     if not isinstance(d, dict):
-        raise ConfigError(f"config file {path}: allowed is a mapping with data/model/train sections")
+        raise ConfigError(f"{what}: allowed is {allowed}")
     return d
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """The mapping of a YAML/JSON config file (data/model/train sections), or a one-line ConfigError."""
+    if not pathlib.Path(path).is_file():
+        raise ConfigError(f"config file {path}: does not exist")
+    return read_yaml_mapping(path, f"config file {path}", "a mapping with data/model/train sections", "YAML/JSON")
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

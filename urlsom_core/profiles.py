@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, RunConfig, defaults_for
+from .config import ConfigError, RunConfig, defaults_for, read_yaml_mapping
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 TOP_KEYS = ("name", "extends", "about", "device", "runs", "figures", "reported")
@@ -215,14 +215,7 @@ def builtin_profiles() -> list[str]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"profile file {path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"profile file {path}: allowed is a mapping with {', '.join(TOP_KEYS)}")
+    d = read_yaml_mapping(path, f"profile file {path}", f"a mapping with {', '.join(TOP_KEYS)}")
     unknown = set(d) - set(TOP_KEYS)
     if unknown:
         raise ConfigError(f"profile file {path}: unknown keys {sorted(unknown)}; allowed are {', '.join(TOP_KEYS)}")
