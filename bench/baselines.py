@@ -84,13 +84,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple[Any, str]:
     """The URL-SOM config of a table and where it came from."""
-    from urlsom_core.config import RunConfig, load_config_file, parse_overrides, with_defaults
+    from urlsom_core.config import RunConfig, config_from_file, parse_overrides, with_defaults
 
     spec = DATASETS[name]
     if "config_file" in spec and (ROOT / spec["config_file"]).is_file():
-        raw = load_config_file(str(ROOT / spec["config_file"]))
-        dataset = (raw.get("data") or {}).get("dataset", "digits")
-        merged = with_defaults(dataset, raw, where=spec["config_file"])
+        cfg = config_from_file(str(ROOT / spec["config_file"]), where=spec["config_file"])
         source = spec["config_file"]
     else:
         dataset = spec["data"]["dataset"]
@@ -101,7 +99,7 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
             source += f" + train.max_minutes {spec['cpu_minutes']:g} (CPU scale)"
         if "config_file" in spec:
             source = f"PENDING: {spec['config_file']} does not exist; data from the script"
-    cfg = RunConfig.from_dict(merged)
+        cfg = RunConfig.from_dict(merged)
     dotted: dict[str, Any] = {}
     if tuple(cfg.model.grid) != tuple(grid):
         dotted["model.grid"] = tuple(grid)

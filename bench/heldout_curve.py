@@ -39,11 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_config(path: str, overrides: list[str]) -> Any:
-    from urlsom_core.config import ConfigError, RunConfig, load_config_file, parse_overrides, with_defaults
+    from urlsom_core.config import ConfigError, config_from_file, parse_overrides
 
-    raw = load_config_file(path)
-    dataset = (raw.get("data") or {}).get("dataset", "digits")
-    cfg = RunConfig.from_dict(with_defaults(dataset, raw, where=path))
+    cfg = config_from_file(path)
     dotted = parse_overrides(overrides)
     cfg = cfg.replace(**dotted) if dotted else cfg
     if not (cfg.data.holdout or cfg.data.eval_dataset):
@@ -54,23 +52,19 @@ def load_config(path: str, overrides: list[str]) -> Any:
 def curve(cfg: Any, every: int, log: Any) -> dict[str, Any]:
     """Train ``cfg`` once, scoring held-out NS every ``every`` epochs and at the end."""
     from urlsom_core.data import resolve
-    from urlsom_core.metrics import heldout_neural_selectivity, neural_selectivity, topographic_error
-    from urlsom_core.train import Trainer, predict
+    from urlsom_core.runs import evaluate
+    from urlsom_core.train import Trainer
 
     splits = resolve(cfg.data)
-    assert splits.heldout is not None
-    n = cfg.model.n_neurons
-    y, ye = splits.train.labels.numpy(), splits.heldout.labels.numpy()
     points: list[dict[str, Any]] = []
     trainer: Trainer
 
     def score(epoch: int) -> dict[str, Any]:
-        a = predict(trainer.model, splits.train, trainer.aug, trainer.device)
-        b = predict(trainer.model, splits.heldout, trainer.aug, trainer.device)
-        r = neural_selectivity(a["winner"], y, n)
-        return {"epoch": epoch, "heldout_ns": round(heldout_neural_selectivity(a["winner"], y, b["winner"], ye, n), 5),
-                "ns": round(float(r["neural_selectivity"]), 5), "live": int(r["active_neurons"]),
-                "te": round(float(topographic_error(a["top2"], cfg.model.grid)), 5)}
+        """The run store's own metrics (``runs.evaluate``) of the model as it is now."""
+        m = evaluate(cfg, trainer.model, splits, trainer.device)[0]
+        return {"epoch": epoch, "heldout_ns": round(m["heldout_neural_selectivity"], 5),
+                "ns": round(m["neural_selectivity"], 5), "live": int(m["active_neurons"]),
+                "te": round(m["topographic_error"], 5)}
 
     def on_epoch(row: dict[str, Any]) -> None:
         if (row["epoch"] + 1) % every == 0:

@@ -335,6 +335,14 @@ def load_config_file(path: str) -> dict[str, Any]:
     return read_yaml_mapping(path, f"config file {path}", "a mapping with data/model/train sections", "YAML/JSON")
 
 
+def config_from_file(path: str, where: str | None = None) -> RunConfig:
+    """The RunConfig of a config file: its dataset's defaults (``defaults_for``) updated by the file's
+    sections, as ``urlsom train --config FILE`` without flags; ``where`` names the file in errors."""
+    raw = load_config_file(path)
+    dataset = (raw.get("data") or {}).get("dataset", "digits")
+    return RunConfig.from_dict(with_defaults(dataset, raw, where=where or path))
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``['model.sigma=1', 'model.grid=[4, 4]']`` -> ``{'model.sigma': 1, 'model.grid': [4, 4]}`` (YAML values),
     for ``RunConfig.replace``; the ``--set`` option of the bench scripts."""
