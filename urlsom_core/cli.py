@@ -52,6 +52,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--kernel-size", type=int, help="odd kernel side (default: 6 sigma, capped at 2*max(H,W)-1)")
     m.add_argument("--kernel-norm", help="sum | peak: kernel amplitude normalisation")
     m.add_argument("--kernel-gain", type=float, help="kernel amplitude multiplier (inverse Softmax temperature)")
+    m.add_argument("--boundary", help="what the fixed convolution sees beyond the map's edge: zeros (the paper's "
+                   "'same' reading), circular (a torus), reflect or mass (kernel renormalised inside the map)")
     m.add_argument("--widths", type=int, nargs="+", help="ResNet stage widths (paper 16 48 256)")
     m.add_argument("--blocks", type=int, help="basic blocks per stage (paper 3 = ResNet-20)")
     m.add_argument("--dropout", type=float, help="dropout before the projection (paper option 0.5)")
@@ -83,6 +85,7 @@ _FLAGS = {
     "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
+    "boundary": "model.boundary",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",

@@ -28,6 +28,7 @@ class ConfigError(ValueError):
 
 FILTERS = ("gaussian", "student")
 KERNEL_NORMS = ("sum", "peak")
+BOUNDARIES = ("zeros", "circular", "reflect", "mass")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -93,6 +94,10 @@ class ModelConfig:
     ResNet-20). ``filter``: fixed radial kernel, ``gaussian`` (``sigma``, support 6 sigma) or
     ``student`` (``1/(1 + r^2/student_scale)``). ``kernel_norm``/``kernel_gain`` set the kernel's
     amplitude, which the paper leaves open: it acts as the Softmax temperature (see README, Results).
+    ``boundary`` says what the fixed convolution sees beyond the map's edge, which the paper does not
+    state: ``zeros`` ('same' with zero padding, as TensorFlow's ``padding='same'``), ``circular`` (the
+    map is a torus), ``reflect`` (the map mirrored about its edge neurons) or ``mass`` (zero padding, each
+    neuron's kernel renormalised to its part inside the map). See ``model.fixed_convolution``.
     """
 
     widths: tuple[int, ...] = (16, 48, 256)
@@ -104,6 +109,7 @@ class ModelConfig:
     kernel_size: int | None = None
     kernel_norm: str = "sum"
     kernel_gain: float = 8.0
+    boundary: str = "zeros"
     dropout: float = 0.0
 
     def validate(self) -> None:
@@ -120,6 +126,8 @@ class ModelConfig:
                f"kernel_norm {self.kernel_norm!r}: allowed is one of {', '.join(KERNEL_NORMS)}")
         _check(math.isfinite(self.kernel_gain) and self.kernel_gain > 0,
                f"kernel_gain {self.kernel_gain}: allowed is > 0")
+        _check(self.boundary in BOUNDARIES,
+               f"boundary {self.boundary!r}: allowed is one of {', '.join(BOUNDARIES)}")
         kmax = max_kernel_size(g)
         if self.kernel_size is not None:
             k = self.kernel_size

@@ -1,7 +1,8 @@
 """URL-SOM network (paper Sec. IV, Fig. 1): a CIFAR-style ResNet with ELU, and the SOM head.
 
 Head: ``Linear(features -> H*W)`` reshaped to a 1-channel H x W map, a FIXED radial convolution
-('same' size, zero padding), flattened, Softmax over the n = H*W neurons. No non-linearity between the
+('same' size; what lies beyond the map's edge is ``ModelConfig.boundary``, zero padding by default),
+flattened, Softmax over the n = H*W neurons. No non-linearity between the
 Linear and the convolution. The kernel is a buffer, never a parameter.
 
 Example:
@@ -71,12 +72,48 @@ def build_kernel(cfg: ModelConfig) -> torch.Tensor:
     return crop_kernel(k, cfg.kernel_size or kmax)
 
 
+def _edge_index(size: int, pad: int, mode: str) -> torch.Tensor:
+    """Source index of every position -pad .. size+pad-1 of a padded axis: wrapped (circular) or mirrored
+    about the edge neurons (reflect: ..., 2, 1, 0, 1, 2, ...), for any pad, even one larger than the axis."""
+    i = torch.arange(-pad, size + pad)
+    if mode == "circular":
+        return i % size
+    if size == 1:
+        return torch.zeros_like(i)
+    period = 2 * (size - 1)
+    i = i % period
+    return torch.where(i < size, i, period - i)
+
+
+def fixed_convolution(y: torch.Tensor, kernel: torch.Tensor, boundary: str = "zeros") -> torch.Tensor:
+    """'Same' convolution of maps ``y`` (N, 1, H, W) with the fixed odd kernel (1, 1, k, k).
+
+    ``boundary`` is what the kernel sees beyond the map: ``zeros`` (zero padding), ``circular`` (the map
+    is a torus: a shift of ``y`` shifts the output), ``reflect`` (mirrored about the edge neurons) or
+    ``mass`` (zero padding, each output divided by the share of the kernel's mass inside the map, so
+    a constant field stays constant). Returns (N, 1, H, W)."""
+    r = kernel.shape[-1] // 2
+    if boundary == "zeros":
+        return F.conv2d(y, kernel, padding=r)
+    if boundary == "mass":
+        ones = torch.ones((1, 1) + tuple(y.shape[-2:]), dtype=y.dtype, device=y.device)
+        inside = F.conv2d(ones, kernel, padding=r)  # (1, 1, H, W): kernel mass inside the map
+        return F.conv2d(y, kernel, padding=r) * (kernel.sum() / inside)
+    if boundary in ("circular", "reflect"):
+        H, W = y.shape[-2:]
+        rows = _edge_index(H, r, boundary).to(y.device)
+        cols = _edge_index(W, r, boundary).to(y.device)
+        return F.conv2d(y[:, :, rows][:, :, :, cols], kernel)
+    raise ValueError(f"boundary {boundary!r}: allowed is one of zeros, circular, reflect, mass")
+
+
 class SOMHead(nn.Module):
     """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1)."""
 
     def __init__(self, in_features: int, cfg: ModelConfig) -> None:
         super().__init__()
         self.grid = cfg.grid
+        self.boundary = cfg.boundary
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.proj = nn.Linear(in_features, cfg.n_neurons)
         self.register_buffer("kernel", build_kernel(cfg)[None, None])  # (1, 1, k, k), not trained
@@ -87,7 +124,7 @@ class SOMHead(nn.Module):
             y = y + noise_std * torch.randn_like(y)
         H, W = self.grid
         k = self.kernel.to(y.dtype)
-        m = F.conv2d(y.view(-1, 1, H, W), k, padding=k.shape[-1] // 2)  # (N, 1, H, W), 'same'
+        m = fixed_convolution(y.view(-1, 1, H, W), k, self.boundary)  # (N, 1, H, W), 'same'
         return m.flatten(1)  # (N, n)
 
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
