@@ -63,3 +63,22 @@ def test_model_uses_the_configured_boundary_and_rejects_others():
     assert net(torch.zeros(2, 1, 8, 8)).shape == (2, 36)
     with pytest.raises(ConfigError, match="boundary 'torus': allowed is one of zeros, circular, reflect, mass"):
         ModelConfig(boundary="torus").validate()
+
+
+@pytest.mark.parametrize("mode", ["zeros", "circular", "reflect", "mass"])
+def test_the_head_matrix_is_the_convolution(mode):
+    from urlsom_core.model import convolution_matrix
+
+    y = field(2)
+    dense = y.flatten(1) @ convolution_matrix(K3, (10, 12), mode)
+    assert torch.allclose(dense, fixed_convolution(y, K3, mode).flatten(1), atol=1e-5)
+
+
+def test_large_maps_fall_back_to_conv2d_with_the_same_output():
+    torch.manual_seed(0)
+    cfg = ModelConfig(grid=(65, 64), widths=(4,), blocks=1, sigma=1.0)
+    head = URLSOM(cfg, in_channels=1).head
+    assert head.operator.numel() == 0 and "operator" not in head.state_dict()
+    h = torch.randn(2, 4)
+    ref = fixed_convolution(head.proj(h).view(-1, 1, 65, 64), head.kernel, "zeros").flatten(1)
+    assert torch.allclose(head.logits(h), ref)

@@ -107,8 +107,26 @@ def fixed_convolution(y: torch.Tensor, kernel: torch.Tensor, boundary: str = "ze
     raise ValueError(f"boundary {boundary!r}: allowed is one of zeros, circular, reflect, mass")
 
 
+DENSE_MAX_NEURONS = 4096  # up to 64x64 the fixed convolution is one (n, n) matrix product
+
+
+def convolution_matrix(kernel: torch.Tensor, grid: tuple[int, int], boundary: str = "zeros") -> torch.Tensor:
+    """The fixed convolution as a matrix: row j is the response of the map to a unit at neuron j.
+
+    ``fixed_convolution(y, kernel, boundary).flatten(1) == y.flatten(1) @ convolution_matrix(...)`` up to
+    rounding. Returns a float32 (n, n) tensor, n = H*W."""
+    H, W = grid
+    n = H * W
+    basis = torch.eye(n, dtype=torch.float64).view(n, 1, H, W)
+    return fixed_convolution(basis, kernel.to(torch.float64), boundary).view(n, n).to(torch.float32)
+
+
 class SOMHead(nn.Module):
-    """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1)."""
+    """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1).
+
+    The convolution is linear and fixed, so on maps of at most ``DENSE_MAX_NEURONS`` neurons it runs as one
+    matrix product with :func:`convolution_matrix` (a non-persistent buffer, rebuilt from the kernel):
+    on a CPU about 10x faster than ``conv2d`` with a 31x31 kernel on a 30x30 map, forward and backward."""
 
     def __init__(self, in_features: int, cfg: ModelConfig) -> None:
         super().__init__()
@@ -117,11 +135,16 @@ class SOMHead(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
         self.proj = nn.Linear(in_features, cfg.n_neurons)
         self.register_buffer("kernel", build_kernel(cfg)[None, None])  # (1, 1, k, k), not trained
+        dense = cfg.n_neurons <= DENSE_MAX_NEURONS
+        op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
+        self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         y = self.proj(self.dropout(h))  # (N, n)
         if noise_std > 0:
             y = y + noise_std * torch.randn_like(y)
+        if self.operator.numel():
+            return y @ self.operator.to(y.dtype)  # (N, n): the 'same' convolution as one product
         H, W = self.grid
         k = self.kernel.to(y.dtype)
         m = fixed_convolution(y.view(-1, 1, H, W), k, self.boundary)  # (N, 1, H, W), 'same'
