@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 
 
 FILTERS = ("gaussian", "student")
-KERNEL_NORMS = ("sum", "peak")
+KERNEL_NORMS = ("sum", "peak", "neighbour")
 BOUNDARIES = ("zeros", "circular", "reflect", "mass")
 DEVICES = ("auto", "cpu", "cuda")
 

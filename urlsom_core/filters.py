@@ -1,7 +1,11 @@
 """Fixed radial kernels of the SOM head (paper Sec. IV, Eq. 1). They are never trained.
 
 The kernel's amplitude is not fixed by the paper. ``norm="sum"`` divides by the kernel sum (a weighted
-average), ``norm="peak"`` leaves the centre at 1; ``gain`` multiplies either. Since the convolved map feeds
+average), ``norm="peak"`` leaves the centre at 1, ``norm="neighbour"`` makes the centre exceed its nearest
+neighbour by 1; ``gain`` multiplies any of them. ``neighbour`` keeps the logit gap that a unit of the
+projection opens between a winner and the neurons next to it the same for every sigma and filter: with
+``sum`` that gap falls as sigma^-4 (peak 1/(2 pi sigma^2), curvature 1/sigma^2), so one gain that trains a
+sigma-5 map well leaves a sigma-10 map too flat to sharpen in the same number of epochs (book, "Map edges"). Since the convolved map feeds
 a Softmax, amplitude is an inverse temperature (see README, "Kernel amplitude").
 
 Example:
@@ -32,12 +36,15 @@ def _radius2(size: int) -> torch.Tensor:
 
 
 def _amplitude(k: torch.Tensor, norm: str, gain: float) -> torch.Tensor:
+    c = k.shape[-1] // 2
     if norm == "sum":
         k = k / k.sum()
     elif norm == "peak":
         k = k / k.max()
+    elif norm == "neighbour":  # centre minus nearest neighbour = 1: the logit gap a unit spike opens
+        k = k / (k[c, c] - k[c, c + 1]) if k.shape[-1] > 1 else k / k.max()
     else:
-        raise ConfigError(f"kernel norm {norm!r}: allowed is one of sum, peak")
+        raise ConfigError(f"kernel norm {norm!r}: allowed is one of sum, peak, neighbour")
     return (k * gain).to(torch.float32)
 
 
