@@ -114,11 +114,30 @@ def convolution_matrix(kernel: torch.Tensor, grid: tuple[int, int], boundary: st
     """The fixed convolution as a matrix: row j is the response of the map to a unit at neuron j.
 
     ``fixed_convolution(y, kernel, boundary).flatten(1) == y.flatten(1) @ convolution_matrix(...)`` up to
-    rounding. Returns a float32 (n, n) tensor, n = H*W."""
+    rounding. Built by scattering the kernel's k*k weights of every output neuron onto their source neurons
+    (n * k^2 entries, no convolution of n basis maps). Returns a float32 (n, n) tensor, n = H*W."""
+    if boundary not in ("zeros", "circular", "reflect", "mass"):
+        raise ValueError(f"boundary {boundary!r}: allowed is one of zeros, circular, reflect, mass")
     H, W = grid
-    n = H * W
-    basis = torch.eye(n, dtype=torch.float64).view(n, 1, H, W)
-    return fixed_convolution(basis, kernel.to(torch.float64), boundary).view(n, n).to(torch.float32)
+    k = kernel.reshape(kernel.shape[-2:]).to(torch.float64)  # (ks, ks)
+    r = k.shape[-1] // 2
+    d = torch.arange(-r, r + 1)
+    rows = torch.arange(H)[:, None] + d[None, :]  # (H, ks): source row of output row i at offset d
+    cols = torch.arange(W)[:, None] + d[None, :]  # (W, ks)
+    if boundary in ("circular", "reflect"):
+        rows = _edge_index(H, r, boundary)[rows + r]
+        cols = _edge_index(W, r, boundary)[cols + r]
+        ok = torch.ones(H, W, len(d), len(d), dtype=torch.bool)
+    else:
+        ok = ((rows >= 0) & (rows < H))[:, None, :, None] & ((cols >= 0) & (cols < W))[None, :, None, :]
+    src = rows.clamp(0, H - 1)[:, None, :, None] * W + cols.clamp(0, W - 1)[None, :, None, :]  # (H, W, ks, ks)
+    out = torch.arange(H * W).view(H, W, 1, 1).expand_as(src)
+    weight = k.expand(H, W, -1, -1)
+    m = torch.zeros(H * W, H * W, dtype=torch.float64)
+    m.index_put_((src[ok], out[ok]), weight[ok], accumulate=True)  # m[source j, output i] += K[d]
+    if boundary == "mass":
+        m = m * (k.sum() / m.sum(0, keepdim=True))  # each output's kernel renormalised to its part inside
+    return m.to(torch.float32)
 
 
 class SOMHead(nn.Module):
