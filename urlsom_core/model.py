@@ -108,7 +108,12 @@ def fixed_convolution(y: torch.Tensor, kernel: torch.Tensor, boundary: str = "ze
 
 
 class SOMHead(nn.Module):
-    """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1)."""
+    """Linear projection to the grid, fixed radial convolution, Softmax (Sec. III, Fig. 1; Softmax of Sec. IV.A).
+
+    The head always computes in float32, also inside a bf16 autocast region (the backbone may run in bf16):
+    its input is cast to float32 and autocast is off for the projection, the convolution and the Softmax.
+    Winners are argmaxes over a smooth field (the convolved map); bf16 keeps 8 bits of mantissa, so near a
+    flat peak it ties or swaps neighbouring neurons and biases winners towards the lower index."""
 
     def __init__(self, in_features: int, cfg: ModelConfig) -> None:
         super().__init__()
@@ -119,16 +124,19 @@ class SOMHead(nn.Module):
         self.register_buffer("kernel", build_kernel(cfg)[None, None])  # (1, 1, k, k), not trained
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        y = self.proj(self.dropout(h))  # (N, n)
-        if noise_std > 0:
-            y = y + noise_std * torch.randn_like(y)
-        H, W = self.grid
-        k = self.kernel.to(y.dtype)
-        m = fixed_convolution(y.view(-1, 1, H, W), k, self.boundary)  # (N, 1, H, W), 'same'
-        return m.flatten(1)  # (N, n)
+        """The convolved map (N, n) in float32, whatever autocast region ``h`` comes from."""
+        with torch.autocast(h.device.type, enabled=False):
+            y = self.proj(self.dropout(h.float()))  # (N, n)
+            if noise_std > 0:
+                y = y + noise_std * torch.randn_like(y)
+            H, W = self.grid
+            m = fixed_convolution(y.view(-1, 1, H, W), self.kernel.float(), self.boundary)  # (N, 1, H, W), 'same'
+            return m.flatten(1)  # (N, n)
 
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        return torch.softmax(self.logits(h, noise_std).float(), dim=1)
+        logits = self.logits(h, noise_std)
+        with torch.autocast(logits.device.type, enabled=False):
+            return torch.softmax(logits, dim=1)
 
 
 class URLSOM(nn.Module):
