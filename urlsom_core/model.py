@@ -66,7 +66,7 @@ def build_kernel(cfg: ModelConfig) -> torch.Tensor:
     """The fixed kernel of ``cfg``, normalised over its full support, then cropped to the useful size."""
     kmax = max_kernel_size(cfg.grid)
     if cfg.filter == "gaussian":
-        k = gaussian_kernel(cfg.sigma, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
+        k = gaussian_kernel(cfg.sigma, norm=cfg.kernel_norm, gain=cfg.kernel_gain, extent=cfg.gaussian_extent)
     else:
         k = student_t_kernel(cfg.student_scale, cfg.kernel_size or kmax, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
     return crop_kernel(k, cfg.kernel_size or kmax)
