@@ -96,7 +96,7 @@ if [ "$SMOKE" = 1 ]; then
   part 60 "bench: paper net (tiny sizes)" "$PY" -m urlsom_core.cli bench --device "$DEVICE" --sections train \
       --nets paper --tiny --no-compile --quiet --out "$OUT/bench.json"
 else
-  part "${BENCH_SECONDS:-150}" "bench: paper net, eager fp32 / bf16 / compiled" "$PY" -m urlsom_core.cli bench \
+  part "${BENCH_SECONDS:-200}" "bench: paper net, eager fp32 / bf16 / compiled" "$PY" -m urlsom_core.cli bench \
       --device "$DEVICE" --sections train --nets paper --out "$OUT/bench.json"
 fi
 
