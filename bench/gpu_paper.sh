@@ -11,14 +11,15 @@
 #    150), the box's own torch is used and the summary says so. The project runs from this checkout
 #    (PYTHONPATH), not installed. PIN=0 skips the install; PYTHON=... names the interpreter outright.
 # 2. `urlsom bench --sections train --nets paper`: training throughput of the paper net (ResNet-20 16/48/256,
-#    32x32, 30x30 map; img/s counts both views), eager float32, eager bf16 autocast and torch.compile + bf16.
+#    32x32, 30x30 map; img/s counts both views), eager float32, eager bf16 autocast and torch.compile + bf16
+#    (the eager modes also alone first, bench_eager.json, in case the compile outlasts its limit).
 # 3. A paper-settings CIFAR-10 run (the paper profile's cifar10 run, urlsom_core/profiles/paper.yaml) on
 #    data/cifar10-jpg/train.zip, the 50,000 training images (the test images do not fit the 64 MiB that travel
 #    with the checkout; the paper trains on all 60,000), with `--max-minutes` = what is left of TOTAL_MINUTES
 #    (default 11) after steps 1-2, less 2 minutes for loading and evaluation, at most 8.
 # 4. $OUT/summary.md: environment, each step's exit code and seconds, the throughput table, the run's epochs,
-#    seconds per epoch, NS and live neurons; with gpu_paper.log, bench.json and the run's config,
-#    metrics, history and assignments (7 files; the device tool brings back at most 8).
+#    seconds per epoch, NS and live neurons; with gpu_paper.log, bench.json, bench_eager.json, the run's config,
+#    metrics, history and assignments (8 files, what the device tool brings back at most).
 # Each step has its own time limit and the script goes on when one fails. Record what it measured in
 # bench/GPU_NOTES.md (date, device, commit, the summary). Reuses the logging of bench/gpu_check.sh.
 set -uo pipefail
@@ -96,6 +97,9 @@ if [ "$SMOKE" = 1 ]; then
   part 60 "bench: paper net (tiny sizes)" "$PY" -m urlsom_core.cli bench --device "$DEVICE" --sections train \
       --nets paper --tiny --no-compile --quiet --out "$OUT/bench.json"
 else
+  # eager first, on its own: a compile that outlasts its limit then loses only the compiled number
+  part "${EAGER_SECONDS:-90}" "bench: paper net, eager fp32 / bf16" "$PY" -m urlsom_core.cli bench \
+      --device "$DEVICE" --sections train --nets paper --no-compile --out "$OUT/bench_eager.json"
   part "${BENCH_SECONDS:-200}" "bench: paper net, eager fp32 / bf16 / compiled" "$PY" -m urlsom_core.cli bench \
       --device "$DEVICE" --sections train --nets paper --out "$OUT/bench.json"
 fi
@@ -160,7 +164,7 @@ lines = [f"# gpu_paper {'(smoke: tiny sizes, numbers meaningless)' if smoke else
          "## Environment", "", "```", open(env).read().strip(), "```", "",
          "## Steps", "", "| step | exit | seconds |", "| --- | --- | --- |", open(steps).read().strip(),
          f"| total | | {wall} |", "", "## Training throughput of the paper net (img/s, both views)", ""]
-bench = load("bench.json")
+bench = load("bench.json") or load("bench_eager.json")
 if bench and bench.get("train"):
     lines += ["| net | mode | bf16 | batch | img/s | s/step | warm-up s | peak MB |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in bench["train"]:
