@@ -4,9 +4,19 @@ One call turns a uint8 batch (B, C, S, S) into a float batch (B, C, out, out) re
 
 1. random crop of side uniform in ``round(22/32*S) .. S`` (the paper's 22..32 of 32), resized to ``out``,
    with an optional horizontal flip (p = 0.5), as ONE ``grid_sample`` (bilinear);
-2. colour jitter with p = 0.8: brightness, contrast, saturation in ``[0.6, 1.4]`` and hue shift in
-   ``[-0.4, 0.4]`` of the colour circle (torchvision's ``ColorJitter(0.4, 0.4, 0.4, 0.4)`` ranges), applied
-   in that fixed order (torchvision shuffles the order per call);
+2. colour jitter with p = 0.8, strength 0.4 for brightness, contrast, saturation and hue (the paper's
+   "[0.4, 0.4, 0.4, 0.4]", Sec. V.A), in one of two readings (``jitter_reading``; the paper does not say
+   which library it means):
+
+   - ``torchvision`` (default): torchvision's ``ColorJitter(0.4, 0.4, 0.4, 0.4)`` ranges: brightness,
+     contrast and saturation factors in ``[0.6, 1.4]`` (contrast about the mean luma, saturation a blend
+     with the luma), hue shifted by up to 0.4 of the colour circle, clipped to [0, 1] after each op, in that
+     fixed order (torchvision shuffles the order per call): :func:`torchvision_jitter`;
+   - ``simsiam``: ``color_jitter(x, strength)`` of the Keras SimSiam example (keras-io,
+     examples/vision/simsiam.py), whose ``compute_loss(p, z)`` and comment the paper's loss snippet repeats:
+     TensorFlow's ``random_brightness`` (additive delta up to 0.8 s), ``random_contrast`` and
+     ``random_saturation`` (factors ``1 +- 0.8 s``; contrast about each channel's mean, saturation scaling
+     HSV saturation), ``random_hue`` (delta up to 0.2 s), in that order: :func:`simsiam_jitter`;
 3. grayscale with p = 0.5 (kept as C channels);
 4. per-channel standardisation with the dataset's mean and std.
 
@@ -97,6 +107,11 @@ class Augment:
     gray_p: float = 0.5
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
+    jitter_reading: str = "torchvision"
+
+    def __post_init__(self) -> None:
+        if self.jitter_reading not in JITTER_READINGS:
+            raise ValueError(f"jitter reading {self.jitter_reading!r}: allowed is one of {', '.join(JITTER_READINGS)}")
 
     # ------------------------------------------------------------------------------ random parameters
     def _crop_params(self, B: int, S: int, g: torch.Generator, dev: torch.device, T: int, rows: slice
@@ -132,8 +147,12 @@ class Augment:
             f = lo + (hi - lo) * rand()
             return (on * f + (1 - on) * ident).view(B, 1, 1, 1)
 
-        p = {"bright": factor(1 - j, 1 + j, 1.0), "contrast": factor(1 - j, 1 + j, 1.0)}
-        p["sat"], p["hue"] = factor(1 - j, 1 + j, 1.0), factor(-self.hue, self.hue, 0.0)
+        if self.jitter_reading == "simsiam":  # additive brightness delta, factors 1 +- 0.8 s, hue delta 0.2 s
+            p = {"bright": factor(-0.8 * j, 0.8 * j, 0.0), "contrast": factor(1 - 0.8 * j, 1 + 0.8 * j, 1.0)}
+            p["sat"], p["hue"] = factor(1 - 0.8 * j, 1 + 0.8 * j, 1.0), factor(-0.2 * self.hue, 0.2 * self.hue, 0.0)
+        else:
+            p = {"bright": factor(1 - j, 1 + j, 1.0), "contrast": factor(1 - j, 1 + j, 1.0)}
+            p["sat"], p["hue"] = factor(1 - j, 1 + j, 1.0), factor(-self.hue, self.hue, 0.0)
         if C == 3:
             p["to_gray"] = (rand() < self.gray_p).float().view(B, 1, 1, 1)
         return p
@@ -155,13 +174,9 @@ class Augment:
 
     def _apply_color(self, x: torch.Tensor, p: dict[str, torch.Tensor], scale: float = 1.0) -> torch.Tensor:
         """Colour jitter and grayscale with the drawn parameters ``p`` on ``scale * x``; returns a new tensor."""
-        x = (x * (p["bright"] * scale)).clamp_(0, 1)
-        m = _luma(x.mean(dim=(2, 3), keepdim=True))  # mean luma per image (B, 1, 1, 1)
-        x = torch.addcmul(m * (1 - p["contrast"]), x, p["contrast"]).clamp_(0, 1)  # (x - m) * c + m
+        jitter = simsiam_jitter if self.jitter_reading == "simsiam" else torchvision_jitter
+        x = jitter(x, p["bright"], p["contrast"], p["sat"], p["hue"], scale=scale)
         if x.shape[1] == 3:
-            sat = p["sat"]
-            x = torch.addcmul(_luma(x) * (1 - sat), x, sat).clamp_(0, 1)  # (x - gray) * s + gray
-            x = hue_shift(x, p["hue"])
             to_gray = p["to_gray"]
             x = torch.addcmul(x * (1 - to_gray), to_gray, _luma(x))  # exact: x or its luma
         return x
@@ -199,6 +214,57 @@ class Augment:
             x = F.interpolate(x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False,
                               antialias=x.shape[-1] > self.out_size)
         return self.normalize(x)
+
+
+JITTER_READINGS = ("torchvision", "simsiam")
+
+
+def torchvision_jitter(x: torch.Tensor, bright: torch.Tensor, contrast: torch.Tensor, sat: torch.Tensor,
+                       hue: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Colour jitter as torchvision's ``ColorJitter`` applies it, in a fixed order, on ``scale * x`` in [0, 1].
+
+    ``bright``, ``contrast``, ``sat`` are factors and ``hue`` a shift in turns of the colour circle, each
+    (B, 1, 1, 1): ``x * b``; ``(x - m) * c + m`` with ``m`` the image's mean luma; ``(x - l) * s + l`` with ``l``
+    the pixel's luma; hue rotated by ``hue``; clipped to [0, 1] after each step. One channel: brightness and
+    contrast only. Returns a new (B, C, H, W) tensor.
+    """
+    x = (x * (bright * scale)).clamp_(0, 1)
+    m = _luma(x.mean(dim=(2, 3), keepdim=True))  # mean luma per image (B, 1, 1, 1)
+    x = torch.addcmul(m * (1 - contrast), x, contrast).clamp_(0, 1)  # (x - m) * c + m
+    if x.shape[1] == 3:
+        x = torch.addcmul(_luma(x) * (1 - sat), x, sat).clamp_(0, 1)  # (x - gray) * s + gray
+        x = hue_shift(x, hue)
+    return x
+
+
+def simsiam_jitter(x: torch.Tensor, bright: torch.Tensor, contrast: torch.Tensor, sat: torch.Tensor,
+                   hue: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Colour jitter as ``color_jitter`` of the Keras SimSiam example computes it, on ``scale * x`` in [0, 1].
+
+    The example feeds its uint8 CIFAR-10 images to TensorFlow's ``random_brightness``, ``random_contrast``,
+    ``random_saturation`` and ``random_hue``; each op converts uint8 to floats in [0, 1], adjusts, and converts
+    back with saturation, so every step below works on [0, 1] and is clipped to it (the example's rounding
+    to 1/255 between steps is not reproduced). With ``bright`` an additive delta, ``contrast``/``sat``
+    factors and ``hue`` a shift in turns, each (B, 1, 1, 1):
+
+    - ``tf.image.adjust_brightness``: ``x + bright``;
+    - ``tf.image.adjust_contrast``: ``(x - m_c) * contrast + m_c`` with ``m_c`` the mean of channel c;
+    - ``tf.image.adjust_saturation``: HSV saturation ``s`` -> ``min(1, s * sat)`` at the same hue and value,
+      i.e. ``x -> max - (max - x) * min(sat, max / chroma)``;
+    - ``tf.image.adjust_hue``: hue rotated by ``hue``.
+
+    One channel: brightness and contrast only. Returns a new (B, C, H, W) tensor.
+    """
+    x = (x * scale + bright).clamp_(0, 1)
+    m = x.mean(dim=(2, 3), keepdim=True)  # per channel (B, C, 1, 1)
+    x = torch.addcmul(m * (1 - contrast), x, contrast).clamp_(0, 1)
+    if x.shape[1] == 3:
+        maxc = x.max(dim=1, keepdim=True).values
+        chroma = maxc - x.min(dim=1, keepdim=True).values
+        ratio = torch.minimum(sat.expand_as(maxc), maxc / chroma.clamp_min(1e-12))  # s' / s, s' clipped to 1
+        x = (maxc - (maxc - x) * ratio).clamp_(0, 1)
+        x = hue_shift(x, hue).clamp_(0, 1)
+    return x
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "(default the paper's 22/32 = 0.6875)")
     d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
     d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
+    d.add_argument("--jitter", help="reading of the paper's colour jitter [0.4, 0.4, 0.4, 0.4]: torchvision "
+                   "(ColorJitter ranges, default) or simsiam (the Keras SimSiam example's color_jitter)")
     m = p.add_argument_group("model")
     m.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="map size (paper 30 30)")
     m.add_argument("--filter", help="gaussian | student")
@@ -54,6 +56,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--kernel-gain", type=float, help="kernel amplitude multiplier (inverse Softmax temperature)")
     m.add_argument("--boundary", help="what the fixed convolution sees beyond the map's edge: zeros (the paper's "
                    "'same' reading), circular (a torus), reflect or mass (kernel renormalised inside the map)")
+    m.add_argument("--gaussian-extent", help="reading of the paper's 6-sigma Gaussian kernel: side (6 sigma "
+                   "wide, +-3 sigma; default) or radius (+-6 sigma)")
     m.add_argument("--widths", type=int, nargs="+", help="ResNet stage widths (paper 16 48 256)")
     m.add_argument("--blocks", type=int, help="basic blocks per stage (paper 3 = ResNet-20)")
     m.add_argument("--dropout", type=float, help="dropout before the projection (paper option 0.5)")
@@ -85,7 +89,7 @@ _FLAGS = {
     "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
-    "boundary": "model.boundary",
+    "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",

@@ -29,6 +29,8 @@ class ConfigError(ValueError):
 FILTERS = ("gaussian", "student")
 KERNEL_NORMS = ("sum", "peak", "neighbour")
 BOUNDARIES = ("zeros", "circular", "reflect", "mass")
+JITTERS = ("torchvision", "simsiam")  # readings of the colour jitter (augment.Augment.jitter_reading)
+GAUSSIAN_EXTENTS = ("side", "radius")  # readings of the 6-sigma kernel (filters.gaussian_support)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -58,6 +60,11 @@ class DataConfig:
     flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
     ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
     (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: README, Results).
+    ``jitter`` is the reading of the paper's colour jitter "[brightness, contrast, saturation, hue] = [0.4,
+    0.4, 0.4, 0.4]" (Sec. V.A), which names no library: ``torchvision`` (``ColorJitter(0.4, 0.4, 0.4, 0.4)``:
+    factors in [0.6, 1.4], hue shift up to 0.4 of the colour circle) or ``simsiam`` (``color_jitter`` of
+    the Keras SimSiam example: additive brightness up to 0.32, contrast and saturation factors in [0.68,
+    1.32], hue shift up to 0.08). See ``augment.torchvision_jitter`` and ``augment.simsiam_jitter``.
     """
 
     dataset: str = "digits"
@@ -71,6 +78,7 @@ class DataConfig:
     crop_min: float = 22 / 32
     invert_fraction: float = 0.0
     data_root: str = "data"
+    jitter: str = "torchvision"
 
     def validate(self) -> None:
         _check(isinstance(self.dataset, str) and self.dataset != "", f"dataset {self.dataset!r}: a spec is required")
@@ -84,11 +92,12 @@ class DataConfig:
         _check(isinstance(self.crop_min, (int, float)) and 0.0 < self.crop_min <= 1.0,
                f"crop_min {self.crop_min}: allowed is 0 < crop_min <= 1 (fraction of the image side)")
         _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
+        _check(self.jitter in JITTERS, f"jitter {self.jitter!r}: allowed is one of {', '.join(JITTERS)}")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Backbone and SOM head (paper Sec. IV, Fig. 1).
+    """Backbone and SOM head (paper Sec. III and V.B, Fig. 1).
 
     ``widths``/``blocks``: ResNet stage widths and basic blocks per stage (paper: 16/48/256, 3 blocks =
     ResNet-20). ``filter``: fixed radial kernel, ``gaussian`` (``sigma``, support 6 sigma) or
@@ -98,6 +107,9 @@ class ModelConfig:
     state: ``zeros`` ('same' with zero padding, as TensorFlow's ``padding='same'``), ``circular`` (the
     map is a torus), ``reflect`` (the map mirrored about its edge neurons) or ``mass`` (zero padding, each
     neuron's kernel renormalised to its part inside the map). See ``model.fixed_convolution``.
+    ``gaussian_extent`` reads the paper's "6-sigma" kernel size (Sec. III.B): ``side`` (a side of 6 sigma,
+    +-3 sigma) or ``radius`` (+-6 sigma); the kernel is normalised over that support, then cropped to
+    ``kernel_size`` or ``2*max(H, W)-1`` (see ``filters.gaussian_support``).
     """
 
     widths: tuple[int, ...] = (16, 48, 256)
@@ -111,6 +123,7 @@ class ModelConfig:
     kernel_gain: float = 8.0
     boundary: str = "zeros"
     dropout: float = 0.0
+    gaussian_extent: str = "side"
 
     def validate(self) -> None:
         g = self.grid
@@ -128,6 +141,8 @@ class ModelConfig:
                f"kernel_gain {self.kernel_gain}: allowed is > 0")
         _check(self.boundary in BOUNDARIES,
                f"boundary {self.boundary!r}: allowed is one of {', '.join(BOUNDARIES)}")
+        _check(self.gaussian_extent in GAUSSIAN_EXTENTS,
+               f"gaussian_extent {self.gaussian_extent!r}: allowed is one of {', '.join(GAUSSIAN_EXTENTS)}")
         kmax = max_kernel_size(g)
         if self.kernel_size is not None:
             k = self.kernel_size

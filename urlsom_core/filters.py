@@ -8,10 +8,16 @@ projection opens between a winner and the neurons next to it the same for every 
 sigma-5 map well leaves a sigma-10 map too flat to sharpen in the same number of epochs (book, "Map edges"). Since the convolved map feeds
 a Softmax, amplitude is an inverse temperature (see README, "Kernel amplitude").
 
+The paper sets "the size of the fixed Gaussian kernel ... to 6-sigma instead of the standard 3-sigma used
+for Gaussian image blurring" (Sec. III.B) without saying whether 6 sigma is the side or the half-width:
+``extent="side"`` reads a side of 6 sigma (+-3 sigma), ``extent="radius"`` +-6 sigma (side 12 sigma).
+
 Example:
     >>> k = gaussian_kernel(5.0)
     >>> k.shape            # odd side covering 6 sigma
     torch.Size([31, 31])
+    >>> gaussian_kernel(5.0, extent="radius").shape   # +-6 sigma
+    torch.Size([61, 61])
     >>> round(float(k.sum()), 6)
     1.0
 """
@@ -24,10 +30,15 @@ import torch
 
 from .config import ConfigError
 
+GAUSSIAN_EXTENTS = {"side": 3.0, "radius": 6.0}  # reading of the paper's "6-sigma" -> half-width in sigmas
 
-def gaussian_support(sigma: float) -> int:
-    """Smallest odd side covering 6 sigma (3 sigma each way): ``2*ceil(3*sigma)+1``."""
-    return 2 * math.ceil(3.0 * sigma) + 1
+
+def gaussian_support(sigma: float, extent: str = "side") -> int:
+    """Smallest odd side covering the paper's "6-sigma" kernel (Sec. III.B) in one of its two readings:
+    ``side`` 6 sigma (3 sigma each way), ``2*ceil(3*sigma)+1``, or ``radius`` 6 sigma each way, ``2*ceil(6*sigma)+1``."""
+    if extent not in GAUSSIAN_EXTENTS:
+        raise ConfigError(f"gaussian extent {extent!r}: allowed is one of {', '.join(GAUSSIAN_EXTENTS)}")
+    return 2 * math.ceil(GAUSSIAN_EXTENTS[extent] * sigma) + 1
 
 
 def _radius2(size: int) -> torch.Tensor:
@@ -48,14 +59,15 @@ def _amplitude(k: torch.Tensor, norm: str, gain: float) -> torch.Tensor:
     return (k * gain).to(torch.float32)
 
 
-def gaussian_kernel(sigma: float, size: int | None = None, norm: str = "sum", gain: float = 1.0) -> torch.Tensor:
-    """Gaussian ``exp(-r^2 / (2 sigma^2))`` on an odd ``size`` grid (default: 6-sigma support).
+def gaussian_kernel(sigma: float, size: int | None = None, norm: str = "sum", gain: float = 1.0,
+                    extent: str = "side") -> torch.Tensor:
+    """Gaussian ``exp(-r^2 / (2 sigma^2))`` on an odd ``size`` grid (default: ``gaussian_support(sigma, extent)``).
 
-    Returns a float32 (size, size) tensor scaled by ``norm`` and ``gain``.
+    Returns a float32 (size, size) tensor scaled by ``norm`` and ``gain`` (the sum or peak of this support).
     """
     if not (math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma {sigma}: allowed is sigma > 0")
-    size = gaussian_support(sigma) if size is None else size
+    size = gaussian_support(sigma, extent) if size is None else size
     if size < 1 or size % 2 == 0:
         raise ConfigError(f"kernel size {size}: allowed is an odd integer >= 1")
     return _amplitude(torch.exp(-_radius2(size) / (2.0 * sigma**2)), norm, gain)

@@ -66,7 +66,7 @@ def build_kernel(cfg: ModelConfig) -> torch.Tensor:
     """The fixed kernel of ``cfg``, normalised over its full support, then cropped to the useful size."""
     kmax = max_kernel_size(cfg.grid)
     if cfg.filter == "gaussian":
-        k = gaussian_kernel(cfg.sigma, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
+        k = gaussian_kernel(cfg.sigma, norm=cfg.kernel_norm, gain=cfg.kernel_gain, extent=cfg.gaussian_extent)
     else:
         k = student_t_kernel(cfg.student_scale, cfg.kernel_size or kmax, norm=cfg.kernel_norm, gain=cfg.kernel_gain)
     return crop_kernel(k, cfg.kernel_size or kmax)
@@ -141,11 +141,16 @@ def convolution_matrix(kernel: torch.Tensor, grid: tuple[int, int], boundary: st
 
 
 class SOMHead(nn.Module):
-    """Linear projection to the grid, fixed radial convolution, Softmax (Eq. 1).
+    """Linear projection to the grid, fixed radial convolution, Softmax (Sec. III, Fig. 1; Softmax of Sec. IV.A).
 
     The convolution is linear and fixed, so on maps of at most ``DENSE_MAX_NEURONS`` neurons it runs as one
     matrix product with :func:`convolution_matrix` (a non-persistent buffer, rebuilt from the kernel):
-    on a CPU about 10x faster than ``conv2d`` with a 31x31 kernel on a 30x30 map, forward and backward."""
+    on a CPU about 10x faster than ``conv2d`` with a 31x31 kernel on a 30x30 map, forward and backward.
+
+    The head always computes in float32, also inside a bf16 autocast region (the backbone may run in bf16):
+    its input is cast to float32 and autocast is off for the projection, the convolution and the Softmax.
+    Winners are argmaxes over a smooth field (the convolved map); bf16 keeps 8 bits of mantissa, so near a
+    flat peak it ties or swaps neighbouring neurons and biases winners towards the lower index."""
 
     def __init__(self, in_features: int, cfg: ModelConfig) -> None:
         super().__init__()
@@ -159,18 +164,21 @@ class SOMHead(nn.Module):
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        y = self.proj(self.dropout(h))  # (N, n)
-        if noise_std > 0:
-            y = y + noise_std * torch.randn_like(y)
-        if self.operator.numel():
-            return y @ self.operator.to(y.dtype)  # (N, n): the 'same' convolution as one product
-        H, W = self.grid
-        k = self.kernel.to(y.dtype)
-        m = fixed_convolution(y.view(-1, 1, H, W), k, self.boundary)  # (N, 1, H, W), 'same'
-        return m.flatten(1)  # (N, n)
+        """The convolved map (N, n) in float32, whatever autocast region ``h`` comes from."""
+        with torch.autocast(h.device.type, enabled=False):
+            y = self.proj(self.dropout(h.float()))  # (N, n)
+            if noise_std > 0:
+                y = y + noise_std * torch.randn_like(y)
+            if self.operator.numel():
+                return y @ self.operator  # (N, n): the 'same' convolution as one float32 product
+            H, W = self.grid
+            m = fixed_convolution(y.view(-1, 1, H, W), self.kernel.float(), self.boundary)  # (N, 1, H, W), 'same'
+            return m.flatten(1)  # (N, n)
 
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        return torch.softmax(self.logits(h, noise_std).float(), dim=1)
+        logits = self.logits(h, noise_std)
+        with torch.autocast(logits.device.type, enabled=False):
+            return torch.softmax(logits, dim=1)
 
 
 class URLSOM(nn.Module):

@@ -21,7 +21,7 @@ it comes from; the other profiles ``extends`` it and write down only what they c
       fig04_cifar10_map: {run: cifar10, seeds: {value: [0, 1], paper: "Fig. 4"}}
     reported:                         # only in `paper`: numbers the paper reports, per notebook
       fig04_cifar10_map:
-        n_images: {value: 60000, paper: "Sec. V.A"}
+        n_images: {value: 60000, paper: "Fig. 4"}
 
 A run's config is: dataclass defaults < ``defaults_for(dataset)`` < the profile's settings (the parent's
 first when ``inherit`` is true) < the notebook's parameters (``KNOBS``). Every figure that names the same run
@@ -376,9 +376,14 @@ class FigureSetup:
         glued: dict[str, Any] = {}
         for key, value in numbers.items():
             glued[key] = value
-        for key, label in (compare or {}).items():
+        # every number the paper reports for this notebook gets a row (the book's results page cites them),
+        # labelled by ``compare`` where the notebook names it, else by its key
+        reported = paper_profile().reported.get(self.notebook, {})
+        labels = dict(compare or {})
+        labels.update({k: k for k in reported if k not in labels})
+        for key, label in labels.items():
             ref = self.paper(key)
-            paper_txt = _fmt(ref.value) if ref is not None and ref.value is not None else (
+            paper_txt = _fmt_paper(ref.value) if ref is not None and ref.value is not None else (
                 "not transcribed" if ref is not None else "not reported")
             if ref is not None and ref.paper:
                 paper_txt += f" ({ref.paper})"
@@ -413,6 +418,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return " x ".join(str(x) for x in v) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
     return str(v)
+
+
+def _fmt_paper(v: Any) -> str:
+    """A number of the paper as printed there (0.7058, not rounded to 0.706)."""
+    return f"{v:g}" if isinstance(v, float) else _fmt(v)
 
 
 def _glue_all(values: dict[str, Any]) -> None:
