@@ -378,25 +378,25 @@ class _Folder:
             data: bytes | str = self.zf.read(name) if self.zf else str(self.root / name)  # type: ignore[operator]
         except Exception as e:  # noqa: BLE001 - a bad zip member (CRC, compression) is one bad file
             return None, f"unreadable ({_why(e)})"
-        return _decode_checked(data, size)
+        return _decode_checked(data, size, name)
 
 
-def _decode_checked(data: bytes | str, size: int) -> tuple[np.ndarray | None, str | None]:
-    """Decode one image file (bytes or a path): (array, None), or (None, the reason): ``truncated JPEG``
-    (any format), ``not an image`` (PIL does not recognise it), or ``unreadable (error)``."""
+def _decode_checked(data: bytes | str, size: int, name: str = "") -> tuple[np.ndarray | None, str | None]:
+    """Decode one image file (bytes or a path; ``name`` gives its extension): (array, None), or (None, the
+    reason): ``truncated JPEG`` (any format), ``not an image`` (PIL does not recognise it), or
+    ``unreadable (error)``."""
     from PIL import Image, UnidentifiedImageError
 
+    ext = os.path.splitext(name or (data if isinstance(data, str) else ""))[1].lower().lstrip(".")
+    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF"}.get(ext, ext.upper() or "image")
     try:
         im = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
+        fmt = im.format or fmt
+        im.load()
+        return _to_array(im, size), None
     except UnidentifiedImageError:
         return None, "not an image"
     except Exception as e:  # noqa: BLE001 - permission, I/O, decompression-bomb guard: the file is unusable
-        return None, f"unreadable ({_why(e)})"
-    fmt = im.format or "image"
-    try:
-        im.load()
-        return _to_array(im, size), None
-    except Exception as e:  # noqa: BLE001
         if "truncat" in str(e).lower() or isinstance(e, EOFError):
             return None, f"truncated {fmt}"
         return None, f"unreadable {fmt} ({_why(e)})"
