@@ -31,7 +31,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="digits | mnist:PATH | cifar10[:ROOT] | svhn[:ROOT] | imagefolder:PATH | npz:PATH")
+    d.add_argument("--dataset", help="digits | mnist:PATH | cifar10[:ROOT] | svhn[:ROOT] | imagefolder:PATH | npz:PATH; "
+                   "join several with '+' (imagefolder:train.zip+imagefolder:test.zip)")
     d.add_argument("--eval-dataset", help="a separate dataset for the held-out NS")
     d.add_argument("--holdout", type=float, help="stratified fraction of --dataset held out for the held-out NS")
     d.add_argument("--subset", type=int, help="class-balanced subset size of --dataset")
@@ -46,6 +47,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
     d.add_argument("--jitter", help="reading of the paper's colour jitter [0.4, 0.4, 0.4, 0.4]: torchvision "
                    "(ColorJitter ranges, default) or simsiam (the Keras SimSiam example's color_jitter)")
+    d.add_argument("--skip-bad-images", action="store_true", default=None,
+                   help="leave out image files that cannot be decoded (listed in manifest.json) instead of stopping")
     m = p.add_argument_group("model")
     m.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="map size (paper 30 30)")
     m.add_argument("--filter", help="gaussian | student")
@@ -87,6 +90,7 @@ _FLAGS = {
     "dataset": "data.dataset", "eval_dataset": "data.eval_dataset", "holdout": "data.holdout", "subset": "data.subset",
     "eval_subset": "data.eval_subset", "split_seed": "data.split_seed", "input_size": "data.input_size",
     "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
+    "skip_bad_images": "data.skip_bad_images",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",

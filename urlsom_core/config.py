@@ -53,10 +53,14 @@ class DataConfig:
     """Which images a run trains on, and how they reach the network.
 
     ``dataset`` is a spec: ``digits``, ``mnist:PATH``, ``cifar10[:ROOT]``, ``svhn[:ROOT]``,
-    ``imagefolder:PATH`` (a folder or a .zip of one) or ``npz:PATH``.
+    ``imagefolder:PATH`` (a folder or a .zip of one) or ``npz:PATH``; several joined by ``+`` are one
+    dataset (e.g. ``imagefolder:train.zip+imagefolder:test.zip``: CIFAR-10's 60,000 from two zips), their
+    classes matched by name. ``cifar10:ROOT`` and ``svhn:ROOT`` read torchvision's own files in ROOT when
+    present and download only when absent (see ``data``).
     ``holdout`` keeps a stratified fraction of ``dataset`` out of training to score a held-out NS;
     ``eval_dataset`` names a separate set for the same purpose. ``subset`` / ``eval_subset`` take a
-    class-balanced subset. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
+    class-balanced subset. ``skip_bad_images``: image files that cannot be decoded (truncated, not an
+    image) are left out and listed in the run's manifest, instead of stopping the load. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
     flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
     ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
     (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: README, Results).
@@ -79,6 +83,7 @@ class DataConfig:
     invert_fraction: float = 0.0
     data_root: str = "data"
     jitter: str = "torchvision"
+    skip_bad_images: bool = False
 
     def validate(self) -> None:
         _check(isinstance(self.dataset, str) and self.dataset != "", f"dataset {self.dataset!r}: a spec is required")
@@ -93,6 +98,8 @@ class DataConfig:
                f"crop_min {self.crop_min}: allowed is 0 < crop_min <= 1 (fraction of the image side)")
         _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
         _check(self.jitter in JITTERS, f"jitter {self.jitter!r}: allowed is one of {', '.join(JITTERS)}")
+        _check(isinstance(self.skip_bad_images, bool),
+               f"skip_bad_images {self.skip_bad_images!r}: allowed is true or false")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ A run directory holds::
 
     config.json      the config, its key and what was resolved from the data (input size, flips, sizes)
     manifest.json    status ("running" until the very end, then "complete"; "interrupted" or "failed" with a
-                     ``reason`` when a signal or an error stopped it), provenance, file hashes
+                     ``reason`` when a signal or an error stopped it), provenance, file hashes, and with
+                     ``data.skip_bad_images`` the image files left out (``skipped_bad_images``)
     history.jsonl    one row per epoch (loss terms, learning rate, monitor NS, seconds)
     checkpoint.pt    resumable state (model, optimizer, RNG states); checkpoint.prev.pt the one before
     metrics.json     neural selectivity and the map metrics, with provenance
@@ -214,6 +215,10 @@ def train_run(
             return Run.load(out, cache_hit=True)
         log(f"run {out}: {why}; training (resuming from its checkpoint if there is one)")
     splits = resolve(cfg.data)  # fails before anything is written when the data is bad
+    if splits.skipped:
+        shown = ", ".join(f"{b['file']} ({b['reason']})" for b in splits.skipped[:5])
+        log(f"skipping {len(splits.skipped)} bad image file(s) (skip_bad_images): {shown}"
+            + (", ..." if len(splits.skipped) > 5 else "") + "; all are listed in manifest.json")
     out.mkdir(parents=True, exist_ok=True)
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun, rank 0 holds the lock
     with DirLock(out) if writer else contextlib.nullcontext():
@@ -261,6 +266,8 @@ def _train_locked(
                 "started": old_manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
                 "sessions": old_manifest.get("sessions", 0) + 1,
                 "wall_time_s": float(old_manifest.get("wall_time_s", 0.0))}
+    if cfg.data.skip_bad_images:  # which image files this run's data leaves out, and why
+        manifest["skipped_bad_images"] = {"count": len(splits.skipped), "files": splits.skipped}
     if writer:
         write_json(out / "manifest.json", manifest)
 
