@@ -120,3 +120,31 @@ def test_study_configs_change_only_mode_sigma_and_seed():
         assert diff <= {"model.boundary", "model.sigma", "train.seed"}
         assert (c.model.boundary, c.model.sigma, c.train.seed) == (mode, sigma, seed)
     assert base.model.grid == (30, 30) and base.data.holdout == 0.2 and base.train.epochs == 3
+
+
+def test_read_results_says_in_one_line_what_is_missing(tmp_path):
+    res, note = B.read_results(str(tmp_path / "none.json"))
+    assert res is None and note.startswith(f"No boundary study results at {tmp_path / 'none.json'}")
+    assert "\n" not in note
+    (tmp_path / "bad.json").write_text("{")
+    assert B.read_results(str(tmp_path / "bad.json"))[0] is None
+    (tmp_path / "empty.json").write_text("{}")
+    assert "holds no boundary study groups" in B.read_results(str(tmp_path / "empty.json"))[1]
+
+
+def test_reading_follows_the_numbers():
+    rows = [_row("zeros", 5.0, 0, 0.9, 6.0), _row("circular", 5.0, 0, 0.8, 1.1), _row("mass", 5.0, 0, 0.7, 0.2)]
+    text = B.reading(B.aggregate(rows))
+    assert text == ("digits, sigma 5: highest NS 0.900 with zeros; corners and border nearest an even share with "
+                    "circular (corners 1.10x, border 1.00x).")
+    rows[0]["neural_selectivity"] = 0.5
+    assert "highest NS 0.800 with circular" in B.reading(B.aggregate(rows))
+
+
+def test_heatmaps_a_panel_per_dataset_and_quantity():
+    rows = [_row(m, 5.0, 0, 0.5, 1.0) for m in ("zeros", "circular")]
+    rows += [dict(r, dataset="cifar10") for r in rows]
+    fig = B.heatmaps(B.aggregate(rows))
+    assert len([a for a in fig.axes if a.images]) == 4
+    assert [a.get_title() for a in fig.axes if a.images][::2] == ["corners x, digits (mean over seeds)",
+                                                                    "corners x, cifar10 (mean over seeds)"]

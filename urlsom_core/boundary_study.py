@@ -143,7 +143,8 @@ def markdown_table(groups: Sequence[dict[str, Any]]) -> str:
 def heatmap(groups: Sequence[dict[str, Any]], key: str = "corner_over_representation", dataset: str | None = None,
             ax: Any = None, cmap: str = "viridis") -> Any:
     """A mode x sigma heatmap of one quantity's mean over seeds (``key`` one of ``COLUMNS``' keys), each cell
-    written in; ``dataset`` picks one dataset's groups (default the first). Returns the figure."""
+    written in; ``dataset`` picks one dataset's groups (default the first). Corner and border
+    over-representation are coloured blue-white-red with white at 1 (an even share). Returns the figure."""
     from .viz import _axes
 
     titles = dict(COLUMNS)
@@ -162,7 +163,14 @@ def heatmap(groups: Sequence[dict[str, Any]], key: str = "corner_over_representa
         if g[key]["mean"] is not None:
             z[modes.index(g["boundary"]), sigmas.index(g["sigma"])] = g[key]["mean"]
     fig, ax = _axes(ax, (4.5, 3.2))
-    im = ax.imshow(z, cmap=cmap, aspect="auto")
+    norm = None
+    if key.endswith("_over_representation") and np.isfinite(z).any():  # 1 is an even share: white, centred
+        from matplotlib.colors import TwoSlopeNorm
+
+        lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+        norm = TwoSlopeNorm(vcenter=1.0, vmin=min(lo, 1.0 - 1e-6), vmax=max(hi, 1.0 + 1e-6))
+        cmap = "coolwarm"
+    im = ax.imshow(z, cmap=cmap, aspect="auto", norm=norm)
     for i in range(len(modes)):
         for j in range(len(sigmas)):
             if np.isfinite(z[i, j]):
@@ -181,3 +189,69 @@ def _outline() -> list[Any]:
     from matplotlib import patheffects
 
     return [patheffects.withStroke(linewidth=1.5, foreground="black")]
+
+
+def read_results(path: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(results, None) from a results.json written by ``bench/boundary_study.py``, or (None, one line
+    saying why not: the file is missing or is not such a file)."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        return None, (f"No boundary study results at {path}: run `python bench/boundary_study.py` "
+                      "(see its --help) to make them.")
+    try:
+        res = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        return None, f"{path} is not readable as JSON ({str(e).splitlines()[0]})."
+    if not isinstance(res, dict) or not isinstance(res.get("groups"), list) or not res["groups"]:
+        return None, f"{path} holds no boundary study groups; allowed is a results.json of bench/boundary_study.py."
+    return res, None
+
+
+def reading(groups: Sequence[dict[str, Any]]) -> str:
+    """A sentence per (dataset, sigma), from the numbers: the mode with the highest NS (and held-out NS when
+    there is one) and the mode whose corners and border are nearest to an even share (1)."""
+    out = []
+    keyed: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for g in groups:
+        keyed.setdefault((g["dataset"], g["sigma"]), []).append(g)
+
+    def mean(g: dict[str, Any], k: str) -> float | None:
+        return g[k]["mean"]
+
+    for (dataset, sigma), gs in keyed.items():
+        parts = []
+        for k, what in (("neural_selectivity", "NS"), ("heldout_neural_selectivity", "held-out NS")):
+            have = [g for g in gs if mean(g, k) is not None]
+            if have:
+                best = max(have, key=lambda g: mean(g, k))
+                parts.append(f"highest {what} {mean(best, k):.3f} with {best['boundary']}")
+        have = [g for g in gs if mean(g, "corner_over_representation") is not None
+                and mean(g, "border_over_representation") is not None]
+        if have:
+            def off(g: dict[str, Any]) -> float:
+                return max(abs(math.log(max(mean(g, k), 1e-3))) for k in ("corner_over_representation",
+                                                                           "border_over_representation"))
+            even = min(have, key=off)
+            parts.append(f"corners and border nearest an even share with {even['boundary']} "
+                         f"(corners {mean(even, 'corner_over_representation'):.2f}x, "
+                         f"border {mean(even, 'border_over_representation'):.2f}x)")
+        if parts:
+            out.append(f"{dataset}, sigma {sigma:g}: " + "; ".join(parts) + ".")
+    return " ".join(out)
+
+
+def heatmaps(groups: Sequence[dict[str, Any]], keys: Sequence[str] = ("corner_over_representation",
+                                                                     "neural_selectivity")) -> Any:
+    """A figure of ``heatmap`` panels: a row per dataset, a column per quantity of ``keys``."""
+    from matplotlib.figure import Figure
+
+    datasets = list(dict.fromkeys(g["dataset"] for g in groups))
+    fig = Figure(figsize=(4.6 * len(keys), 3.2 * len(datasets)), layout="constrained")
+    axes = fig.subplots(len(datasets), len(keys), squeeze=False)
+    for i, d in enumerate(datasets):
+        for j, k in enumerate(keys):
+            heatmap(groups, k, dataset=d, ax=axes[i][j])
+    return fig

@@ -341,7 +341,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
         info["map"] = run_map_figures(Path(info["path"])) if info.get("path") else None
     summary["runs"] = runs_used
     write_json(out / "summary.json", summary)
-    per_run = run_table(runs_used)
+    per_run = run_table(runs_used) if runs_used else "(the notebooks used no runs)"
     log("\n" + per_run)
     train_total = sum(r["train_seconds"] or 0 for r in runs_used.values())
     devices = sorted({r["device"] for r in runs_used.values() if r.get("device")})
