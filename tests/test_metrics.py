@@ -85,7 +85,8 @@ def test_perfectly_topographic_map():
     ns = neural_selectivity(winners, labels, N_NEURONS)
     assert ns["neural_selectivity"] == 1.0 and ns["active_neurons"] == 100
     m = map_metrics(winners, t2, labels, GRID, emb)
-    assert set(m) == {"topographic_error", "contiguity", "contiguity_shuffled", "trustworthiness", "nmi", "ari"}
+    assert set(m) == {"topographic_error", "contiguity", "contiguity_shuffled", "trustworthiness", "nmi", "ari",
+                      "corner_over_representation", "border_over_representation", "live_share", "usage_evenness"}
     assert m["contiguity"] == pytest.approx(c)
 
 

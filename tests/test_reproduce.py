@@ -212,6 +212,8 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert f"FAILED {err}" in printed
     assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
     assert "| fig06_neuron_scatter | ok |" in (out / "summary.md").read_text()
+    assert "| live share | corners x | border x | evenness |" in (out / "summary.md").read_text()
+    assert all(isinstance(r["map"]["corner_over_representation"], float) for r in summary["runs"].values())
     assert len(list(runs.iterdir())) == 1  # fig07 trained nothing: it failed in its first cell
 
     code = cli.main(args + ["--only", "fig05,fig06"])
@@ -221,3 +223,30 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert "runs trained 0, reused from the store 2" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert all(n["trained"] == 0 and n["cached"] == 1 for n in summary["notebooks"])
+
+
+def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
+    """From metrics.json when it has the usage figures; from assignments.npz when an older run lacks them."""
+    import numpy as np
+
+    from urlsom_core.files import write_json
+
+    new, old = tmp_path / "new", tmp_path / "old"
+    for d in (new, old):
+        d.mkdir()
+        write_json(d / "config.json", {"config": {"model": {"grid": [4, 4], "boundary": "circular"}}})
+    write_json(new / "metrics.json", {"neural_selectivity": 0.5, "active_neurons": 16, "n_neurons": 16,
+                                      "corner_over_representation": 1.0, "border_over_representation": 1.0,
+                                      "live_share": 1.0, "usage_evenness": 1.0})
+    write_json(old / "metrics.json", {"neural_selectivity": 0.25, "active_neurons": 4, "n_neurons": 16})
+    np.savez(old / "assignments.npz", winner=np.array([0, 3, 12, 15] * 5))  # all on the corners
+    used = {"k-new": {"figures": ["fig04"], "path": str(new)}, "k-old": {"figures": ["fig07", "fig08"], "path": str(old)},
+            "k-gone": {"figures": ["fig09"], "path": str(tmp_path / "gone")}}
+    for info in used.values():
+        info["map"] = reproduce.run_map_figures(Path(info["path"]))
+    assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
+    text = reproduce.run_table(used).splitlines()
+    assert text[0] == "| run | figures | map | NS | live | live share | corners x | border x | evenness |"
+    assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 |"
+    assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 | 1.33 | 0.500 |"
+    assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - |"

@@ -59,6 +59,18 @@ def test_wta_map_puts_each_sample_within_jitter_of_its_winner_and_marks_dead_neu
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # row 0 at the top
 
 
+def test_wta_map_says_when_the_map_is_a_torus():
+    from types import SimpleNamespace
+
+    w, y = np.array([0, 4, 20, 24]), np.array([0, 1, 2, 3])
+    flat = viz.wta_map(w, y, (5, 5)).axes[0]
+    torus = viz.wta_map(w, y, (5, 5), torus=True).axes[0]
+    assert flat.get_xlabel() == "map column" and viz.TORUS_NOTE not in flat.get_xlabel()
+    assert viz.TORUS_NOTE in torus.get_xlabel() and torus.get_xlabel() == "map column (toroidal map: edges wrap)"
+    assert flat.spines["top"].get_linestyle() == "solid" and torus.spines["top"].get_linestyle() != "solid"
+    assert viz.is_torus(SimpleNamespace(boundary="circular")) and not viz.is_torus(SimpleNamespace(boundary="mass"))
+
+
 def test_wta_map_window_zooms_and_keeps_only_its_samples():
     winners = np.array([0, 6, 12, 24])
     labels = np.array([0, 1, 2, 3])

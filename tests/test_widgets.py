@@ -11,7 +11,7 @@ import numpy as np
 from urlsom_core import widgets
 
 
-def fake_run(grid=(3, 4), n=40, seed=0, sigma=3.0):
+def fake_run(grid=(3, 4), n=40, seed=0, sigma=3.0, boundary="zeros"):
     """A duck-typed Run: what the inspector reads from a urlsom_core.runs.Run."""
     import torch
 
@@ -21,7 +21,7 @@ def fake_run(grid=(3, 4), n=40, seed=0, sigma=3.0):
     images = torch.from_numpy(rng.integers(0, 255, size=(n, 1, 8, 8), dtype=np.uint8))
     return SimpleNamespace(
         assignments=lambda: {"winner": winners, "label": labels},
-        config=SimpleNamespace(model=SimpleNamespace(grid=grid, sigma=sigma)),
+        config=SimpleNamespace(model=SimpleNamespace(grid=grid, sigma=sigma, boundary=boundary)),
         resolved={"classes": ["a", "b", "c"]},
         splits=lambda: SimpleNamespace(train=SimpleNamespace(images=images)),
         metrics={"neural_selectivity": 1.0, "active_neurons": 5, "n_neurons": grid[0] * grid[1]},
@@ -105,3 +105,15 @@ def test_vendored_widget_javascript_is_there_and_local():
     assert not cfg["mathjax_path"].startswith(("http:", "https:", "//"))
     assert any((s / cfg["mathjax_path"]).is_file() for s in static)
     assert "_static" not in cfg["html_static_path"][0]
+
+
+def test_inspector_says_a_circular_map_wraps():
+    torus = widgets.inspector({"circular": fake_run(boundary="circular")})
+    flat = widgets.inspector({"zeros": fake_run()})
+
+    def panels(box):
+        return [h.value for s in box.children[1].children[1].children[2].children for r in s.children
+                for h in r.children]
+
+    assert all(widgets.TORUS_NOTE in p for p in panels(torus))
+    assert not any(widgets.TORUS_NOTE in p for p in panels(flat))

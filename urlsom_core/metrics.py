@@ -13,7 +13,13 @@ neurons at random, and ``baselines.ns_versus_k`` measures NS on 10x10 .. 40x40 g
 The map metrics the paper lacks (``map_metrics``, written into metrics.json): ``topographic_error``,
 ``contiguity`` and ``contiguity_shuffled``, ``trustworthiness``, ``nmi`` and ``ari``. A metric that is
 undefined for a map (contiguity with no two adjacent live neurons, trustworthiness on too few samples) is
-NaN from the functions here and ``None`` (JSON null) in ``map_metrics``.
+NaN from the functions here and ``None`` (JSON null) in ``map_metrics``. On a toroidal map
+(``ModelConfig.boundary == "circular"``: the fixed convolution wraps) every grid distance wraps too
+(``torus=True``): column 0 and column W-1 are neighbours.
+
+How the map is used (``usage_metrics``, also in metrics.json): the corner and border over-representation
+(share of samples won by the 4 corner neurons / the outer ring, over their share of the neurons), the live
+share and the evenness of the winner counts (their entropy over log n).
 
 Example:
     >>> import numpy as np
@@ -123,8 +129,22 @@ def top2(scores: np.ndarray, largest: bool = True) -> np.ndarray:
     return np.argsort(key, axis=1, kind="stable")[:, :2]
 
 
-def topographic_error(top2: np.ndarray, grid: tuple[int, int]) -> float:
+def grid_offsets(a: np.ndarray, b: np.ndarray, grid: tuple[int, int], torus: bool = False) -> np.ndarray:
+    """|row| and |column| offsets between neurons ``a`` and ``b`` (row-major indices), (N, 2) float.
+
+    On a torus each offset is the shorter way round: ``min(d, side - d)``."""
+    d = np.abs(grid_coords(a, grid) - grid_coords(b, grid))
+    if torus:
+        side = np.array(grid, dtype=np.float64)
+        d = np.minimum(d, side - d)
+    return d
+
+
+def topographic_error(top2: np.ndarray, grid: tuple[int, int], torus: bool = False) -> float:
     """Fraction of samples whose two largest outputs are not grid neighbours (8-neighbourhood).
+
+    ``torus``: the map wraps (a circular boundary), so neurons in the first and last column (or row) are
+    neighbours.
 
     ``top2`` (N, 2) holds each sample's best and second-best neuron, a Softmax map's two largest outputs
     (a classical SOM's two nearest units). Ties between equal outputs are broken towards the lower neuron
@@ -141,28 +161,41 @@ def topographic_error(top2: np.ndarray, grid: tuple[int, int]) -> float:
         raise ValueError(f"top2 holds neuron {int(t.max() if t.max() >= n else t.min())}: allowed are 0..{n - 1}")
     if (t[:, 0] == t[:, 1]).any():
         raise ValueError("top2: a sample's best and second-best neuron are the same; allowed are two distinct neurons")
-    a, b = grid_coords(t[:, 0], grid), grid_coords(t[:, 1], grid)
-    cheb = np.abs(a - b).max(1)
+    cheb = grid_offsets(t[:, 0], t[:, 1], grid, torus).max(1)
     return float((cheb > 1).mean())
 
 
-def _adjacent_pairs(grid: tuple[int, int]) -> np.ndarray:
+def adjacent_pairs(grid: tuple[int, int], torus: bool = False) -> np.ndarray:
+    """Every unordered pair of 8-adjacent neurons once, (P, 2) row-major indices. On a torus the first and
+    last rows and columns are adjacent too (a pair is listed once even on a side of 2, where both ways
+    round meet)."""
     H, W = grid
-    idx = np.arange(H * W).reshape(H, W)
+    if not torus:
+        idx = np.arange(H * W).reshape(H, W)
+        pairs = []
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each 8-neighbour pair once
+            r0, r1 = max(0, -dr), H - max(0, dr)
+            c0, c1 = max(0, -dc), W - max(0, dc)
+            a = idx[r0:r1, c0:c1]
+            b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+            pairs.append(np.stack((a.ravel(), b.ravel()), 1))
+        return np.concatenate(pairs)
+    r, c = np.divmod(np.arange(H * W), W)
     pairs = []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):  # each 8-neighbour pair once
-        r0, r1 = max(0, -dr), H - max(0, dr)
-        c0, c1 = max(0, -dc), W - max(0, dc)
-        a = idx[r0:r1, c0:c1]
-        b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        pairs.append(np.stack((a.ravel(), b.ravel()), 1))
-    return np.concatenate(pairs)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                pairs.append(np.stack((r * W + c, ((r + dr) % H) * W + (c + dc) % W), 1))
+    p = np.concatenate(pairs)
+    p = p[p[:, 0] != p[:, 1]]  # a side of 1 would wrap onto itself (grids are at least 2x2)
+    return np.unique(np.sort(p, 1), axis=0)
 
 
-def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -> tuple[float, float]:
+def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], torus: bool = False) -> tuple[float, float]:
     """(contiguity, shuffled contiguity).
 
-    Contiguity: among pairs of 8-adjacent live neurons, the fraction whose mode labels agree.
+    Contiguity: among pairs of 8-adjacent live neurons (wrapping round a torus with ``torus``), the fraction
+    whose mode labels agree.
     Shuffled: its exact expectation when the live neurons' positions are shuffled (a uniformly random
     permutation of the mode labels over the live positions). Any two distinct positions then hold an
     ordered pair drawn without replacement from the L live labels, so the expectation is
@@ -172,7 +205,7 @@ def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -
     """
     n = grid[0] * grid[1]
     nl = neuron_labels(winners, labels, n)
-    pairs = _adjacent_pairs(grid)
+    pairs = adjacent_pairs(grid, torus)
     live = nl >= 0
     p = pairs[live[pairs[:, 0]] & live[pairs[:, 1]]]
     if len(p) == 0:
@@ -184,7 +217,7 @@ def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -
 
 
 def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[int, int], n_neighbors: int = 5,
-                        max_samples: int = 2000, seed: int = 0) -> float:
+                        max_samples: int = 2000, seed: int = 0, torus: bool = False) -> float:
     """scikit-learn's trustworthiness of each sample's winner grid position w.r.t. its backbone embedding,
     on a seeded subsample of at most ``max_samples`` (the measure is O(N^2) in memory).
 
@@ -193,7 +226,8 @@ def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[
     order). We break them at random instead: a seeded jitter smaller than any gap between two distinct
     grid distances is added to the coordinates, so every strict order of the grid is kept and a map that
     carries no information (collapsed, or random) scores the chance value, about 0.5. NaN when there are
-    too few samples (scikit-learn needs ``n_neighbors < N / 2``).
+    too few samples (scikit-learn needs ``n_neighbors < N / 2``). With ``torus`` the grid distance wraps
+    (the shorter way round each axis), computed as a precomputed distance matrix with the same jitter.
     """
     from sklearn.manifold import trustworthiness
 
@@ -209,27 +243,58 @@ def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[
     D = (grid[0] - 1) ** 2 + (grid[1] - 1) ** 2
     eps = 0.05 / np.sqrt(D + 1)
     coords = coords + rng.uniform(-eps, eps, coords.shape)
-    return float(trustworthiness(np.asarray(embedding)[idx], coords, n_neighbors=n_neighbors))
+    if not torus:
+        return float(trustworthiness(np.asarray(embedding)[idx], coords, n_neighbors=n_neighbors))
+    # wrapped offsets of the jittered coordinates: the jitter still only breaks ties (each offset moves by <= 2 eps)
+    d = np.abs(coords[:, None, :] - coords[None, :, :])
+    side = np.array(grid, dtype=np.float64)
+    d = np.minimum(d, side - d)
+    dist = np.sqrt((d**2).sum(-1))
+    return _trustworthiness_precomputed(np.asarray(embedding)[idx], dist, n_neighbors)
+
+
+def _trustworthiness_precomputed(X: np.ndarray, dist_embedded: np.ndarray, n_neighbors: int) -> float:
+    """scikit-learn's trustworthiness formula with the embedded space given as a distance matrix
+    (scikit-learn's own function takes the embedded space as coordinates only)."""
+    from sklearn.metrics import pairwise_distances
+
+    n = X.shape[0]
+    dist_X = pairwise_distances(X, metric="euclidean")
+    np.fill_diagonal(dist_X, np.inf)
+    ind_X = np.argsort(dist_X, axis=1)
+    d = dist_embedded.copy()
+    np.fill_diagonal(d, np.inf)
+    ind_embedded = np.argsort(d, axis=1, kind="stable")[:, :n_neighbors]
+    inverted = np.zeros((n, n), dtype=int)
+    ordered = np.arange(n + 1)
+    inverted[ordered[:, None][:-1], ind_X] = ordered[1:]
+    ranks = inverted[ordered[:-1, None], ind_embedded] - n_neighbors
+    t = np.sum(ranks[ranks > 0])
+    return float(1.0 - t * (2.0 / (n * n_neighbors * (2.0 * n - 3.0 * n_neighbors - 1.0))))
 
 
 def map_metrics(winners: np.ndarray, top2: np.ndarray, labels: np.ndarray, grid: tuple[int, int],
-                embedding: np.ndarray | None = None) -> dict[str, float | None]:
-    """Topographic error, contiguity (and its shuffled baseline), trustworthiness, NMI and ARI.
+                embedding: np.ndarray | None = None, torus: bool = False) -> dict[str, float | None]:
+    """Topographic error, contiguity (and its shuffled baseline), trustworthiness, NMI and ARI, and how the
+    map is used (``usage_metrics``: corner and border over-representation, live share, evenness).
 
     NMI and ARI compare the partition of the samples by winner with the labels (scikit-learn's scores;
-    NMI with arithmetic normalisation). An undefined value is ``None``.
+    NMI with arithmetic normalisation). ``torus``: the map wraps (``ModelConfig.boundary == "circular"``),
+    so topographic error, contiguity and trustworthiness use toroidal grid distance. An undefined value is
+    ``None``.
     """
-    c, cs = contiguity(winners, labels, grid)
+    c, cs = contiguity(winners, labels, grid, torus)
     nmi, ari = cluster_scores(winners, labels)
     out: dict[str, float | None] = {
-        "topographic_error": topographic_error(top2, grid),
+        "topographic_error": topographic_error(top2, grid, torus),
         "contiguity": c,
         "contiguity_shuffled": cs,
         "nmi": nmi,
         "ari": ari,
     }
     if embedding is not None:
-        out["trustworthiness"] = map_trustworthiness(embedding, winners, grid)
+        out["trustworthiness"] = map_trustworthiness(embedding, winners, grid, torus=torus)
+    out.update(usage_metrics(winners, grid))
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in out.items()}
 
 
@@ -238,3 +303,65 @@ def cluster_scores(winners: np.ndarray, labels: np.ndarray) -> tuple[float, floa
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     return float(normalized_mutual_info_score(labels, winners)), float(adjusted_rand_score(labels, winners))
+
+
+# ------------------------------------------------------------------------------------ how the map is used
+def corner_neurons(grid: tuple[int, int]) -> np.ndarray:
+    """The 4 corner neurons of ``grid`` (row-major indices)."""
+    H, W = grid
+    return np.array([0, W - 1, (H - 1) * W, H * W - 1], dtype=np.int64)
+
+
+def border_neurons(grid: tuple[int, int]) -> np.ndarray:
+    """The outer ring of ``grid``, corners included (row-major indices, sorted): 2H + 2W - 4 neurons."""
+    H, W = grid
+    r, c = np.divmod(np.arange(H * W), W)
+    return np.flatnonzero((r == 0) | (r == H - 1) | (c == 0) | (c == W - 1))
+
+
+def over_representation(winners: np.ndarray, neurons: np.ndarray, n_neurons: int) -> float:
+    """Share of the samples won by ``neurons`` over their share of the map: 1 for a map used evenly,
+    ``n_neurons / len(neurons)`` when they win every sample, 0 when they win none. NaN for no samples."""
+    winners = np.asarray(winners, dtype=np.int64).reshape(-1)
+    if winners.size == 0:
+        return float("nan")
+    share = np.isin(winners, neurons).mean()
+    return float(share / (len(neurons) / n_neurons))
+
+
+def usage_metrics(winners: np.ndarray, grid: tuple[int, int]) -> dict[str, float]:
+    """How evenly the map is used, from the winners alone.
+
+    ``corner_over_representation``: share of the samples won by the 4 corner neurons over their share of
+    the neurons (4 / n); ``border_over_representation``: the same for the outer ring, corners included;
+    ``live_share``: neurons that won a sample over n; ``usage_evenness``: the entropy of the winner counts
+    over log n (1 when every neuron wins equally often, 0 when one neuron wins all).
+
+    The corner and border figures are always taken on the displayed grid, also for a toroidal map
+    (``boundary == "circular"``), where no neuron is at an edge: there, by symmetry, their expectation is 1
+    and a value far from 1 is chance or a map that is not shift-invariant. On a zero-padded map a value
+    above 1 is the edge bias of the fixed convolution (a truncated neighbourhood sharpens the Softmax).
+
+    Example:
+        >>> m = usage_metrics(np.array([0, 3, 12, 15]), (4, 4))  # every sample on a corner of a 4x4 map
+        >>> m["corner_over_representation"], m["live_share"]
+        (4.0, 0.25)
+    """
+    H, W = int(grid[0]), int(grid[1])
+    n = H * W
+    winners = np.asarray(winners, dtype=np.int64).reshape(-1)
+    if winners.size and (winners.min() < 0 or winners.max() >= n):
+        raise ValueError(f"winner {int(winners.max() if winners.max() >= n else winners.min())}: "
+                         f"allowed are neuron indices 0..{n - 1}")
+    counts = np.bincount(winners, minlength=n).astype(np.float64)
+    if winners.size:
+        p = counts[counts > 0] / counts.sum()
+        evenness = float(-(p * np.log(p)).sum() / np.log(n))
+    else:
+        evenness = float("nan")
+    return {
+        "corner_over_representation": over_representation(winners, corner_neurons((H, W)), n),
+        "border_over_representation": over_representation(winners, border_neurons((H, W)), n),
+        "live_share": float((counts > 0).mean()),
+        "usage_evenness": evenness,
+    }

@@ -337,19 +337,69 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
                "runs_root": str(runs), "wall_seconds": round(wall, 1), "notebooks": [asdict(o) for o in ordered],
                "provenance": provenance(dev)}
     runs_used = _runs_used(out, names)
+    for info in runs_used.values():
+        info["map"] = run_map_figures(Path(info["path"])) if info.get("path") else None
     summary["runs"] = runs_used
     write_json(out / "summary.json", summary)
+    per_run = run_table(runs_used) if runs_used else "(the notebooks used no runs)"
+    log("\n" + per_run)
     train_total = sum(r["train_seconds"] or 0 for r in runs_used.values())
     devices = sorted({r["device"] for r in runs_used.values() if r.get("device")})
     (out / "summary.md").write_text(
         f"Profile `{prof.name}`, {len(ordered)} notebooks, {wall:.0f} s in all with {jobs} job(s) of "
         f"{env['URLSOM_THREADS']} thread(s) on {os.cpu_count()} cores. The {len(runs_used)} runs they use took "
         f"{train_total:.0f} s of training when they were trained ({', '.join(devices) or 'no device'}); "
-        "`cached` means a notebook found its run complete in the store.\n\n" + text + "\n")
+        "`cached` means a notebook found its run complete in the store.\n\n" + text + "\n\n"
+        "How each run uses its map (corners x, border x: the share of samples won by the 4 corner neurons / the "
+        "outer ring over their share of the neurons, 1 for an even map; live share: neurons that won a sample "
+        "over n; evenness: entropy of the winner counts over log n):\n\n" + per_run + "\n")
     from .profiles import describe
 
     (out / "profile.md").write_text(describe(prof) + "\n")
     return (1 if failed else 0), ordered
+
+
+def run_map_figures(path: Path) -> dict[str, Any] | None:
+    """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
+    from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
+    from .files import read_json
+    from .metrics import usage_metrics
+
+    try:
+        m = read_json(path / "metrics.json")
+        conf = read_json(path / "config.json")
+    except (OSError, ValueError):
+        return None
+    model = conf.get("config", {}).get("model", {})
+    out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
+           "grid": model.get("grid"), "boundary": model.get("boundary", "zeros")}
+    keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
+    if all(k in m for k in keys):
+        out.update({k: m[k] for k in keys})
+    elif (path / "assignments.npz").is_file() and out["grid"]:
+        import numpy as np
+
+        with np.load(path / "assignments.npz") as z:
+            out.update(usage_metrics(z["winner"], tuple(out["grid"])))
+    return out
+
+
+def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
+    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness."""
+    def f(v: Any, fmt: str) -> str:
+        return format(v, fmt) if isinstance(v, (int, float)) else "-"
+
+    rows = ["| run | figures | map | NS | live | live share | corners x | border x | evenness |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, info in runs_used.items():
+        m = info.get("map") or {}
+        g = m.get("grid")
+        where = f"{g[0]}x{g[1]} {m.get('boundary')}" if g else "-"
+        rows.append(f"| {key} | {', '.join(info.get('figures', []))} | {where} | {f(m.get('ns'), '.3f')} | "
+                    f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
+                    f"{f(m.get('corner_over_representation'), '.2f')} | {f(m.get('border_over_representation'), '.2f')} | "
+                    f"{f(m.get('usage_evenness'), '.3f')} |")
+    return "\n".join(rows)
 
 
 def _rel(path: Path, top: Path) -> str:
@@ -371,7 +421,7 @@ def _runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
             continue
         for r in rec.get("runs", []):
             info = used.setdefault(r["key"], {"train_seconds": r.get("train_seconds"), "epochs": r.get("epochs"),
-                                              "figures": [], "device": None})
+                                              "figures": [], "device": None, "path": r.get("path")})
             info["figures"].append(name)
             man = Path(r["path"]) / "manifest.json"
             if info["device"] is None and man.is_file():

@@ -173,7 +173,8 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     tr = predict(model, splits.train, aug, device, embed=True)
     y = splits.train.labels.numpy()
     metrics: dict[str, Any] = dict(neural_selectivity(tr["winner"], y, n))
-    metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"]))
+    metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"],
+                               torus=run_cfg.model.boundary == "circular"))  # usage metrics included
     assign = {"winner": tr["winner"].astype(np.int32), "label": y.astype(np.int16), "top2": tr["top2"].astype(np.int32)}
     if splits.heldout is not None:
         te = predict(model, splits.heldout, aug, device)
@@ -344,7 +345,8 @@ def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any
     n = run.config.model.n_neurons
     y = data.labels.numpy()
     m: dict[str, Any] = dict(neural_selectivity(out["winner"], y, n))
-    m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"]))
+    m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"],
+                         torus=run.config.model.boundary == "circular"))
     m["heldout_neural_selectivity"] = heldout_neural_selectivity(a["winner"], a["label"], out["winner"], y, n)
     m["dataset"] = data.name
     m["n_samples"] = len(data)

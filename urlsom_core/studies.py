@@ -218,7 +218,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
         ax = axes[i // nc, i % nc]
         a = run.assignments()
         viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
-                    classes=run.resolved.get("classes"),
+                    classes=run.resolved.get("classes"), torus=viz.is_torus(run.config.model),
                     title=f"γ={r['gamma']:g} σ={r['sigma']:g}\nNS {_f(r['neural_selectivity'])}  "
                           f"TE {_f(r['topographic_error'])}  live {r['active_neurons']}")
         if i % nc:

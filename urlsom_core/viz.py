@@ -29,6 +29,14 @@ TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e37
 DEAD = "#d9d9d9"
 
 
+TORUS_NOTE = "toroidal map: edges wrap"
+
+
+def is_torus(model_config: Any) -> bool:
+    """Whether a run's map is a torus: its fixed convolution wraps (``boundary == "circular"``)."""
+    return getattr(model_config, "boundary", "zeros") == "circular"
+
+
 def label_color(i: int) -> str:
     return TAB10[int(i) % len(TAB10)]
 
@@ -108,10 +116,14 @@ def wta_map(
     show_dead: bool = False,
     size: float | None = None,
     legend: bool = True,
+    torus: bool = False,
 ) -> Any:
     """Each sample drawn at its winner's grid position (column right, row down), moved uniformly within
     +-``jitter``, coloured by its label. ``window`` = (row0, row1, col0, col1) zooms (end exclusive);
-    ``show_dead`` marks neurons that won no sample with a grey cross."""
+    ``show_dead`` marks neurons that won no sample with a grey cross. ``torus``: the map is toroidal (a
+    circular boundary, ``ModelConfig.boundary == "circular"``), so its left and right edges and its top and
+    bottom edges are neighbours; the axis labels say so (:data:`TORUS_NOTE`) and the map's frame is drawn
+    dashed. Pass ``torus=is_torus(config.model)``."""
     fig, ax = _axes(ax)
     H, W = int(grid[0]), int(grid[1])
     winners = np.asarray(winners, dtype=np.int64)
@@ -145,8 +157,11 @@ def wta_map(
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("map column")
-    ax.set_ylabel("map row")
+    ax.set_xlabel("map column" + (f" ({TORUS_NOTE})" if torus else ""))
+    ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
+    if torus and window is None:  # the frame is no edge: drawn dashed
+        for side in ax.spines.values():
+            side.set_linestyle((0, (4, 3)))
     if title:
         ax.set_title(title, fontsize=10)
     if legend:

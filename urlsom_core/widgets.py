@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .viz import DEAD, TAB10, label_color
+from .viz import DEAD, TAB10, TORUS_NOTE, is_torus, label_color
 
 PIXELATED = "image-rendering: pixelated; image-rendering: crisp-edges;"
 
@@ -87,11 +87,14 @@ def where_map(neuron_label: np.ndarray, grid: Sequence[int], pos: tuple[int, int
 
 
 def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], pos: tuple[int, int],
-                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3) -> str:
+                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3, torus: bool = False) -> str:
     """HTML for one neuron: its images (a 3x3 gallery of ``images``, the samples it won), the label
-    histogram of all of them, the neuron's label and purity (its own NS), and a small map locating it."""
+    histogram of all of them, the neuron's label and purity (its own NS), and a small map locating it.
+    ``torus``: the map wraps; the panel says so (an edge neuron's neighbours are across the map)."""
     r, c = pos
     head = f"<b>neuron (row {r}, column {c})</b>"
+    if torus:
+        head += f" <small>({TORUS_NOTE})</small>"
     where = ""
     if where_png is not None:
         where = (f'<img src="{_data_uri(where_png)}" style="width:90px; {PIXELATED} border:1px solid #ccc" '
@@ -114,8 +117,9 @@ def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
 
 
 def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid: Sequence[int],
-               classes: Sequence[str], seed: int = 0, n_images: int = 9) -> list[str]:
-    """The HTML panel of every neuron, row-major, with up to ``n_images`` seeded random images each."""
+               classes: Sequence[str], seed: int = 0, n_images: int = 9, torus: bool = False) -> list[str]:
+    """The HTML panel of every neuron, row-major, with up to ``n_images`` seeded random images each
+    (``torus``: the map wraps, and each panel says so)."""
     from .metrics import neuron_labels
 
     H, W = int(grid[0]), int(grid[1])
@@ -130,17 +134,18 @@ def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid
         idx = order[bounds[j] : bounds[j + 1]]
         pick = rng.permutation(idx)[:n_images] if len(idx) else idx
         out.append(neuron_panel(images[pick], labels[idx], classes, divmod(j, W), len(winners),
-                                where_map(nl, grid, divmod(j, W))))
+                                where_map(nl, grid, divmod(j, W)), torus=torus))
     return out
 
 
-def _map_png(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], classes: Sequence[str], title: str) -> bytes:
+def _map_png(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], classes: Sequence[str], title: str,
+             torus: bool = False) -> bytes:
     from matplotlib.figure import Figure
 
     from .viz import wta_map
 
     fig = Figure(figsize=(5.2, 4.2), layout="constrained")
-    wta_map(winners, labels, grid, ax=fig.add_subplot(), classes=classes, title=title, show_dead=False)
+    wta_map(winners, labels, grid, ax=fig.add_subplot(), classes=classes, title=title, show_dead=False, torus=torus)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()
@@ -166,11 +171,13 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
         classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
         images = run.splits().train.images.numpy()
         m = run.metrics
+        torus = is_torus(run.config.model)
         title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
-                 "neurons live")
-        maps.append(w.VBox([w.Image(value=_map_png(a["winner"], a["label"], grid, classes, title), format="png",
+                 "neurons live" + (f"\n{TORUS_NOTE}" if torus else ""))
+        maps.append(w.VBox([w.Image(value=_map_png(a["winner"], a["label"], grid, classes, title, torus), format="png",
                                     layout=w.Layout(width="470px"))]))
-        panels = panels_for(a["winner"], a["label"], images, grid, classes, seed=seed, n_images=n_images)
+        panels = panels_for(a["winner"], a["label"], images, grid, classes, seed=seed, n_images=n_images,
+                            torus=torus)
         rows = [w.Stack([w.HTML(panels[r * grid[1] + c]) for c in range(grid[1])], selected_index=0)
                 for r in range(grid[0])]
         stacks.append((w.Stack(rows, selected_index=0), rows))
