@@ -86,7 +86,7 @@ def test_bad_profiles_say_what_is_wrong(tmp_path):
     with pytest.raises(ConfigError, match="sigma -1.0: allowed is sigma > 0"):
         profiles.load_profile(str(bad))
     bad.write_text("extends: quick\nfigures: {fig04_cifar10_map: {run: nope}}\n")
-    with pytest.raises(ConfigError, match="run 'nope': allowed are cifar10, svhn"):
+    with pytest.raises(ConfigError, match="run 'nope': allowed are cifar10, cifar10_t, svhn"):
         profiles.load_profile(str(bad))
     bad.write_text("extends: quick\nfigures: {fig04_cifar10_map: {sigmaa: 3}}\n")
     prof = profiles.load_profile(str(bad))
