@@ -32,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .profiles import COMMON, Profile, load_profile, repo_root
+from .profiles import (
+    COMMON,
+    FigureSetup,
+    Profile,
+    default_out_dir,
+    default_runs_root,
+    describe,
+    load_profile,
+    records,
+    repo_root,
+)
 
 EXECUTED = "executed"  # the TOC names executed notebooks as executed/NAME; their sources are notebooks/NAME.py
 SOURCES = "notebooks"
@@ -133,7 +143,6 @@ def declared(ipynb: Path) -> dict[str, Any]:
 
 def plan_keys(profile: Profile, name: str, params: dict[str, Any]) -> list[str]:
     """Config keys of the runs ``name`` will use with ``params`` (empty when it trains none or they are bad)."""
-    from .profiles import FigureSetup, default_out_dir, default_runs_root
 
     run = profile.run_for(name)
     if run is None:
@@ -254,7 +263,6 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
               log: Any = print) -> tuple[int, list[Outcome]]:
     """Execute the selected notebooks; returns (exit code, outcomes). Bad input raises ConfigError first."""
     from .files import provenance, write_json
-    from .profiles import default_runs_root
 
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: allowed is an integer >= 1")
@@ -346,7 +354,6 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
         f"{env['URLSOM_THREADS']} thread(s) on {os.cpu_count()} cores. The {len(runs_used)} runs they use took "
         f"{train_total:.0f} s of training when they were trained ({', '.join(devices) or 'no device'}); "
         "`cached` means a notebook found its run complete in the store.\n\n" + text + "\n")
-    from .profiles import describe
 
     (out / "profile.md").write_text(describe(prof) + "\n")
     return (1 if failed else 0), ordered
@@ -363,7 +370,6 @@ def _rel(path: Path, top: Path) -> str:
 def _runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     """Every run the notebooks' records name, with its training time and device (from its manifest)."""
     from .files import read_json
-    from .profiles import records
 
     used: dict[str, dict[str, Any]] = {}
     for name, rec in records(out).items():
@@ -387,7 +393,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``--plan``: what would run, with which parameters and run keys, and which runs the store already has."""
-    from .profiles import default_runs_root
     from .runs import incomplete_reason
 
     prof = load_profile(args.profile)
