@@ -88,7 +88,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Backbone and SOM head (paper Sec. IV, Fig. 1).
+    """Backbone and SOM head (paper Sec. III and V.B, Fig. 1).
 
     ``widths``/``blocks``: ResNet stage widths and basic blocks per stage (paper: 16/48/256, 3 blocks =
     ResNet-20). ``filter``: fixed radial kernel, ``gaussian`` (``sigma``, support 6 sigma) or

@@ -96,6 +96,15 @@ def sync_batchnorm(model: torch.nn.Module, device: torch.device) -> torch.nn.Mod
     return convert_global_batchnorm(model)
 
 
+def max_over_ranks(value: int, device: torch.device) -> int:
+    """The largest ``value`` over all DDP ranks (one all-reduce); ``value`` itself in one process."""
+    if distributed()[1] == 1:
+        return value
+    t = torch.tensor([int(value)], device=device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return int(t.item())
+
+
 def init_distributed(device: str = "auto") -> tuple[int, int, str]:
     """Join the process group when started by ``torchrun`` (WORLD_SIZE > 1 in the environment).
 
@@ -123,5 +132,5 @@ def init_distributed(device: str = "auto") -> tuple[int, int, str]:
     return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
 
 
-__all__ = ["pick_device", "distributed", "init_distributed", "GlobalBatchNorm2d", "convert_global_batchnorm",
+__all__ = ["pick_device", "distributed", "max_over_ranks", "init_distributed", "GlobalBatchNorm2d", "convert_global_batchnorm",
            "sync_batchnorm"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 METHOD = (
     "config", "files", "filters", "model", "loss", "augment", "per_sample", "data", "distributed", "checkpoint",
-    "signals", "train", "metrics", "runs", "layers",
+    "signals", "train", "predict", "metrics", "runs", "layers",
 )
 BOOK = ("profiles", "reproduce", "studies", "baselines", "bench", "measure", "viz", "widgets")
 ENTRY = ("cli",)

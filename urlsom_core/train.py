@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import random
@@ -41,12 +40,13 @@ from . import checkpoint as ckpt
 from .augment import Augment
 from .checkpoint import CHECKPOINT, CHECKPOINT_FORMAT, CheckpointError
 from .config import ConfigError, RunConfig
-from .data import ImageData, Splits
-from .distributed import GlobalBatchNorm2d, distributed, init_distributed, pick_device, sync_batchnorm  # noqa: F401 - re-exported
+from .data import Splits
+from .distributed import GlobalBatchNorm2d, distributed, init_distributed, max_over_ranks, pick_device, sync_batchnorm  # noqa: F401 - re-exported
 from .files import RunFileError
 from .loss import urlsom_loss
 from .metrics import neural_selectivity
 from .model import URLSOM
+from .predict import _autocast, predict
 from .signals import StopSignals, TrainingInterrupted, signal_name
 
 TERMS = ("loss", "wta", "collapse", "similarity")  # the loss terms a step returns, in this order
@@ -72,47 +72,6 @@ def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSO
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return model
-
-
-@torch.no_grad()
-def predict(
-    model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False,
-    amp: bool = True,
-) -> dict[str, np.ndarray]:
-    """Un-augmented outputs of ``model`` on ``data``.
-
-    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index) and, if
-    ``embed``, the backbone features ``embedding`` (N, d). On CUDA the images go up from pinned memory
-    asynchronously and the results come back once, at the end."""
-    was = model.training
-    model.eval()
-    src = data.images
-    if device.type == "cuda" and not src.is_cuda:
-        src = src.pin_memory()
-    top2, embs = [], []
-    for i in range(0, len(data), batch):
-        x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, amp):
-            h = model.embed(x)
-            p = model.head(h)
-        top2.append(torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2])
-        if embed:
-            embs.append(h.float())
-    model.train(was)
-    t2 = torch.cat(top2).cpu()
-    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy()}
-    if embed:
-        out["embedding"] = torch.cat(embs).cpu().numpy()
-    return out
-
-
-def _autocast(device: torch.device, enabled: bool = True) -> Any:
-    """bf16 autocast on CUDA (``train.amp``); plain float32 elsewhere."""
-    if device.type == "cuda" and enabled:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @dataclass
@@ -382,20 +341,15 @@ class Trainer:
     # ----------------------------------------------------------------------------- stops across ranks
     def _any_rank(self, flag: bool) -> bool:
         """``flag`` on any rank (under DDP every rank must take the same decision, or the others hang)."""
-        if self.world == 1:
-            return flag
-        f = torch.tensor([int(flag)], device=self.device)
-        torch.distributed.all_reduce(f, op=torch.distributed.ReduceOp.MAX)
-        return bool(f.item())
+        return bool(max_over_ranks(int(flag), self.device))
 
     def _stop_requested(self) -> bool:
         """Whether a stop signal arrived (on any rank: under DDP all ranks stop at the same step)."""
         sig = self._signals
-        if self.world > 1:
-            flag = torch.tensor([sig.signum or 0], device=self.device)
-            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-            if int(flag.item()) and sig.signum is None:
-                sig.signum = int(flag.item())
+        if self.world > 1 and sig.signum is None:
+            sig.signum = max_over_ranks(0, self.device) or None
+        elif self.world > 1:
+            max_over_ranks(sig.signum, self.device)  # every rank joins the same collective
         return sig.signum is not None
 
     def _interrupt(self, save: bool) -> None:
