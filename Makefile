@@ -1,12 +1,13 @@
 # urlsom: two commands on a fresh machine.
 #   make book   build the Jupyter Book on the quick profile (embedded data, offline, CPU)  -> _build/html
-#   make test   run the test suite (and ruff)
+#   make test-all  run ruff and the whole test suite (what CI runs)
+#   make test      ruff and the fast tests only (no slow, no browser tests): the edit-test loop
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env test lint book reproduce-paper bench clean
+.PHONY: env test test-all lint book reproduce-paper bench clean
 
 env: $(STAMP)
 
@@ -20,6 +21,9 @@ lint: env
 	$(BIN)/ruff check urlsom_core tests notebooks bench
 
 test: env lint
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+test-all: env lint
 	$(BIN)/python -m pytest -q
 
 # The book: execute every figure notebook on the quick profile (runs/ caches trainings), then render it.

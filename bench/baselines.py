@@ -2,11 +2,11 @@
 k-means with K = live neurons, and a random map. One table per dataset, printed and written as JSON (with
 provenance) and Markdown (for the book) under ``--out``.
 
-Its first job is issue 2's Must-show 3: URL-SOM's 30x30 held-out NS on digits beside MiniSom's, from one run
+Its first job: URL-SOM's 30x30 held-out NS on digits beside MiniSom's, from one run
 of this script. Then the MNIST test set (80/20 split) and a CIFAR-10 subset (10,000 train / 2,000 test).
 
     .venv/bin/python bench/baselines.py                          # digits, mnist, cifar10 -> bench/results/
-    .venv/bin/python bench/baselines.py --datasets digits        # Must-show 3 alone (minutes)
+    .venv/bin/python bench/baselines.py --datasets digits        # the digits comparison alone (minutes)
     .venv/bin/python bench/baselines.py --datasets digits --ns-vs-k   # instead: NS against K, 10x10 .. 40x40
 
 The URL-SOM rows come from the run store (``urlsom_core.runs.get_or_train``): digits with
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--k-grids {' '.join(map(str, args.k_grids))}: allowed are sides >= 2")
         if args.som_iterations is not None and args.som_iterations < 1:
             raise ConfigError(f"--som-iterations {args.som_iterations}: allowed is an integer >= 1")
-        names = [d for d in DATASETS if d in args.datasets]  # digits first: Must-show 3 is the first job
+        names = [d for d in DATASETS if d in args.datasets]  # digits first: the MiniSom comparison is the first job
         configs = {}
         for name in names:
             cfg, source = base_config(name, (args.grid[0], args.grid[1]), args.overrides)
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             write_json(out / f"baselines_{name}.json", t)
             md = markdown(t)
             if name == "digits":
-                md += "\n" + must_show_3(t) + "\n"
+                md += "\n" + minisom_line(t) + "\n"
             (out / f"baselines_{name}.md").write_text(md)
             print(f"\n## {name}\n\n{md}", flush=True)
     return 0
@@ -274,7 +274,7 @@ def render_only(names: list[str], out: Path) -> int:
             print(f"baselines: error: {f} does not exist; allowed is a folder written by this script", file=sys.stderr)
             return EXIT_BAD_INPUT
         t = json.loads(f.read_text())
-        md = markdown(t) + (("\n" + must_show_3(t) + "\n") if name == "digits" else "")
+        md = markdown(t) + (("\n" + minisom_line(t) + "\n") if name == "digits" else "")
         (out / f"baselines_{name}.md").write_text(md)
         print(f"wrote {out / f'baselines_{name}.md'}")
         k = out / f"ns_vs_k_{name}.json"
@@ -286,17 +286,17 @@ def render_only(names: list[str], out: Path) -> int:
     return 0
 
 
-def must_show_3(t: dict[str, Any]) -> str:
-    """Issue 2, Must-show 3: URL-SOM's held-out NS beside MiniSom's (raw pixels), same split and grid."""
+def minisom_line(t: dict[str, Any]) -> str:
+    """The headline line: URL-SOM's held-out NS beside MiniSom's (raw pixels), same split and grid."""
     rows = {(r["method"], r["inputs"].split(" (")[0]): r for r in t["rows"]}
     u = rows.get(("URL-SOM", "images"))
     m = rows.get(("MiniSom σ=1", "raw pixels"))
     g = "x".join(map(str, t["grid"]))
     if u is None or m is None:
-        return f"Must-show 3 ({g} digits): URL-SOM row pending ({t['urlsom_status']})"
+        return f"URL-SOM vs MiniSom ({g} digits): URL-SOM row pending ({t['urlsom_status']})"
     a, b = u["heldout_neural_selectivity"], m["heldout_neural_selectivity"]
     verdict = "beats it" if a >= b else ("within 0.02" if b - a <= 0.02 else "MORE than 0.02 below")
-    return (f"Must-show 3 ({g} digits, held-out NS, same stratified 80/20 split): URL-SOM {a:.3f} "
+    return (f"URL-SOM vs MiniSom ({g} digits, held-out NS, same stratified 80/20 split): URL-SOM {a:.3f} "
             f"({u['active_neurons']} live) | MiniSom σ=1 raw pixels {b:.3f} ({m['active_neurons']} live) | "
             f"difference {a - b:+.3f}: URL-SOM {verdict}")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check of urlsom (issue 4): one CUDA GPU, no network, under 8 minutes (sized for an H200).
+# GPU check of urlsom: one CUDA GPU, no network, under 8 minutes (sized for an H200).
 #
 #   bash bench/gpu_check.sh                 # results in bench/gpu_out/ (or in $OUT when it is set)
 #

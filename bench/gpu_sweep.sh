@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hyper-parameter sweep on one GPU, many small `urlsom train` runs side by side (issue 2, Must-show 3 and 4).
+# Hyper-parameter sweep on one GPU, many small `urlsom train` runs side by side (the digits and CIFAR-10 settings).
 #
 # CIFAR-10 jobs train on the 10,000 / 2,000 class-balanced subsets of bench/configs/cifar10_cpu.yaml, each
 # for the number of epochs that its network affords in 20 minutes on 2 CPU cores (measured here, idle,

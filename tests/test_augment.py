@@ -87,3 +87,106 @@ def test_crop_sides_span_crop_min_to_full(crop_min):
     _, side, _, _ = aug._crop_params(4000, 32, torch.Generator().manual_seed(0), torch.device("cpu"), 4000, slice(0, 4000))
     pixels = torch.round(side * 32).long()
     assert set(pixels.tolist()) == set(range(round(crop_min * 32), 33))
+
+
+# ---- the augmentation's distributions (paper Sec. V.A), with enough samples that a wrong value fails ----
+N_DRAW = 4000  # binomial sd of a fraction near 0.5 is 0.008: the bands below are about 4 sd wide
+
+
+def _cpu_params(aug: Augment, n: int = N_DRAW, seed: int = 0, channels: int = 3):
+    g = torch.Generator().manual_seed(seed)
+    crop = aug._crop_params(n, 32, g, torch.device("cpu"), n, slice(0, n))
+    color = aug._color_params(n, channels, g, torch.device("cpu"), n, slice(0, n))
+    return crop, color
+
+
+def test_flip_probability_is_one_half():
+    """A flip with p = 0.3 (or 0.7) falls outside the band."""
+    (sx, side, _, _), _ = _cpu_params(Augment(out_size=32, flip=True))
+    frac = float((sx < 0).float().mean())
+    assert 0.47 < frac < 0.53, frac
+    assert torch.equal(sx.abs(), side)
+
+
+def _ramp_image(n: int) -> torch.Tensor:
+    """Channel 0 holds 8 * column, channel 1 holds 8 * row: a pixel's value says where it came from."""
+    col = (torch.arange(32) * 8).to(torch.uint8)
+    img = torch.stack((col.view(1, 32).expand(32, 32), col.view(32, 1).expand(32, 32), torch.zeros(32, 32, dtype=torch.uint8)))
+    return img.unsqueeze(0).repeat(n, 1, 1, 1)
+
+
+def test_crop_positions_are_uniform_over_the_image_not_at_one_corner():
+    """From the output itself: the first and last output columns (rows) sample input columns (rows) L0 and L1;
+    their midpoint is the crop's centre, which must be uniform over the positions the crop side allows."""
+    n = 2000
+    aug = Augment(out_size=32, flip=False, crop_min=0.5)
+    out = aug.crop_flip(_ramp_image(n), torch.Generator().manual_seed(0)) * 255 / 8  # input pixel coordinates
+    for axis, ch in ((3, 0), (2, 1)):  # x from channel 0 along columns, y from channel 1 along rows
+        line = out[:, ch].mean(dim=1 if axis == 3 else 2)  # (n, 32): coordinate of each output column / row
+        first, last = line[:, 0], line[:, -1]
+        side = (last - first) * 32 / 31  # crop side in input pixels (pixel centres span side * 31/32)
+        centre = (first + last) / 2 + 0.5  # in [side/2, 32 - side/2]
+        room = (32 - side) / 2
+        keep = room > 2  # crops with room to move (clamped borders aside)
+        u = ((centre - 16) / room)[keep]  # uniform in [-1, 1]
+        assert keep.sum() > 1000
+        assert abs(float(u.mean())) < 0.06, (axis, float(u.mean()))
+        assert 0.2 < float((u < -0.5).float().mean()) < 0.3 and 0.2 < float((u > 0.5).float().mean()) < 0.3
+
+
+def test_colour_jitter_ranges_and_probabilities():
+    """Brightness, contrast, saturation factors in [0.6, 1.4] and hue shifts in [-0.4, 0.4], each covering its
+    range, drawn for 80% of the images; grayscale for 50%."""
+    _, p = _cpu_params(Augment(out_size=32, flip=False))
+    on = p["bright"].flatten() != 1.0
+    assert 0.77 < float(on.float().mean()) < 0.83
+    for name, lo, hi in (("bright", 0.6, 1.4), ("contrast", 0.6, 1.4), ("sat", 0.6, 1.4), ("hue", -0.4, 0.4)):
+        v = p[name].flatten()[on]
+        assert float(v.min()) >= lo - 1e-6 and float(v.max()) <= hi + 1e-6, name
+        assert float(v.min()) < lo + 0.01 and float(v.max()) > hi - 0.01, name  # the whole range is used
+        assert abs(float(v.mean()) - (lo + hi) / 2) < 0.02, name
+        off = p[name].flatten()[~on]
+        assert torch.all(off == (0.0 if name == "hue" else 1.0)), name
+    assert 0.47 < float(p["to_gray"].float().mean()) < 0.53
+
+
+def test_hue_shift_equals_the_hsv_round_trip():
+    """``color`` with hue jitter only equals RGB -> HSV, hue + drawn shift (mod 1), -> RGB (colorsys's HSV)."""
+    from urlsom_core.augment import hue_shift
+
+    x = torch.rand(64, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    shift = torch.linspace(-0.4, 0.4, 64).view(64, 1, 1, 1)
+    hsv = rgb_to_hsv(x)
+    ref = hsv_to_rgb(torch.cat(((hsv[:, :1] + shift) % 1.0, hsv[:, 1:]), 1))
+    assert torch.allclose(hue_shift(x, shift), ref, atol=1e-5)
+    assert (ref - x).abs().amax() > 0.3  # the shifts do change colours
+    aug = Augment(out_size=8, flip=False, jitter=0.0, jitter_p=1.0, gray_p=0.0)  # hue only
+    p = aug._color_params(64, 3, torch.Generator().manual_seed(5), torch.device("cpu"), 64, slice(0, 64))
+    out = aug.color(x, torch.Generator().manual_seed(5))
+    ref = hsv_to_rgb(torch.cat(((hsv[:, :1] + p["hue"]) % 1.0, hsv[:, 1:]), 1))
+    assert torch.allclose(out, ref, atol=1e-5)
+    assert float(p["hue"].abs().max()) > 0.35
+
+
+def test_grayscale_uses_itu_r_601_weights():
+    """Pure red, green and blue images become gray of 0.299, 0.587, 0.114 (not 1/3 each)."""
+    x = torch.zeros(3, 3, 4, 4)
+    for c in range(3):
+        x[c, c] = 1.0
+    out = Augment(out_size=4, flip=False, jitter_p=0.0, gray_p=1.0).color(x, torch.Generator().manual_seed(0))
+    for c, w in enumerate((0.299, 0.587, 0.114)):
+        assert torch.allclose(out[c], torch.full((3, 4, 4), w), atol=1e-6), c
+
+
+def test_the_result_does_not_depend_on_the_thread_count():
+    x = _batch(n=256)
+    aug = Augment(out_size=32, flip=True)
+    old = torch.get_num_threads()
+    try:
+        outs = []
+        for k in (1, 2):
+            torch.set_num_threads(k)
+            outs.append(aug(x, torch.Generator().manual_seed(4)))
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(outs[0], outs[1])

@@ -158,7 +158,7 @@ def test_script_end_to_end(tmp_path, capsys):
     assert t["rows"][0]["method"] == "URL-SOM" and "trained now" in t["urlsom_status"]
     assert t["provenance"]["git_commit"] and t["urlsom_config"]["train"]["epochs"] == 1
     out = capsys.readouterr().out
-    assert "Must-show 3 (5x5 digits, held-out NS" in out and "| URL-SOM |" in out
+    assert "URL-SOM vs MiniSom (5x5 digits, held-out NS" in out and "| URL-SOM |" in out
     md = (tmp_path / "out" / "baselines_digits.md").read_text()
     assert "python bench/baselines.py" in md and "| MiniSom σ=3→1 | raw pixels (1x8x8) |" in md
     (tmp_path / "out" / "baselines_digits.md").unlink()

@@ -82,9 +82,9 @@ def test_collapse_weight_reaches_the_loss(monkeypatch):
     seen = []
     real = T.urlsom_loss
 
-    def spy(p, z, gamma=2.0, collapse_weight=1.0, a=None):
+    def spy(p, z, gamma=2.0, collapse_weight=1.0, **kw):
         seen.append(collapse_weight)
-        return real(p, z, gamma=gamma, collapse_weight=collapse_weight, a=a)
+        return real(p, z, gamma=gamma, collapse_weight=collapse_weight, **kw)
 
     monkeypatch.setattr(T, "urlsom_loss", spy)
     cfg = RunConfig.from_dict({"data": {"dataset": "digits", "subset": 64}, "model": {"grid": [4, 4], "widths": [4, 4, 4],

@@ -1,7 +1,7 @@
 """DDP on the CPU (gloo, 2 processes): one training step on two ranks equals the same step in one process.
 
-The two ranks are forked children that each take half of every batch; the batch mean ``a`` of Eqs. 3-5 is
-all-reduced over ranks and batch norm uses the statistics of the global batch, so the loss terms, the
+The two ranks are forked children that each take half of every batch; the batch mean ``a`` of Eqs. 4, 5 and 7
+is all-reduced over ranks by the loss itself and batch norm uses the statistics of the global batch, so the loss terms, the
 gradients, the parameters after the Adam step and the running statistics must all match a one-process run
 with the same global batch. A control run with a per-rank ``a`` must NOT match (the check can fail).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import traceback
@@ -22,7 +21,6 @@ import torch
 
 from urlsom_core.config import RunConfig
 from urlsom_core.data import ImageData, Splits
-from urlsom_core.loss import mean_direction
 
 CFG = {"model": {"grid": [5, 5], "widths": [8, 16], "blocks": 1},
        "train": {"epochs": 1, "batch_size": 16, "monitor_samples": 16, "lr_schedule": [[0, 1e-3]]}}
@@ -50,15 +48,15 @@ def _one_step() -> dict:
     }
 
 
-def _rank(rank: int, world: int, port: int, out: str, local_a: bool) -> None:
+def _rank(rank: int, world: int, store: str, out: str, local_a: bool) -> None:
     try:
         torch.set_num_threads(1)
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
-        if local_a:  # the control: each rank uses the mean of its own half batch
-            import urlsom_core.train as train
+        # a file store: no TCP port to choose (and lose to another process) on a busy machine
+        torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+        if local_a:  # the control: the loss sees one process, so each rank uses the mean of its own half batch
+            import urlsom_core.loss as loss
 
-            train.global_mean_direction = mean_direction
+            loss.distributed = lambda: (0, 1)
         res = _one_step()
         if rank == 0:
             torch.save(res, out)
@@ -69,17 +67,11 @@ def _rank(rank: int, world: int, port: int, out: str, local_a: bool) -> None:
     os._exit(0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _two_ranks(tmp_path: Path, local_a: bool = False) -> dict:
     out = tmp_path / f"rank0-{int(local_a)}.pt"
     ctx = mp.get_context("fork")  # the children share the parent's imports: no 10 s torch import per rank
-    port = _free_port()
-    procs = [ctx.Process(target=_rank, args=(r, 2, port, str(out), local_a)) for r in range(2)]
+    store = tmp_path / f"store-{int(local_a)}"
+    procs = [ctx.Process(target=_rank, args=(r, 2, str(store), str(out), local_a)) for r in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -122,11 +114,12 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
 def test_urlsom_train_under_torchrun_writes_once(tmp_path):
-    """``torchrun --nproc-per-node 2 urlsom train``: the CLI joins the group, trains, and only rank 0 writes."""
+    """``torchrun --standalone --nproc-per-node 2 urlsom train`` (torchrun picks its own free port): the CLI joins
+    the group, trains, and only rank 0 writes."""
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-port", str(_free_port()), "-m", "urlsom_core.cli", "train",
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "urlsom_core.cli", "train",
            "--out", str(out), "--dataset", "digits", "--subset", "200", "--grid", "5", "5", "--widths", "8",
            "--blocks", "1", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--quiet"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -33,11 +33,24 @@ def test_kernel_is_a_fixed_buffer_unchanged_by_training():
     net = URLSOM(ModelConfig(grid=(5, 5), widths=(8,), blocks=1), in_channels=3)
     assert all(p is not net.head.kernel for p in net.parameters())
     assert "head.kernel" in dict(net.named_buffers())
-    before = net.head.kernel.clone()
-    opt = torch.optim.Adam(net.parameters(), lr=0.1)
-    net(torch.randn(4, 3, 16, 16)).pow(2).sum().backward()
-    opt.step()
-    assert torch.equal(before, net.head.kernel)
+    # what the trainer optimises: the kernel is in no optimizer group and gets no gradient
+    from urlsom_core.config import RunConfig
+    from urlsom_core.data import ImageData, Splits
+    from urlsom_core.train import Trainer
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    splits = Splits(ImageData(images, torch.arange(8) % 2, ["a", "b"], "synthetic"), None, 16, True)
+    cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1},
+                               "train": {"batch_size": 8, "monitor_samples": 8}})
+    tr = Trainer(cfg, splits, "cpu", progress=False, log=lambda s: None)
+    optimised = {id(p) for group in tr.opt.param_groups for p in group["params"]}
+    assert id(tr.model.head.kernel) not in optimised and not tr.model.head.kernel.requires_grad
+    before = tr.model.head.kernel.clone()
+    w0 = tr.model.head.proj.weight.detach().clone()
+    tr.step(torch.arange(8), epoch=0)
+    assert torch.equal(before, tr.model.head.kernel)
+    assert not torch.equal(w0, tr.model.head.proj.weight)  # the step did change the trained weights
 
 
 def test_kernel_cropped_to_the_map_keeps_the_same_output():

@@ -1,4 +1,4 @@
-"""Reliable runs (issue 6): kill and resume, safe files, clear failures.
+"""Reliable runs: kill and resume, safe files, clear failures.
 
 The kill-and-resume checks run the real ``urlsom train`` in subprocesses: an uninterrupted reference run,
 one killed by SIGKILL and one stopped by SIGTERM in the middle of epoch 1, then the same command again.
@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -77,31 +76,49 @@ def _ident(out: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _stop_mid_epoch(jobs: list[tuple[subprocess.Popen, Path, int]]) -> None:
-    """For each (process, run dir, signal), polled together: wait for the end of epoch 0 (history.jsonl gets
-    its row), then for one more checkpoint (these runs checkpoint every step, so one written during
-    epoch 1), and send the signal. The runs have 3 epochs, so it lands mid-run even when sent late."""
-    seen: dict[int, tuple[int, int] | None] = {}
-    sent: set[int] = set()
-    deadline = time.monotonic() + 180
-    while len(sent) < len(jobs):
-        for i, (p, out, sig) in enumerate(jobs):
-            if i in sent:
-                continue
-            if p.poll() is not None:
-                raise AssertionError(f"urlsom train ended (rc {p.returncode}) before it could be stopped: "
-                                     f"{p.stderr.read() if p.stderr else ''}")
-            if i not in seen:
-                if _rows(out) >= 1:
-                    seen[i] = _ident(out)
-            elif _ident(out) not in (seen[i], None):
-                p.send_signal(sig)
-                sent.add(i)
-        if time.monotonic() > deadline:
-            for p, _, _ in jobs:
-                p.kill()
-            raise AssertionError("urlsom train did not reach epoch 1 in time")
-        time.sleep(0.01)
+# The child of a stopped run: the real CLI, with Trainer.step wrapped so that in epoch 1 it reports the step it is
+# in (a line on stdout) and waits for the parent's go-ahead on stdin. The parent sends its signal while the child
+# waits there, so the signal lands at a known step however busy the machine is: no polling, no timing.
+AT_STEP = (1, 2)  # (epoch, steps done): inside the third step of epoch 1
+MARKER = "urlsom-test: at epoch 1 step 2"
+_CHILD = f"""
+import sys
+import urlsom_core.train as T
+from urlsom_core import cli
+
+real = T.Trainer.step
+
+def step(self, *a, **k):
+    out = real(self, *a, **k)
+    if (self.state.epoch, self.state.step) == {AT_STEP!r}:
+        print({MARKER!r}, flush=True)
+        sys.stdin.readline()
+    return out
+
+T.Trainer.step = step
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _start_stoppable(out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _CHILD, "train", "--out", str(out), *ARGS, *extra],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(), cwd=out.parent)
+
+
+def _stop_at_step(p: subprocess.Popen, sig: int) -> None:
+    """Wait for the child's marker line (a blocking read), send ``sig``, then let the child go on."""
+    assert p.stdout is not None and p.stdin is not None
+    for line in p.stdout:
+        if line.strip() == MARKER:
+            break
+    else:
+        raise AssertionError(f"urlsom train ended (rc {p.wait()}) before it reached epoch 1 step 2: "
+                             f"{p.stderr.read() if p.stderr else ''}")
+    p.send_signal(sig)
+    if sig != signal.SIGKILL:
+        p.stdin.write("go\n")
+        p.stdin.flush()
 
 
 def _load(path: Path) -> dict:
@@ -157,9 +174,10 @@ def killed(tmp_path_factory):
     root = tmp_path_factory.mktemp("killed")
     ref, kill, term = root / "ref", root / "kill", root / "term"
     p_ref = _start(ref)
-    p_kill = _start(kill, "--checkpoint-every", "0")
-    p_term = _start(term, "--checkpoint-every", "0")
-    _stop_mid_epoch([(p_kill, kill, signal.SIGKILL), (p_term, term, signal.SIGTERM)])
+    p_kill = _start_stoppable(kill, "--checkpoint-every", "0")
+    p_term = _start_stoppable(term, "--checkpoint-every", "0")
+    _stop_at_step(p_kill, signal.SIGKILL)
+    _stop_at_step(p_term, signal.SIGTERM)
     res = {"kill_first": _finish(p_kill), "term_first": _finish(p_term)}
     snaps = {}
     for name, d in (("kill", kill), ("term", term)):
@@ -187,7 +205,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_bitwise(killed):
     rc, _, _ = killed["res"]["kill_first"]
     assert rc == -signal.SIGKILL
     ck = _load(killed["snap"]["kill"] / "checkpoint.pt")  # what the killed run left: a mid-epoch checkpoint
-    assert ck["epoch"] >= 1 and 0 < ck["step"] < STEPS, (ck["epoch"], ck["step"])
+    assert (ck["epoch"], ck["step"]) == AT_STEP  # killed inside the next step: the last one saved is this
     assert read_json(killed["snap"]["kill"] / "manifest.json")["status"] == "running"
     rc, out, err = killed["res"]["kill"]
     assert rc == 0, err
@@ -205,7 +223,7 @@ def test_sigterm_saves_a_checkpoint_exits_with_a_message_and_resumes_bitwise(kil
     assert rc == 128 + signal.SIGTERM, err
     last = err.strip().splitlines()[-1]
     ck = _load(killed["snap"]["term"] / "checkpoint.pt")
-    assert ck["epoch"] >= 1 and 0 < ck["step"] < STEPS, (ck["epoch"], ck["step"])
+    assert (ck["epoch"], ck["step"]) == (AT_STEP[0], AT_STEP[1] + 1)  # stopped after the step it was in
     assert last == (f"urlsom: stopped by SIGTERM at epoch {ck['epoch']} step {ck['step']}; checkpoint saved to "
                     f"{killed['term'] / 'checkpoint.pt'}; rerun the same command to resume")
     man = read_json(killed["snap"]["term"] / "manifest.json")

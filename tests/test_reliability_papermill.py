@@ -1,4 +1,4 @@
-"""Bad parameters through papermill fail in the notebook's first cell with the CLI's own message (issue 6).
+"""Bad parameters through papermill fail in the notebook's first cell with the CLI's own message.
 
 A figure notebook is converted with jupytext and run by the papermill command line with ``-p sigma -1``
 and with an unknown dataset. The first code cell after the injected parameters must raise ConfigError

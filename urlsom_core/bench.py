@@ -9,7 +9,7 @@ Sections (``--sections``, default all), each a function returning a plain dict:
              core budget (ours: 1 and all intra-op threads; theirs: 0 and as many workers as threads);
              ``augment_speedup`` is best against best, and ``speedup_same_cores`` the ratio per budget.
 ``train``    training throughput (images per second, both views counted) of the real training step
-             (:meth:`Trainer._step`: gather, augment, forward, loss, backward, Adam) for the paper net
+             (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for the paper net
              (ResNet-20, 16/48/256, 32x32 RGB, 30x30 map) and the quick profile's net (16/32/64, one block
              per stage, 16x16 gray), eager and ``torch.compile``d (on CUDA also bf16 autocast on and off).
 ``loss``     URL-SOM loss against NT-Xent (InfoNCE, as SimCLR), forward + backward on the same (N, n)
@@ -35,8 +35,7 @@ import argparse
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,9 +43,11 @@ import torch
 import torch.nn.functional as F
 
 from .augment import Augment
-from .config import ConfigError, RunConfig, defaults_for
+from .config import COMPILE_MODES, ConfigError, RunConfig, defaults_for
 from .data import ImageData, Splits
 from .loss import urlsom_loss
+from .measure import PeakMemory, measure, sync, threads
+from .per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
 
 SECTIONS = ("augment", "train", "loss", "epoch")
 LOSS_N = (256, 1024, 4096)
@@ -56,175 +57,6 @@ NETS: dict[str, dict[str, Any]] = {
     "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32},
     "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16},
 }
-
-
-# ----------------------------------------------------------------------------------------------- helpers
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-class PeakMemory:
-    """``with PeakMemory(device) as m: ...`` then ``m.peak``: the most bytes torch held during the block beyond
-    what it held when the block began (CUDA: allocator statistics; CPU: the profiler's allocation events)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.peak: int | None = None
-        self._prof: Any = None
-        self._base = 0
-
-    def __enter__(self) -> PeakMemory:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-        else:
-            from torch.profiler import ProfilerActivity, profile
-
-            self._prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
-            with _quiet_stderr():  # the profiler's own start/stop chatter on the C++ side
-                self._prof.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak = int(torch.cuda.max_memory_allocated(self.device) - self._base)
-            return
-        with _quiet_stderr():
-            self._prof.__exit__(*exc)
-        if exc[0] is None:
-            self.peak = _profiler_peak(self._prof)
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 (C++ log lines) for the duration of the block."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _profiler_peak(prof: Any) -> int | None:
-    """Peak of the running sum of CPU allocations (+) and frees (-) recorded by the profiler, in time order."""
-    try:
-        from torch._C._profiler import _EventType
-
-        events = []
-        stack = list(prof.profiler.kineto_results.experimental_event_tree())
-        while stack:
-            node = stack.pop()
-            if node.tag == _EventType.Allocation and node.extra_fields.device.type == "cpu":
-                events.append((node.start_time_ns, node.extra_fields.alloc_size))
-            stack.extend(node.children)
-    except (AttributeError, ImportError, RuntimeError):  # profiler internals moved: report no figure
-        return None
-    cur = peak = 0
-    for _, size in sorted(events):
-        cur += size
-        peak = max(peak, cur)
-    return int(peak)
-
-
-def _measure(fn: Callable[[], Any], device: torch.device, budget_s: float = 0.6, max_reps: int = 20,
-             memory: bool = True) -> dict[str, Any]:
-    """Best wall time of ``fn`` over repetitions filling about ``budget_s`` (at least one), and its peak memory.
-
-    The first call runs under :class:`PeakMemory`; when it alone takes longer than ``budget_s`` it is also the
-    only timing (the profiler adds microseconds per operation to seconds of work), else the later, unprofiled
-    calls are timed."""
-    peak = None
-    _sync(device)
-    t0 = time.perf_counter()
-    if memory:
-        with PeakMemory(device) as m:
-            fn()
-        peak = m.peak
-    else:
-        fn()
-        _sync(device)
-    first = time.perf_counter() - t0
-    times = [first] if first > budget_s or not memory else []
-    spent = first
-    while spent < budget_s and len(times) < max_reps:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        spent += dt
-    return {"seconds": min(times), "reps": len(times), "peak_bytes": peak}
-
-
-# ---------------------------------------------------------------------------------------- the baseline
-def torchvision_pipeline(aug: Augment, channels: int) -> Any:
-    """The per-sample ``torchvision.transforms.v2`` equivalent of ``aug`` for uint8 (C, S, S) tensors."""
-    from torchvision.transforms import v2
-
-    steps: list[Any] = [
-        v2.RandomResizedCrop(aug.out_size, scale=(aug.crop_min**2, 1.0), ratio=(1.0, 1.0), antialias=True),
-    ]
-    if aug.flip:
-        steps.append(v2.RandomHorizontalFlip(0.5))
-    j = aug.jitter
-    if channels == 3:
-        steps.append(v2.RandomApply([v2.ColorJitter(j, j, j, aug.hue)], p=aug.jitter_p))
-        steps.append(v2.RandomGrayscale(aug.gray_p))
-    else:
-        steps.append(v2.RandomApply([v2.ColorJitter(j, j)], p=aug.jitter_p))
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(aug.mean), list(aug.std))]
-    return v2.Compose(steps)
-
-
-class PerSampleDataset(torch.utils.data.Dataset):
-    """uint8 images (N, C, S, S) through a per-sample pipeline: what a DataLoader-based trainer does."""
-
-    def __init__(self, images: torch.Tensor, pipeline: Any) -> None:
-        self.images = images
-        self.pipeline = pipeline
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.pipeline(self.images[i])
-
-
-class PerSampleViews:
-    """Two views of a batch, one image at a time with torchvision (``URLSOM_AUGMENT=per-sample``): the
-    'before' of the batched augmentation, for timing whole trainings. Uses torch's global RNG."""
-
-    def __init__(self, aug: Augment) -> None:
-        self.aug = aug
-        self.pipelines: dict[int, Any] = {}
-
-    def __call__(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
-        c = int(x.shape[1])
-        pipe = self.pipelines.get(c) or self.pipelines.setdefault(c, torchvision_pipeline(self.aug, c))
-        xc = x.cpu()
-        views = [torch.stack([pipe(img) for img in xc]) for _ in range(2)]
-        return torch.cat(views).to(x.device)
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -245,16 +77,16 @@ def bench_augment(device: torch.device, n_images: int = 4096, batch: int = 256, 
 
     ours: dict[str, float] = {}
     for t in budgets:
-        with _threads(t):
+        with threads(t):
             aug(dev_images[:batch], gen)  # warm-up
-            r = _measure(ours_pass, device, budget_s=1.0, max_reps=5, memory=False)
+            r = measure(ours_pass, device, budget_s=1.0, max_reps=5, memory=False)
         ours[str(t)] = n_images / r["seconds"]
 
     pipe = torchvision_pipeline(aug, 3)
     ds = PerSampleDataset(images[:n_baseline], pipe)
     theirs: dict[str, float] = {}
     for workers in sorted({0, cores}):
-        with _threads(1 if workers == 0 else None):
+        with threads(1 if workers == 0 else None):
             theirs[str(workers)] = n_baseline / _loader_pass_seconds(ds, batch, workers, seed)
     best_ours, best_theirs = max(ours.values()), max(theirs.values())
     same = {}
@@ -319,29 +151,28 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     if net == "quick" and nets is None:
         model["grid"] = _quick_grid() or model["grid"]
     cfg = RunConfig.from_dict({"model": model, "train": {"batch_size": batch, "compile": compile, "amp": amp,
+                                                         "compile_mode": compile_mode or "default",
                                                          "monitor_samples": 16}})
     splits = _synthetic(batch * 4, spec["channels"], spec["size"])
     trainer = Trainer(cfg, splits, device, progress=False, log=lambda s: None)
-    if compile and compile_mode:
-        trainer.forward = torch.compile(trainer.ddp_model, mode=compile_mode)
     trainer.model.train()
     batches = [torch.arange(i * batch, (i + 1) * batch, device=device) for i in range(4)]
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for i in range(warmup):
-        trainer._step(batches[i % 4], epoch=20)
-    _sync(device)
+        trainer.step(batches[i % 4], epoch=20)
+    sync(device)
     warm = time.perf_counter() - t0
     peak = None
     if memory:
         trainer.opt.zero_grad(set_to_none=True)  # nothing allocated before the block is freed inside it
         with PeakMemory(device) as m:
-            trainer._step(batches[0], epoch=20)
+            trainer.step(batches[0], epoch=20)
         peak = m.peak
     t0 = time.perf_counter()
     for i in range(steps):
-        trainer._step(batches[i % 4], epoch=20)
-    _sync(device)
+        trainer.step(batches[i % 4], epoch=20)
+    sync(device)
     dt = time.perf_counter() - t0
     return {
         "net": net, "mode": "compiled" if compile else "eager", "compile_mode": compile_mode if compile else None,
@@ -378,7 +209,7 @@ def _loss_case(N: int, n: int, device: torch.device, seed: int, budget_s: float)
         nt_xent(x1, x2).backward()
         x1.grad = x2.grad = None
 
-    r_o, r_t = _measure(ours, device, budget_s), _measure(theirs, device, budget_s)
+    r_o, r_t = measure(ours, device, budget_s), measure(theirs, device, budget_s)
     return {"N": N, "n": n, "urlsom_ms": 1e3 * r_o["seconds"], "ntxent_ms": 1e3 * r_t["seconds"],
             "urlsom_ns_per_Nn": 1e9 * r_o["seconds"] / (N * n), "ntxent_ns_per_NNn": 1e9 * r_t["seconds"] / (N * N * n),
             "urlsom_peak_bytes": r_o["peak_bytes"], "ntxent_peak_bytes": r_t["peak_bytes"],
@@ -425,7 +256,7 @@ def bench_epoch(device: torch.device, epochs: int = 1, cfg: RunConfig | None = N
     for name in ("batched", "per_sample"):
         trainer = Trainer(cfg, splits, device, progress=False, log=lambda s: None)
         if name == "per_sample":
-            trainer.per_sample_views = PerSampleViews(trainer.aug)
+            trainer.views = PerSampleViews(trainer.aug)
         res = trainer.fit()
         out[f"{name}_epoch_seconds"] = sum(r["seconds"] for r in res.history) / len(res.history)
     out["per_sample_over_batched"] = out["per_sample_epoch_seconds"] / out["batched_epoch_seconds"]
@@ -438,8 +269,8 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
               steps: int | None = None, nets: tuple[str, ...] = ("paper", "quick"),
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen sections and return the result dict (without writing it)."""
+    from .distributed import pick_device
     from .files import provenance
-    from .train import pick_device
 
     dev = pick_device(device)
     cuda = dev.type == "cuda"
@@ -560,9 +391,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ConfigError(f"--{name} {v}: allowed is an integer >= 1")
-    if args.compile_mode not in (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"):
-        raise ConfigError(f"--compile-mode {args.compile_mode!r}: allowed are default, reduce-overhead, "
-                          "max-autotune, max-autotune-no-cudagraphs")
+    if args.compile_mode not in (None, *COMPILE_MODES):
+        raise ConfigError(f"--compile-mode {args.compile_mode!r}: allowed are {', '.join(COMPILE_MODES)}")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise ConfigError(f"--out {args.out}: folder {out_dir} does not exist")

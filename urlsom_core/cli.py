@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     rank, world, device = init_distributed(args.device)
     try:
         run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0,
-                        log=_log(args.quiet) if rank == 0 else (lambda s: None),
+                        log=_stderr_log if rank == 0 else (lambda s: None),
                         checkpoint_seconds=args.checkpoint_every)
     finally:
         if world > 1:
@@ -175,9 +175,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log(quiet: bool) -> Callable[[str], None]:
-    # --quiet drops the progress bar only: why a run (re)trains, resumes and warnings always reach stderr
-    return lambda s: print(s, file=sys.stderr, flush=True)
+def _stderr_log(s: str) -> None:
+    """Run messages to stderr. --quiet drops the progress bar only: why a run (re)trains, resumes and
+    warnings always reach stderr."""
+    print(s, file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

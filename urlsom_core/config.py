@@ -165,6 +165,12 @@ class ModelConfig:
         return self.grid[0] * self.grid[1]
 
 
+# torch.compile's modes (``train.compile_mode``, used when ``train.compile`` is true).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# Fields added after runs were stored, with the default that leaves a run's key as it was.
+KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "default"}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation (paper Sec. V.B): Adam with learning-rate steps, early stopping, two views.
@@ -174,6 +180,8 @@ class TrainConfig:
     epochs, or after ``max_minutes``. The warm-up kick (off when the weights are 1 / std 0) weights
     loss_collapse by ``warmup_collapse_weight`` for the first ``warmup_collapse_epochs`` epochs and
     adds Gaussian noise of ``warmup_noise_std`` to the pre-convolution map for ``warmup_noise_epochs``.
+    ``compile`` wraps the network in ``torch.compile`` with mode ``compile_mode`` (one of ``COMPILE_MODES``;
+    "reduce-overhead" uses CUDA graphs).
 
     ``collapse_weight`` weights loss_collapse after the warm-up (the paper: 1). Below 1 the batch is pushed
     less hard to spread over the map, so fewer neurons win and each wins more samples: useful when there
@@ -202,6 +210,7 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float | None = None
     compile: bool = False
+    compile_mode: str = "default"
     amp: bool = True
     monitor_samples: int = 2048
 
@@ -225,6 +234,8 @@ class TrainConfig:
         _check(self.max_minutes is None or self.max_minutes > 0,
                f"max_minutes {self.max_minutes}: allowed is > 0 or none")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed}: allowed is an integer >= 0")
+        _check(self.compile_mode in COMPILE_MODES,
+               f"compile_mode {self.compile_mode!r}: allowed are {', '.join(COMPILE_MODES)}")
 
     def collapse_weight_at(self, epoch: int) -> float:
         """The weight of loss_collapse in ``epoch`` (0-based): the warm-up weight for the first
@@ -267,8 +278,16 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     def key(self) -> str:
-        """Stable 16-hex content hash of the config (same config, same run)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Stable 16-hex content hash of the config (same config, same run).
+
+        Fields added after runs were stored (``KEY_NEUTRAL_DEFAULTS``) are left out while they hold their
+        default, so those runs keep their key."""
+        d = self.to_dict()
+        for (section, name), default in KEY_NEUTRAL_DEFAULTS.items():
+            if d[section].get(name) == default:
+                del d[section][name]
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:

@@ -61,9 +61,26 @@ def _amplitude(k: torch.Tensor, norm: str, gain: float) -> torch.Tensor:
 
 def gaussian_kernel(sigma: float, size: int | None = None, norm: str = "sum", gain: float = 1.0,
                     extent: str = "side") -> torch.Tensor:
-    """Gaussian ``exp(-r^2 / (2 sigma^2))`` on an odd ``size`` grid (default: ``gaussian_support(sigma, extent)``).
+    """The fixed Gaussian neighbourhood filter ``exp(-r^2 / (2 sigma^2))`` (paper Sec. III.B; sigma, Sec. V.D).
 
-    Returns a float32 (size, size) tensor scaled by ``norm`` and ``gain`` (the sum or peak of this support).
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation in map cells, > 0 (the paper: 5 on a 30x30 map).
+    size : int, optional
+        Odd side of the kernel; default ``gaussian_support(sigma, extent)``.
+    norm : {"sum", "peak", "neighbour"}
+        Scale to unit sum, to a peak of 1, or to a centre 1 above its nearest neighbour (the paper is silent
+        on the amplitude); computed on this support.
+    gain : float
+        Extra factor on the normalised kernel.
+    extent : {"side", "radius"}
+        The two readings of the paper's "6-sigma" support: a side of 6 sigma (+-3 sigma) or +-6 sigma.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 (size, size), centred on the middle cell.
     """
     if not (math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma {sigma}: allowed is sigma > 0")
@@ -74,9 +91,24 @@ def gaussian_kernel(sigma: float, size: int | None = None, norm: str = "sum", ga
 
 
 def student_t_kernel(scale: float, size: int, norm: str = "sum", gain: float = 1.0) -> torch.Tensor:
-    """t-student radial kernel ``1 / (1 + r^2 / scale)`` (paper Sec. VI, Fig. 11: scale 1 and 18).
+    """The t-student radial filter ``1 / (1 + r^2 / scale)`` (paper Sec. V.E and Fig. 11: scale 1 and 18).
 
-    Its tails are heavy, so ``size`` is given explicitly (the model uses ``2*max(H,W)-1``, the whole map).
+    Parameters
+    ----------
+    scale : float
+        The r^2 divisor, > 0.
+    size : int
+        Odd side of the kernel, given explicitly since the tails are heavy (the model uses ``2*max(H,W)-1``,
+        the whole map).
+    norm : {"sum", "peak", "neighbour"}
+        Scale to unit sum, to a peak of 1, or to a centre 1 above its nearest neighbour.
+    gain : float
+        Extra factor on the normalised kernel.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 (size, size), centred on the middle cell.
     """
     if not (math.isfinite(scale) and scale > 0):
         raise ConfigError(f"student scale {scale}: allowed is > 0")

@@ -1,4 +1,4 @@
-"""URL-SOM network (paper Sec. IV, Fig. 1): a CIFAR-style ResNet with ELU, and the SOM head.
+"""URL-SOM network (paper Sec. III and V.B, Fig. 1): a CIFAR-style ResNet with ELU, and the SOM head.
 
 Head: ``Linear(features -> H*W)`` reshaped to a 1-channel H x W map, a FIXED radial convolution
 ('same' size; what lies beyond the map's edge is ``ModelConfig.boundary``, zero padding by default),

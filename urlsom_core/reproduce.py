@@ -32,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .profiles import COMMON, Profile, load_profile, repo_root
+from .profiles import (
+    COMMON,
+    FigureSetup,
+    Profile,
+    default_out_dir,
+    default_runs_root,
+    describe,
+    load_profile,
+    records,
+    repo_root,
+)
 
 EXECUTED = "executed"  # the TOC names executed notebooks as executed/NAME; their sources are notebooks/NAME.py
 SOURCES = "notebooks"
@@ -133,7 +143,6 @@ def declared(ipynb: Path) -> dict[str, Any]:
 
 def plan_keys(profile: Profile, name: str, params: dict[str, Any]) -> list[str]:
     """Config keys of the runs ``name`` will use with ``params`` (empty when it trains none or they are bad)."""
-    from .profiles import FigureSetup, default_out_dir, default_runs_root
 
     run = profile.run_for(name)
     if run is None:
@@ -254,7 +263,6 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
               log: Any = print) -> tuple[int, list[Outcome]]:
     """Execute the selected notebooks; returns (exit code, outcomes). Bad input raises ConfigError first."""
     from .files import provenance, write_json
-    from .profiles import default_runs_root
 
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: allowed is an integer >= 1")
@@ -353,7 +361,6 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
         "How each run uses its map (corners x, border x: the share of samples won by the 4 corner neurons / the "
         "outer ring over their share of the neurons, 1 for an even map; live share: neurons that won a sample "
         "over n; evenness: entropy of the winner counts over log n):\n\n" + per_run + "\n")
-    from .profiles import describe
 
     (out / "profile.md").write_text(describe(prof) + "\n")
     return (1 if failed else 0), ordered
@@ -413,7 +420,6 @@ def _rel(path: Path, top: Path) -> str:
 def _runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     """Every run the notebooks' records name, with its training time and device (from its manifest)."""
     from .files import read_json
-    from .profiles import records
 
     used: dict[str, dict[str, Any]] = {}
     for name, rec in records(out).items():
@@ -437,7 +443,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``--plan``: what would run, with which parameters and run keys, and which runs the store already has."""
-    from .profiles import default_runs_root
     from .runs import incomplete_reason
 
     prof = load_profile(args.profile)

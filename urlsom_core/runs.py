@@ -327,7 +327,29 @@ def get_or_train(
     cfg: RunConfig, root: str | Path = "runs", device: str = "auto", progress: bool = True, log: Callable[[str], None] = print,
     checkpoint_seconds: float | None = None,
 ) -> Run:
-    """The run of ``cfg`` from the store under ``root``: a cache hit when complete, else trained (or resumed)."""
+    """The run of ``cfg`` from the store under ``root``: a cache hit when complete, else trained (or resumed).
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run; its content key (``cfg.key()``) names the directory ``root/<key>``.
+    root : path
+        The run store.
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for a training (a stored run is not retrained elsewhere).
+    progress : bool
+        Show the epoch bar while training.
+    log : callable
+        Receives why a run trains, resumes or is reused.
+    checkpoint_seconds : float, optional
+        Mid-epoch checkpoint interval; default ``$URLSOM_CHECKPOINT_SECONDS`` or 120.
+
+    Returns
+    -------
+    Run
+        The complete run: ``metrics``, ``assignments()`` (winner (N,), label (N,), top2 (N, 2)),
+        ``predict(data)`` and its provenance.
+    """
     path = run_dir(cfg, root)
     if (path / "config.json").exists():
         why = incomplete_reason(path, cfg)

@@ -1,0 +1,54 @@
+"""Un-augmented outputs of a trained map: winners, second choices and backbone features."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch
+
+from .augment import Augment
+from .data import ImageData
+from .model import URLSOM
+
+
+@torch.no_grad()
+def predict(
+    model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False,
+    amp: bool = True,
+) -> dict[str, np.ndarray]:
+    """Un-augmented outputs of ``model`` on ``data``.
+
+    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index) and, if
+    ``embed``, the backbone features ``embedding`` (N, d). On CUDA the images go up from pinned memory
+    asynchronously and the results come back once, at the end."""
+    was = model.training
+    model.eval()
+    src = data.images
+    if device.type == "cuda" and not src.is_cuda:
+        src = src.pin_memory()
+    top2, embs = [], []
+    for i in range(0, len(data), batch):
+        x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, amp):
+            h = model.embed(x)
+            p = model.head(h)
+        top2.append(torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2])
+        if embed:
+            embs.append(h.float())
+    model.train(was)
+    t2 = torch.cat(top2).cpu()
+    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy()}
+    if embed:
+        out["embedding"] = torch.cat(embs).cpu().numpy()
+    return out
+
+
+def _autocast(device: torch.device, enabled: bool = True) -> Any:
+    """bf16 autocast on CUDA (``train.amp``); plain float32 elsewhere."""
+    if device.type == "cuda" and enabled:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
