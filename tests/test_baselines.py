@@ -90,6 +90,7 @@ def test_settings_reject_bad_values():
         B.SomSettings("x", iterations=0)
 
 
+@pytest.mark.slow  # trains a map and sweeps baselines (15-20 s)
 def test_table_on_a_tiny_run(tmp_path):
     cfg = RunConfig.from_dict(TINY_RUN)
     run = get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=lambda s: None)
@@ -107,6 +108,7 @@ def test_table_on_a_tiny_run(tmp_path):
         B.baseline_table(run, cfg.data, (6, 6), settings=[TINY_SOM], log=lambda s: None)
 
 
+@pytest.mark.slow  # trains a map and sweeps baselines (15-20 s)
 def test_ns_versus_k(tmp_path):
     cfg = RunConfig.from_dict(TINY_RUN)
     rows = B.ns_versus_k(cfg, grids=[(2, 2), (4, 4)], root=str(tmp_path), raw_size=8, som=TINY_SOM, device="cpu",

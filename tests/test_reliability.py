@@ -195,12 +195,14 @@ def killed(tmp_path_factory):
     return {"root": root, "ref": ref, "kill": kill, "term": term, "corrupt": corrupt, "snap": snaps, "res": res}
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_reference_run_completes(killed):
     rc, out, err = killed["res"]["ref"]
     assert rc == 0, err
     assert read_json(killed["ref"] / "manifest.json")["status"] == "complete"
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_sigkill_mid_epoch_then_same_command_resumes_bitwise(killed):
     rc, _, _ = killed["res"]["kill_first"]
     assert rc == -signal.SIGKILL
@@ -218,6 +220,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_bitwise(killed):
     assert_same_run(killed["ref"], killed["kill"])
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_sigterm_saves_a_checkpoint_exits_with_a_message_and_resumes_bitwise(killed):
     rc, _, err = killed["res"]["term_first"]
     assert rc == 128 + signal.SIGTERM, err
@@ -236,6 +239,7 @@ def test_sigterm_saves_a_checkpoint_exits_with_a_message_and_resumes_bitwise(kil
     assert_same_run(killed["ref"], killed["term"])
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_corrupt_checkpoint_is_named_and_training_restarts_from_the_previous_one(killed):
     assert killed["res"]["corrupt_loads_in_torch"] == train_mod.CHECKPOINT_FORMAT  # silently, without our digest
     rc, out, err = killed["res"]["corrupt"]
@@ -251,6 +255,7 @@ def _trainer_for(out: Path, args: list[str]) -> Trainer:
     return Trainer(cfg, resolve(cfg.data), "cpu", out_dir=out, progress=False, log=lambda s: None)
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_checkpoints_load_weights_only_and_a_damaged_one_is_named(killed, tmp_path):
     snap = killed["snap"]["kill"]
     ck = torch.load(snap / "checkpoint.pt", weights_only=True)
@@ -383,6 +388,7 @@ ls -a '{mnt}/run' > '{res}/ls'
     return out
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoints(disk_full):
     """RLIMIT_FSIZE: the kernel refuses the write (EFBIG). Exit 1, one line naming the file, both earlier
     checkpoints byte for byte as they were, no temporary file left, the reason in manifest.json."""
@@ -399,6 +405,7 @@ def test_full_disk_is_one_clear_line_and_keeps_the_previous_checkpoints(disk_ful
     assert man["status"] == "failed" and "cannot write" in man["reason"]
 
 
+@pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_full_tmpfs_gives_no_space_error_and_keeps_the_checkpoint(disk_full):
     """The same on a genuinely full filesystem (ENOSPC)."""
     if disk_full["tmpfs_rc"] in (None, 77):

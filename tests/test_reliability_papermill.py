@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow  # executes a notebook with papermill (half a minute)
+
 from urlsom_core import cli
 
 ROOT = Path(__file__).resolve().parents[1]
