@@ -16,9 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-pytestmark = pytest.mark.slow  # executes a notebook with papermill (half a minute)
-
 from urlsom_core import cli
+
+pytestmark = pytest.mark.slow  # executes a notebook with papermill (half a minute)
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFERRED = ROOT / "notebooks" / "fig04_cifar10_map.py"
