@@ -20,21 +20,20 @@
 # $p$, computed with `urlsom_core.loss` on an explicit batch (no training; loss_similarity is 0 here because
 # both views agree).
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 n_neurons: int = None  # neurons on the map; None: the profile's (paper: 2)
 x_max: float = None  # largest Softmax input shown; None: the profile's (paper: 6)
 device: str = None  # unused here (no training); kept so every figure takes the same options
 runs_root: str = None  # unused here (no training); kept so every figure takes the same options
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig03_loss_landscape", profile, n_neurons=n_neurons, x_max=x_max, device=device,
-           runs_root=runs_root, out_dir=out_dir)
+nb = start("fig03_loss_landscape", globals())  # the parameters resolved against the profile
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -46,7 +45,7 @@ ax.set_title(f"Fig. 3: loss_WTA + loss_collapse, n = {nb.params['n_neurons']}")
 nb.save(f)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min_loss"],
            "x_max": float(nb.params["x_max"])},
           compare={"min_x": "x at the minimum", "min_p": "selection probability at the minimum"})

@@ -17,8 +17,8 @@
 # at random within $\pm 0.4$ of it so that samples sharing a neuron stay visible, and coloured by its label.
 # Two trainings that differ only in their seed, side by side. Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -30,21 +30,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig04_cifar10_map", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seeds=seeds, device=device, runs_root=runs_root, out_dir=out_dir)
-configs = nb.configs()  # one per seed
+nb = start("fig04_cifar10_map", globals())  # the parameters resolved against the profile; the runs trained or reused
+runs = nb.runs  # one per seed
 
-# %%
-from urlsom_core.runs import get_or_train
-
-runs = [get_or_train(cfg, root=nb.runs_root, device=nb.device, progress=False) for cfg in configs]
-for r in runs:
-    print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -59,7 +51,7 @@ f.suptitle(nb.title("Fig. 4: WTA response of all samples, coloured by label"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 m0, m1 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],

@@ -133,7 +133,8 @@ def declared(ipynb: Path) -> dict[str, Any]:
 
 def plan_keys(profile: Profile, name: str, params: dict[str, Any]) -> list[str]:
     """Config keys of the runs ``name`` will use with ``params`` (empty when it trains none or they are bad)."""
-    from .profiles import FigureSetup, default_out_dir, default_runs_root
+    from .notebook import FigureSetup
+    from .profiles import default_out_dir, default_runs_root
 
     run = profile.run_for(name)
     if run is None:
@@ -363,7 +364,7 @@ def _rel(path: Path, top: Path) -> str:
 def _runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     """Every run the notebooks' records name, with its training time and device (from its manifest)."""
     from .files import read_json
-    from .profiles import records
+    from .notebook import records
 
     used: dict[str, dict[str, Any]] = {}
     for name, rec in records(out).items():
