@@ -45,14 +45,14 @@ ax.set_title(f"Fig. 3: loss_WTA + loss_collapse, n = {nb.params['n_neurons']}")
 nb.save(f)
 plt.show()
 
-# %% tags=["hide-input"]
-nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min_loss"],
-           "x_max": float(nb.params["x_max"])},
-          compare={"min_x": "x at the minimum", "min_p": "selection probability at the minimum"})
-
 # %% [markdown]
 # The minimum, {glue:text}`min_loss:.3f`, lies at $x$ = {glue:text}`min_x:.1f` (the largest input shown: the
 # Softmax saturated, one winner per sample) and $p$ = {glue:text}`min_p:.2f` (the samples split evenly between
 # the two neurons). The paper puts it at saturation and 50% ({glue:text}`paper_min_p`). At $x = 0$ every output
 # is uniform and loss_WTA is 1 whatever $p$; at saturation with $p$ = 0 or 1 all samples share one neuron and
 # loss_collapse is largest.
+
+# %% tags=["hide-input"]
+nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min_loss"],
+           "x_max": float(nb.params["x_max"])},
+          compare={"min_x": "x at the minimum", "min_p": "selection probability at the minimum"})

@@ -51,6 +51,13 @@ f.suptitle(nb.title("Fig. 4: WTA response of all samples, coloured by label"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
+# {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
+# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
+# {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
+# goes, but both group each class into a few contiguous regions.
+
 # %% tags=["hide-input"]
 m0, m1 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
@@ -59,8 +66,15 @@ nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"],
           runs=runs, compare={"n_images": "images", "n_neurons": "neurons", "ns": "NS (first seed)"})
 
 # %% [markdown]
-# With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
-# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
-# {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
-# goes, but both group each class into a few contiguous regions.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({f"seed {s}": r for s, r in zip(nb.params["seeds"], runs, strict=True)}))

@@ -48,14 +48,14 @@ ax.set_title(nb.title("Fig. 5: loss per epoch"), fontsize=10)
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
+# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
+# paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.
+
 # %% tags=["hide-input"]
 m, h = run.metrics, run.history
 nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
            "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},
           runs=[run], compare={"epochs": "epochs trained"})
-
-# %% [markdown]
-# The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
-# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
-# paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.

@@ -55,6 +55,11 @@ f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
+# {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
+# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.
+
 # %% tags=["hide-input"]
 r0, r1, c0, c1 = window
 cells = np.arange(grid_hw[0] * grid_hw[1]).reshape(grid_hw)[r0:r1, c0:c1].ravel()
@@ -64,8 +69,3 @@ nb.report({"ns": m["neural_selectivity"], "ns_per_neuron": m["neural_selectivity
            "window_live": live_in, "window_cells": len(cells), "epochs": m["epochs_trained"],
            "train_s": m["train_seconds"]},
           runs=[run], compare={"ns": "NS"})
-
-# %% [markdown]
-# In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
-# {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
-# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.

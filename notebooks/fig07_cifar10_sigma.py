@@ -51,6 +51,14 @@ f.suptitle(nb.title("Fig. 7: the filter width sigma"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
+# {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
+# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so neighbouring neurons tend to win
+# together and fewer neurons stay live. The map's size matters here: sigma is measured in neurons, so on a
+# map smaller than the paper's 30x30 the same sigma reaches across a larger part of the map (see the profile
+# named in the data note).
+
 # %% tags=["hide-input"]
 lo, hi = runs[0].metrics, runs[-1].metrics
 nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selectivity"],
@@ -62,18 +70,11 @@ nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selec
           runs=runs, compare={"ns_sigma3": "NS, first sigma", "ns_sigma10": "NS, second sigma"})
 
 # %% [markdown]
-# With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
-# {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
-# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so neighbouring neurons tend to win
-# together and fewer neurons stay live. The map's size matters here: sigma is measured in neurons, so on a
-# map smaller than the paper's 30x30 the same sigma reaches across a larger part of the map (see the profile
-# named in the data note).
-#
 # ## Map inspector
 #
 # Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
-# and its purity appear on the right; the small map locates it (black square) on the map coloured by neuron
-# label. Everything was computed when the notebook ran, so the inspector also works in this static page.
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
 
 # %% tags=["hide-input"]
 from IPython.display import display

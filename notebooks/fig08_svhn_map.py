@@ -56,6 +56,13 @@ f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. Of the images,
+# {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
+# the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
+# ignored contrast: the closer to 1, the more the map keeps the two kinds of image apart, the paper's
+# explanation for finding each digit in two places.
+
 # %% tags=["hide-input"]
 share = float(light.mean())
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
@@ -64,8 +71,15 @@ nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neuron
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]
-# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. Of the images,
-# {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
-# the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
-# ignored contrast: the closer to 1, the more the map keeps the two kinds of image apart, the paper's
-# explanation for finding each digit in two places.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({"sigma " + format(run.config.model.sigma, "g"): run}))

@@ -47,6 +47,10 @@ f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
+# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.
+
 # %% tags=["hide-input"]
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
@@ -54,5 +58,15 @@ nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neuron
           runs=[run], compare={"ns": "NS"})
 
 # %% [markdown]
-# With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({"sigma " + format(run.config.model.sigma, "g"): run}))

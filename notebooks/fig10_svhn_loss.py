@@ -47,13 +47,13 @@ ax.set_title(nb.title("Fig. 10: SVHN loss per epoch"), fontsize=10)
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# The loss falls from {glue:text}`first_loss:.3f` to {glue:text}`final_loss:.3f` in {glue:text}`epochs`
+# epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training).
+
 # %% tags=["hide-input"]
 m, h = run.metrics, run.history
 nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
            "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},
           runs=[run], compare={"epochs": "epochs trained"})
-
-# %% [markdown]
-# The loss falls from {glue:text}`first_loss:.3f` to {glue:text}`final_loss:.3f` in {glue:text}`epochs`
-# epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training).

@@ -56,6 +56,11 @@ f.suptitle(nb.title("Fig. 11: t-student filters"))
 nb.save(f)
 plt.show()
 
+# %% [markdown]
+# With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
+# {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
+# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.
+
 # %% tags=["hide-input"]
 s1, s18 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_selectivity"],
@@ -68,6 +73,15 @@ nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_sele
                               "ns_best": "NS, t-student (the better scale)"})
 
 # %% [markdown]
-# With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
-# {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
-# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({f"s = {r.config.model.student_scale:g}": r for r in runs}))
