@@ -217,6 +217,7 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
     logs.mkdir(exist_ok=True)
     (logs / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 0 and record.is_file():
+        _hide_injected(dst)
         rec = json.loads(record.read_text())
         nums = rec.get("numbers", {})
         o.status = "ok"
@@ -238,6 +239,18 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             o.error = f"{name}: papermill exited {proc.returncode}: {tail}; see {logs / (name + '.log')}"
     return o
+
+
+def _hide_injected(executed: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input``, as the parameters cell is: one click away."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, executed)
 
 
 def table(outcomes: list[Outcome]) -> str:
