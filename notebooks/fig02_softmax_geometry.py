@@ -11,7 +11,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Fig. 2: the Softmax line and the unit circle, n = 2
 #
