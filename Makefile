@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: env test test-all lint book reproduce-paper bench clean
+.PHONY: env test test-all lint book lab reproduce-paper bench clean
 
 env: $(STAMP)
 
@@ -31,6 +31,10 @@ JOBS ?= 2
 book: env
 	$(BIN)/urlsom reproduce --profile quick --jobs $(JOBS)
 	$(BIN)/jupyter-book build . -W
+
+# JupyterLab on this checkout: .py notebooks open as notebooks on double-click (.jupyter/labconfig), 127.0.0.1 only.
+lab: env
+	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip 127.0.0.1 notebooks
 
 # The paper's data and settings, on a GPU box (see book/reproduce.md).
 reproduce-paper: env

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -20,21 +21,20 @@
 # $p$, computed with `urlsom_core.loss` on an explicit batch (no training; loss_similarity is 0 here because
 # both views agree).
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 n_neurons: int = None  # neurons on the map; None: the profile's (paper: 2)
 x_max: float = None  # largest Softmax input shown; None: the profile's (paper: 6)
 device: str = None  # unused here (no training); kept so every figure takes the same options
 runs_root: str = None  # unused here (no training); kept so every figure takes the same options
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig03_loss_landscape", profile, n_neurons=n_neurons, x_max=x_max, device=device,
-           runs_root=runs_root, out_dir=out_dir)
+nb = start("fig03_loss_landscape", globals())  # the parameters resolved against the profile
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -46,14 +46,14 @@ ax.set_title(f"Fig. 3: loss_WTA + loss_collapse, n = {nb.params['n_neurons']}")
 nb.save(f)
 plt.show()
 
-# %%
-nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min_loss"],
-           "x_max": float(nb.params["x_max"])},
-          compare={"min_x": "x at the minimum", "min_p": "selection probability at the minimum"})
-
 # %% [markdown]
 # The minimum, {glue:text}`min_loss:.3f`, lies at $x$ = {glue:text}`min_x:.1f` (the largest input shown: the
 # Softmax saturated, one winner per sample) and $p$ = {glue:text}`min_p:.2f` (the samples split evenly between
 # the two neurons). The paper puts it at saturation and 50% ({glue:text}`paper_min_p`). At $x = 0$ every output
 # is uniform and loss_WTA is 1 whatever $p$; at saturation with $p$ = 0 or 1 all samples share one neuron and
 # loss_collapse is largest.
+
+# %% tags=["hide-input"]
+nb.report({"min_x": land["min_x"], "min_p": land["min_q"], "min_loss": land["min_loss"],
+           "x_max": float(nb.params["x_max"])},
+          compare={"min_x": "x at the minimum", "min_p": "selection probability at the minimum"})

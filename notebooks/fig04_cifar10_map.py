@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,8 +18,8 @@
 # at random within $\pm 0.4$ of it so that samples sharing a neuron stay visible, and coloured by its label.
 # Two trainings that differ only in their seed, side by side. Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -30,21 +31,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig04_cifar10_map", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seeds=seeds, device=device, runs_root=runs_root, out_dir=out_dir)
-configs = nb.configs()  # one per seed
+nb = start("fig04_cifar10_map", globals())  # the parameters resolved against the profile; the runs trained or reused
+runs = nb.runs  # one per seed
 
-# %%
-from urlsom_core.runs import get_or_train
-
-runs = [get_or_train(cfg, root=nb.runs_root, device=nb.device, progress=False) for cfg in configs]
-for r in runs:
-    print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -59,7 +52,14 @@ f.suptitle(nb.title("Fig. 4: WTA response of all samples, coloured by label"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
+# {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
+# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
+# {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
+# goes, but both group each class into a few contiguous regions.
+
+# %% tags=["hide-input"]
 m0, m1 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],
@@ -67,8 +67,15 @@ nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"],
           runs=runs, compare={"n_images": "images", "n_neurons": "neurons", "ns": "NS (first seed)"})
 
 # %% [markdown]
-# With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
-# {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
-# {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
-# goes, but both group each class into a few contiguous regions.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({f"seed {s}": r for s, r in zip(nb.params["seeds"], runs, strict=True)}))

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,8 +18,8 @@
 # terms, the learning-rate steps at epochs 5 and 10 and the epoch where training stopped.
 # Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -30,20 +31,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig05_cifar10_loss", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
-config = nb.config()
+nb = start("fig05_cifar10_loss", globals())  # the parameters resolved against the profile; the run trained or reused
+run = nb.runs[0]
 
-# %%
-from urlsom_core.runs import get_or_train
-
-run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
-print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -55,14 +49,14 @@ ax.set_title(nb.title("Fig. 5: loss per epoch"), fontsize=10)
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
+# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
+# paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.
+
+# %% tags=["hide-input"]
 m, h = run.metrics, run.history
 nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
            "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},
           runs=[run], compare={"epochs": "epochs trained"})
-
-# %% [markdown]
-# The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
-# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
-# paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.

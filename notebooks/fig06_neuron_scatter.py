@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,8 +18,8 @@
 # meet. Each sample is scattered uniformly within $\pm$ jitter of its winning neuron; grey crosses mark dead
 # neurons, which won no sample. Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -32,20 +33,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig06_neuron_scatter", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seed=seed, jitter=jitter, zoom=zoom, device=device, runs_root=runs_root, out_dir=out_dir)
-config = nb.config()
+nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against the profile; the run trained or reused
+run = nb.runs[0]
 
-# %%
-from urlsom_core.runs import get_or_train
-
-run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
-print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -62,7 +56,12 @@ f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
+# {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
+# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.
+
+# %% tags=["hide-input"]
 r0, r1, c0, c1 = window
 cells = np.arange(grid_hw[0] * grid_hw[1]).reshape(grid_hw)[r0:r1, c0:c1].ravel()
 live_in = int(np.isin(cells, np.unique(a["winner"])).sum())
@@ -71,8 +70,3 @@ nb.report({"ns": m["neural_selectivity"], "ns_per_neuron": m["neural_selectivity
            "window_live": live_in, "window_cells": len(cells), "epochs": m["epochs_trained"],
            "train_s": m["train_seconds"]},
           runs=[run], compare={"ns": "NS"})
-
-# %% [markdown]
-# In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
-# {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
-# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,8 +18,8 @@
 # that differ only in sigma. Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
 # pick a run and a neuron and see the images it won.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigmas: list = None  # the two Gaussian filter widths compared, in neurons; None: the profile's (paper: [3, 10])
@@ -29,21 +30,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig07_cifar10_sigma", profile, dataset=dataset, grid=grid, sigmas=sigmas, gamma=gamma,
-           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
-configs = nb.configs()  # one per sigma
+nb = start("fig07_cifar10_sigma", globals())  # the parameters resolved against the profile; the runs trained or reused
+runs = nb.runs  # one per sigma
 
-# %%
-from urlsom_core.runs import get_or_train
-
-runs = [get_or_train(cfg, root=nb.runs_root, device=nb.device, progress=False) for cfg in configs]
-for r in runs:
-    print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -59,7 +52,15 @@ f.suptitle(nb.title("Fig. 7: the filter width sigma"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
+# {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
+# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so neighbouring neurons tend to win
+# together and fewer neurons stay live. The map's size matters here: sigma is measured in neurons, so on a
+# map smaller than the paper's 30x30 the same sigma reaches across a larger part of the map (see the profile
+# named in the data note).
+
+# %% tags=["hide-input"]
 lo, hi = runs[0].metrics, runs[-1].metrics
 nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selectivity"],
            "ns": lo["neural_selectivity"], "live_sigma3": lo["active_neurons"], "live_sigma10": hi["active_neurons"],
@@ -70,20 +71,13 @@ nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selec
           runs=runs, compare={"ns_sigma3": "NS, first sigma", "ns_sigma10": "NS, second sigma"})
 
 # %% [markdown]
-# With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
-# {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
-# with {glue:text}`live_sigma10`. A wider filter couples more neurons, so neighbouring neurons tend to win
-# together and fewer neurons stay live. The map's size matters here: sigma is measured in neurons, so on a
-# map smaller than the paper's 30x30 the same sigma reaches across a larger part of the map (see the profile
-# named in the data note).
-#
 # ## Map inspector
 #
 # Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
-# and its purity appear on the right; the small map locates it (black square) on the map coloured by neuron
-# label. Everything was computed when the notebook ran, so the inspector also works in this static page.
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import display
 
 from urlsom_core.widgets import inspector

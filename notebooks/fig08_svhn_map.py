@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,8 +19,8 @@
 # the same map coloured by that contrast (measured on each image: is its border brighter than its centre?).
 # Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (svhn[:ROOT], digits, imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -31,20 +32,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig08_svhn_map", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
-config = nb.config()
+nb = start("fig08_svhn_map", globals())  # the parameters resolved against the profile; the run trained or reused
+run = nb.runs[0]
 
-# %%
-from urlsom_core.runs import get_or_train
-
-run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
-print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -63,7 +57,14 @@ f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. Of the images,
+# {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
+# the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
+# ignored contrast: the closer to 1, the more the map keeps the two kinds of image apart, the paper's
+# explanation for finding each digit in two places.
+
+# %% tags=["hide-input"]
 share = float(light.mean())
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"],
@@ -71,8 +72,15 @@ nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neuron
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]
-# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. Of the images,
-# {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
-# the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
-# ignored contrast: the closer to 1, the more the map keeps the two kinds of image apart, the paper's
-# explanation for finding each digit in two places.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({"sigma " + format(run.config.model.sigma, "g"): run}))

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -15,8 +16,8 @@
 #
 # The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (svhn[:ROOT], digits, imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 10)
@@ -28,20 +29,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig09_svhn_sigma10", profile, dataset=dataset, grid=grid, sigma=sigma, filter=filter, gamma=gamma,
-           epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
-config = nb.config()
+nb = start("fig09_svhn_sigma10", globals())  # the parameters resolved against the profile; the run trained or reused
+run = nb.runs[0]
 
-# %%
-from urlsom_core.runs import get_or_train
-
-run = get_or_train(config, root=nb.runs_root, device=nb.device, progress=False)
-print(f"run {run.path.name}: {'reused from the store' if run.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -54,12 +48,26 @@ f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
+# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.
+
+# %% tags=["hide-input"]
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
            "contiguity": m.get("contiguity")},
           runs=[run], compare={"ns": "NS"})
 
 # %% [markdown]
-# With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({"sigma " + format(run.config.model.sigma, "g"): run}))

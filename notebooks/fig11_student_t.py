@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -17,8 +18,8 @@
 # with $s = 1$ and $s = 18$. Left: the two filters' radial profiles (and the Gaussian of Fig. 4 for
 # reference); right: the two maps. Data: {glue:text}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 filter: str = None  # fixed filter; None: the profile's (paper: student)
@@ -30,21 +31,13 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
-from urlsom_core.profiles import setup
+# %% tags=["hide-cell"]
+from urlsom_core.notebook import start
 
-nb = setup("fig11_student_t", profile, dataset=dataset, grid=grid, filter=filter, student_scales=student_scales,
-           gamma=gamma, epochs=epochs, seed=seed, device=device, runs_root=runs_root, out_dir=out_dir)
-configs = nb.configs()  # one per scale
+nb = start("fig11_student_t", globals())  # the parameters resolved against the profile; the runs trained or reused
+runs = nb.runs  # one per scale
 
-# %%
-from urlsom_core.runs import get_or_train
-
-runs = [get_or_train(cfg, root=nb.runs_root, device=nb.device, progress=False) for cfg in configs]
-for r in runs:
-    print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
-
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
@@ -64,7 +57,12 @@ f.suptitle(nb.title("Fig. 11: t-student filters"))
 nb.save(f)
 plt.show()
 
-# %%
+# %% [markdown]
+# With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
+# {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
+# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.
+
+# %% tags=["hide-input"]
 s1, s18 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_selectivity"],
            "ns": s1["neural_selectivity"], "live_scale1": s1["active_neurons"], "live_scale18": s18["active_neurons"],
@@ -76,6 +74,15 @@ nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_sele
                               "ns_best": "NS, t-student (the better scale)"})
 
 # %% [markdown]
-# With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
-# {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
-# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.
+# ## Map inspector
+#
+# Toggle the run, then move the row and column sliders to choose a neuron: its images, its label histogram
+# and its purity appear on the right, and a small square locates it on the map. Every panel was computed
+# when the notebook ran, so the inspector also works in this static page.
+
+# %% tags=["hide-input"]
+from IPython.display import display
+
+from urlsom_core.widgets import inspector
+
+display(inspector({f"s = {r.config.model.student_scale:g}": r for r in runs}))

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -20,8 +21,8 @@
 # is the same for every N, so a larger batch also takes fewer optimizer steps; the table lists them.
 # Data: {glue:md}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W], its H*W neurons fixed for every N; None: the profile's ([30, 30], 900 neurons)
 epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
@@ -31,26 +32,25 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
+# %% tags=["hide-cell"]
 from urlsom_core import studies
-from urlsom_core.profiles import setup
+from urlsom_core.notebook import start
 
-nb = setup("study_batch_size", profile, dataset=dataset, grid=grid, epochs=epochs, seed=seed,
-           batch_sizes=batch_sizes, device=device, runs_root=runs_root, out_dir=out_dir)
+nb = start("study_batch_size", globals(), train=False)  # the parameters resolved against the profile; the study trains below
 base = nb.config()
 variants = studies.batch_variants(nb.params["batch_sizes"], base.model.grid)
 
-# %%
+# %% tags=["hide-input"]
 runs = studies.sweep(base, variants, root=nb.runs_root, device=nb.device)
 rows = [studies.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
 
-# %%
+# %% tags=["hide-input"]
 fig = studies.plot_batch(rows)
 fig.suptitle(nb.title(f"Batch size N against a map of n = {rows[0]['n_neurons']} neurons"))
 nb.save(fig)
 fig
 
-# %%
+# %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])
 nb.report({"reading": studies.read_batch(rows), "best_ns": best["neural_selectivity"],
            "best_batch": best["batch_size"], "n_neurons": rows[0]["n_neurons"]}, runs=runs)

@@ -39,7 +39,7 @@ out_dir: str = None  # where figure files and the numbers record go; None: execu
 from IPython.display import Image, Markdown
 
 from urlsom_core import boundary_study
-from urlsom_core.profiles import setup
+from urlsom_core.notebook import setup
 
 nb = setup("study_boundary", profile, out_dir=out_dir)
 res, note = boundary_study.read_results(results)

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -20,8 +21,8 @@
 # map shows the training samples at their winners coloured by label, with its NS, topographic error (TE)
 # and live neurons. Data: {glue:md}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
@@ -32,31 +33,30 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
+# %% tags=["hide-cell"]
 from urlsom_core import studies
-from urlsom_core.profiles import setup
+from urlsom_core.notebook import start
 
-nb = setup("study_gamma_sigma", profile, dataset=dataset, grid=grid, epochs=epochs, seed=seed, gammas=gammas,
-           sigmas=sigmas, device=device, runs_root=runs_root, out_dir=out_dir)
+nb = start("study_gamma_sigma", globals(), train=False)  # the parameters resolved against the profile; the study trains below
 gammas, sigmas = nb.params["gammas"], nb.params["sigmas"]
 variants = studies.gamma_sigma_variants(gammas, sigmas)
 
-# %%
+# %% tags=["hide-input"]
 runs = studies.sweep(nb.config(), variants, root=nb.runs_root, device=nb.device)
 rows = [studies.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
 
-# %%
+# %% tags=["hide-input"]
 fig = studies.plot_gamma_sigma(runs, rows, gammas, sigmas)
 fig.suptitle(nb.title("gamma (rows) against sigma (columns)"))
 nb.save(fig)
 fig
 
-# %%
+# %% tags=["hide-input"]
 fig2 = studies.plot_gamma_sigma_grid(rows, gammas, sigmas)
 nb.save(fig2, "_grid")
 fig2
 
-# %%
+# %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])
 nb.report({"reading": studies.read_gamma_sigma(rows, gammas, sigmas), "best_ns": best["neural_selectivity"],
            "best_gamma": best["gamma"], "best_sigma": best["sigma"], "n_runs": len(rows)}, runs=runs)

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -21,8 +22,8 @@
 # error (TE: the fraction of samples whose two largest outputs are not grid neighbours).
 # Data: {glue:md}`data_note`.
 
-# %% tags=["parameters"]
-profile: str = "quick"  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file
+# %% tags=["parameters", "hide-input"]
+profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
 dataset: str = None  # dataset spec (digits, cifar10[:ROOT], svhn[:ROOT], imagefolder:PATH...); None: the profile's
 grid: list = None  # map size [H, W]; None: the profile's (paper: [30, 30])
 sigma: float = None  # Gaussian filter sigma in neurons; None: the profile's (paper: 5)
@@ -34,26 +35,25 @@ device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
+# %% tags=["hide-cell"]
 from urlsom_core import studies
-from urlsom_core.profiles import setup
+from urlsom_core.notebook import start
 
-nb = setup("study_kernel_amplitude", profile, dataset=dataset, grid=grid, sigma=sigma, gamma=gamma, epochs=epochs,
-           seed=seed, amplitudes=amplitudes, device=device, runs_root=runs_root, out_dir=out_dir)
+nb = start("study_kernel_amplitude", globals(), train=False)  # the parameters resolved against the profile; the study trains below
 base = nb.config()
 variants = studies.amplitude_variants(nb.params["amplitudes"], base)
 
-# %%
+# %% tags=["hide-input"]
 runs = studies.sweep(base, variants, root=nb.runs_root, device=nb.device)
 rows = studies.amplitude_rows(runs, variants)
 
-# %%
+# %% tags=["hide-input"]
 fig = studies.plot_amplitude(rows)
 fig.suptitle(nb.title("Kernel amplitude: sum- vs peak-normalised vs a gain"))
 nb.save(fig)
 fig
 
-# %%
+# %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])
 numbers = {"reading": studies.read_amplitude(rows), "best_setting": best["setting"],
            "best_ns": best["neural_selectivity"], "n_neurons": rows[0]["n_neurons"]}

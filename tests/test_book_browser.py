@@ -1,11 +1,17 @@
-"""The built book in headless Chromium: the map inspector renders offline and no page loads an http(s) script.
+"""The built book in headless Chromium, as a reader meets it at 1280 px wide.
 
-Uses _build/html when `make book` built it; otherwise builds a small book with the `tiny` profile in a
-temporary folder (a copy of the book's sources; about a minute or two on 2 cores).
+Every page: no script error (``pageerror``), no raw pipe table, no raw ``{glue`` placeholder, no http(s)
+script, under the page budget. Every figure page (Fig. 1 to 11): its first figure starts within the first
+900 px. The map inspector renders offline and its controls work.
+
+Uses _build/html only when it is newer than every source it is built from (notebooks, pages, config,
+package); otherwise builds a small book with the `tiny` profile in a temporary folder (a copy of the
+book's sources; a few minutes on 2 cores). ``URLSOM_SCREENSHOTS=DIR`` saves screenshots there.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -50,21 +56,80 @@ def html(tmp_path_factory) -> Path:
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package (dev extra)")
     built = ROOT / "_build" / "html"
-    if (built / INSPECTOR).is_file():
+    if (built / INSPECTOR).is_file() and _newest_source() < (built / INSPECTOR).stat().st_mtime:
         return built
     return _build_tiny_book(tmp_path_factory.mktemp("book"))
 
 
+def _newest_source() -> float:
+    """The newest modification time of what the book is built from."""
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
+    for d, pat in (("notebooks", "*.py"), ("book", "*.md"), ("urlsom_core", "**/*.py"), ("urlsom_core", "**/*.yaml"),
+                   ("book/_ext", "*.py"), ("book/_static", "*")):
+        files += list((ROOT / d).glob(pat))
+    return max(f.stat().st_mtime for f in files if f.is_file())
+
+
+PAGE_BUDGET = 2_000_000  # bytes of one page's HTML (widgets.PANEL_BUDGET keeps inspector pages under it)
+FIRST_FIGURE_MAX_Y = 900
+
+
+def _pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and p.name not in ("search.html",
+                                                                                                 "genindex.html"))
+
+
+def test_every_page_reads_clean_and_every_figure_starts_in_the_first_screen(html: Path):
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    shots = os.environ.get("URLSOM_SCREENSHOTS")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load" in m.text
+                    else None)  # (the theme's own "invalid theme mode" console line is not a failure)
+            for f in _pages(html):
+                rel = str(f.relative_to(html))
+                errors.clear()
+                page.goto(f.as_uri())
+                page.wait_for_load_state("load")
+                page.wait_for_timeout(300)
+                text = page.locator("main").inner_text() if page.locator("main").count() else page.inner_text("body")
+                if re.search(r"\|\s*-{3,}\s*\|", text):
+                    problems.append(f"{rel}: a raw markdown table")
+                if "{glue" in text:
+                    problems.append(f"{rel}: a raw {{glue placeholder")
+                if f.stat().st_size > PAGE_BUDGET:
+                    problems.append(f"{rel}: {f.stat().st_size:,} bytes, over the {PAGE_BUDGET:,} budget")
+                if re.match(r"executed/fig\d\d_", rel):
+                    top = page.evaluate("() => { const i = document.querySelector('main .cell_output img, main img');"
+                                        " return i ? i.getBoundingClientRect().top + window.scrollY : null; }")
+                    if top is None or top > FIRST_FIGURE_MAX_Y:
+                        problems.append(f"{rel}: first figure starts at {top} px (allowed: <= {FIRST_FIGURE_MAX_Y})")
+                    if shots:
+                        page.screenshot(path=str(Path(shots) / (f.stem + ".png")))
+                elif shots and f.stem == "intro":
+                    page.screenshot(path=str(Path(shots) / "intro.png"), full_page=True)
+                problems += [f"{rel}: page error {e}" for e in errors]
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+
+
 def test_no_page_references_an_http_script_and_none_shows_an_error(html: Path):
     pages = [p for p in html.rglob("*.html") if "_static" not in p.parts]
-    assert len(pages) >= 13  # intro, method, nine figures, results, reproduce (+ search, genindex)
+    assert len(pages) >= 15  # intro, method, eleven figures, results, reproduce (+ search, genindex)
     for p in pages:
         text = p.read_text(errors="replace")
         scripts = re.findall(r"<script[^>]*\bsrc=[\"']([^\"']+)", text)
         remote = [s for s in scripts if re.match(r"(https?:)?//", s)]
         assert not remote, f"{p.relative_to(html)} loads {remote}"
         assert "output traceback" not in text and "output error" not in text, f"{p.relative_to(html)} shows an error"
-    for fig in range(3, 12):
+    for fig in range(1, 12):
         assert any(p.name.startswith(f"fig{fig:02d}_") for p in pages), f"Fig. {fig} page missing"
 
 
@@ -79,6 +144,7 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
             page.on("request", lambda r: requests.append(r.url))
             page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
             page.goto((html / INSPECTOR).as_uri())
             page.wait_for_selector(".widget-slider", timeout=30_000)  # the widgets were rendered from embedded state
             assert page.locator(".widget-slider").count() == 2  # row and column
@@ -100,9 +166,12 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
                                    timeout=10_000)  # jslink moved the panel, no kernel involved
             page.locator(".widget-toggle-button").nth(1).click()
             page.wait_for_timeout(300)
+            if os.environ.get("URLSOM_SCREENSHOTS"):
+                page.locator(".widget-slider").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(Path(os.environ["URLSOM_SCREENSHOTS"]) / "inspector.png"))
         finally:
             browser.close()
     assert not failed, f"failed loads: {failed}"
     remote = [u for u in requests if re.match(r"https?://", u)]
     assert not remote, f"requests left the machine: {remote}"
-    assert not [e for e in errors if "Failed to load" in e], errors
+    assert not [e for e in errors if "Failed to load" in e or e.startswith("page error")], errors

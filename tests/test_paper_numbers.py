@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from urlsom_core import profiles
+from urlsom_core import notebook, profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 CITED = re.compile(r"executed/(\w+)\.ipynb::paper_(\w+):s")
@@ -46,7 +46,7 @@ def test_the_transcribed_values():
 
 def test_report_gives_every_reported_number_a_row_and_a_glue(tmp_path):
     prof = profiles.load_profile("paper")
-    fs = profiles.FigureSetup("fig04_cifar10_map", prof, prof.run_for("fig04_cifar10_map"), {}, "cpu",
+    fs = notebook.FigureSetup("fig04_cifar10_map", prof, prof.run_for("fig04_cifar10_map"), {}, "cpu",
                               tmp_path / "runs", tmp_path / "out")
     table = fs.report({"ns": 0.5, "ns_seed2": 0.25, "n_images": 10, "n_neurons": 4}, compare={"ns": "NS (first seed)"})
     md = table.data

@@ -9,7 +9,7 @@ import jupytext
 import nbformat
 import pytest
 
-from urlsom_core import cli, profiles, reproduce
+from urlsom_core import cli, notebook, profiles, reproduce
 from urlsom_core.config import ConfigError, defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,10 +105,10 @@ def test_setup_fails_fast_with_the_cli_message(tmp_path, capsys):
     cli_line = capsys.readouterr().err.strip()
     assert code == 2 and cli_line.startswith("urlsom: error: ")
     with pytest.raises(ConfigError) as e:
-        profiles.setup("fig07_cifar10_sigma", "tiny", sigmas=[-1.0, 10.0], runs_root=str(tmp_path / "runs"))
+        notebook.setup("fig07_cifar10_sigma", "tiny", sigmas=[-1.0, 10.0], runs_root=str(tmp_path / "runs"))
     assert f"urlsom: error: {e.value}" == cli_line
     with pytest.raises(ConfigError, match="dataset 'nosuch': unknown kind"):
-        profiles.setup("fig04_cifar10_map", "tiny", dataset="nosuch")
+        notebook.setup("fig04_cifar10_map", "tiny", dataset="nosuch")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "x").exists()
 
 
@@ -129,13 +129,12 @@ def test_notebooks_are_thin_and_fail_fast(name):
     params = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1
     first = code[params[0] + 1].source
-    assert f'setup("{name}"' in first  # the first cell after the parameters validates
+    assert f'nb = start("{name}", globals()' in first  # the one call after the parameters: validate, get runs
     src = "\n".join(c.source for c in code)
     assert "nb.report(" in src
     for loop in ("backward(", "optim", "zero_grad", "Trainer("):
         assert loop not in src, f"{name} trains by hand ({loop})"
-    if name != "fig03_loss_landscape":
-        assert "get_or_train(" in src
+    assert "get_or_train(" not in src  # runs come through start() (or studies.sweep), never by hand
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Fig. ")
 
 
@@ -250,3 +249,23 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 |"
     assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 | 1.33 | 0.500 |"
     assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - |"
+
+
+def test_start_reads_the_notebooks_own_parameters_and_the_profile_fills_the_rest(tmp_path, monkeypatch):
+    assert notebook.declared_parameters("fig06_neuron_scatter")[:2] == ["profile", "dataset"]
+    assert "zoom" in notebook.declared_parameters("fig06_neuron_scatter")
+    monkeypatch.setenv("URLSOM_PROFILE", "tiny")
+    ns = {"profile": None, "sigma": 2.0, "zoom": 3, "runs_root": str(tmp_path / "runs"), "unrelated": 1}
+    fs = notebook.start("fig06_neuron_scatter", ns, train=False)
+    assert fs.profile.name == "tiny" and fs.params["sigma"] == 2.0 and fs.params["zoom"] == 3
+    assert fs.params["grid"] == [6, 6] and "unrelated" not in fs.params and fs.runs == []
+    with pytest.raises(ConfigError, match="no source"):
+        notebook.declared_parameters("nosuch")
+
+
+def test_report_shows_every_number_and_the_papers_caption(tmp_path):
+    fs = notebook.setup("fig04_cifar10_map", "tiny", out_dir=str(tmp_path))
+    md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100}, compare={"ns": "NS"}).data
+    assert "| NS | 0.703 (Fig. 4: NS 70.3% (first run); Sec. V.C: 70%) | 0.500 |" in md
+    assert "| `live` |  | 12 |" in md and "xxxx" not in md
+    assert "The paper's caption of Fig. 4" in md and "60000 samples" in md

@@ -117,3 +117,58 @@ def test_inspector_says_a_circular_map_wraps():
 
     assert all(widgets.TORUS_NOTE in p for p in panels(torus))
     assert not any(widgets.TORUS_NOTE in p for p in panels(flat))
+
+
+def _digit_run(grid, seed=0, rgb=False, n=1797):
+    """A quick-profile-sized run (1,797 16x16 digits) or a paper-sized RGB one, winners spread by label."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    if rgb:  # noise: the worst case for PNG, as a stand-in for CIFAR-10's 32x32 RGB images
+        labels = rng.integers(0, 10, n)
+        images = torch.from_numpy(rng.integers(0, 255, size=(n, 3, 32, 32), dtype=np.uint8))
+    else:  # scikit-learn's digits upsampled to 16x16, as the quick profile sees them
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        labels = d.target
+        px = (d.images * 16).clip(0, 255).astype(np.uint8)
+        images = torch.from_numpy(np.kron(px, np.ones((2, 2), np.uint8))[:, None].copy())
+        n = len(labels)
+    H, W = grid
+    winners = (labels * (H * W // 10) + rng.integers(0, H * W // 10, n)) % (H * W)
+    return SimpleNamespace(
+        assignments=lambda: {"winner": winners, "label": labels},
+        config=SimpleNamespace(model=SimpleNamespace(grid=grid, sigma=3.0)),
+        resolved={"classes": [str(i) for i in range(10)]},
+        splits=lambda: SimpleNamespace(train=SimpleNamespace(images=images)),
+        metrics={"neural_selectivity": 0.9, "active_neurons": len(np.unique(winners)), "n_neurons": H * W},
+    )
+
+
+def _state_bytes(box) -> int:
+    from ipywidgets.embed import dependency_state
+
+    return len(json.dumps(dependency_state([box], drop_defaults=True)))
+
+
+PAGE_BUDGET = 2_000_000  # a book page with an inspector stays under this (see widgets.PANEL_BUDGET)
+
+
+def test_a_two_run_quick_size_inspector_fits_the_page_budget():
+    box = widgets.inspector({"a": _digit_run((20, 20)), "b": _digit_run((20, 20), 1)})
+    size = _state_bytes(box)
+    assert size < PAGE_BUDGET - 200_000, size  # room left for the page's text and figure
+    assert "up to 9 of its images" in box.children[-1].value  # the quick maps keep every image
+
+
+def test_a_paper_size_rgb_inspector_shows_fewer_images_to_fit_and_says_so():
+    runs = {"a": _digit_run((30, 30), rgb=True, n=3000), "b": _digit_run((30, 30), 1, rgb=True, n=3000)}
+    unbounded = _state_bytes(widgets.inspector(runs, budget=None))
+    box = widgets.inspector(runs)
+    size = _state_bytes(box)
+    assert unbounded > 2 * PAGE_BUDGET  # without the budget this page would be far too large
+    # Two 900-neuron runs cost about 1 kB per neuron before any image (text, histogram, widget model), so
+    # the budget can only bring a paper-size page near the quick pages' limit, not under it.
+    assert size < 1.1 * PAGE_BUDGET, size
+    assert "fewer, to keep the page small" in box.children[-1].value

@@ -16,5 +16,5 @@ METHOD = (
     "config", "files", "filters", "model", "loss", "augment", "per_sample", "data", "distributed", "checkpoint",
     "signals", "train", "predict", "metrics", "runs", "layers",
 )
-BOOK = ("profiles", "reproduce", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets")
+BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets")
 ENTRY = ("cli",)

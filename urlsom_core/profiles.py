@@ -27,8 +27,8 @@ A run's config is: dataclass defaults < ``defaults_for(dataset)`` < the profile'
 first when ``inherit`` is true) < the notebook's parameters (``KNOBS``). Every figure that names the same run
 with the same parameters gets the same config, hence the same run in the store (Fig. 4, 5 and 6 share one).
 
-A figure notebook's first cell after its parameters calls :func:`setup`, which fills every parameter left
-at ``None`` from the profile, builds and validates the configs and raises the same one-line
+A figure notebook reads its profile through :mod:`urlsom_core.notebook` (``start``), which fills every
+parameter left at ``None`` from it, builds and validates the configs and raises the same one-line
 :class:`~urlsom_core.config.ConfigError` as the CLI for a bad value (``sigma -1.0: allowed is sigma > 0``).
 
 Example:
@@ -41,9 +41,7 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,197 +297,6 @@ def paper_profile() -> Profile:
     return load_profile("paper")
 
 
-# --------------------------------------------------------------------------------------- notebook side
-@dataclass
-class FigureSetup:
-    """What a figure notebook works with once its parameters are resolved (see :func:`setup`)."""
-
-    notebook: str
-    profile: Profile
-    run: RunSpec | None
-    params: dict[str, Any]
-    device: str
-    runs_root: Path
-    out_dir: Path
-    started: float = field(default_factory=time.time)
-
-    def config(self, **knobs: Any) -> RunConfig:
-        """The run's config with this notebook's knobs, and ``knobs`` (e.g. ``sigma=3.0``) on top."""
-        if self.run is None:
-            raise ConfigError(f"figure {self.notebook!r}: the profile names no run for it")
-        vals = {KNOBS[k]: v for k, v in self.params.items() if k in KNOBS}
-        for k, v in knobs.items():
-            if k not in KNOBS:
-                raise ConfigError(f"knob {k!r}: allowed are {', '.join(KNOBS)}")
-            vals[KNOBS[k]] = v
-        return self.run.config(**vals)
-
-    def configs(self) -> list[RunConfig]:
-        """Every config this notebook trains or reuses: one per value of its list parameter (``seeds``,
-        ``sigmas``, ``student_scales``), else its one config; none when it trains nothing."""
-        if self.run is None:
-            return []
-        for plist, knob in LIST_KNOBS.items():
-            values = self.params.get(plist)
-            if values is not None:
-                if not isinstance(values, (list, tuple)) or not values:
-                    raise ConfigError(f"{plist} {values!r}: allowed is a non-empty list")
-                return [self.config(**{knob: v}) for v in values]
-        return [self.config()]
-
-    @property
-    def stand_in(self) -> bool:
-        return bool(self.run and self.run.stands_in_for)
-
-    @property
-    def data_note(self) -> str:
-        """One plain line saying which data this figure shows (and what it stands in for)."""
-        if self.run is None:
-            return "no data: computed from the loss functions alone"
-        label = self.run.data_label or self.config().data.dataset
-        return f"{label} (profile '{self.profile.name}')"
-
-    def title(self, text: str) -> str:
-        """A figure title that says which data stood in for the paper's."""
-        if self.stand_in:
-            return f"{text}\n[{self.run.data_label}]"  # type: ignore[union-attr]
-        return text
-
-    def save(self, fig: Any, suffix: str = "") -> Path:
-        """Write ``fig`` as PNG under ``out_dir/figures`` (the figure files of ``reproduce``)."""
-        d = self.out_dir / "figures"
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / f"{self.notebook}{suffix}.png"
-        fig.savefig(path, dpi=130, bbox_inches="tight")
-        return path
-
-    def paper(self, key: str) -> Setting | None:
-        return paper_profile().paper_value(self.notebook, key)
-
-    def report(self, numbers: dict[str, Any], runs: list[Any] = (), compare: dict[str, str] | None = None) -> Any:
-        """Glue ``numbers`` (and the paper's, as ``paper_<key>``) for the book, write the record that
-        ``reproduce`` summarises, and return a small table: quantity, the paper, this run.
-
-        ``compare`` maps a number's key to its label in the table; numbers without a paper value show
-        'not reported' (or 'not transcribed' where the paper has one we have not copied in)."""
-        rows = []
-        glued: dict[str, Any] = {}
-        for key, value in numbers.items():
-            glued[key] = value
-        # every number the paper reports for this notebook gets a row (the book's results page cites them),
-        # labelled by ``compare`` where the notebook names it, else by its key
-        reported = paper_profile().reported.get(self.notebook, {})
-        labels = dict(compare or {})
-        labels.update({k: k for k in reported if k not in labels})
-        for key, label in labels.items():
-            ref = self.paper(key)
-            paper_txt = _fmt_paper(ref.value) if ref is not None and ref.value is not None else (
-                "not transcribed" if ref is not None else "not reported")
-            if ref is not None and ref.paper:
-                paper_txt += f" ({ref.paper})"
-            glued[f"paper_{key}"] = paper_txt
-            rows.append((label, paper_txt, _fmt(numbers.get(key))))
-        run_info = [{"key": r.config.key(), "path": str(Path(r.path).resolve()), "cache_hit": bool(r.cache_hit),
-                     "train_seconds": r.metrics.get("train_seconds"), "epochs": r.metrics.get("epochs_trained"),
-                     "stop_reason": r.metrics.get("stop_reason")} for r in runs]
-        glued["data_note"] = self.data_note
-        glued["profile_name"] = self.profile.name
-        glued["wall"] = round(time.time() - self.started, 1)
-        _glue_all(glued)
-        from .files import provenance, write_json
-
-        rec_dir = self.out_dir / "records"
-        rec_dir.mkdir(parents=True, exist_ok=True)
-        write_json(rec_dir / f"{self.notebook}.json", {
-            "notebook": self.notebook, "profile": self.profile.spec, "params": self.params,
-            "numbers": {k: v for k, v in glued.items()}, "runs": run_info,
-            "provenance": provenance(self.device, self.params.get("seed")),
-        })
-        return _table(rows)
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, (list, tuple)):
-        return " x ".join(str(x) for x in v) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
-    return str(v)
-
-
-def _fmt_paper(v: Any) -> str:
-    """A number of the paper as printed there (0.7058, not rounded to 0.706)."""
-    return f"{v:g}" if isinstance(v, float) else _fmt(v)
-
-
-def _glue_all(values: dict[str, Any]) -> None:
-    try:
-        from myst_nb import glue
-    except ImportError:  # pragma: no cover - the book extra is not installed: the record still has them
-        return
-    for k, v in values.items():
-        glue(k, GluedText(v) if isinstance(v, str) else v, display=False)
-
-
-class GluedText:
-    """A string glued for the book: ``{glue:md}`key``` renders it as Markdown, ``{glue:text}`key``` as text
-    (``{glue:text}`path.ipynb::key:s``` from another page; myst-nb unquotes the repr)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return repr(self.text)
-
-    def _repr_markdown_(self) -> str:
-        return self.text
-
-
-def _table(rows: list[tuple[str, str, str]]) -> Any:
-    from IPython.display import Markdown
-
-    if not rows:
-        return Markdown("")
-    lines = ["| quantity | the paper | this run |", "| --- | --- | --- |"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return Markdown("\n".join(lines))
-
-
-def setup(notebook: str, profile: str = "quick", device: str | None = None, runs_root: str | None = None,
-          out_dir: str | None = None, **params: Any) -> FigureSetup:
-    """Resolve a figure notebook's parameters against its profile, validate, and fail fast.
-
-    Every parameter left at ``None`` takes the profile's value (the figure entry, else the run's knob).
-    Raises :class:`ConfigError` with the CLI's one-line message for a bad value.
-    """
-    prof = load_profile(profile)
-    run = prof.run_for(notebook)
-    defaults = prof.parameters(notebook, declared=None)
-    resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
-    fs = FigureSetup(
-        notebook=notebook, profile=prof, run=run, params=resolved,
-        device=device or prof.device,
-        runs_root=Path(runs_root) if runs_root else default_runs_root(),
-        out_dir=Path(out_dir) if out_dir else default_out_dir(),
-    )
-    from .train import pick_device
-
-    pick_device(fs.device)  # a device that is not there: the CLI's message
-    from .data import check_spec
-
-    for cfg in fs.configs():  # validates every knob (sigma -1, an unknown dataset...) before any work
-        check_spec(cfg.data.dataset, cfg.data.data_root)
-    threads = os.environ.get("URLSOM_THREADS")
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-    return fs
-
-
 def describe(profile: str | Profile) -> str:
     """A Markdown account of a profile: its runs, each setting with its source, and what differs from paper."""
     prof = load_profile(profile)
@@ -505,15 +312,3 @@ def describe(profile: str | Profile) -> str:
                 reason = s.source if s is not None and s.source else "this data's default (urlsom_core.config)"
                 lines.append(f"  - `{d}`: {reason}")
     return "\n".join(lines)
-
-
-def records(out_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """The numbers records written by each notebook's ``report`` under ``out_dir/records``."""
-    d = Path(out_dir) / "records"
-    out = {}
-    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
-        try:
-            out[p.stem] = json.loads(p.read_text())
-        except (OSError, ValueError):
-            continue
-    return out

@@ -32,15 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
+from .notebook import FigureSetup, records
 from .profiles import (
     COMMON,
-    FigureSetup,
     Profile,
     default_out_dir,
     default_runs_root,
     describe,
     load_profile,
-    records,
     repo_root,
 )
 
@@ -225,6 +224,7 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
     logs.mkdir(exist_ok=True)
     (logs / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 0 and record.is_file():
+        _hide_injected(dst)
         rec = json.loads(record.read_text())
         nums = rec.get("numbers", {})
         o.status = "ok"
@@ -246,6 +246,18 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             o.error = f"{name}: papermill exited {proc.returncode}: {tail}; see {logs / (name + '.log')}"
     return o
+
+
+def _hide_injected(executed: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input``, as the parameters cell is: one click away."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, executed)
 
 
 def table(outcomes: list[Outcome]) -> str:

@@ -52,16 +52,19 @@ def tile(images: np.ndarray, cols: int = 3, pad: int = 1) -> np.ndarray:
     return out[..., 0] if C == 1 else out
 
 
-def label_bars(counts: np.ndarray, classes: Sequence[str], width: int = 220) -> str:
-    """An inline SVG bar chart of ``counts`` per class (the mode in its label colour, the rest grey)."""
-    n = len(counts)
+def label_bars(counts: np.ndarray, classes: Sequence[str], width: int = 220, nonzero_only: bool = False) -> str:
+    """An inline SVG bar chart of ``counts`` per class (the mode in its label colour, the rest grey);
+    ``nonzero_only`` draws only the classes the neuron won (a smaller panel)."""
+    shown = [i for i, v in enumerate(counts) if v > 0 or not nonzero_only]
+    n = len(shown)
     bar_h, gap, label_w = 12, 2, 48
     top = int(counts.max()) if counts.size and counts.max() > 0 else 1
     mode = int(np.argmax(counts)) if counts.size else -1
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{n * (bar_h + gap)}" '
              'style="font: 10px sans-serif">']
-    for i, v in enumerate(counts):
-        y = i * (bar_h + gap)
+    for row, i in enumerate(shown):
+        v = counts[i]
+        y = row * (bar_h + gap)
         w = (width - label_w - 30) * float(v) / top
         color = label_color(i) if i == mode and v > 0 else "#bbbbbb"
         name = _html.escape(str(classes[i]) if i < len(classes) else str(i))[:8]
@@ -86,8 +89,20 @@ def where_map(neuron_label: np.ndarray, grid: Sequence[int], pos: tuple[int, int
     return _png(rgb)
 
 
+def where_svg(grid: Sequence[int], pos: tuple[int, int], width: int = 90) -> str:
+    """A small inline SVG locating neuron ``pos`` on the map: the map's outline, the neuron a black square
+    (a few hundred bytes, where a PNG of the whole map per neuron costs several times more)."""
+    H, W = int(grid[0]), int(grid[1])
+    h = width * H / W
+    cw, ch = width / W, h / H
+    return (f'<svg width="{width}" height="{h:.0f}"><rect width="{width}" height="{h:.0f}" fill="#eee"/>'
+            f'<rect x="{pos[1] * cw:.0f}" y="{pos[0] * ch:.0f}" width="{max(cw, 3):.0f}" height="{max(ch, 3):.0f}"/>'
+            '</svg>')
+
+
 def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], pos: tuple[int, int],
-                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3, torus: bool = False) -> str:
+                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3, where: str = "",
+                 compact: bool = False, torus: bool = False) -> str:
     """HTML for one neuron: its images (a 3x3 gallery of ``images``, the samples it won), the label
     histogram of all of them, the neuron's label and purity (its own NS), and a small map locating it.
     ``torus``: the map wraps; the panel says so (an edge neuron's neighbours are across the map)."""
@@ -95,7 +110,6 @@ def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
     head = f"<b>neuron (row {r}, column {c})</b>"
     if torus:
         head += f" <small>({TORUS_NOTE})</small>"
-    where = ""
     if where_png is not None:
         where = (f'<img src="{_data_uri(where_png)}" style="width:90px; {PIXELATED} border:1px solid #ccc" '
                  'title="where: the map coloured by neuron label, this neuron black" alt="where on the map">')
@@ -105,27 +119,24 @@ def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
     counts = np.bincount(labels, minlength=len(classes))
     mode = int(np.argmax(counts))
     purity = counts[mode] / counts.sum()
-    gallery = tile(images[:9])
+    gallery = tile(images[:9]) if len(images) else np.zeros((0, 0), np.uint8)
     gw = gallery.shape[1] * scale
     name = _html.escape(str(classes[mode]) if mode < len(classes) else str(mode))
     info = (f"{head}<br>won {len(labels):,} of {n_samples_total:,} samples; label <b>{name}</b>, "
             f"{counts[mode]} of {len(labels)} agree (purity {purity:.2f})")
-    return (f'<div style="display:flex; gap:12px; align-items:flex-start; flex-wrap:wrap">{where}'
-            f'<img src="{_data_uri(_png(gallery))}" style="width:{gw}px; {PIXELATED}" '
-            f'alt="{min(9, len(labels))} images this neuron won">'
-            f"<div>{info}<br>{label_bars(counts, classes)}</div></div>")
+    pictures = (f'<img src="{_data_uri(_png(gallery))}" style="width:{gw}px; {PIXELATED}" '
+                f'alt="{min(9, len(images))} images this neuron won">') if len(images) else ""
+    return (f'<div style="display:flex; gap:12px; align-items:flex-start; flex-wrap:wrap">{where}{pictures}'
+            f"<div>{info}<br>{label_bars(counts, classes, nonzero_only=compact)}</div></div>")
 
 
 def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid: Sequence[int],
                classes: Sequence[str], seed: int = 0, n_images: int = 9, torus: bool = False) -> list[str]:
     """The HTML panel of every neuron, row-major, with up to ``n_images`` seeded random images each
     (``torus``: the map wraps, and each panel says so)."""
-    from .metrics import neuron_labels
-
     H, W = int(grid[0]), int(grid[1])
     winners = np.asarray(winners, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
-    nl = neuron_labels(winners, labels, H * W)
     rng = np.random.default_rng(seed)
     order = np.argsort(winners, kind="stable")
     bounds = np.searchsorted(winners[order], np.arange(H * W + 1))
@@ -134,7 +145,7 @@ def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid
         idx = order[bounds[j] : bounds[j + 1]]
         pick = rng.permutation(idx)[:n_images] if len(idx) else idx
         out.append(neuron_panel(images[pick], labels[idx], classes, divmod(j, W), len(winners),
-                                where_map(nl, grid, divmod(j, W)), torus=torus))
+                                where=where_svg(grid, divmod(j, W)), compact=True, torus=torus))
     return out
 
 
@@ -151,12 +162,33 @@ def _map_png(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], class
     return buf.getvalue()
 
 
-def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
+# The most bytes of neuron panels one inspector embeds in a page (all its runs together), by default. A book
+# page carries its widgets' state inline; 1.5 MB of panels keeps a page with its map images, figure and
+# text under about 2 MB, which loads and renders in about a second from disk (the 400-neuron quick maps fit
+# with 9 images per neuron; paper-size 900-neuron RGB maps get fewer images per neuron).
+PANEL_BUDGET = 1_500_000
+MODEL_BYTES = 300  # what one panel's widget model adds to the page's state around its HTML (measured: ~250)
+
+
+def fit_panels(make: Any, n_images: int, budget: int | None) -> tuple[list[list[str]], int]:
+    """``make(k)`` -> the panels (one list per run) with ``k`` images per neuron; the largest ``k`` <= ``n_images``
+    whose panels (each with its widget model, ``MODEL_BYTES``) total at most ``budget`` bytes (``k`` = 0: histograms only). Returns (panels, k)."""
+    k = n_images
+    while True:
+        panels = make(k)
+        if budget is None or k == 0 or sum(len(p) + MODEL_BYTES for ps in panels for p in ps) <= budget:
+            return panels, k
+        k = k - 1 if k <= 4 else max(4, k // 2)
+
+
+def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget: int | None = PANEL_BUDGET) -> Any:
     """An ipywidgets inspector of one or more runs (``{"sigma 3": run, ...}``; ``urlsom_core.runs.Run``s).
 
     Toggle buttons pick the run; a row and a column slider pick the neuron; the panel shows its images,
     label histogram and purity. All panels are precomputed and switched by ``jslink``, so the inspector
-    works in the static book as well as in JupyterLab.
+    works in the static book as well as in JupyterLab. ``budget`` caps the bytes of all panels together
+    (:data:`PANEL_BUDGET`; None: no cap) by showing fewer than ``n_images`` images per neuron when needed;
+    the help line under the inspector says how many it shows.
     """
     import ipywidgets as w
 
@@ -164,21 +196,36 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
     if not names:
         raise ValueError("inspector: no runs given")
     maps, stacks, grids = [], [], []
-    for name in names:
+    from ipywidgets.widgets.widget_string import HTMLStyle
+
+    shared = {"layout": w.Layout(), "style": HTMLStyle()}  # one layout and style model for every panel
+
+    def classes_of(run: Any, a: Mapping[str, np.ndarray]) -> list[str]:
+        return list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
+
+    def make(k: int) -> list[list[str]]:
+        out = []
+        for name in names:
+            run = runs[name]
+            a = run.assignments()
+            out.append(panels_for(a["winner"], a["label"], run.splits().train.images.numpy(),
+                                  tuple(run.config.model.grid), classes_of(run, a), seed=seed, n_images=k,
+                                  torus=is_torus(run.config.model)))
+        return out
+
+    all_panels, shown = fit_panels(make, n_images, budget)
+    for name, panels in zip(names, all_panels, strict=True):
         run = runs[name]
         a = run.assignments()
         grid = tuple(run.config.model.grid)
-        classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
-        images = run.splits().train.images.numpy()
+        classes = classes_of(run, a)
         m = run.metrics
         torus = is_torus(run.config.model)
         title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
                  "neurons live" + (f"\n{TORUS_NOTE}" if torus else ""))
         maps.append(w.VBox([w.Image(value=_map_png(a["winner"], a["label"], grid, classes, title, torus), format="png",
                                     layout=w.Layout(width="470px"))]))
-        panels = panels_for(a["winner"], a["label"], images, grid, classes, seed=seed, n_images=n_images,
-                            torus=torus)
-        rows = [w.Stack([w.HTML(panels[r * grid[1] + c]) for c in range(grid[1])], selected_index=0)
+        rows = [w.Stack([w.HTML(panels[r * grid[1] + c], **shared) for c in range(grid[1])], selected_index=0)
                 for r in range(grid[0])]
         stacks.append((w.Stack(rows, selected_index=0), rows))
         grids.append(grid)
@@ -202,7 +249,8 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0) -> Any:
         links += [w.jslink((col, "value"), (cs, "selected_index")) for cs in cols]
     help_ = w.HTML("<small>Pick a run, then a neuron with the row and column sliders (row 0 is the top of the "
                    "map). Every panel was computed when this inspector was built, so it also works in the "
-                   "static book.</small>")
+                   f"static book; each neuron shows up to {shown} of its images"
+                   + (f" (of {n_images}: fewer, to keep the page small)" if shown < n_images else "") + ".</small>")
     box = w.VBox([pick, w.HBox([map_stack, w.VBox([row, col, panel_stack], layout=w.Layout(min_width="380px"))]),
                   help_])
     box._links = links  # keep the links alive as long as the inspector

@@ -1,0 +1,329 @@
+"""The figure notebooks' side of a profile: resolve a notebook's parameters, get its runs, report its numbers.
+
+A figure notebook (``notebooks/NAME.py``) has one parameters cell of plain literals and then one call::
+
+    nb = start("fig04_cifar10_map", globals())   # parameters resolved, validated, runs trained or reused
+    nb.runs                                       # the runs from the store, one per seed / sigma / scale
+
+:func:`start` reads which names the notebook's parameters cell declares (from its source), takes their values
+from the notebook's namespace, fills every ``None`` from the profile (:mod:`urlsom_core.profiles`) and fails
+fast with the CLI's one-line :class:`~urlsom_core.config.ConfigError`. ``profile`` left at ``None`` is
+``$URLSOM_PROFILE``, else ``quick`` (``URLSOM_PROFILE=tiny make lab`` explores in seconds).
+:meth:`FigureSetup.report` glues the numbers for the book's text, writes the record ``urlsom reproduce``
+summarises, and returns a table of every number beside the paper's, followed by the paper's own caption.
+
+Example:
+    >>> fs = setup("fig03_loss_landscape", "tiny", n_neurons=None, x_max=None)
+    >>> fs.params["n_neurons"], fs.runs
+    (2, [])
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .captions import paper_caption
+from .config import ConfigError, RunConfig
+from .profiles import (
+    COMMON,
+    KNOBS,
+    LIST_KNOBS,
+    Profile,
+    RunSpec,
+    Setting,
+    default_out_dir,
+    default_runs_root,
+    load_profile,
+    paper_profile,
+    repo_root,
+)
+
+DEFAULT_PROFILE = "quick"
+
+
+@dataclass
+class FigureSetup:
+    """What a figure notebook works with once its parameters are resolved (see :func:`start`)."""
+
+    notebook: str
+    profile: Profile
+    run: RunSpec | None
+    params: dict[str, Any]
+    device: str
+    runs_root: Path
+    out_dir: Path
+    started: float = field(default_factory=time.time)
+    runs: list[Any] = field(default_factory=list)  # filled by :meth:`get_runs` (start(..., train=True))
+
+    def config(self, **knobs: Any) -> RunConfig:
+        """The run's config with this notebook's knobs, and ``knobs`` (e.g. ``sigma=3.0``) on top."""
+        if self.run is None:
+            raise ConfigError(f"figure {self.notebook!r}: the profile names no run for it")
+        vals = {KNOBS[k]: v for k, v in self.params.items() if k in KNOBS}
+        for k, v in knobs.items():
+            if k not in KNOBS:
+                raise ConfigError(f"knob {k!r}: allowed are {', '.join(KNOBS)}")
+            vals[KNOBS[k]] = v
+        return self.run.config(**vals)
+
+    def configs(self) -> list[RunConfig]:
+        """Every config this notebook trains or reuses: one per value of its list parameter (``seeds``,
+        ``sigmas``, ``student_scales``), else its one config; none when it trains nothing."""
+        if self.run is None:
+            return []
+        for plist, knob in LIST_KNOBS.items():
+            values = self.params.get(plist)
+            if values is not None:
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ConfigError(f"{plist} {values!r}: allowed is a non-empty list")
+                return [self.config(**{knob: v}) for v in values]
+        return [self.config()]
+
+    def get_runs(self, quiet: bool = False) -> list[Any]:
+        """Train or reuse (``urlsom_core.runs.get_or_train``) every config of :meth:`configs`; one line each."""
+        from .runs import get_or_train
+
+        self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False)
+                     for cfg in self.configs()]
+        for r in self.runs if not quiet else []:
+            print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
+        return self.runs
+
+    @property
+    def stand_in(self) -> bool:
+        return bool(self.run and self.run.stands_in_for)
+
+    @property
+    def data_note(self) -> str:
+        """One plain line saying which data this figure shows (and what it stands in for)."""
+        if self.run is None:
+            return "no data: computed from the loss functions alone"
+        label = self.run.data_label or self.config().data.dataset
+        return f"{label} (profile '{self.profile.name}')"
+
+    def title(self, text: str) -> str:
+        """A figure title that says which data stood in for the paper's."""
+        if self.stand_in:
+            return f"{text}\n[{self.run.data_label}]"  # type: ignore[union-attr]
+        return text
+
+    def save(self, fig: Any, suffix: str = "") -> Path:
+        """Write ``fig`` as PNG under ``out_dir/figures`` (the figure files of ``reproduce``)."""
+        d = self.out_dir / "figures"
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{self.notebook}{suffix}.png"
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+        return path
+
+    def paper(self, key: str) -> Setting | None:
+        return paper_profile().paper_value(self.notebook, key)
+
+    def report(self, numbers: dict[str, Any], runs: list[Any] = (), compare: dict[str, str] | None = None) -> Any:
+        """Glue ``numbers`` (and the paper's, as ``paper_<key>``) for the book, write the record that
+        ``reproduce`` summarises, and return Markdown: a table of quantity, the paper, this run (the
+        ``compare`` keys first, under their labels, then every other number under its key, so that a notebook
+        run by hand shows the numbers its text cites), then the paper's own caption of the figure.
+
+        Numbers without a paper value show 'not reported' (or 'not transcribed' where the paper has one that
+        has not been copied into the ``paper`` profile)."""
+        rows = []
+        glued: dict[str, Any] = dict(numbers)
+        # every number the paper reports for this notebook gets a row (the book's results page cites them),
+        # labelled by ``compare`` where the notebook names it, else by its key
+        labels = dict(compare or {})
+        labels.update({k: k for k in paper_profile().reported.get(self.notebook, {}) if k not in labels})
+        for key, label in labels.items():
+            ref = self.paper(key)
+            paper_txt = fmt_paper(ref.value) if ref is not None and ref.value is not None else (
+                "not transcribed" if ref is not None else "not reported")
+            if ref is not None and ref.paper:
+                paper_txt += f" ({ref.paper})"
+            glued[f"paper_{key}"] = paper_txt
+            rows.append((label, paper_txt, fmt(numbers.get(key))))
+        rows += [(f"`{k}`", "", fmt(v)) for k, v in numbers.items()  # a long text (a study's reading) stays out
+                 if k not in labels and not (isinstance(v, str) and len(v) > 60)]
+        run_info = [{"key": r.config.key(), "path": str(Path(r.path).resolve()), "cache_hit": bool(r.cache_hit),
+                     "train_seconds": r.metrics.get("train_seconds"), "epochs": r.metrics.get("epochs_trained"),
+                     "stop_reason": r.metrics.get("stop_reason")} for r in (runs or self.runs)]
+        glued["data_note"] = self.data_note
+        glued["profile_name"] = self.profile.name
+        glued["wall"] = round(time.time() - self.started, 1)
+        _glue_all(glued)
+        from .files import provenance, write_json
+
+        rec_dir = self.out_dir / "records"
+        rec_dir.mkdir(parents=True, exist_ok=True)
+        write_json(rec_dir / f"{self.notebook}.json", {
+            "notebook": self.notebook, "profile": self.profile.spec, "params": self.params,
+            "numbers": dict(glued), "runs": run_info,
+            "provenance": provenance(self.device, self.params.get("seed")),
+        })
+        return _markdown(table_markdown(rows) + "\n\n" + caption_markdown(self.notebook))
+
+
+def fmt_paper(v: Any) -> str:
+    """A number of the paper as printed there (0.7058, not rounded to 0.706)."""
+    return f"{v:g}" if isinstance(v, float) else fmt(v)
+
+
+def fmt(v: Any) -> str:
+    """A number as the book prints it: 3 decimals below 100, thousands separators for integers."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, (list, tuple)):
+        return " x ".join(str(x) for x in v) if all(isinstance(x, int) for x in v) else ", ".join(map(str, v))
+    return str(v)
+
+
+def table_markdown(rows: list[tuple[str, str, str]]) -> str:
+    """A GitHub/MyST pipe table "quantity | the paper | this run" ('' when there are no rows)."""
+    if not rows:
+        return ""
+    cell = (lambda s: str(s).replace("|", "\\|").replace("\n", " "))  # noqa: E731
+    lines = ["| quantity | the paper | this run |", "| --- | --- | --- |"]
+    lines += [f"| {cell(a)} | {cell(b)} | {cell(c)} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def caption_markdown(notebook: str) -> str:
+    """The paper's own caption of the figure ``notebook`` redraws, as a quoted, labelled paragraph."""
+    cap = paper_caption(notebook)
+    if cap is None:
+        return ""
+    number, text = cap
+    return f"> **The paper's caption of Fig. {number}** (quoted from the paper): {text}"
+
+
+def _markdown(text: str) -> Any:
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _glue_all(values: dict[str, Any]) -> None:
+    try:
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover - the book extra is not installed: the record still has them
+        return
+    for k, v in values.items():
+        glue(k, GluedText(v) if isinstance(v, str) else v, display=False)
+
+
+class GluedText:
+    """A string glued for the book: ``{glue:md}`key``` renders it as Markdown, ``{glue:text}`key``` as text
+    (``{glue:text}`path.ipynb::key:s``` from another page; myst-nb unquotes the repr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return repr(self.text)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def declared_parameters(notebook: str, root: Path | None = None) -> list[str]:
+    """The names the ``parameters`` cell of ``notebooks/NOTEBOOK.py`` assigns, in order.
+
+    Raises ConfigError when the source or its parameters cell is missing."""
+    src = (root or repo_root()) / "notebooks" / f"{notebook}.py"
+    if not src.is_file():
+        raise ConfigError(f"notebook {notebook!r}: no source {src}; allowed are the notebooks in notebooks/")
+    cells = src.read_text().split("\n# %%")
+    for cell in cells:
+        head, _, body = cell.partition("\n")
+        if "parameters" in head and "tags=" in head:
+            names = []
+            for node in ast.parse(body).body:
+                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    names.append(node.target.id)
+                elif isinstance(node, ast.Assign):
+                    names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+            return names
+    raise ConfigError(f"notebook {notebook!r}: {src} has no cell tagged parameters")
+
+
+def start(notebook: str, namespace: Mapping[str, Any], train: bool = True, root: Path | None = None) -> FigureSetup:
+    """The one call after a figure notebook's parameters: resolve them, validate, get the runs.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name (``fig04_cifar10_map``), as in ``_toc.yml`` and the profiles.
+    namespace : mapping
+        Where the parameters cell's values live: the notebook's ``globals()`` (after papermill's injected
+        cell, when there is one). Only the names the parameters cell declares are read.
+    train : bool
+        Train or reuse the runs now (:meth:`FigureSetup.get_runs`, one printed line each).
+    root : Path, optional
+        Repository top holding ``notebooks/``; default the checkout this package runs from.
+
+    Returns
+    -------
+    FigureSetup
+        With ``params`` resolved and, when ``train``, ``runs`` filled.
+    """
+    names = declared_parameters(notebook, root)
+    values = {k: namespace.get(k) for k in names}
+    common = {k: values.pop(k, None) for k in COMMON}
+    fs = setup(notebook, common["profile"], common["device"], common["runs_root"], common["out_dir"], **values)
+    if train and fs.run is not None:
+        fs.get_runs()
+    return fs
+
+
+def setup(notebook: str, profile: str | None = None, device: str | None = None, runs_root: str | None = None,
+          out_dir: str | None = None, **params: Any) -> FigureSetup:
+    """Resolve a figure notebook's parameters against its profile, validate, and fail fast (trains nothing).
+
+    Every parameter left at ``None`` takes the profile's value (the figure entry, else the run's knob);
+    ``profile`` None is ``$URLSOM_PROFILE``, else ``quick``. Raises :class:`ConfigError` with the CLI's
+    one-line message for a bad value.
+    """
+    prof = load_profile(profile or os.environ.get("URLSOM_PROFILE") or DEFAULT_PROFILE)
+    run = prof.run_for(notebook)
+    defaults = prof.parameters(notebook, declared=None)
+    resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
+    fs = FigureSetup(
+        notebook=notebook, profile=prof, run=run, params=resolved,
+        device=device or prof.device,
+        runs_root=Path(runs_root) if runs_root else default_runs_root(),
+        out_dir=Path(out_dir) if out_dir else default_out_dir(),
+    )
+    from .train import pick_device
+
+    pick_device(fs.device)  # a device that is not there: the CLI's message
+    from .data import check_spec
+
+    for cfg in fs.configs():  # validates every knob (sigma -1, an unknown dataset...) before any work
+        check_spec(cfg.data.dataset, cfg.data.data_root)
+    threads = os.environ.get("URLSOM_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    return fs
+
+
+def records(out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The numbers records written by each notebook's ``report`` under ``out_dir/records``."""
+    d = Path(out_dir) / "records"
+    out = {}
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            out[p.stem] = json.loads(p.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
