@@ -1,4 +1,4 @@
-"""Sphinx extension of this book: drop sphinx-thebe's page scripts.
+"""Sphinx extension of this book: drop sphinx-thebe's page scripts; give MathJax 3 the Hub the widgets call.
 
 The book has no live kernels (thebe is never configured), yet sphinx-thebe adds its configuration script
 (``const THEBE_JS_URL = ...``) to every page twice, so every page throws "Identifier 'THEBE_JS_URL' has
@@ -21,4 +21,6 @@ def _drop_thebe(app: Any, pagename: str, templatename: str, context: dict, doctr
 
 def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _drop_thebe, priority=900)
+    # before MathJax (priority 500): MathJax 2's Hub for the widgets' typesetting (see the file)
+    app.add_js_file("mathjax-hub-shim.js", priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
