@@ -1,4 +1,4 @@
-"""Studies the paper left open (issue 5): sweeps of runs from the run store, scored with the same metrics,
+"""Studies the paper left open: sweeps of runs from the run store, scored with the same metrics,
 each with a figure and a one-paragraph reading written from its own numbers.
 
 ==========================  ===========================================================================
