@@ -206,7 +206,7 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert by["fig06_neuron_scatter"]["trained"] == 0  # the run of Fig. 5, shared
     err = by["fig07_cifar10_sigma"]["error"]
     assert by["fig07_cifar10_sigma"]["status"] == "FAILED"
-    assert err.startswith("fig07_cifar10_sigma: cell 3 (`nb = setup(\"fig07_cifar10_sigma\"")
+    assert err.startswith("fig07_cifar10_sigma: cell 3 (`nb = start(\"fig07_cifar10_sigma\"")
     assert "ConfigError: sigma -1.0: allowed is sigma > 0" in err
     assert f"FAILED {err}" in printed
     assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
