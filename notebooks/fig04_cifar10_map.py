@@ -45,7 +45,7 @@ from urlsom_core import viz
 f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
 for ax, seed, run in zip(axes[0], nb.params["seeds"], runs, strict=True):
     a, m = run.assignments(), run.metrics
-    viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, classes=run.resolved["classes"],
+    viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
                 legend=ax is axes[0][-1],
                 title=f"seed {seed}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
 f.suptitle(nb.title("Fig. 4: WTA response of all samples, coloured by label"))

@@ -49,7 +49,7 @@ a, m = run.assignments(), run.metrics
 grid_hw = run.config.model.grid
 window = viz.busiest_window(a["winner"], a["label"], grid_hw, size=int(nb.params["zoom"]))
 f, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, ax=ax, classes=run.resolved["classes"], window=window,
+viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], window=window,
             jitter=float(nb.params["jitter"]), show_dead=True,
             title=f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the {grid_hw[0]}x{grid_hw[1]} map")
 f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))

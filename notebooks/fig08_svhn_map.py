@@ -49,9 +49,9 @@ grid_hw = run.config.model.grid
 light = viz.light_background(run.splits().train.images.numpy()).astype(int)
 contrast = neural_selectivity(a["winner"], light, m["n_neurons"])["neural_selectivity"]
 f, axes = plt.subplots(1, 2, figsize=(12.4, 5.4), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, ax=axes[0], classes=run.resolved["classes"],
+viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0], classes=run.resolved["classes"],
             title=f"by digit: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
-viz.wta_map(a["winner"], light, grid_hw, ax=axes[1], classes=["light digit, dark ground", "dark digit, light ground"],
+viz.wta_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[1], classes=["light digit, dark ground", "dark digit, light ground"],
             title=f"by contrast: contrast NS {contrast:.3f}")
 f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"))
 nb.save(f)

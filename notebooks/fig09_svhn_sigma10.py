@@ -42,7 +42,7 @@ from urlsom_core import viz
 
 a, m = run.assignments(), run.metrics
 f, ax = plt.subplots(figsize=(7, 5.8), layout="constrained")
-viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, classes=run.resolved["classes"],
+viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
             title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
 f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
 nb.save(f)

@@ -50,7 +50,7 @@ viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=axe
 axes[0].set_title("filters (radial profile)", fontsize=10)
 for ax, run in zip(axes[1:], runs, strict=True):
     a, m = run.assignments(), run.metrics
-    viz.wta_map(a["winner"], a["label"], grid_hw, ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
+    viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
                 title=f"1/(1+r²/{run.config.model.student_scale:g}): NS {m['neural_selectivity']:.3f}, "
                       f"{m['active_neurons']} live")
 f.suptitle(nb.title("Fig. 11: t-student filters"))
