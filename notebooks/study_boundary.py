@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Study: the map's edge (boundary mode against sigma)
 #
-# The fixed convolution of the SOM head (Eq. 2) is a 'same' convolution of the H x W map, and the paper is
+# The fixed convolution of the SOM head (Sec. III.B, Fig. 1) is a 'same' convolution of the H x W map, and the paper is
 # silent on what it sees beyond the map's edge: Sec. III.B says only that t-student filters "require filter
 # size that is bigger than SOM size to avoid edge artifacts". TensorFlow's `padding='same'` pads with zeros;
 # that is `model.boundary: zeros`, this project's reading of the paper and the paper profile's. A neuron at
@@ -23,19 +23,20 @@
 # edge neurons) and `mass` (zero padding, each neuron's kernel renormalised to its part inside the map).
 #
 # This page shows the table of `bench/boundary_study.py`: every mode for sigma 3, 5 and 10 on digits with a
-# 30x30 map (3 seeds) and, where it was run with `--cifar`, on the CIFAR-10 subset at CPU scale (2 seeds).
+# 30x30 map and, where it was run with `--cifar`, on the CIFAR-10 subset at CPU scale; the `seeds` column
+# says how many seeds each row averages (the script's defaults are 3 on digits and 2 on CIFAR-10).
 # "corners x" and "border x" are the share of training samples won by the 4 corner neurons and by the outer
 # ring (corners included), over their share of the neurons: 1 for a map used evenly. On a circular map no
 # neuron is at an edge, so they are measured on the grid as drawn and expected to be 1 by symmetry; there
 # topographic error uses toroidal grid distance. Evenness is the entropy of the winner counts over log n.
 # The page reads the results file; it trains nothing (the study takes hours on a CPU).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 results: str = "bench/results/boundary_study/results.json"  # results.json written by bench/boundary_study.py
 profile: str = "quick"  # profile (only for the page's record); quick, paper, tiny or a YAML file
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Image, Markdown
 
 from urlsom_core import boundary_study
@@ -46,18 +47,18 @@ res, note = boundary_study.read_results(results)
 if note:
     print(note)
 
-# %%
+# %% tags=["hide-input"]
 if res is not None:
     fig = boundary_study.heatmaps(res["groups"])
     display(Image(filename=str(nb.save(fig))))  # noqa: F821 - IPython's display
 
-# %%
+# %% tags=["hide-input"]
 if res is not None:
     display(Markdown(boundary_study.markdown_table(res["groups"])))  # noqa: F821
     display(Markdown(f"{boundary_study.reading(res['groups'])}\n\nMade by `{res['command']}` "  # noqa: F821
                      f"(git {res['provenance']['git_commit']}, {len(res['runs'])} runs)."))
 
-# %%
+# %% tags=["hide-input"]
 nb.report({"reading": boundary_study.reading(res["groups"]) if res is not None else note,
            "results_found": res is not None})
 
