@@ -14,7 +14,8 @@ import torch
 
 from urlsom_core.cli import main
 from urlsom_core.config import ConfigError, DataConfig
-from urlsom_core.data import CIFAR10_CLASSES, CIFAR10_FILES, load_dataset, resolve, split_spec
+from urlsom_core.data import load_dataset, resolve, split_spec
+from urlsom_core.sources import CIFAR10_CLASSES, CIFAR10_FILES
 
 TINY = ["--grid", "4", "4", "--widths", "4", "--blocks", "1", "--epochs", "1", "--batch-size", "8", "--quiet"]
 
@@ -283,10 +284,10 @@ def test_combined_spec_checks_every_part(tmp_path, capsys):
 
 
 def test_shared_cifar_zips_make_the_papers_60000(shared_data):
-    from urlsom_core.data import _Folder
+    from urlsom_core.sources import ImageSource
 
     c = shared_data / "cifar10-jpg"
-    parts = [_Folder(str(c / "train.zip")), _Folder(str(c / "test.zip"))]
+    parts = [ImageSource(str(c / "train.zip")), ImageSource(str(c / "test.zip"))]
     assert [len(p.members) for p in parts] == [50000, 10000]
     d = load_dataset(f"imagefolder:{c / 'train.zip'}+imagefolder:{c / 'test.zip'}", DataConfig(), subset=100)
     assert d.classes == list(CIFAR10_CLASSES) and d.labels.bincount().tolist() == [10] * 10

@@ -9,7 +9,7 @@ import jupytext
 import nbformat
 import pytest
 
-from urlsom_core import cli, notebook, profiles, reproduce
+from urlsom_core import cli, notebook, profiles, reproduce, summary
 from urlsom_core.config import ConfigError, defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,9 +242,9 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     used = {"k-new": {"figures": ["fig04"], "path": str(new)}, "k-old": {"figures": ["fig07", "fig08"], "path": str(old)},
             "k-gone": {"figures": ["fig09"], "path": str(tmp_path / "gone")}}
     for info in used.values():
-        info["map"] = reproduce.run_map_figures(Path(info["path"]))
+        info["map"] = summary.run_map_figures(Path(info["path"]))
     assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
-    text = reproduce.run_table(used).splitlines()
+    text = summary.run_table(used).splitlines()
     assert text[0] == "| run | figures | map | NS | live | live share | corners x | border x | evenness |"
     assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 |"
     assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 | 1.33 | 0.500 |"

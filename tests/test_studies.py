@@ -90,3 +90,13 @@ def test_batch_reading():
     assert "At n = 16 neurons" in text and "The best NS is at N = 8" in text
     assert "a batch smaller than the map does not cost NS" in text and "250 steps an epoch" in text
     assert "TE n/a" in text and len(S.plot_batch(rows).axes) == 2
+
+
+def test_gamma_sigma_heatmaps_write_every_cell_and_change_no_global_style():
+    import matplotlib as mpl
+
+    before = dict(mpl.rcParams)
+    rows = [{"neural_selectivity": 0.9, "topographic_error": 0.1}, {"neural_selectivity": None, "topographic_error": 0.2}]
+    fig = S.plot_gamma_sigma_grid(rows, [2.0], [3.0, 5.0])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["0.90", "n/a"] and dict(mpl.rcParams) == before

@@ -13,8 +13,8 @@ floor); and the modules import one another without a cycle.
 from __future__ import annotations
 
 METHOD = (
-    "config", "files", "filters", "model", "loss", "augment", "per_sample", "data", "distributed", "checkpoint",
+    "config", "files", "filters", "model", "loss", "augment", "per_sample", "sources", "data", "distributed", "checkpoint",
     "signals", "train", "predict", "metrics", "runs", "layers",
 )
-BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets")
+BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "summary", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets")
 ENTRY = ("cli",)

@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import summary as tables
 from .config import ConfigError
-from .notebook import FigureSetup, records
+from .notebook import FigureSetup
 from .profiles import (
     COMMON,
     Profile,
@@ -260,16 +261,6 @@ def _hide_injected(executed: Path) -> None:
     nbformat.write(nb, executed)
 
 
-def table(outcomes: list[Outcome]) -> str:
-    """The summary as a Markdown table (also printed)."""
-    rows = ["| figure | status | NS | live | runs | wall |", "| --- | --- | --- | --- | --- | --- |"]
-    for o in outcomes:
-        ns = f"{o.ns:.3f}" if isinstance(o.ns, (int, float)) else "-"
-        live = str(o.live) if o.live is not None else "-"
-        rows.append(f"| {o.name} | {o.status} | {ns} | {live} | {o.runs_text()} | {o.seconds:.1f} s |")
-    return "\n".join(rows)
-
-
 def reproduce(profile: str, only: str | None = None, device: str | None = None, jobs: int = 1,
               runs_root: str | None = None, out_dir: str | None = None, root: str | None = None,
               log: Any = print) -> tuple[int, list[Outcome]]:
@@ -344,7 +335,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
         for t in threads:
             t.join()
     ordered = [outcomes[n] for n in names]
-    text = table(ordered)
+    text = tables.table(ordered)
     failed = [o for o in ordered if o.status != "ok"]
     wall = time.time() - t_start
     log("")
@@ -356,12 +347,12 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     summary = {"profile": prof.spec, "profile_name": prof.name, "only": only, "jobs": jobs, "device": dev,
                "runs_root": str(runs), "wall_seconds": round(wall, 1), "notebooks": [asdict(o) for o in ordered],
                "provenance": provenance(dev)}
-    runs_used = _runs_used(out, names)
+    runs_used = tables.runs_used(out, names)
     for info in runs_used.values():
-        info["map"] = run_map_figures(Path(info["path"])) if info.get("path") else None
+        info["map"] = tables.run_map_figures(Path(info["path"])) if info.get("path") else None
     summary["runs"] = runs_used
     write_json(out / "summary.json", summary)
-    per_run = run_table(runs_used) if runs_used else "(the notebooks used no runs)"
+    per_run = tables.run_table(runs_used) if runs_used else "(the notebooks used no runs)"
     log("\n" + per_run)
     train_total = sum(r["train_seconds"] or 0 for r in runs_used.values())
     devices = sorted({r["device"] for r in runs_used.values() if r.get("device")})
@@ -378,73 +369,12 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     return (1 if failed else 0), ordered
 
 
-def run_map_figures(path: Path) -> dict[str, Any] | None:
-    """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
-    from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
-    from .files import read_json
-    from .metrics import usage_metrics
-
-    try:
-        m = read_json(path / "metrics.json")
-        conf = read_json(path / "config.json")
-    except (OSError, ValueError):
-        return None
-    model = conf.get("config", {}).get("model", {})
-    out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
-           "grid": model.get("grid"), "boundary": model.get("boundary", "zeros")}
-    keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
-    if all(k in m for k in keys):
-        out.update({k: m[k] for k in keys})
-    elif (path / "assignments.npz").is_file() and out["grid"]:
-        import numpy as np
-
-        with np.load(path / "assignments.npz") as z:
-            out.update(usage_metrics(z["winner"], tuple(out["grid"])))
-    return out
-
-
-def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
-    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness."""
-    def f(v: Any, fmt: str) -> str:
-        return format(v, fmt) if isinstance(v, (int, float)) else "-"
-
-    rows = ["| run | figures | map | NS | live | live share | corners x | border x | evenness |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for key, info in runs_used.items():
-        m = info.get("map") or {}
-        g = m.get("grid")
-        where = f"{g[0]}x{g[1]} {m.get('boundary')}" if g else "-"
-        rows.append(f"| {key} | {', '.join(info.get('figures', []))} | {where} | {f(m.get('ns'), '.3f')} | "
-                    f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
-                    f"{f(m.get('corner_over_representation'), '.2f')} | {f(m.get('border_over_representation'), '.2f')} | "
-                    f"{f(m.get('usage_evenness'), '.3f')} |")
-    return "\n".join(rows)
-
-
 def _rel(path: Path, top: Path) -> str:
     """``path`` relative to the repository top when inside it (notebooks run there), else absolute."""
     try:
         return str(path.relative_to(top))
     except ValueError:
         return str(path)
-
-
-def _runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Every run the notebooks' records name, with its training time and device (from its manifest)."""
-    from .files import read_json
-
-    used: dict[str, dict[str, Any]] = {}
-    for name, rec in records(out).items():
-        if name not in names:
-            continue
-        for r in rec.get("runs", []):
-            info = used.setdefault(r["key"], {"train_seconds": r.get("train_seconds"), "epochs": r.get("epochs"),
-                                              "figures": [], "device": None, "path": r.get("path")})
-            info["figures"].append(name)
-            man = Path(r["path"]) / "manifest.json"
-            if info["device"] is None and man.is_file():
-                info["device"] = read_json(man).get("provenance", {}).get("device")
-    return used
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:

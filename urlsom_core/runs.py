@@ -376,10 +376,10 @@ def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any
 
 
 def load_for_eval(run: Run, spec: str, subset: int | None = None) -> ImageData:
-    from .data import _match_channels, align_classes
+    from .data import align_classes, match_channels
 
     d = load_dataset(spec, run.config.data, subset, input_size=int(run.resolved["input_size"]))
-    return align_classes(_match_channels(d, int(run.resolved["channels"])), list(run.resolved["classes"]))
+    return align_classes(match_channels(d, int(run.resolved["channels"])), list(run.resolved["classes"]))
 
 
 def dumps(obj: Any) -> str:

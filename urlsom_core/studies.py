@@ -230,7 +230,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
 
 def plot_gamma_sigma_grid(rows: Sequence[dict[str, Any]], gammas: Sequence[float], sigmas: Sequence[float],
                           axes: Sequence[Any] | None = None) -> Any:
-    """Two heat maps over (gamma, sigma): NS and topographic error, values written in the cells."""
+    """Two heat maps over (gamma, sigma) drawn by ``seaborn.heatmap``: NS and topographic error, values in the cells."""
     if axes is None:
         fig = _figure((8, 3.2))
         axes = fig.subplots(1, 2)
@@ -238,18 +238,17 @@ def plot_gamma_sigma_grid(rows: Sequence[dict[str, Any]], gammas: Sequence[float
                            (axes[1], "topographic_error", "topographic error")):
         M = np.array([[np.nan if r[key] is None else r[key] for r in rows[i * len(sigmas):(i + 1) * len(sigmas)]]
                       for i in range(len(gammas))], dtype=float)
-        im = ax.imshow(M, vmin=0, vmax=1, cmap="viridis")
+        import seaborn as sns  # draws on ``ax`` only; no global style is set
+
+        sns.heatmap(M, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", annot_kws={"fontsize": 9},
+                    mask=np.isnan(M), xticklabels=[f"{s:g}" for s in sigmas], yticklabels=[f"{g:g}" for g in gammas],
+                    cbar_kws={"shrink": 0.8}, square=True)
         for (i, j), v in np.ndenumerate(M):
-            ax.text(j, i, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center",
-                    color="white" if np.isnan(v) or v < 0.6 else "black", fontsize=9)
-        ax.set_xticks(range(len(sigmas)))
-        ax.set_xticklabels([f"{s:g}" for s in sigmas])
-        ax.set_yticks(range(len(gammas)))
-        ax.set_yticklabels([f"{g:g}" for g in gammas])
+            if np.isnan(v):
+                ax.text(j + 0.5, i + 0.5, "n/a", ha="center", va="center", fontsize=9)
         ax.set_xlabel("sigma")
         ax.set_ylabel("gamma")
         ax.set_title(title, fontsize=10)
-        ax.figure.colorbar(im, ax=ax, shrink=0.8)
     return axes[0].figure
 
 

@@ -1,0 +1,82 @@
+"""The summary tables of ``urlsom reproduce``: one row per notebook (status, NS, live neurons, runs trained
+or reused, wall time) and one row per run it used (map size and boundary, NS, live share, corner and border
+over-representation, usage evenness), read from the notebooks' records and the runs' files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .notebook import records
+
+
+def table(outcomes: list[Any]) -> str:
+    """The summary as a Markdown table (also printed); ``outcomes`` are ``reproduce.Outcome`` records."""
+    rows = ["| figure | status | NS | live | runs | wall |", "| --- | --- | --- | --- | --- | --- |"]
+    for o in outcomes:
+        ns = f"{o.ns:.3f}" if isinstance(o.ns, (int, float)) else "-"
+        live = str(o.live) if o.live is not None else "-"
+        rows.append(f"| {o.name} | {o.status} | {ns} | {live} | {o.runs_text()} | {o.seconds:.1f} s |")
+    return "\n".join(rows)
+
+
+def run_map_figures(path: Path) -> dict[str, Any] | None:
+    """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
+    from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
+    from .files import read_json
+    from .metrics import usage_metrics
+
+    try:
+        m = read_json(path / "metrics.json")
+        conf = read_json(path / "config.json")
+    except (OSError, ValueError):
+        return None
+    model = conf.get("config", {}).get("model", {})
+    out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
+           "grid": model.get("grid"), "boundary": model.get("boundary", "zeros")}
+    keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
+    if all(k in m for k in keys):
+        out.update({k: m[k] for k in keys})
+    elif (path / "assignments.npz").is_file() and out["grid"]:
+        import numpy as np
+
+        with np.load(path / "assignments.npz") as z:
+            out.update(usage_metrics(z["winner"], tuple(out["grid"])))
+    return out
+
+
+def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
+    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness."""
+    def f(v: Any, fmt: str) -> str:
+        return format(v, fmt) if isinstance(v, (int, float)) else "-"
+
+    rows = ["| run | figures | map | NS | live | live share | corners x | border x | evenness |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key, info in runs_used.items():
+        m = info.get("map") or {}
+        g = m.get("grid")
+        where = f"{g[0]}x{g[1]} {m.get('boundary')}" if g else "-"
+        rows.append(f"| {key} | {', '.join(info.get('figures', []))} | {where} | {f(m.get('ns'), '.3f')} | "
+                    f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
+                    f"{f(m.get('corner_over_representation'), '.2f')} | {f(m.get('border_over_representation'), '.2f')} | "
+                    f"{f(m.get('usage_evenness'), '.3f')} |")
+    return "\n".join(rows)
+
+
+def runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Every run the notebooks' records name, with its training time and device (from its manifest)."""
+    from .files import read_json
+
+    used: dict[str, dict[str, Any]] = {}
+    for name, rec in records(out).items():
+        if name not in names:
+            continue
+        for r in rec.get("runs", []):
+            info = used.setdefault(r["key"], {"train_seconds": r.get("train_seconds"), "epochs": r.get("epochs"),
+                                              "figures": [], "device": None, "path": r.get("path")})
+            info["figures"].append(name)
+            man = Path(r["path"]) / "manifest.json"
+            if info["device"] is None and man.is_file():
+                info["device"] = read_json(man).get("provenance", {}).get("device")
+    return used
