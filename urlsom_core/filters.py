@@ -3,9 +3,11 @@
 The kernel's amplitude is not fixed by the paper. ``norm="sum"`` divides by the kernel sum (a weighted
 average), ``norm="peak"`` leaves the centre at 1, ``norm="neighbour"`` makes the centre exceed its nearest
 neighbour by 1; ``gain`` multiplies any of them. ``neighbour`` keeps the logit gap that a unit of the
-projection opens between a winner and the neurons next to it the same for every sigma and filter: with
-``sum`` that gap falls as sigma^-4 (peak 1/(2 pi sigma^2), curvature 1/sigma^2), so one gain that trains a
-sigma-5 map well leaves a sigma-10 map too flat to sharpen in the same number of epochs (book, "Map edges"). Since the convolved map feeds
+projection opens between a winner and the neurons next to it the same for every sigma of the Gaussian:
+with ``sum`` that gap falls as sigma^-4 (peak 1/(2 pi sigma^2), curvature 1/sigma^2), so one gain that
+trains a sigma-5 map well leaves a sigma-10 map too flat to sharpen in the same number of epochs. A
+t-student kernel's cusp makes its gap a poor guide to its heavy tails (1/(1+r^2) at neighbour x 0.004
+collapsed): keep those sum-normalised (book, map-edges page). Since the convolved map feeds
 a Softmax, amplitude is an inverse temperature (see README, "Kernel amplitude").
 
 The paper sets "the size of the fixed Gaussian kernel ... to 6-sigma instead of the standard 3-sigma used
@@ -28,7 +30,7 @@ import math
 
 import torch
 
-from .config import ConfigError
+from .config import KERNEL_NORMS, ConfigError
 
 GAUSSIAN_EXTENTS = {"side": 3.0, "radius": 6.0}  # reading of the paper's "6-sigma" -> half-width in sigmas
 
@@ -55,7 +57,7 @@ def _amplitude(k: torch.Tensor, norm: str, gain: float) -> torch.Tensor:
     elif norm == "neighbour":  # centre minus nearest neighbour = 1: the logit gap a unit spike opens
         k = k / (k[c, c] - k[c, c + 1]) if k.shape[-1] > 1 else k / k.max()
     else:
-        raise ConfigError(f"kernel norm {norm!r}: allowed is one of sum, peak, neighbour")
+        raise ConfigError(f"kernel norm {norm!r}: allowed is one of {', '.join(KERNEL_NORMS)}")
     return (k * gain).to(torch.float32)
 
 
