@@ -63,7 +63,8 @@ class DataConfig:
     image) are left out and listed in the run's manifest, instead of stopping the load. ``input_size`` (square side fed to the network) and ``flip`` (horizontal
     flips in augmentation) are chosen from the data when left at ``None`` (see ``data.resolve``).
     ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
-    (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: README, Results).
+    (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: book/results-log.md,
+    "Batch size and crop strength").
     ``jitter`` is the reading of the paper's colour jitter "[brightness, contrast, saturation, hue] = [0.4,
     0.4, 0.4, 0.4]" (Sec. V.A), which names no library: ``torchvision`` (``ColorJitter(0.4, 0.4, 0.4, 0.4)``:
     factors in [0.6, 1.4], hue shift up to 0.4 of the colour circle) or ``simsiam`` (``color_jitter`` of
@@ -109,7 +110,8 @@ class ModelConfig:
     ``widths``/``blocks``: ResNet stage widths and basic blocks per stage (paper: 16/48/256, 3 blocks =
     ResNet-20). ``filter``: fixed radial kernel, ``gaussian`` (``sigma``, support 6 sigma) or
     ``student`` (``1/(1 + r^2/student_scale)``). ``kernel_norm``/``kernel_gain`` set the kernel's
-    amplitude, which the paper leaves open: it acts as the Softmax temperature (see README, Results).
+    amplitude, which the paper leaves open: it acts as the Softmax temperature (see book/results-log.md,
+    "Kernel amplitude").
     ``boundary`` says what the fixed convolution sees beyond the map's edge, which the paper does not
     state: ``zeros`` ('same' with zero padding, as TensorFlow's ``padding='same'``), ``circular`` (the
     map is a torus), ``reflect`` (the map mirrored about its edge neurons) or ``mass`` (zero padding, each
@@ -342,7 +344,8 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
 
 
 # The warm-up kick of the author's later code (GNWM): loss_collapse x2 for 15 epochs, noise 0.1 on the map
-# for 10 epochs. Off in the paper profile; on for the small-data defaults (see README, "Kernel amplitude").
+# for 10 epochs. Off in the paper profile; on for the small-data defaults (see book/results-log.md,
+# "Kernel amplitude").
 WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15,
                                "warmup_noise_std": 0.1, "warmup_noise_epochs": 10}
 NO_WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 1.0, "warmup_collapse_epochs": 0,

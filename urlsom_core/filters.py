@@ -8,7 +8,7 @@ with ``sum`` that gap falls as sigma^-4 (peak 1/(2 pi sigma^2), curvature 1/sigm
 trains a sigma-5 map well leaves a sigma-10 map too flat to sharpen in the same number of epochs. A
 t-student kernel's cusp makes its gap a poor guide to its heavy tails (1/(1+r^2) at neighbour x 0.004
 collapsed): keep those sum-normalised (book, map-edges page). Since the convolved map feeds
-a Softmax, amplitude is an inverse temperature (see README, "Kernel amplitude").
+a Softmax, amplitude is an inverse temperature (see book/results-log.md, "Kernel amplitude").
 
 The paper sets "the size of the fixed Gaussian kernel ... to 6-sigma instead of the standard 3-sigma used
 for Gaussian image blurring" (Sec. III.B) without saying whether 6 sigma is the side or the half-width:
