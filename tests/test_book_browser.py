@@ -175,3 +175,50 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
     remote = [u for u in requests if re.match(r"https?://", u)]
     assert not remote, f"requests left the machine: {remote}"
     assert not [e for e in errors if "Failed to load" in e or e.startswith("page error")], errors
+
+
+def test_landing_page_shows_this_builds_map_and_the_paper_beside_it(html: Path):
+    """The book's front door (index.html, which forwards to the intro): the map of Fig. 4 as this build drew it,
+    decoded and in the first screen; a rendered table with the paper's column whose numbers are the paper
+    profile's and whose "this build" numbers are the ones the executed Fig. 4 notebook recorded; and the way
+    to the paper-data build."""
+    from playwright.sync_api import sync_playwright
+
+    from urlsom_core.files import read_json
+    from urlsom_core.profiles import paper_profile
+
+    record = read_json(html.parent.parent / "executed" / "records" / "fig04_cifar10_map.json")["numbers"]
+    paper_ns = paper_profile().paper_value("fig04_cifar10_map", "ns").value
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((html / "index.html").as_uri())
+            page.wait_for_url("**/book/intro.html", timeout=10_000)
+            page.wait_for_load_state("load")
+            img = page.locator("main img[src*='fig04_cifar10_map']").first
+            img.wait_for(state="visible", timeout=10_000)
+            assert img.evaluate("e => e.complete && e.naturalWidth > 300"), "the map image did not decode"
+            top = img.evaluate("e => e.getBoundingClientRect().top + window.scrollY")
+            assert top < FIRST_FIGURE_MAX_Y, f"the map starts at {top} px, below the first screen"
+            tables = page.locator("main table")
+            heads = [tables.nth(i).locator("thead").inner_text() for i in range(tables.count())]
+            which = [i for i, h in enumerate(heads) if "the paper" in h and "this build" in h]
+            assert which, f"no rendered table with the paper's column; table heads: {heads}"
+            rows = tables.nth(which[0]).locator("tbody tr")
+            cells = [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
+            head = [c.strip() for c in tables.nth(which[0]).locator("thead th").all_inner_texts()]
+            paper_col, build_col = head.index("the paper"), head.index("this build")
+            assert len(cells) >= 5, cells
+            assert all(re.match(r"0\.\d+ \(", r[paper_col]) for r in cells), cells  # a number, then its source
+            assert all(re.match(r"\d\.\d{3} \(\d+ live\)", r[build_col]) for r in cells), cells
+            first = cells[0]
+            assert first[paper_col].startswith(f"{paper_ns:g} "), (first, paper_ns)
+            assert first[build_col].startswith(f"{record['ns']:.3f} ({record['live']} live"), (first, record)
+            links = page.locator("main a[href$='reproduce.html']")
+            assert links.count() >= 1 and "make reproduce-paper" in page.locator("main").inner_text()
+        finally:
+            browser.close()
+    assert not errors, errors
