@@ -5,7 +5,7 @@
 # for the number of epochs that its network affords in 20 minutes on 2 CPU cores (measured here, idle,
 # OMP_NUM_THREADS=2, seconds per epoch: 16x16 input 16/32/64 x1 block 16 s, 24x24 24 s, 32x32 38 s,
 # widths 32/64/128 25 s, 2 blocks 20 s, widths 64/128/256 54 s): the GPU finds a setting fast, the 20-minute
-# CPU run then confirms it (README, Results). Digits jobs use --holdout 0.2 like bench/baselines.py.
+# CPU run then confirms it (book/results-log.md, "How the CIFAR-10 setting was found"). Digits jobs use --holdout 0.2 like bench/baselines.py.
 # The GPU runs use bf16 autocast and share the GPU, so their wall times mean nothing and their NS differs
 # from a CPU run's by run-to-run noise (cA, the old CPU setting: 0.264 here, 0.284 on the CPU).
 #

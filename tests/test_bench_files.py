@@ -51,7 +51,7 @@ def test_sweep_job_lines_parse(line, monkeypatch):
 
 def test_cifar_cpu_config_is_the_swept_setting(monkeypatch):
     """bench/configs/cifar10_cpu.yaml is the sweep's best CIFAR-10 line (cB32s3g1) with sigma 2 (the CPU runs'
-    choice, README), on the real data."""
+    choice, book/results-log.md), on the real data."""
     monkeypatch.chdir(ROOT)
     cpu = _config(["--config", "bench/configs/cifar10_cpu.yaml"])
     swept = _config(["--config", "bench/gpu_sweep/c10.yaml", "--input-size", "32", "--gamma", "1", "--sigma", "2"])
