@@ -61,6 +61,18 @@ def test_a_text_notebook_is_read_with_its_kernels_language_info_and_saved_byte_f
     assert b"language_info:" not in before and b"jupytext_version:" not in before  # no versions in the header
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "notebooks").glob("*.py")))
+def test_every_notebook_opens_with_language_info_and_saves_unchanged(tmp_path, name):
+    shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    shutil.copy(ROOT / "notebooks" / "jupytext.toml", tmp_path)  # served beside them, as make lab serves notebooks/
+    before = (tmp_path / name).read_bytes()
+    cm = _manager(tmp_path)
+    model = asyncio.run(cm.get(name))
+    assert model["content"]["metadata"]["language_info"]["name"] == "python"
+    asyncio.run(cm.save(model, name))
+    assert (tmp_path / name).read_bytes() == before
+
+
 def test_other_notebooks_are_left_as_they_are(tmp_path):
     import nbformat
 
