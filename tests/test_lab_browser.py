@@ -107,9 +107,10 @@ def _open_by_double_click(page, name: str):
     item = page.locator(".jp-DirListing-item").filter(
         has=page.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(name)}$")))
     item.dblclick()
-    panel = page.locator(".jp-NotebookPanel:visible")
-    panel.wait_for(timeout=60_000)
+    page.locator("#jp-main-dock-panel").locator(".jp-NotebookPanel:visible, .jp-FileEditor:visible").first.wait_for(
+        timeout=60_000)
     assert page.locator("#jp-main-dock-panel .jp-FileEditor:visible").count() == 0, "opened in the text editor"
+    panel = page.locator(".jp-NotebookPanel:visible")
     assert name in _current_tab(page).inner_text()
     _wait_for_idle_kernel(page)  # JupyterLab writes the kernel's language_info into the notebook then
     page.wait_for_timeout(1500)
