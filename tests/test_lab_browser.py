@@ -141,6 +141,7 @@ def test_a_double_clicked_figure_notebook_opens_unmodified_runs_and_its_inspecto
     url, token, tmp = lab
     src = ROOT / "notebooks" / NOTEBOOK
     before, untracked_before, ignored_before = src.read_bytes(), _git_status(), _git_status(ignored=True)
+    stat = src.stat()  # saving rewrites the same bytes; its time is put back (the book test dates its sources)
     checkpoints = ROOT / "notebooks" / ".ipynb_checkpoints"  # JupyterLab checkpoints a notebook it opens
     checkpoint = checkpoints / NOTEBOOK.replace(".py", "-checkpoint.py")
     had_checkpoints, old_checkpoint = checkpoints.exists(), checkpoint.read_bytes() if checkpoint.exists() else None
@@ -226,7 +227,9 @@ def test_a_double_clicked_figure_notebook_opens_unmodified_runs_and_its_inspecto
         assert subprocess.run(["git", "check-ignore", "-q", rel], cwd=ROOT).returncode == 0, f"{rel} not ignored"
         left = {s for s in _git_status(ignored=True) - ignored_before if ".ipynb_checkpoints" not in s}
         assert not left, f"left in the checkout: {sorted(left)}"  # the run store and figures went to tmp
-    finally:  # the checkpoint folder as it was before the test
+    finally:  # the file's times and the checkpoint folder as they were before the test
+        if src.read_bytes() == before:
+            os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         if not had_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
         elif old_checkpoint is None:
