@@ -32,7 +32,8 @@ book: env
 	$(BIN)/urlsom reproduce --profile quick --jobs $(JOBS)
 	$(BIN)/jupyter-book build . -W
 
-# JupyterLab on this checkout: .py notebooks open as notebooks on double-click (.jupyter/labconfig), 127.0.0.1 only.
+# JupyterLab on this checkout, 127.0.0.1 only: .py notebooks open as notebooks on double-click (.jupyter/labconfig),
+# unmodified (.jupyter/jupyter_server_config.json: urlsom_core.lab). URLSOM_PROFILE=tiny make lab: every notebook in seconds.
 lab: env
 	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip 127.0.0.1 notebooks
 

@@ -11,6 +11,9 @@ fast with the CLI's one-line :class:`~urlsom_core.config.ConfigError`. ``profile
 ``$URLSOM_PROFILE``, else ``quick`` (``URLSOM_PROFILE=tiny make lab`` explores in seconds).
 :meth:`FigureSetup.report` glues the numbers for the book's text, writes the record ``urlsom reproduce``
 summarises, and returns a table of every number beside the paper's, followed by the paper's own caption.
+Run by hand (JupyterLab shows a markdown cell's ``{glue:text}`` roles as they are written), it also
+returns the notebook's text with this run's numbers in place of the roles (:func:`prose_markdown`);
+``urlsom reproduce`` sets ``$URLSOM_BOOK``, and there the book's pages put the numbers in the text itself.
 
 Example:
     >>> fs = setup("fig03_loss_landscape", "tiny", n_neurons=None, x_max=None)
@@ -23,6 +26,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +50,8 @@ from .profiles import (
 )
 
 DEFAULT_PROFILE = "quick"
+BOOK_ENV = "URLSOM_BOOK"  # set by ``urlsom reproduce``: the book renders the glue roles, report() need not
+GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>[a-z]*))?\}`(?P<ref>[^`]+)`")
 
 
 @dataclass
@@ -61,6 +67,7 @@ class FigureSetup:
     out_dir: Path
     started: float = field(default_factory=time.time)
     runs: list[Any] = field(default_factory=list)  # filled by :meth:`get_runs` (start(..., train=True))
+    root: Path | None = None  # the repository top holding notebooks/ (None: the checkout this package runs from)
 
     def config(self, **knobs: Any) -> RunConfig:
         """The run's config with this notebook's knobs, and ``knobs`` (e.g. ``sigma=3.0``) on top."""
@@ -129,7 +136,10 @@ class FigureSetup:
         """Glue ``numbers`` (and the paper's, as ``paper_<key>``) for the book, write the record that
         ``reproduce`` summarises, and return Markdown: a table of quantity, the paper, this run (the
         ``compare`` keys first, under their labels, then every other number under its key, so that a notebook
-        run by hand shows the numbers its text cites), then the paper's own caption of the figure.
+        run by hand shows the numbers its text cites), then the paper's own caption of the figure. Unless
+        ``$URLSOM_BOOK`` is set (``urlsom reproduce``), the notebook's markdown that cites glued numbers
+        follows the table with the numbers in place (:func:`prose_markdown`): run by hand, the markdown cells
+        themselves show only the roles.
 
         Numbers without a paper value show 'not reported' (or 'not transcribed' where the paper has one that
         has not been copied into the ``paper`` profile)."""
@@ -165,7 +175,9 @@ class FigureSetup:
             "numbers": dict(glued), "runs": run_info,
             "provenance": provenance(self.device, self.params.get("seed")),
         })
-        return _markdown(table_markdown(rows) + "\n\n" + caption_markdown(self.notebook))
+        prose = "" if os.environ.get(BOOK_ENV) else prose_markdown(self.notebook, glued, self.out_dir, self.root)
+        parts = [table_markdown(rows), prose, caption_markdown(self.notebook)]
+        return _markdown("\n\n".join(p for p in parts if p))
 
 
 def fmt_paper(v: Any) -> str:
@@ -194,6 +206,69 @@ def table_markdown(rows: list[tuple[str, str, str]]) -> str:
     lines = ["| quantity | the paper | this run |", "| --- | --- | --- |"]
     lines += [f"| {cell(a)} | {cell(b)} | {cell(c)} |" for a, b, c in rows]
     return "\n".join(lines)
+
+
+def markdown_cells(notebook: str, root: Path | None = None) -> list[str]:
+    """The markdown cells of ``notebooks/NOTEBOOK.py`` (jupytext percent format), their ``# `` taken off."""
+    src = (root or repo_root()) / "notebooks" / f"{notebook}.py"
+    cells: list[list[str]] = []
+    current: list[str] | None = None
+    for line in src.read_text().splitlines():
+        if line.startswith("# %%"):
+            current = [] if "[markdown]" in line else None
+            if current is not None:
+                cells.append(current)
+        elif current is not None:
+            current.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+    return ["\n".join(c).strip() for c in cells if "".join(c).strip()]
+
+
+def fill_glue(text: str, values: Mapping[str, Any], others: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``text`` with each ``{glue:text}`key:spec``` role replaced by ``format(values[key], spec)`` (no spec:
+    :func:`fmt`), ``{glue:md}`key``` by the text itself; ``path/NAME.ipynb::key`` takes ``key`` from
+    ``others[NAME]``. A role whose key has no value stays as written.
+
+    Examples
+    --------
+    >>> fill_glue("NS {glue:text}`ns:.2f` of {glue:text}`n`, {glue:text}`x`", {"ns": 0.7012, "n": 1600})
+    'NS 0.70 of 1,600, {glue:text}`x`'
+    """
+    def one(m: re.Match[str]) -> str:
+        ref = m.group("ref")
+        table: Mapping[str, Any] = values
+        if "::" in ref:
+            page, ref = ref.split("::", 1)
+            table = (others or {}).get(Path(page).stem, {})
+        key, _, spec = ref.partition(":")
+        if key not in table:
+            return m.group(0)
+        v = table[key]
+        if isinstance(v, GluedText):
+            v = v.text
+        if not spec or isinstance(v, str):
+            return fmt(v)
+        try:
+            return format(v, spec)
+        except (TypeError, ValueError):
+            return fmt(v)
+
+    return GLUE_ROLE.sub(one, text)
+
+
+def prose_markdown(notebook: str, values: Mapping[str, Any], out_dir: str | Path | None = None,
+                   root: Path | None = None) -> str:
+    """The paragraphs of ``notebook``'s markdown cells that cite glued numbers, each quoted with the numbers
+    in place (:func:`fill_glue`; another page's numbers from the records under ``out_dir``), under one line
+    saying what they are; '' when none cites one."""
+    cells = [para for c in markdown_cells(notebook, root) for para in re.split(r"\n\s*\n", c)
+             if GLUE_ROLE.search(para)]
+    if not cells:
+        return ""
+    others = {k: r.get("numbers", {}) for k, r in records(out_dir).items()} if out_dir is not None else {}
+    quoted = ["\n".join("> " + line if line else ">" for line in fill_glue(c, values, others).splitlines())
+              for c in cells]
+    return ("**This notebook's text with this run's numbers** (its markdown cells show only the placeholders "
+            "outside the book):\n\n" + "\n\n".join(quoted))
 
 
 def caption_markdown(notebook: str) -> str:
@@ -279,6 +354,7 @@ def start(notebook: str, namespace: Mapping[str, Any], train: bool = True, root:
     values = {k: namespace.get(k) for k in names}
     common = {k: values.pop(k, None) for k in COMMON}
     fs = setup(notebook, common["profile"], common["device"], common["runs_root"], common["out_dir"], **values)
+    fs.root = root
     if train and fs.run is not None:
         fs.get_runs()
     return fs

@@ -33,7 +33,7 @@ from typing import Any
 
 from . import summary as tables
 from .config import ConfigError
-from .notebook import FigureSetup
+from .notebook import BOOK_ENV, FigureSetup
 from .profiles import (
     COMMON,
     Profile,
@@ -285,6 +285,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     for var in ("URLSOM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, threads)
     env["PYTHONUNBUFFERED"] = "1"
+    env[BOOK_ENV] = "1"  # the pages render the glue roles in their text; report() need not repeat it
     outcomes = {n: Outcome(n) for n in names}
     with tempfile.TemporaryDirectory(prefix="urlsom-reproduce-") as tmp:
         work = Path(tmp)
