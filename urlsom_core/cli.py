@@ -175,8 +175,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg, rule = resolve_args(args)
     rank, world, device = init_distributed(args.device)
     log = _stderr_log if rank == 0 else (lambda s: None)
-    if rule:
-        log(rule)
     try:
         run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0, log=log,
                         checkpoint_seconds=args.checkpoint_every, defaults_rule=rule)

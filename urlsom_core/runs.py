@@ -200,7 +200,8 @@ def train_run(
     status "failed" / "interrupted" and its reason in manifest.json before the error propagates.
     ``checkpoint_seconds``: mid-epoch checkpoint interval (default: $URLSOM_CHECKPOINT_SECONDS, else 120).
     ``defaults_rule``: the line saying which defaults the config got from the data and the machine
-    (``config.auto_defaults``); written beside the config in config.json and into manifest.json.
+    (``config.auto_defaults``); logged once the data is loaded, written beside the config in config.json and
+    into manifest.json.
     """
     out = Path(out)
     dev = check_inputs(cfg, device)
@@ -223,6 +224,8 @@ def train_run(
         shown = ", ".join(f"{b['file']} ({b['reason']})" for b in splits.skipped[:5])
         log(f"skipping {len(splits.skipped)} bad image file(s) (skip_bad_images): {shown}"
             + (", ..." if len(splits.skipped) > 5 else "") + "; all are listed in manifest.json")
+    if defaults_rule:
+        log(defaults_rule)
     out.mkdir(parents=True, exist_ok=True)
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun, rank 0 holds the lock
     with DirLock(out) if writer else contextlib.nullcontext():
