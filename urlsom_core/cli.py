@@ -129,9 +129,10 @@ def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     if kick is not None:
         flags.update({f"train.{k}": v for k, v in (WARMUP_KICK if kick else NO_WARMUP_KICK).items()})
     flags["data.dataset"] = dataset
-    reason = None
+    reason, rule = None, None
     if not args.config:
         rule = _auto_rule(merged, flags, getattr(args, "device", "auto"))
+    if rule is not None:
         for section, values in rule.sections.items():
             merged[section].update(values)
         given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
@@ -142,14 +143,17 @@ def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     return RunConfig.from_dict(merged), reason
 
 
-def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device: str) -> AutoDefaults:
-    """``config.auto_defaults`` for the data the flags name, on the device --device picks."""
+def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device: str) -> AutoDefaults | None:
+    """``config.auto_defaults`` for the data the flags name, on the device --device picks; None for a folder
+    without one readable image header (the load then names its bad files)."""
     import torch
 
     from .data import describe
 
     data = {**merged["data"], **{k.partition(".")[2]: v for k, v in flags.items() if k.startswith("data.")}}
     shape = describe(RunConfig.from_dict({"data": data}).data)
+    if shape.size < 1:
+        return None
     kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
     return auto_defaults(shape.n_images, shape.size, shape.channels, kind, torch.get_num_threads(),
                          flags.get("train.max_minutes", merged["train"].get("max_minutes")))
