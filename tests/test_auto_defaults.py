@@ -167,6 +167,8 @@ def test_epoch_time_line_budget_ends_it():
     line = epoch_time_line(7.0, 5, 5, 500, 5, budget_seconds=1165.0, max_minutes=20.0, now=0.0)
     assert "500 epochs would take about 4.9 h: the 20-minute budget ends training at" in line
     assert line.endswith("(in about 19 min), after about 34 epochs")
+    short = epoch_time_line(3.6, 5, 15, 500, 5, budget_seconds=27.0, max_minutes=0.75, now=0.0)
+    assert re.search(r"the 0.75-minute budget ends training at \d\d:\d\d \(in about 27 s\), before the first epoch ends$", short)
 
 
 def test_trainer_logs_the_epoch_time_once():
@@ -213,3 +215,10 @@ def test_npz_and_folder_give_the_same_defaults_and_result(tmp_path):
     assert a.metrics["epochs_trained"] == 2 and "heldout_neural_selectivity" in a.metrics
     for name, arr in a.assignments().items():
         np.testing.assert_array_equal(arr, b.assignments()[name])
+
+
+def test_readme_and_book_list_every_rule():
+    for doc in ("README.md", "book/reproduce.md"):
+        text = (ROOT / doc).read_text()
+        for r in AUTO_RULES:
+            assert f"| `{r.name}` | {r.when} |" in text, (doc, r.name)

@@ -243,7 +243,7 @@ class Trainer:
         self.model.train()
         start, last_ck = time.monotonic() - s.elapsed, time.monotonic()
         bar = _bar(self.progress and self.rank == 0, t.epochs, s.epoch)
-        timed: tuple[int, int, float] | None = (s.step, s.step + min(TIMING_STEPS, steps - s.step), time.monotonic())
+        timed = (s.step, min(s.step + TIMING_STEPS, steps), time.monotonic()) if s.step < steps else None
         while s.stop_reason is None and s.epoch < t.epochs:
             perm, ep_start = self._begin_epoch(N), time.monotonic()
             while s.step < steps:
@@ -457,9 +457,11 @@ def epoch_time_line(step_seconds: float, measured: int, steps: int, epochs_left:
     clock = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + min(left, budget_seconds or left)))
     head = f"epoch time ~{epoch:.1f} s (measured over {measured} step{'s' if measured > 1 else ''} of {steps}); "
     if budget_seconds is not None and budget_seconds < left:
-        fit = (budget_seconds + step_seconds * done) / epoch
+        fit = (budget_seconds + step_seconds * done) / epoch  # epochs of this session within the budget
+        n = round(fit)
+        when = "before the first epoch ends" if fit < 1 else f"after about {n} epoch{'s' if n != 1 else ''}"
         return (head + f"{epochs_left} epochs would take about {_duration(left)}: the {max_minutes:g}-minute budget "
-                f"ends training at {clock} (in about {_duration(budget_seconds)}), after about {fit:.0f} epochs")
+                f"ends training at {clock} (in about {_duration(budget_seconds)}), {when}")
     return (head + f"{epochs_left} epoch{'s' if epochs_left > 1 else ''} -> expected end {clock} "
             f"(in about {_duration(left)}; sooner if early stopping ends it)")
 
