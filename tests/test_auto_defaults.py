@@ -2,15 +2,17 @@
 
 import json
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from urlsom_core import cli
+from urlsom_core import cli, profiles
 from urlsom_core.config import (
     AUTO_RULES,
+    CPU_SETTING,
     DATA_DEFAULTS,
     ConfigError,
     RunConfig,
@@ -105,6 +107,32 @@ def test_digits_keeps_todays_defaults(monkeypatch):
     today = RunConfig.from_dict(with_defaults("digits", {"data": {"dataset": "digits"}}))
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cpu")) == today
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today
+
+
+def _mnist_like(root, n=40):
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name, arr in (("t10k-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28))),
+                      ("t10k-labels-idx1-ubyte", rng.integers(0, 10, n))):
+        a = np.asarray(arr, dtype=np.uint8)
+        (root / name).write_bytes(struct.pack(">HBB", 0, 8, a.ndim) + struct.pack(">" + "I" * a.ndim, *a.shape) + a.tobytes())
+    return f"mnist:{root}"
+
+
+def test_mnist_keeps_todays_defaults(tmp_path):
+    spec = _mnist_like(tmp_path / "mnist")
+    today = RunConfig.from_dict(with_defaults(spec, {"data": {"dataset": spec}}))
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
+    assert cfg == today and cfg.key() == today.key()
+    assert reason.startswith("defaults: rule 'small-gray' for 40 images of 28 px, 1 channel")
+
+
+def test_the_profiles_do_not_use_the_rule():
+    paper = profiles.load_profile("paper").runs["cifar10"].config()  # CIFAR-10, built here on a CPU
+    assert (paper.model.widths, paper.model.blocks, paper.train.batch_size, paper.model.kernel_gain) == ((16, 48, 256), 3, 256, 8.0)
+    for section, values in CPU_SETTING.items():
+        for k, v in values.items():
+            assert getattr(getattr(paper, section), k) != v, f"{section}.{k}"
 
 
 def test_cpu_row_and_flags_win(tmp_path):
