@@ -199,6 +199,18 @@ def test_epoch_time_line_budget_ends_it():
     assert re.search(r"the 0.75-minute budget ends training at \d\d:\d\d \(in about 27 s\), before the first epoch ends$", short)
 
 
+@pytest.mark.parametrize("step, steps, first, measured", [(0, 12, 1, TIMING_STEPS), (0, 3, 1, 2), (11, 12, 11, 1)])
+def test_step_clock_skips_one_warm_up_step(step, steps, first, measured):
+    from urlsom_core.train import _StepClock
+
+    syncs: list[int] = []
+    clock = _StepClock(step, steps, lambda: syncs.append(1))
+    assert (clock.first, clock.measured) == (first, measured)
+    done = [clock.done(k) for k in range(step + 1, steps + 1)]
+    assert done.index(True) == first + measured - step - 1 and clock.seconds >= 0
+    assert len(syncs) == (2 if first > step else 1) + done.count(True) - 1
+
+
 def test_trainer_logs_the_epoch_time_once():
     cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
                                "data": {"dataset": "digits", "subset": 400}, "train": {"epochs": 2, "batch_size": 32}})

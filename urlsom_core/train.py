@@ -119,8 +119,8 @@ class Trainer:
     checkpoint_seconds : float
         Also checkpoint mid-epoch when this long has passed since the last one (0: every step).
     log : callable
-        Where warnings, the resume line and the epoch-time line (:func:`epoch_time_line`, after the
-        first ``TIMING_STEPS`` steps of a session) go.
+        Where warnings, the resume line and the epoch-time line (:func:`epoch_time_line`, after a warm-up
+        step and ``TIMING_STEPS`` timed steps of a session) go.
     sync_every : int
         Read the loss terms back from the device (finiteness check, progress) every this many steps and
         at the end of every epoch.
@@ -243,7 +243,7 @@ class Trainer:
         self.model.train()
         start, last_ck = time.monotonic() - s.elapsed, time.monotonic()
         bar = _bar(self.progress and self.rank == 0, t.epochs, s.epoch)
-        timed = (s.step, min(s.step + TIMING_STEPS, steps), time.monotonic()) if s.step < steps else None
+        clock = _StepClock(s.step, steps, self._sync) if s.step < steps and self.rank == 0 else None
         while s.stop_reason is None and s.epoch < t.epochs:
             perm, ep_start = self._begin_epoch(N), time.monotonic()
             while s.step < steps:
@@ -251,9 +251,9 @@ class Trainer:
                 self._record(self.step(idx, s.epoch, self.rank * local_b, local_b * self.world))
                 s.step += 1
                 s.elapsed = time.monotonic() - start
-                if timed is not None and s.step == timed[1]:  # the first steps of this session: say when it ends
-                    self._log_epoch_time(*timed, steps)
-                    timed = None
+                if clock is not None and clock.done(s.step):  # the first steps of this session: say when it ends
+                    self._log_epoch_time(clock, steps)
+                    clock = None
                 synced = s.step % self.sync_every == 0
                 if synced:
                     self._check_finite()
@@ -279,16 +279,16 @@ class Trainer:
         self.model.eval()
         return TrainResult(self.model, s.history, s.stop_reason or "max epochs", s.epoch, s.elapsed, resumed)
 
-    def _log_epoch_time(self, first: int, last: int, since: float, steps: int) -> None:
-        """Log :func:`epoch_time_line` for steps ``first``..``last`` of this epoch, timed from ``since``."""
-        if self.rank != 0:
-            return
+    def _sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def _log_epoch_time(self, clock: _StepClock, steps: int) -> None:
+        """Log :func:`epoch_time_line` for the steps ``clock`` timed."""
         t, s = self.cfg.train, self.state
         budget = 60.0 * t.max_minutes - s.elapsed if t.max_minutes else None
-        self.log(epoch_time_line((time.monotonic() - since) / (last - first), last - first, steps,
-                                 t.epochs - s.epoch, s.step, budget, t.max_minutes))
+        self.log(epoch_time_line(clock.seconds / clock.measured, clock.measured, steps, t.epochs - s.epoch, s.step,
+                                 budget, t.max_minutes))
 
     # ------------------------------------------------------------------------------- epoch bookkeeping
     def _begin_epoch(self, N: int) -> torch.Tensor:
@@ -430,7 +430,31 @@ class Trainer:
         return self.state.epoch
 
 
-TIMING_STEPS = 5  # training steps timed at the start of a session before the expected end is printed
+TIMING_STEPS = 5  # training steps timed at the start of a session (after a warm-up step) for the expected end
+
+
+class _StepClock:
+    """Times up to ``TIMING_STEPS`` steps from ``step`` on, after a first warm-up step (the first forward
+    pass may compile or autotune) unless only one step is left in the epoch. ``sync`` waits for the device."""
+
+    def __init__(self, step: int, steps: int, sync: Callable[[], None]) -> None:
+        self.first = step + 1 if steps - step > 1 else step
+        self.last, self.sync, self.since, self.seconds = min(self.first + TIMING_STEPS, steps), sync, time.monotonic(), 0.0
+
+    @property
+    def measured(self) -> int:
+        return self.last - self.first
+
+    def done(self, step: int) -> bool:
+        """Called after each step with the steps done; True once the timed steps are over."""
+        if step == self.first:
+            self.sync()
+            self.since = time.monotonic()
+        if step < self.last:
+            return False
+        self.sync()
+        self.seconds = time.monotonic() - self.since
+        return True
 
 
 def _duration(seconds: float) -> str:
