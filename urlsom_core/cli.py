@@ -90,7 +90,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
-    p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it")
+    p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
+                   "it the defaults follow the images and the device (config.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar (the defaults line, the epoch-time line and warnings still go to stderr)")
 
