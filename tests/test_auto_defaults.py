@@ -213,14 +213,14 @@ def test_step_clock_skips_one_warm_up_step(step, steps, first, measured):
 
 def test_trainer_logs_the_epoch_time_once():
     cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
-                               "data": {"dataset": "digits", "subset": 400}, "train": {"epochs": 2, "batch_size": 32}})
+                               "data": {"dataset": "digits", "subset": 200}, "train": {"epochs": 1, "batch_size": 16}})
     from urlsom_core.data import resolve
 
     logs: list[str] = []
     Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=logs.append).fit()
     lines = [s for s in logs if s.startswith("epoch time")]
     assert len(lines) == 1
-    m = re.match(r"epoch time ~([\d.]+) s \(measured over (\d+) steps of 12\); 2 epochs -> expected end \d\d:\d\d", lines[0])
+    m = re.match(r"epoch time ~([\d.]+) s \(measured over (\d+) steps of 12\); 1 epoch -> expected end \d\d:\d\d", lines[0])
     assert m and int(m.group(2)) == TIMING_STEPS and float(m.group(1)) > 0
 
 
