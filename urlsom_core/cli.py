@@ -11,7 +11,16 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .config import NO_WARMUP_KICK, WARMUP_KICK, ConfigError, RunConfig, load_config_file, with_defaults
+from .config import (
+    NO_WARMUP_KICK,
+    WARMUP_KICK,
+    AutoDefaults,
+    ConfigError,
+    RunConfig,
+    auto_defaults,
+    load_config_file,
+    with_defaults,
+)
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -81,9 +90,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
-    p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it")
+    p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
+                   "it the defaults follow the images and the device (config.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (the defaults line, the epoch-time line and warnings still go to stderr)")
 
 
 _FLAGS = {
@@ -104,20 +114,50 @@ _FLAGS = {
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < --config file < flags."""
+    """The run's config from the command line (see :func:`resolve_args`)."""
+    return resolve_args(args)[0]
+
+
+def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
+    """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < the defaults rule
+    (``config.auto_defaults``, only without --config) < --config file < flags. Returns the config and the
+    rule's one-line reason (None with --config: a config file keeps the meaning and key it had)."""
     base: dict[str, Any] = load_config_file(args.config) if args.config else {}
     dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
     merged = with_defaults(dataset, base)
-    for flag, dotted in _FLAGS.items():
-        v = getattr(args, flag, None)
-        if v is not None:
-            section, name = dotted.split(".")
-            merged[section][name] = v
+    flags = {dotted: getattr(args, flag) for flag, dotted in _FLAGS.items() if getattr(args, flag, None) is not None}
     kick = getattr(args, "warmup_kick", None)
     if kick is not None:
-        merged["train"].update(WARMUP_KICK if kick else NO_WARMUP_KICK)
-    merged["data"]["dataset"] = dataset
-    return RunConfig.from_dict(merged)
+        flags.update({f"train.{k}": v for k, v in (WARMUP_KICK if kick else NO_WARMUP_KICK).items()})
+    flags["data.dataset"] = dataset
+    reason, rule = None, None
+    if not args.config:
+        rule = _auto_rule(merged, flags, getattr(args, "device", "auto"))
+    if rule is not None:
+        for section, values in rule.sections.items():
+            merged[section].update(values)
+        given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
+        reason = rule.reason + (f"; given on the command line: {', '.join(given)}" if given else "")
+    for dotted, v in flags.items():
+        section, name = dotted.split(".")
+        merged[section][name] = v
+    return RunConfig.from_dict(merged), reason
+
+
+def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device: str) -> AutoDefaults | None:
+    """``config.auto_defaults`` for the data the flags name, on the device --device picks; None for a folder
+    without one readable image header (the load then names its bad files)."""
+    import torch
+
+    from .data import describe
+
+    data = {**merged["data"], **{k.partition(".")[2]: v for k, v in flags.items() if k.startswith("data.")}}
+    shape = describe(RunConfig.from_dict({"data": data}).data)
+    if shape.size < 1:
+        return None
+    kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
+    return auto_defaults(shape.n_images, shape.size, shape.channels, kind, torch.get_num_threads(),
+                         flags.get("train.max_minutes", merged["train"].get("max_minutes")))
 
 
 def _print_metrics(m: dict[str, Any]) -> None:
@@ -137,12 +177,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs import train_run
     from .train import init_distributed
 
-    cfg = config_from_args(args)
+    cfg, rule = resolve_args(args)
     rank, world, device = init_distributed(args.device)
+    log = _stderr_log if rank == 0 else (lambda s: None)
     try:
-        run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0,
-                        log=_stderr_log if rank == 0 else (lambda s: None),
-                        checkpoint_seconds=args.checkpoint_every)
+        run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0, log=log,
+                        checkpoint_seconds=args.checkpoint_every, defaults_rule=rule)
     finally:
         if world > 1:
             import torch

@@ -432,3 +432,115 @@ def with_defaults(dataset: str, raw: dict[str, Any], where: str = "config") -> d
                 raise ConfigError(f"{where} section {section!r}: allowed are data, model, train")
             merged[section].update(values or {})
     return merged
+
+
+# ------------------------------------------------------------------------------- defaults from the data
+# ``urlsom train`` without --config: settings picked from the training images and the machine (README, "Train
+# a map"; book, "Reproduce it yourself"). Each row's values are a measured setting; flags always win.
+#
+# The CPU setting is bench/configs/cifar10_cpu.yaml's (10,000 CIFAR-10 images, 30x30 map, 20 minutes on an idle
+# 2-core CPU at 2 threads, about 40 s an epoch: held-out NS 0.3645, mean of 3 seeds, TE 0.02-0.06), where the
+# same images with the paper's settings trained 6 epochs in 20 minutes, held-out NS 0.275; the paper's network
+# runs at 24-98 img/s on that CPU (`urlsom bench`), about 200 s an epoch for 10,000 32x32 photos.
+CPU_SETTING: dict[str, dict[str, Any]] = {
+    "model": {"widths": (16, 32, 64), "blocks": 1, "sigma": 2.0, "kernel_gain": 32.0},
+    "train": {"batch_size": 128, "lr_schedule": ((0, 1e-4), (1, 5e-4), (2, 1e-3)), "gamma": 1.0},
+}
+SMALL_GRAY_SIDE = 28  # the largest side measured with the small-data setting (MNIST's 28x28)
+DEVICE_KINDS = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class AutoRule:
+    """One row of the defaults table: its name, when it applies, its settings and where they were measured."""
+
+    name: str
+    when: str
+    sections: dict[str, dict[str, Any]]
+    source: str
+
+
+AUTO_RULES: tuple[AutoRule, ...] = (
+    AutoRule("small-gray", f"1 channel, side <= {SMALL_GRAY_SIDE} px, any device", _SMALL,
+             "the digits/MNIST defaults, measured on digits and the MNIST test set (README, Results)"),
+    AutoRule("cpu", "otherwise, on a CPU", CPU_SETTING,
+             "bench/configs/cifar10_cpu.yaml, tuned on 10,000 CIFAR-10 images on a 2-core CPU"),
+    AutoRule("paper", "otherwise, on a GPU", {},
+             "Sec. V.B, as in the `paper` profile"),
+)
+
+
+@dataclass(frozen=True)
+class AutoDefaults:
+    """What :func:`auto_defaults` picked: the row, its config sections and the one-line reason."""
+
+    rule: str
+    sections: dict[str, dict[str, Any]]
+    reason: str
+
+
+def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, threads: int,
+                  max_minutes: float | None = None) -> AutoDefaults:
+    """The config sections ``urlsom train`` uses when no config file is given: a row of :data:`AUTO_RULES`.
+
+    Parameters
+    ----------
+    n_images : int
+        Training images (after ``subset`` and ``holdout``).
+    size : int
+        The images' native side in pixels (the longer one).
+    channels : int
+        1 (gray) or 3 (colour).
+    device_kind : str
+        ``cpu`` or ``cuda``.
+    threads : int
+        CPU threads torch uses.
+    max_minutes : float, optional
+        The time budget, when given.
+
+    Returns
+    -------
+    AutoDefaults
+        The row's name, a copy of its sections and a one-line reason naming the inputs.
+
+    Notes
+    -----
+    The paper trains on a GPU and is silent on smaller machines. The rows come from measurements on one
+    2-core CPU: none of them shows that the number of images, the thread count or the time budget should
+    pick another setting, so these only appear in the reason line; the budget stops training when it is
+    spent (``train.max_minutes``) and the measured epoch time is printed after the first steps.
+
+    Example
+    -------
+    >>> auto_defaults(10000, 32, 3, "cpu", 2).rule
+    'cpu'
+    """
+    _check(isinstance(n_images, int) and n_images >= 1, f"n_images {n_images!r}: allowed is an integer >= 1")
+    _check(isinstance(size, int) and size >= 1, f"image side {size!r}: allowed is an integer >= 1")
+    _check(channels in (1, 3), f"channels {channels!r}: allowed are 1 (gray) or 3 (colour)")
+    _check(device_kind in DEVICE_KINDS, f"device kind {device_kind!r}: allowed are {', '.join(DEVICE_KINDS)}")
+    _check(isinstance(threads, int) and threads >= 1, f"threads {threads!r}: allowed is an integer >= 1")
+    _check(max_minutes is None or max_minutes > 0, f"max_minutes {max_minutes}: allowed is > 0 or none")
+    if channels == 1 and size <= SMALL_GRAY_SIDE:
+        row = AUTO_RULES[0]
+    else:
+        row = AUTO_RULES[1] if device_kind == "cpu" else AUTO_RULES[2]
+    sections = {s: dict(v) for s, v in row.sections.items()}
+    machine = f"{threads} CPU thread{'s' if threads > 1 else ''}" if device_kind == "cpu" else "a GPU"
+    budget = f", --max-minutes {max_minutes:g}" if max_minutes else ""
+    reason = (f"defaults: rule {row.name!r} for {n_images:,} images of {size} px, {channels} channel"
+              f"{'s' if channels > 1 else ''}, on {machine}{budget}: {describe_sections(sections)} ({row.source})")
+    return AutoDefaults(row.name, sections, reason)
+
+
+def describe_sections(sections: dict[str, dict[str, Any]]) -> str:
+    """``{'model': {'blocks': 1}}`` -> ``'model.blocks 1'``; empty sections -> ``"the paper's settings"``."""
+    items = [f"{s}.{k} {_short(v)}" for s, vals in sections.items() for k, v in vals.items()]
+    return ", ".join(items) if items else "the paper's settings"
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "/".join(_short(x) for x in v) if all(not isinstance(x, tuple) for x in v) else \
+            " ".join(f"{e}:{_short(x)}" for e, x in v)
+    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -32,6 +32,7 @@ Horizontal flips default off for digit data (digits, mnist, svhn), on otherwise.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import zipfile
@@ -206,6 +207,46 @@ def _source(spec: str, cfg: DataConfig) -> tuple[np.ndarray | ImageSource, np.nd
         return read_npz(arg or "")
     folder = ImageSource(arg or "")
     return folder, folder.labels, folder.classes
+
+
+# Sizes of the datasets whose files are fetched on first use: ``describe`` reads nothing (no download) for them.
+KNOWN_SHAPES = {"cifar10": (60000, 32, 3), "svhn": (99289, 32, 3)}
+PEEKED_FILES = 16  # image files of a folder whose headers give its side and channels
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the defaults rule (``config.auto_defaults``) needs to know of the training images."""
+
+    n_images: int
+    size: int
+    channels: int
+
+
+def describe(cfg: DataConfig) -> DataShape:
+    """The number of training images (after ``subset`` and ``holdout``), their native side (the longer one)
+    and channels (1 or 3, as the load gives them), without decoding a folder's images: its side and channels
+    come from the headers of its first ``PEEKED_FILES`` readable files. CIFAR-10 and SVHN are not read
+    (``KNOWN_SHAPES``). Raises ConfigError for a bad spec, like ``load_dataset``."""
+    check_spec(cfg.dataset, cfg.data_root)
+    n, size, chans = 0, 0, 1
+    for spec in split_spec(cfg.dataset):
+        kind, _ = parse_spec(spec)
+        if kind in KNOWN_SHAPES:
+            k, s, c = KNOWN_SHAPES[kind]
+        else:
+            x, y, _ = _source(spec, cfg)
+            k = len(y)
+            if isinstance(x, ImageSource):
+                seen = [p for p in (x.peek(i) for i in range(min(len(x.members), 4 * PEEKED_FILES))) if p][:PEEKED_FILES]
+                s, c = max((p[0] for p in seen), default=0), max((p[1] for p in seen), default=1)
+            else:
+                s, c = native_size(x), 1 if x.ndim == 3 or x.shape[3] <= 2 else 3
+        n, size, chans = n + k, max(size, s), max(chans, c)
+    if cfg.subset and n > cfg.subset:
+        n = cfg.subset
+    n -= math.ceil(cfg.holdout * n) if cfg.holdout > 0 else 0
+    return DataShape(n, size, chans)
 
 
 def native_size(x: list[np.ndarray] | np.ndarray) -> int:

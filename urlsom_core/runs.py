@@ -192,12 +192,16 @@ def train_run(
     progress: bool = True,
     log: Callable[[str], None] = print,
     checkpoint_seconds: float | None = None,
+    defaults_rule: str | None = None,
 ) -> Run:
     """Train ``cfg`` into ``out``: reuse a complete run, resume a partial one, refuse another config.
 
     Only one process writes a run at a time (a lock on ``out/.lock``). A failure or a stop signal records
     status "failed" / "interrupted" and its reason in manifest.json before the error propagates.
     ``checkpoint_seconds``: mid-epoch checkpoint interval (default: $URLSOM_CHECKPOINT_SECONDS, else 120).
+    ``defaults_rule``: the line saying which defaults the config got from the data and the machine
+    (``config.auto_defaults``); logged once the data is loaded, written beside the config in config.json and
+    into manifest.json.
     """
     out = Path(out)
     dev = check_inputs(cfg, device)
@@ -220,6 +224,8 @@ def train_run(
         shown = ", ".join(f"{b['file']} ({b['reason']})" for b in splits.skipped[:5])
         log(f"skipping {len(splits.skipped)} bad image file(s) (skip_bad_images): {shown}"
             + (", ..." if len(splits.skipped) > 5 else "") + "; all are listed in manifest.json")
+    if defaults_rule:
+        log(defaults_rule)
     out.mkdir(parents=True, exist_ok=True)
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun, rank 0 holds the lock
     with DirLock(out) if writer else contextlib.nullcontext():
@@ -227,7 +233,7 @@ def train_run(
             remove_stale_temporaries(out)  # left by a process killed mid-write; the lock says it is dead
             if incomplete_reason(out, cfg) is None:  # another process completed it while we waited
                 return Run.load(out, cache_hit=True)
-        return _train_locked(cfg, out, dev, splits, progress, log, every)
+        return _train_locked(cfg, out, dev, splits, progress, log, every, defaults_rule)
 
 
 def checkpoint_interval(seconds: float | None = None) -> float:
@@ -247,7 +253,7 @@ def checkpoint_interval(seconds: float | None = None) -> float:
 
 def _train_locked(
     cfg: RunConfig, out: Path, dev: torch.device, splits: Splits, progress: bool, log: Callable[[str], None],
-    checkpoint_seconds: float,
+    checkpoint_seconds: float, defaults_rule: str | None = None,
 ) -> Run:
     t0 = time.time()
     resolved = {
@@ -256,8 +262,9 @@ def _train_locked(
         "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
     }
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun only rank 0 writes files
+    rule = {"defaults_rule": defaults_rule} if defaults_rule else {}
     if writer:
-        write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved})
+        write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved, **rule})
     prov = provenance(str(dev), cfg.train.seed)
     try:
         old_manifest = read_json(out / "manifest.json") if (out / "manifest.json").exists() else {}
@@ -266,7 +273,7 @@ def _train_locked(
     manifest = {"status": "running", "key": cfg.key(), "provenance": prov,
                 "started": old_manifest.get("started", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
                 "sessions": old_manifest.get("sessions", 0) + 1,
-                "wall_time_s": float(old_manifest.get("wall_time_s", 0.0))}
+                "wall_time_s": float(old_manifest.get("wall_time_s", 0.0)), **rule}
     if cfg.data.skip_bad_images:  # which image files this run's data leaves out, and why
         manifest["skipped_bad_images"] = {"count": len(splits.skipped), "files": splits.skipped}
     if writer:

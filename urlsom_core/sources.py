@@ -25,6 +25,7 @@ import numpy as np
 
 from .config import ConfigError
 
+GRAY_MODES = ("L", "1", "I;16", "I", "F")  # PIL modes read as one channel; every other mode becomes RGB
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -259,6 +260,18 @@ class ImageSource:
         self.classes = sorted(set(names))
         self.labels = np.array([self.classes.index(c) for c in names], dtype=np.int64)
 
+    def peek(self, i: int) -> tuple[int, int] | None:
+        """Image ``i``'s longer side and channels (1 or 3, as ``decode`` gives them) from its header alone,
+        or None when the file cannot be opened as an image."""
+        from PIL import Image
+
+        try:
+            data = io.BytesIO(self.zf.read(self.members[i])) if self.zf else self.root / self.members[i]  # type: ignore[operator]
+            with Image.open(data) as im:
+                return max(im.size), 1 if im.mode in GRAY_MODES else 3
+        except Exception:  # noqa: BLE001 - a bad file is reported by the load itself, with its reason
+            return None
+
     def decode(self, i: int, size: int) -> tuple[np.ndarray | None, str | None]:
         """Image ``i`` as (H, W, C) uint8, or (None, why it cannot be read)."""
         name = self.members[i]
@@ -293,7 +306,7 @@ def _decode_checked(data: bytes | str, size: int, name: str = "") -> tuple[np.nd
 def _to_array(im: Any, size: int) -> np.ndarray:
     from PIL import Image
 
-    im = im.convert("L") if im.mode in ("L", "1", "I;16", "I", "F") else im.convert("RGB")
+    im = im.convert("L") if im.mode in GRAY_MODES else im.convert("RGB")
     w, h = im.size
     if max(w, h) > size:  # shrink here with PIL's antialiasing, keeps memory bounded for large photos
         s = size / min(w, h)

@@ -17,7 +17,7 @@ Example:
     >>> from urlsom_core.config import RunConfig
     >>> from urlsom_core.data import resolve
     >>> cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1}, "train": {"epochs": 1}})
-    >>> result = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False).fit()
+    >>> result = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None).fit()
     >>> result.stop_reason
     'max epochs'
 """
@@ -119,7 +119,8 @@ class Trainer:
     checkpoint_seconds : float
         Also checkpoint mid-epoch when this long has passed since the last one (0: every step).
     log : callable
-        Where warnings and the resume line go.
+        Where warnings, the resume line and the epoch-time line (:func:`epoch_time_line`, after a warm-up
+        step and ``TIMING_STEPS`` timed steps of a session) go.
     sync_every : int
         Read the loss terms back from the device (finiteness check, progress) every this many steps and
         at the end of every epoch.
@@ -242,6 +243,7 @@ class Trainer:
         self.model.train()
         start, last_ck = time.monotonic() - s.elapsed, time.monotonic()
         bar = _bar(self.progress and self.rank == 0, t.epochs, s.epoch)
+        clock = _StepClock(s.step, steps, self._sync) if s.step < steps and self.rank == 0 else None
         while s.stop_reason is None and s.epoch < t.epochs:
             perm, ep_start = self._begin_epoch(N), time.monotonic()
             while s.step < steps:
@@ -249,6 +251,9 @@ class Trainer:
                 self._record(self.step(idx, s.epoch, self.rank * local_b, local_b * self.world))
                 s.step += 1
                 s.elapsed = time.monotonic() - start
+                if clock is not None and clock.done(s.step):  # the first steps of this session: say when it ends
+                    self._log_epoch_time(clock, steps)
+                    clock = None
                 synced = s.step % self.sync_every == 0
                 if synced:
                     self._check_finite()
@@ -273,6 +278,17 @@ class Trainer:
             bar.close()
         self.model.eval()
         return TrainResult(self.model, s.history, s.stop_reason or "max epochs", s.epoch, s.elapsed, resumed)
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _log_epoch_time(self, clock: _StepClock, steps: int) -> None:
+        """Log :func:`epoch_time_line` for the steps ``clock`` timed."""
+        t, s = self.cfg.train, self.state
+        budget = 60.0 * t.max_minutes - s.elapsed if t.max_minutes else None
+        self.log(epoch_time_line(clock.seconds / clock.measured, clock.measured, steps, t.epochs - s.epoch, s.step,
+                                 budget, t.max_minutes))
 
     # ------------------------------------------------------------------------------- epoch bookkeeping
     def _begin_epoch(self, N: int) -> torch.Tensor:
@@ -414,6 +430,66 @@ class Trainer:
         return self.state.epoch
 
 
+TIMING_STEPS = 5  # training steps timed at the start of a session (after a warm-up step) for the expected end
+
+
+class _StepClock:
+    """Times up to ``TIMING_STEPS`` steps from ``step`` on, after a first warm-up step (the first forward
+    pass may compile or autotune) unless only one step is left in the epoch. ``sync`` waits for the device."""
+
+    def __init__(self, step: int, steps: int, sync: Callable[[], None]) -> None:
+        self.first = step + 1 if steps - step > 1 else step
+        self.last, self.sync, self.since, self.seconds = min(self.first + TIMING_STEPS, steps), sync, time.monotonic(), 0.0
+
+    @property
+    def measured(self) -> int:
+        return self.last - self.first
+
+    def done(self, step: int) -> bool:
+        """Called after each step with the steps done; True once the timed steps are over."""
+        if step == self.first:
+            self.sync()
+            self.since = time.monotonic()
+        if step < self.last:
+            return False
+        self.sync()
+        self.seconds = time.monotonic() - self.since
+        return True
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
+def epoch_time_line(step_seconds: float, measured: int, steps: int, epochs_left: int, done: int,
+                    budget_seconds: float | None = None, max_minutes: float | None = None,
+                    now: float | None = None) -> str:
+    """One line: the epoch time from ``measured`` timed steps of ``step_seconds`` each, and when training
+    ends after ``epochs_left`` epochs (the current one included, ``done`` of its ``steps`` steps done), or
+    when ``budget_seconds`` of the time budget (``max_minutes``) run out first. Steps only: the
+    end-of-epoch monitor and checkpoint add a little; early stopping can end it sooner.
+
+    Example
+    -------
+    >>> epoch_time_line(0.5, 5, 20, 3, 5, now=0.0)[:60]
+    'epoch time ~10.0 s (measured over 5 steps of 20); 3 epochs -'
+    """
+    epoch = step_seconds * steps
+    left = epoch * epochs_left - step_seconds * done
+    clock = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + min(left, budget_seconds or left)))
+    head = f"epoch time ~{epoch:.1f} s (measured over {measured} step{'s' if measured > 1 else ''} of {steps}); "
+    if budget_seconds is not None and budget_seconds < left:
+        fit = (budget_seconds + step_seconds * done) / epoch  # epochs of this session within the budget
+        n = round(fit)
+        when = "before the first epoch ends" if fit < 1 else f"after about {n} epoch{'s' if n != 1 else ''}"
+        return (head + f"{epochs_left} epochs would take about {_duration(left)}: the {max_minutes:g}-minute budget "
+                f"ends training at {clock} (in about {_duration(budget_seconds)}), {when}")
+    return (head + f"{epochs_left} epoch{'s' if epochs_left > 1 else ''} -> expected end {clock} "
+            f"(in about {_duration(left)}; sooner if early stopping ends it)")
+
+
 def _bar(enabled: bool, total: int, initial: int) -> Any:
     if not enabled:
         return None
@@ -429,5 +505,5 @@ def _show(bar: Any, text: str, advance: bool = False) -> None:
         bar.set_postfix_str(text)
 
 
-__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "CheckpointError", "RunFileError",
+__all__ = ["Trainer", "TrainResult", "epoch_time_line", "TrainingDiverged", "TrainingInterrupted", "CheckpointError", "RunFileError",
            "predict", "pick_device", "init_distributed", "CHECKPOINT_FORMAT", "TERMS"]

@@ -1,0 +1,264 @@
+"""The defaults rule of `urlsom train` (config.auto_defaults), how the CLI applies it, and the epoch-time line."""
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from urlsom_core import cli, profiles
+from urlsom_core.config import (
+    AUTO_RULES,
+    CPU_SETTING,
+    DATA_DEFAULTS,
+    ConfigError,
+    RunConfig,
+    auto_defaults,
+    defaults_for,
+    with_defaults,
+)
+from urlsom_core.data import DataConfig, DataShape, describe
+from urlsom_core.train import TIMING_STEPS, Trainer, epoch_time_line
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _args(*argv):
+    return cli.build_parser().parse_args(["train", "--out", "x", *argv])
+
+
+def _rgb_npz(path, n=200, side=32):
+    rng = np.random.default_rng(0)
+    np.savez(path, images=rng.integers(0, 256, (n, side, side, 3), dtype=np.uint8), labels=rng.integers(0, 3, n))
+    return f"npz:{path}"
+
+
+# ------------------------------------------------------------------------------------------- the table
+@pytest.mark.parametrize("n, size, channels, device, rule", [
+    (1437, 8, 1, "cpu", "small-gray"),      # scikit-learn digits
+    (8000, 28, 1, "cuda", "small-gray"),    # MNIST, on any device
+    (500, 29, 1, "cpu", "cpu"),             # gray but larger than MNIST
+    (10000, 32, 3, "cpu", "cpu"),           # CIFAR-10-like photos on a CPU
+    (300, 8, 3, "cpu", "cpu"),              # small colour images
+    (10000, 32, 3, "cuda", "paper"),        # photos on a GPU
+    (300, 64, 1, "cuda", "paper"),
+])
+def test_every_row(n, size, channels, device, rule):
+    got = auto_defaults(n, size, channels, device, 2)
+    assert got.rule == rule
+    assert got.sections == next(r.sections for r in AUTO_RULES if r.name == rule)
+    assert f"rule {rule!r} for {n:,} images of {size} px, {channels} channel" in got.reason
+    assert "\n" not in got.reason
+
+
+def test_rows_are_the_measured_settings():
+    rows = {r.name: r.sections for r in AUTO_RULES}
+    assert rows["small-gray"] == DATA_DEFAULTS["digits"] == DATA_DEFAULTS["mnist"]
+    assert rows["paper"] == {}
+    tuned = yaml.safe_load((ROOT / "bench/configs/cifar10_cpu.yaml").read_text())
+    for section in ("model", "train"):
+        want = {k: v for k, v in tuned[section].items() if k not in ("grid", "epochs", "max_minutes")}
+        got = RunConfig.from_dict({section: rows["cpu"][section]}).to_dict()[section]
+        exp = RunConfig.from_dict({section: want}).to_dict()[section]
+        assert {k: got[k] for k in want} == {k: exp[k] for k in want}
+        assert set(rows["cpu"][section]) == set(want)
+
+
+def test_budget_threads_and_count_are_named_not_used():
+    a = auto_defaults(10000, 32, 3, "cpu", 2, 20.0)
+    b = auto_defaults(50, 32, 3, "cpu", 16)
+    assert a.sections == b.sections
+    assert "10,000 images" in a.reason and "2 CPU threads" in a.reason and "--max-minutes 20" in a.reason
+    assert "1 CPU thread," not in b.reason and "16 CPU threads" in b.reason
+    assert "a GPU" in auto_defaults(10, 32, 3, "cuda", 1).reason
+
+
+def test_sections_are_copies():
+    auto_defaults(10, 8, 1, "cpu", 1).sections["model"]["blocks"] = 7
+    assert DATA_DEFAULTS["digits"]["model"]["blocks"] == 1
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"n_images": 0}, "n_images 0: allowed is an integer >= 1"),
+    ({"channels": 4}, "channels 4: allowed are 1 (gray) or 3 (colour)"),
+    ({"device_kind": "tpu"}, "device kind 'tpu': allowed are cpu, cuda"),
+    ({"threads": 0}, "threads 0: allowed is an integer >= 1"),
+    ({"max_minutes": -1.0}, "max_minutes -1.0: allowed is > 0 or none"),
+])
+def test_bad_inputs(kwargs, msg):
+    args = {"n_images": 10, "size": 8, "channels": 1, "device_kind": "cpu", "threads": 1, **kwargs}
+    with pytest.raises(ConfigError, match=re.escape(msg)):
+        auto_defaults(**args)
+
+
+# ------------------------------------------------------------------------------------ describe the data
+def test_describe(tmp_path):
+    assert describe(DataConfig("digits", holdout=0.2)) == DataShape(1437, 8, 1)  # 360 of 1,797 held out (stratified)
+    assert describe(DataConfig(_rgb_npz(tmp_path / "a.npz"), subset=50)) == DataShape(50, 32, 3)
+    assert describe(DataConfig("cifar10:" + str(tmp_path / "none"))) == DataShape(60000, 32, 3)  # nothing downloaded
+    assert not (tmp_path / "none").exists()
+
+
+# ------------------------------------------------------------------------------------ the CLI applies it
+def test_digits_keeps_todays_defaults(monkeypatch):
+    today = RunConfig.from_dict(with_defaults("digits", {"data": {"dataset": "digits"}}))
+    assert cli.config_from_args(_args("--dataset", "digits", "--device", "cpu")) == today
+    assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today
+
+
+def _mnist_like(root, n=40):
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name, arr in (("t10k-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28))),
+                      ("t10k-labels-idx1-ubyte", rng.integers(0, 10, n))):
+        a = np.asarray(arr, dtype=np.uint8)
+        (root / name).write_bytes(struct.pack(">HBB", 0, 8, a.ndim) + struct.pack(">" + "I" * a.ndim, *a.shape) + a.tobytes())
+    return f"mnist:{root}"
+
+
+def test_mnist_keeps_todays_defaults(tmp_path):
+    spec = _mnist_like(tmp_path / "mnist")
+    today = RunConfig.from_dict(with_defaults(spec, {"data": {"dataset": spec}}))
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
+    assert cfg == today and cfg.key() == today.key()
+    assert reason.startswith("defaults: rule 'small-gray' for 40 images of 28 px, 1 channel")
+
+
+def test_the_profiles_do_not_use_the_rule():
+    paper = profiles.load_profile("paper").runs["cifar10"].config()  # CIFAR-10, built here on a CPU
+    assert (paper.model.widths, paper.model.blocks, paper.train.batch_size, paper.model.kernel_gain) == ((16, 48, 256), 3, 256, 8.0)
+    for section, values in CPU_SETTING.items():
+        for k, v in values.items():
+            assert getattr(getattr(paper, section), k) != v, f"{section}.{k}"
+
+
+def test_cpu_row_and_flags_win(tmp_path):
+    spec = _rgb_npz(tmp_path / "rgb.npz")
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--batch-size", "32", "--sigma", "3"))
+    assert (cfg.model.widths, cfg.model.blocks, cfg.model.kernel_gain, cfg.train.gamma) == ((16, 32, 64), 1, 32.0, 1.0)
+    assert cfg.train.lr_schedule == ((0, 1e-4), (1, 5e-4), (2, 1e-3))
+    assert (cfg.train.batch_size, cfg.model.sigma) == (32, 3.0)
+    assert reason.startswith("defaults: rule 'cpu' for 200 images of 32 px, 3 channels")
+    assert reason.endswith("given on the command line: model.sigma, train.batch_size")
+
+
+def test_gpu_gets_the_paper(tmp_path):
+    spec = _rgb_npz(tmp_path / "rgb.npz")
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cuda"))
+    assert cfg == RunConfig.from_dict({"data": {"dataset": spec}})
+    assert "rule 'paper'" in reason
+
+
+def test_config_file_keeps_its_meaning(tmp_path):
+    spec = _rgb_npz(tmp_path / "rgb.npz")
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump({"data": {"dataset": spec}, "model": {"sigma": 4.0}}))
+    cfg, reason = cli.resolve_args(_args("--config", str(f), "--device", "cpu"))
+    assert reason is None
+    assert cfg == RunConfig.from_dict(with_defaults(spec, {"data": {"dataset": spec}, "model": {"sigma": 4.0}}))
+    assert defaults_for(spec) == {}
+
+
+def test_bad_dataset_is_one_line(tmp_path, capsys):
+    assert cli.main(["train", "--out", str(tmp_path / "r"), "--dataset", f"npz:{tmp_path}/missing.npz"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_prints_the_rule_once_and_records_it(tmp_path, capsys):
+    spec = _rgb_npz(tmp_path / "rgb.npz")
+    out = tmp_path / "run"
+    assert cli.main(["train", "--out", str(out), "--dataset", spec, "--device", "cpu", "--grid", "4", "4",
+                     "--epochs", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    rule = [s for s in err if s.startswith("defaults: ")]
+    assert len(rule) == 1 and "rule 'cpu'" in rule[0]
+    assert sum(s.startswith("epoch time ~") for s in err) == 1  # --quiet drops the bar, not these lines
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["defaults_rule"] == rule[0] and saved["config"]["model"]["kernel_gain"] == 32.0
+    assert json.loads((out / "manifest.json").read_text())["defaults_rule"] == rule[0]
+
+
+# ---------------------------------------------------------------------------------------- epoch time
+def test_epoch_time_line_without_budget():
+    line = epoch_time_line(0.5, 5, 20, 3, 5, now=0.0)
+    # 10 s an epoch; 3 epochs less the 5 steps done: 27.5 s
+    assert line.startswith("epoch time ~10.0 s (measured over 5 steps of 20); 3 epochs -> expected end ")
+    assert "(in about 28 s; sooner if early stopping ends it)" in line
+
+
+def test_epoch_time_line_budget_ends_it():
+    line = epoch_time_line(7.0, 5, 5, 500, 5, budget_seconds=1165.0, max_minutes=20.0, now=0.0)
+    assert "500 epochs would take about 4.9 h: the 20-minute budget ends training at" in line
+    assert line.endswith("(in about 19 min), after about 34 epochs")
+    short = epoch_time_line(3.6, 5, 15, 500, 5, budget_seconds=27.0, max_minutes=0.75, now=0.0)
+    assert re.search(r"the 0.75-minute budget ends training at \d\d:\d\d \(in about 27 s\), before the first epoch ends$", short)
+
+
+@pytest.mark.parametrize("step, steps, first, measured", [(0, 12, 1, TIMING_STEPS), (0, 3, 1, 2), (11, 12, 11, 1)])
+def test_step_clock_skips_one_warm_up_step(step, steps, first, measured):
+    from urlsom_core.train import _StepClock
+
+    syncs: list[int] = []
+    clock = _StepClock(step, steps, lambda: syncs.append(1))
+    assert (clock.first, clock.measured) == (first, measured)
+    done = [clock.done(k) for k in range(step + 1, steps + 1)]
+    assert done.index(True) == first + measured - step - 1 and clock.seconds >= 0
+    assert len(syncs) == (2 if first > step else 1) + done.count(True) - 1
+
+
+def test_trainer_logs_the_epoch_time_once():
+    cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
+                               "data": {"dataset": "digits", "subset": 200}, "train": {"epochs": 1, "batch_size": 16}})
+    from urlsom_core.data import resolve
+
+    logs: list[str] = []
+    Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=logs.append).fit()
+    lines = [s for s in logs if s.startswith("epoch time")]
+    assert len(lines) == 1
+    m = re.match(r"epoch time ~([\d.]+) s \(measured over (\d+) steps of 12\); 1 epoch -> expected end \d\d:\d\d", lines[0])
+    assert m and int(m.group(2)) == TIMING_STEPS and float(m.group(1)) > 0
+
+
+# ------------------------------------------------------------------- the same images, npz and folder
+def _same_images(tmp_path):
+    """200 digits as an ImageFolder of PNGs and as an npz holding the folder's images in its sorted order."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x, y = (d.images[:200] * 16).clip(0, 255).astype(np.uint8), d.target[:200]
+    for i in range(len(y)):
+        (tmp_path / "folder" / str(y[i])).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x[i], mode="L").save(tmp_path / "folder" / str(y[i]) / f"{i:04d}.png")
+    order = sorted(range(len(y)), key=lambda i: (str(y[i]), f"{i:04d}"))  # ImageFolder's sorted members
+    np.savez(tmp_path / "same.npz", images=x[order], labels=y[order])
+    return f"imagefolder:{tmp_path / 'folder'}", f"npz:{tmp_path / 'same.npz'}"
+
+
+def test_npz_and_folder_give_the_same_defaults_and_result(tmp_path):
+    from urlsom_core.runs import train_run
+
+    folder, npz = _same_images(tmp_path)
+    flags = ["--device", "cpu", "--grid", "5", "5", "--epochs", "2", "--holdout", "0.2"]
+    (cf, rf), (cn, rn) = (cli.resolve_args(_args("--dataset", s, *flags)) for s in (folder, npz))
+    assert rf == rn and "rule 'small-gray' for 160 images of 8 px, 1 channel" in rf
+    assert cf.replace(**{"data.dataset": npz}) == cn
+    a = train_run(cf, tmp_path / "a", device="cpu", progress=False, log=lambda s: None)
+    b = train_run(cn, tmp_path / "b", device="cpu", progress=False, log=lambda s: None)
+    skip = {"train_seconds", "provenance", "config_key"}
+    assert {k: v for k, v in a.metrics.items() if k not in skip} == {k: v for k, v in b.metrics.items() if k not in skip}
+    assert a.metrics["epochs_trained"] == 2 and "heldout_neural_selectivity" in a.metrics
+    for name, arr in a.assignments().items():
+        np.testing.assert_array_equal(arr, b.assignments()[name])
+
+
+def test_readme_and_book_list_every_rule():
+    for doc in ("README.md", "book/reproduce.md"):
+        text = (ROOT / doc).read_text()
+        for r in AUTO_RULES:
+            assert f"| `{r.name}` | {r.when} |" in text, (doc, r.name)
