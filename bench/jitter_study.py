@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="YAML file with data/model/train sections (default bench/configs/cifar10_cpu.yaml)")
     p.add_argument("--study", choices=sorted(STUDIES), default="jitter", help="what to vary (default jitter)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="training seeds (default 0 1)")
+    p.add_argument("--readings", nargs="+", default=None, metavar="READING",
+                   help="train only these readings of the study (default all); e.g. to share the runs out over "
+                        "processes, then rerun without it to print the whole table from the finished runs")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.field=VALUE",
                    help="change every run's config (YAML value), e.g. train.max_minutes=0.2")
     p.add_argument("--device", default="cpu", help="device of every run (default cpu)")
@@ -45,10 +48,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def configs(args: argparse.Namespace) -> list[tuple[str, int, Any]]:
     """(reading, seed, RunConfig) of every run; a bad config or override is a ConfigError."""
-    from urlsom_core.config import config_from_file, parse_overrides
+    from urlsom_core.config import ConfigError, config_from_file, parse_overrides
 
     base = config_from_file(args.config)
     field, readings = STUDIES[args.study]
+    bad = [r for r in (args.readings or []) if r not in readings]
+    if bad:
+        raise ConfigError(f"--readings {bad[0]!r}: allowed for --study {args.study} are {', '.join(readings)}")
+    readings = [r for r in readings if args.readings is None or r in args.readings]
     extra = parse_overrides(args.overrides)
     return [(r, s, base.replace(**{**extra, field: r, "train.seed": s})) for r in readings for s in args.seeds]
 

@@ -47,3 +47,12 @@ def test_tiny_study_end_to_end(tmp_path):
     assert [r["reading"] for r in study["runs"]] == ["torchvision", "simsiam"]
     assert all(r["metrics"]["epochs_trained"] == 1 for r in study["runs"])
     assert "| **simsiam, mean** | 1 run(s) |" in (tmp_path / "study.md").read_text()
+
+
+def test_readings_picks_a_part_of_the_study_and_names_a_bad_one(tmp_path, capsys):
+    a = js.parse_args(["--out", "x", "--readings", "simsiam", "--seeds", "0", "1"] + TINY)
+    assert [(r, s) for r, s, _ in js.configs(a)] == [("simsiam", 0), ("simsiam", 1)]
+    assert js.main(["--out", str(tmp_path / "o"), "--readings", "sideways"] + TINY) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "jitter_study: error: --readings 'sideways': allowed for --study jitter are torchvision, simsiam"
+    assert not (tmp_path / "o").exists()
