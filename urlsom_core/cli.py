@@ -64,7 +64,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--sigma", type=float, help="Gaussian filter sigma in neurons (paper 5)")
     m.add_argument("--student-scale", type=float, help="t-student filter 1/(1+r^2/s) scale s (paper 1 and 18)")
     m.add_argument("--kernel-size", type=int, help="odd kernel side (default: 6 sigma, capped at 2*max(H,W)-1)")
-    m.add_argument("--kernel-norm", help="sum | peak: kernel amplitude normalisation")
+    m.add_argument("--kernel-norm", help="sum | peak | neighbour: kernel amplitude normalisation (neighbour: the "
+                   "centre minus its nearest neighbour is the gain; for Gaussian kernels)")
     m.add_argument("--kernel-gain", type=float, help="kernel amplitude multiplier (inverse Softmax temperature)")
     m.add_argument("--boundary", help="what the fixed convolution sees beyond the map's edge: zeros (the paper's "
                    "'same' reading), circular (a torus), reflect or mass (kernel renormalised inside the map)")
