@@ -317,23 +317,27 @@ def inspector_panels(winners: np.ndarray, labels: np.ndarray, images: np.ndarray
     return out, dead, (sprite.rule(name + "s") if sprite is not None else "") + where
 
 
-# A book page embeds its widgets' state inline, so the inspector is most of a map page's bytes. PAGE_BUDGET:
-# a page stays at most 2 MB, which headless Chromium loads from disk and renders, widgets included, in about
-# a second (measured below); PANEL_BUDGET: the inspector's share (panels, sprites, map images, every widget
-# model), leaving 150 kB for the page's own text and markup (40 kB measured on Fig. 4's page).
+# A book page embeds its widgets' state inline, so the inspector is most of a map page's bytes, and the time
+# a reader waits for it grows with them. Measured in headless Chromium (1280x900) opening the built quick book
+# from disk, median of 5, on a loaded 2-core machine: the Fig. 8 page (one run, 0.81 MB) shows its first panel
+# after 1.9 s, the Fig. 4 page (two runs, 1.64 MB, 9 images per neuron) after 2.6 s; about 0.85 s more per MB.
+# PAGE_BUDGET: a page stays at most 2 MB, about 3 s there. PANEL_BUDGET: the inspector's share (panels,
+# sprites, map images, every widget model), leaving 150 kB for the page's own text and markup (40 kB on Fig. 4).
 PAGE_BUDGET = 2_000_000
 PANEL_BUDGET = 1_850_000
-# What one HTML model adds to the page around its value once its default keys are dropped
-# (urlsom_core.widget_state): its id, model names and layout and style references, and its parent's reference
-# to it (measured: 307 bytes), and what each other widget model of the inspector adds (measured: about 130).
-MODEL_BYTES = 310
-CHILD_BYTES = 50  # one more child of a Stack (a reference and an empty title)
+# What the widget models add to the page around the panels' values once their default keys are dropped
+# (urlsom_core.widget_state), measured on the Fig. 4 inspector: an HTML model's id, model names, layout and
+# style references (296 bytes); a Stack's reference to one more child and its empty title (49 bytes); any
+# other model (a Stack, its layout, a link; 250 bytes on average).
+MODEL_BYTES = 296
+CHILD_BYTES = 50
+OTHER_BYTES = 250
 
 
 def _size(values: Sequence[str], children: int, models: int, maps: Sequence[bytes]) -> int:
     """The inspector's bytes in the page: its HTML models (``values``), ``children`` Stack entries, ``models``
     other widget models and its map images (base64)."""
-    return (sum(len(json.dumps(v)) + MODEL_BYTES for v in values) + CHILD_BYTES * children + 130 * models
+    return (sum(len(json.dumps(v)) + MODEL_BYTES for v in values) + CHILD_BYTES * children + OTHER_BYTES * models
             + sum(4 * -(-len(m) // 3) for m in maps))
 
 
@@ -389,7 +393,9 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
                                                                   if k < n_images else "") + ".</small>")
         values = [p for panels in built for p in dict.fromkeys(panels)] + [help_text]
         rows = sum(d[2][0] for d in data)
-        size = _size(values, sum(map(len, built)) + rows, 2 * rows + 5 * len(names) + 16, [m for m, _ in maps])
+        # per run: its row Stacks and run Stack, their layouts and links, its map's box and layouts; the controls
+        others = 3 * (rows + len(names)) + 3 * len(names) + 20
+        size = _size(values, sum(map(len, built)) + rows, others, [m for m, _ in maps])
         if budget is None or k == 0 or size <= budget:
             break
         k = k - 1 if k <= 4 else max(4, k // 2)
