@@ -236,3 +236,15 @@ def test_a_paper_size_rgb_inspector_shows_fewer_images_to_fit_and_says_so():
     assert size <= widgets.PANEL_BUDGET, size
     # 1,800 live neurons of incompressible 32x32 RGB noise: not even one image each fits in 2 MB
     assert box._shown < 9 and "fewer, to keep the page small" in box.children[-1].value
+
+
+def test_a_tighter_budget_gets_the_most_images_per_neuron_that_fit():
+    """Between 9 and none: the inspector shows the largest number of images per neuron whose page fits."""
+    runs = {"a": _digit_run((30, 30)), "b": _digit_run((30, 30), 1)}
+    one, nine = (_state_bytes(widgets.inspector(runs, n_images=k, budget=None)) for k in (1, 9))
+    budget = (one + nine) // 2  # (most of these neurons won 1 to 3 samples: the sizes rise steeply from 0 to 3)
+    box = widgets.inspector(runs, budget=budget)
+    k = box._shown
+    assert 0 < k < 9 and f"up to {k} of its images" in box.children[-1].value
+    assert _state_bytes(box) <= budget
+    assert _state_bytes(widgets.inspector(runs, n_images=k + 1, budget=None)) > budget  # one more would not fit

@@ -6,6 +6,14 @@ computed once, when the inspector is built, and the controls choose among them t
 in the browser): a row slider and a column slider pick the neuron, toggle buttons pick the run. Embedded
 in the static HTML with the vendored ``@jupyter-widgets/html-manager``, nothing is fetched from the internet.
 
+A book page carries every panel inline, so the inspector is built small: each run's galleries are one
+lossless image (a :class:`Sprite`, laid out like the map) that the panels cut out with CSS background
+positions, the CSS (sprites included) is written once, in the help line, every dead neuron of a run shares
+one panel, and ``urlsom reproduce`` drops the widget state's default-valued keys
+(:mod:`urlsom_core.widget_state`). A budget (:data:`PANEL_BUDGET`) shows fewer images per neuron when a page
+would still pass :data:`PAGE_BUDGET`, and the help line says so. :func:`neuron_panel` and :func:`panels_for`
+draw the same numbers as self-contained HTML (an inline PNG per panel), for use outside the inspector.
+
 Example:
     >>> import numpy as np
     >>> html = neuron_panel(np.zeros((3, 1, 8, 8), np.uint8), np.array([1, 1, 2]), ["0", "1", "2"], (0, 0), 5)
@@ -52,7 +60,7 @@ def _lossless(arr: np.ndarray) -> tuple[bytes, str]:
     if not features.check("webp"):
         return _png(arr), "image/png"
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="WEBP", lossless=True, quality=100, method=4)
+    Image.fromarray(arr).save(buf, format="WEBP", lossless=True, quality=100, method=1)  # as small as 4, twice as fast
     return buf.getvalue(), "image/webp"
 
 
@@ -341,6 +349,17 @@ def _size(values: Sequence[str], children: int, models: int, maps: Sequence[byte
             + sum(4 * -(-len(m) // 3) for m in maps))
 
 
+def _fewer(k: int, size: int, image_bytes: int, budget: int, winners: Sequence[np.ndarray],
+           grids: Sequence[Sequence[int]]) -> int:
+    """The next number of images per neuron to try after ``k`` made ``size`` bytes, ``image_bytes`` of them the
+    sprites: the largest smaller one whose sprites, scaled by the images they would hold, fit what the rest
+    leaves of ``budget`` (0 if none). The caller builds it and checks again, so a guess too high costs a try."""
+    won = np.concatenate([np.bincount(w_, minlength=int(g[0]) * int(g[1])) for w_, g in zip(winners, grids, strict=True)])
+    images = [int(np.minimum(won, j).sum()) for j in range(k + 1)]
+    room = budget - (size - image_bytes)
+    return max([j for j in range(k) if image_bytes * images[j] <= room * images[k]], default=0)
+
+
 def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget: int | None = PANEL_BUDGET) -> Any:
     """An ipywidgets inspector of one or more runs (``{"sigma 3": run, ...}``; ``urlsom_core.runs.Run``s).
 
@@ -382,8 +401,7 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
 
     wraps = [n for n, d in zip(names, data, strict=True) if d[4]]
     note = "" if not wraps else f"; {TORUS_NOTE}" if len(wraps) == len(names) else f"; {', '.join(wraps)}: {TORUS_NOTE}"
-    k = n_images
-    while True:
+    def attempt(k: int) -> tuple[int, list[list[str]], str, int]:
         built, css = make(k)
         shown = (f"each live neuron shows up to {k} of its images, picked at random (seed {seed})" if k else
                  "the panels show no images")
@@ -395,10 +413,25 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
         rows = sum(d[2][0] for d in data)
         # per run: its row Stacks and run Stack, their layouts and links, its map's box and layouts; the controls
         others = 3 * (rows + len(names)) + 3 * len(names) + 20
-        size = _size(values, sum(map(len, built)) + rows, others, [m for m, _ in maps])
-        if budget is None or k == 0 or size <= budget:
-            break
-        k = k - 1 if k <= 4 else max(4, k // 2)
+        return k, built, help_text, _size(values, sum(map(len, built)) + rows, others, [m for m, _ in maps])
+
+    # The most images per neuron that fit: n_images if it does; else guess from the sprites' share (_fewer) and
+    # step up while the next number still fits (a guess is never taken for a fit without building it).
+    best, too_many = None, None
+    k = n_images
+    while True:
+        tried = attempt(k)
+        if budget is None or tried[3] <= budget or k == 0:
+            best = tried
+            if budget is None or too_many is None or k + 1 >= too_many:
+                break
+            k += 1
+        else:
+            too_many = k
+            if best is not None:
+                break
+            k = _fewer(k, tried[3], len(tried[2]), budget, [d[1]["winner"] for d in data], [d[2] for d in data])
+    k, built, help_text, size = best
 
     shared = {"layout": w.Layout(), "style": HTMLStyle()}  # one layout and style model for every panel
     stacks, map_boxes = [], []
