@@ -200,10 +200,11 @@ GAP = 1  # white pixels between the images of a gallery, and between the galleri
 
 @dataclass(frozen=True)
 class Sprite:
-    """One lossless image (``data``, of MIME type ``mime``: :func:`_lossless`) holding the gallery of every neuron of one run: neuron (r, c)'s images, up to ``per_neuron``
-    of them tiled 3 per row (:func:`tile`), sit at the top left of cell (r, c) of a ``grid`` of cells of
-    ``cell`` = (height, width) PNG pixels, ``GAP`` white pixels apart. ``counts``: the images of each neuron,
-    row-major. A panel shows its neuron's gallery as a CSS background cut from the sprite (:meth:`div`)."""
+    """One lossless image (``data``, of MIME type ``mime``: :func:`_lossless`) holding the galleries of every
+    neuron of one run: neuron (r, c)'s images, tiled 3 per row (:func:`tile`), sit at the top left of cell
+    (r, c) of a ``grid`` of cells of ``cell`` = (height, width) pixels, ``GAP`` white pixels apart; images are
+    ``image_size`` pixels square. ``counts``: the images of each neuron, row-major. A panel shows its neuron's
+    gallery as a CSS background cut from the sprite (:meth:`div`)."""
 
     data: bytes
     mime: str
@@ -217,7 +218,7 @@ class Sprite:
             raise ValueError(f"Sprite: {len(self.counts)} counts for a {self.grid[0]}x{self.grid[1]} map; one per neuron")
 
     def box(self, j: int) -> tuple[int, int, int, int]:
-        """(top, left, height, width) in PNG pixels of neuron ``j``'s gallery (height 0 when it has no image)."""
+        """(top, left, height, width) in sprite pixels of neuron ``j``'s gallery (0 x 0 when it has no image)."""
         n, step = self.counts[j], self.image_size + GAP
         r, c = divmod(j, self.grid[1])
         rows, cols = -(-n // 3), min(n, 3)
@@ -273,7 +274,7 @@ def bars(counts: np.ndarray, classes: Sequence[str], width: int = 142) -> str:
     top, mode = max(1, int(counts.max())), int(np.argmax(counts))
     rows = []
     for i in np.flatnonzero(counts):
-        name = _html.escape(str(classes[i]) if i < len(classes) else str(i))[:8]
+        name = _html.escape((str(classes[i]) if i < len(classes) else str(i))[:8])
         colour = f";background:{label_color(i)}" if i == mode else ""
         rows.append(f"<p><span>{name}</span><i style='width:{round(width * counts[i] / top)}px{colour}'></i>"
                     f"{int(counts[i])}</p>")
