@@ -186,3 +186,16 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
     remote = [u for u in requests if re.match(r"https?://", u)]
     assert not remote, f"requests left the machine: {remote}"
     assert not [e for e in errors if "Failed to load" in e or e.startswith("page error")], errors
+
+
+def test_the_inspector_page_embeds_its_widget_state_without_defaults(html: Path):
+    """``urlsom reproduce`` drops the default-valued keys of the executed notebooks' widget state
+    (urlsom_core.widget_state), so the page carries its panels, not a megabyte of ``"description": ""``."""
+    import json
+
+    text = (html / INSPECTOR).read_text()
+    state = json.loads(re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', text,
+                                 re.S).group(1))["state"]
+    panels = [m["state"] for m in state.values() if m["model_name"] == "HTMLModel"]
+    assert len(panels) > 2 and all(set(p) == {"layout", "style", "value"} for p in panels)
+    assert not any("_model_name" in m["state"] for m in state.values())

@@ -326,12 +326,14 @@ def inspector_panels(winners: np.ndarray, labels: np.ndarray, images: np.ndarray
     return out, dead, (sprite.rule(name + "s") if sprite is not None else "") + where
 
 
-# A book page embeds its widgets' state inline, so the inspector is most of a map page's bytes, and the time
-# a reader waits for it grows with them. Measured in headless Chromium (1280x900) opening the built quick book
-# from disk, median of 5, on a loaded 2-core machine: the Fig. 8 page (one run, 0.81 MB) shows its first panel
-# after 1.9 s, the Fig. 4 page (two runs, 1.64 MB, 9 images per neuron) after 2.6 s; about 0.85 s more per MB.
-# PAGE_BUDGET: a page stays at most 2 MB, about 3 s there. PANEL_BUDGET: the inspector's share (panels,
-# sprites, map images, every widget model), leaving 150 kB for the page's own text and markup (40 kB on Fig. 4).
+# A book page embeds its widgets' state inline, so the inspector is most of a map page's bytes. PAGE_BUDGET: a
+# page stays at most 2 MB. Measured in headless Chromium (1280x900) opening the built quick book from disk,
+# median of 5, on a shared 2-core machine (load average 4-6): the first inspector panel shows after 1.3-1.7 s
+# for pages of 0.8 to 2.6 MB alike (the widget manager's start dominates at these sizes; under heavier load,
+# 1.9 s for 0.8 MB and 2.6 s for 1.6 MB). From disk the budget costs little time; it is for a book served
+# over a network, where 2 MB is 1.6 s more at 10 Mbit/s, and each inspector page is the bulk of it.
+# PANEL_BUDGET: the inspector's share (panels, sprites, map images, every widget model), leaving 150 kB for
+# the page's own text and markup (40 kB on Fig. 4's page).
 PAGE_BUDGET = 2_000_000
 PANEL_BUDGET = 1_850_000
 # What the widget models add to the page around the panels' values once their default keys are dropped
