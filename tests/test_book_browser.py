@@ -11,6 +11,7 @@ book's sources; a few minutes on 2 cores). ``URLSOM_SCREENSHOTS=DIR`` saves scre
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -70,7 +71,7 @@ def _newest_source() -> float:
     return max(f.stat().st_mtime for f in files if f.is_file())
 
 
-PAGE_BUDGET = 2_000_000  # bytes of one page's HTML (widgets.PANEL_BUDGET keeps inspector pages under it)
+PAGE_BUDGET = 2_000_000  # bytes of one page's HTML (widgets.PAGE_BUDGET: the inspector keeps its pages under it)
 FIRST_FIGURE_MAX_Y = 900
 
 
@@ -157,13 +158,23 @@ def test_inspector_renders_offline_and_its_controls_work(html: Path):
             panel = page.locator(".widget-html:visible").first
             assert f"neuron (row {r}, column {c})" in panel.inner_text()
             assert "dead neuron" not in panel.inner_text()  # it opens on a live neuron, with its images
+            # its gallery: cut from the run's sprite (a CSS background defined in the help line), drawn, not blank
+            gallery = panel.locator("div[style*='background-position']").first
+            assert gallery.evaluate("e => getComputedStyle(e).backgroundImage.startsWith('url(\"data:image/')"
+                                    " && e.offsetWidth >= 48 && e.offsetHeight >= 48")
+            from PIL import Image, ImageStat
+
+            shot = Image.open(io.BytesIO(gallery.screenshot())).convert("L")
+            assert max(ImageStat.Stat(shot).stddev) > 10, "the gallery is blank"
             handle = page.locator(".widget-slider").nth(1).locator(".noUi-handle, .ui-slider-handle").first
             handle.focus()
             page.keyboard.press("ArrowLeft" if c > 0 else "ArrowRight")
             want = f"neuron (row {r}, column {c - 1 if c > 0 else 1})"
-            page.wait_for_function("w => [...document.querySelectorAll('.widget-html')].some("
-                                   "e => e.offsetParent && e.innerText.includes(w))", arg=want,
-                                   timeout=10_000)  # jslink moved the panel, no kernel involved
+            # jslink moved the panel, no kernel involved (a dead neighbour shows the run's one dead-neuron panel)
+            page.wait_for_function("([w, old]) => [...document.querySelectorAll('.widget-html')].some("
+                                   "e => e.offsetParent && (e.innerText.includes(w) || (e.innerText.includes("
+                                   "'dead neuron') && !e.innerText.includes(old))))",
+                                   arg=[want, f"neuron (row {r}, column {c})"], timeout=10_000)
             page.locator(".widget-toggle-button").nth(1).click()
             page.wait_for_timeout(300)
             if os.environ.get("URLSOM_SCREENSHOTS"):
@@ -222,3 +233,16 @@ def test_landing_page_shows_this_builds_map_and_the_paper_beside_it(html: Path):
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_the_inspector_page_embeds_its_widget_state_without_defaults(html: Path):
+    """``urlsom reproduce`` drops the default-valued keys of the executed notebooks' widget state
+    (urlsom_core.widget_state), so the page carries its panels, not a megabyte of ``"description": ""``."""
+    import json
+
+    text = (html / INSPECTOR).read_text()
+    state = json.loads(re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', text,
+                                 re.S).group(1))["state"]
+    panels = [m["state"] for m in state.values() if m["model_name"] == "HTMLModel"]
+    assert len(panels) > 2 and all(set(p) == {"layout", "style", "value"} for p in panels)
+    assert not any("_model_name" in m["state"] for m in state.values())

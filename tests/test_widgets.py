@@ -64,7 +64,7 @@ def test_panels_cover_every_neuron_and_dead_ones_say_so():
 def test_inspector_is_all_jslinked_and_embeds_its_state():
     """Every control reaches the panels through jslink (browser side), so the static page works."""
     import ipywidgets as w
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state
 
     runs = {"sigma 3": fake_run(sigma=3.0), "sigma 10": fake_run(seed=1, sigma=10.0)}
     box = widgets.inspector(runs)
@@ -75,7 +75,8 @@ def test_inspector_is_all_jslinked_and_embeds_its_state():
     row, col, panel_stack = right.children
     assert (row.max, col.max) == (2, 3)
     assert len(map_stack.children) == 2 and isinstance(map_stack.children[0].children[0], w.Image)
-    assert map_stack.children[0].children[0].value[:8] == b"\x89PNG\r\n\x1a\n"
+    image = map_stack.children[0].children[0]
+    assert image.value[:8] == b"\x89PNG\r\n\x1a\n" if image.format == "png" else image.value[8:12] == b"WEBP"
     row_stack = panel_stack.children[1]
     assert len(row_stack.children) == 3 and all(len(c.children) == 4 for c in row_stack.children)
     # 2 run links + per run: 1 row link + 3 column links
@@ -84,10 +85,14 @@ def test_inspector_is_all_jslinked_and_embeds_its_state():
 
     assert all(isinstance(link, Link) for link in box._links)
     # linked in the browser: moving the sliders in Python changes the stacks only through the front end
-    state = embed_data(views=[box])["manager_state"]["state"]
+    state = dependency_state([box, *box._links])  # what the page embeds: the inspector and its links
     kinds = [m["model_name"] for m in state.values()]
     assert kinds.count("LinkModel") == len(box._links)
-    assert kinds.count("HTMLModel") >= 2 * 12
+    # one model per live neuron (5 per run), one for all the dead ones of a run, and the help line
+    assert kinds.count("HTMLModel") == 2 * (5 + 1) + 1
+    cells = [h for r in row_stack.children for h in r.children]
+    assert len({id(h) for h in cells if "dead neuron" in h.value}) == 1
+    assert len({id(h) for h in cells if "dead neuron" not in h.value}) == 5
     json.dumps(state)  # serialisable as the static page needs
 
 
@@ -107,16 +112,71 @@ def test_vendored_widget_javascript_is_there_and_local():
     assert "_static" not in cfg["html_static_path"][0]
 
 
-def test_inspector_says_a_circular_map_wraps():
+def _inspector_panels(box) -> list[list]:
+    """Per run, the inspector's panel widgets, row-major."""
+    return [[h for r in s.children for h in r.children] for s in box.children[1].children[1].children[2].children]
+
+
+def test_inspector_says_a_circular_map_wraps_once_in_its_help_line():
     torus = widgets.inspector({"circular": fake_run(boundary="circular")})
     flat = widgets.inspector({"zeros": fake_run()})
+    mixed = widgets.inspector({"circular": fake_run(boundary="circular"), "zeros": fake_run()})
+    assert widgets.TORUS_NOTE in torus.children[-1].value and widgets.TORUS_NOTE not in flat.children[-1].value
+    assert f"circular: {widgets.TORUS_NOTE}" in mixed.children[-1].value  # names the run that wraps
+    assert not any(widgets.TORUS_NOTE in h.value for ps in _inspector_panels(torus) for h in ps)
 
-    def panels(box):
-        return [h.value for s in box.children[1].children[1].children[2].children for r in s.children
-                for h in r.children]
 
-    assert all(widgets.TORUS_NOTE in p for p in panels(torus))
-    assert not any(widgets.TORUS_NOTE in p for p in panels(flat))
+def test_the_inspector_panels_carry_the_same_numbers_as_the_self_contained_ones():
+    """Compact markup, same honest numbers: each live neuron's count, label, agreement and purity."""
+    import re
+
+    r = fake_run()
+    a = r.assignments()
+    box = widgets.inspector({"r": r})
+    compact = [h.value for h in _inspector_panels(box)[0]]
+    full = widgets.panels_for(a["winner"], a["label"], r.splits().train.images.numpy(), (3, 4), ["a", "b", "c"])
+    numbers = re.compile(r"won [\d,]+ of [\d,]+ samples; label <b>\w+</b>, \d+ of \d+ agree \(purity [\d.]+\)")
+    for j, (c, f) in enumerate(zip(compact, full, strict=True)):
+        if "dead neuron" in f:
+            assert "dead neuron" in c and "won none of the 40 samples" in c
+        else:
+            assert numbers.search(c).group() == numbers.search(f).group()
+            assert f"neuron (row {j // 4}, column {j % 4})" in c
+
+
+def test_sprite_positions_map_back_to_each_neurons_images():
+    """Cut every live neuron's gallery out of the decoded sprite where its panel's CSS says it is: it is the
+    tile of the images :func:`picks` chose for that neuron."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    r = _digit_run((6, 5), n=300)
+    a = r.assignments()
+    images = r.splits().train.images.numpy()
+    panels, dead, css = widgets.inspector_panels(a["winner"], a["label"], images, (6, 5), [str(i) for i in range(10)],
+                                                 "t", seed=3)
+    uri = re.search(r"\.ts\{[^}]*url\(data:image/(png|webp);base64,([^)]+)\)", css)
+    sheet = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.group(2)))).convert("L"))
+    chosen = widgets.picks(a["winner"], 30, seed=3)
+    S, step = 16, 16 + widgets.GAP
+    checked = 0
+    for j, panel in enumerate(panels):
+        idx, pick = chosen[j]
+        if not len(idx):
+            assert panel == dead
+            continue
+        w_, h_, x, y = (int(v) for v in re.search(r"class=ts style='width:(\d+)px;height:(\d+)px;"
+                                                   r"background-position:-(\d+)px -(\d+)px'", panel).groups())
+        k = widgets.SCALE
+        got = sheet[y // k : (y + h_) // k, x // k : (x + w_) // k]
+        want = widgets.tile(images[pick[:9]])[: -(-len(pick) // 3) * step - 1, : min(3, len(pick)) * step - 1]
+        assert got.shape == want.shape and (got == want).all(), j
+        assert len(pick) == min(9, len(idx))
+        checked += 1
+    assert checked >= 25 and S == images.shape[-1]
 
 
 def _digit_run(grid, seed=0, rgb=False, n=1797):
@@ -149,17 +209,22 @@ def _digit_run(grid, seed=0, rgb=False, n=1797):
 def _state_bytes(box) -> int:
     from ipywidgets.embed import dependency_state
 
-    return len(json.dumps(dependency_state([box], drop_defaults=True)))
+    return len(json.dumps(dependency_state([box, *box._links], drop_defaults=True)))
 
 
-PAGE_BUDGET = 2_000_000  # a book page with an inspector stays under this (see widgets.PANEL_BUDGET)
+PAGE_BUDGET = widgets.PAGE_BUDGET
 
 
-def test_a_two_run_quick_size_inspector_fits_the_page_budget():
-    box = widgets.inspector({"a": _digit_run((20, 20)), "b": _digit_run((20, 20), 1)})
+def test_a_two_run_quick_size_inspector_shows_9_images_per_neuron_within_the_budget():
+    """The quick book's map pages: two 30x30 runs of the 1,797 digits."""
+    box = widgets.inspector({"a": _digit_run((30, 30)), "b": _digit_run((30, 30), 1)})
     size = _state_bytes(box)
-    assert size < PAGE_BUDGET - 200_000, size  # room left for the page's text and figure
-    assert "up to 9 of its images" in box.children[-1].value  # the quick maps keep every image
+    assert size <= widgets.PANEL_BUDGET, size  # room left for the page's text and figure
+    assert box._shown == 9 and "up to 9 of its images" in box.children[-1].value
+    assert abs(box._size - size) < 0.03 * size, (box._size, size)  # the budget's estimate is the real size
+    for panels in _inspector_panels(box):  # every live neuron of both runs shows min(9, its samples) images
+        live = [h.value for h in panels if "dead neuron" not in h.value]
+        assert len(live) > 300 and all("background-position:-" in v for v in live)
 
 
 def test_a_paper_size_rgb_inspector_shows_fewer_images_to_fit_and_says_so():
@@ -167,8 +232,19 @@ def test_a_paper_size_rgb_inspector_shows_fewer_images_to_fit_and_says_so():
     unbounded = _state_bytes(widgets.inspector(runs, budget=None))
     box = widgets.inspector(runs)
     size = _state_bytes(box)
-    assert unbounded > 2 * PAGE_BUDGET  # without the budget this page would be far too large
-    # Two 900-neuron runs cost about 1 kB per neuron before any image (text, histogram, widget model), so
-    # the budget can only bring a paper-size page near the quick pages' limit, not under it.
-    assert size < 1.1 * PAGE_BUDGET, size
-    assert "fewer, to keep the page small" in box.children[-1].value
+    assert unbounded > PAGE_BUDGET  # without the budget this page would be too large
+    assert size <= widgets.PANEL_BUDGET, size
+    # 1,800 live neurons of incompressible 32x32 RGB noise: not even one image each fits in 2 MB
+    assert box._shown < 9 and "fewer, to keep the page small" in box.children[-1].value
+
+
+def test_a_tighter_budget_gets_the_most_images_per_neuron_that_fit():
+    """Between 9 and none: the inspector shows the largest number of images per neuron whose page fits."""
+    runs = {"a": _digit_run((30, 30)), "b": _digit_run((30, 30), 1)}
+    one, nine = (_state_bytes(widgets.inspector(runs, n_images=k, budget=None)) for k in (1, 9))
+    budget = (one + nine) // 2  # (most of these neurons won 1 to 3 samples: the sizes rise steeply from 0 to 3)
+    box = widgets.inspector(runs, budget=budget)
+    k = box._shown
+    assert 0 < k < 9 and f"up to {k} of its images" in box.children[-1].value
+    assert _state_bytes(box) <= budget
+    assert _state_bytes(widgets.inspector(runs, n_images=k + 1, budget=None)) > budget  # one more would not fit

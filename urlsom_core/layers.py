@@ -16,5 +16,5 @@ METHOD = (
     "config", "files", "filters", "model", "loss", "augment", "per_sample", "sources", "data", "distributed", "checkpoint",
     "signals", "train", "predict", "metrics", "runs", "layers",
 )
-BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "summary", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets", "lab")
+BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "summary", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets", "lab", "widget_state")
 ENTRY = ("cli",)

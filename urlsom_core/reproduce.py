@@ -43,6 +43,7 @@ from .profiles import (
     load_profile,
     repo_root,
 )
+from .widget_state import shrink_notebook
 
 EXECUTED = "executed"  # the TOC names executed notebooks as executed/NAME; their sources are notebooks/NAME.py
 SOURCES = "notebooks"
@@ -226,6 +227,7 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
     (logs / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode == 0 and record.is_file():
         _hide_injected(dst)
+        shrink_notebook(dst)  # the widget state without its default-valued keys: the book page embeds it
         rec = json.loads(record.read_text())
         nums = rec.get("numbers", {})
         o.status = "ok"
