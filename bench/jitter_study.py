@@ -84,13 +84,13 @@ def table(rows: list[dict[str, Any]], field: str) -> str:
     def f(v: Any, fmt: str = ".3f") -> str:
         return "-" if v is None else format(v, fmt)
 
-    lines = [f"| {field} | seed | epochs | NS (train) | held-out NS | live | TE | minutes |",
+    lines = [f"| {field} | seed | epochs | NS (train) | held-out NS | live | TE | training minutes |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         m = r["metrics"] or {}
         lines.append(f"| {r['reading']} | {r['seed']} | {m.get('epochs_trained', '-')} | {f(m.get('neural_selectivity'))} "
                      f"| {f(m.get('heldout_neural_selectivity'))} | {m.get('active_neurons', '-')} "
-                     f"| {f(m.get('topographic_error'))} | {f(r['seconds'] / 60, '.1f')} |"
+                     f"| {f(m.get('topographic_error'))} | {f(m.get('train_seconds', r['seconds']) / 60, '.1f')} |"
                      + ("" if r["rc"] == 0 else f" exit {r['rc']}"))
     for reading in dict.fromkeys(r["reading"] for r in rows):
         held = [r["metrics"].get("heldout_neural_selectivity") for r in rows if r["reading"] == reading and r["metrics"]]
