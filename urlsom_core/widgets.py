@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .viz import DEAD, TAB10, TORUS_NOTE, is_torus, label_color
+from .viz import TORUS_NOTE, is_torus, label_color
 
 PIXELATED = "image-rendering: pixelated; image-rendering: crisp-edges;"
 
@@ -98,20 +98,6 @@ def label_bars(counts: np.ndarray, classes: Sequence[str], width: int = 220, non
     return "".join(parts)
 
 
-def where_map(neuron_label: np.ndarray, grid: Sequence[int], pos: tuple[int, int]) -> bytes:
-    """A tiny PNG of the map (one pixel per neuron, coloured by its label, dead grey), the chosen neuron black."""
-    H, W = int(grid[0]), int(grid[1])
-    rgb = np.empty((H * W, 3), dtype=np.uint8)
-    palette = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in TAB10], dtype=np.uint8)
-    dead = np.array([int(DEAD[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-    live = neuron_label >= 0
-    rgb[live] = palette[neuron_label[live] % len(TAB10)]
-    rgb[~live] = dead
-    rgb = rgb.reshape(H, W, 3)
-    rgb[pos[0], pos[1]] = 0
-    return _png(rgb)
-
-
 def where_svg(grid: Sequence[int], pos: tuple[int, int], width: int = 90) -> str:
     """A small inline SVG locating neuron ``pos`` on the map: the map's outline, the neuron a black square
     (a few hundred bytes, where a PNG of the whole map per neuron costs several times more)."""
@@ -124,7 +110,7 @@ def where_svg(grid: Sequence[int], pos: tuple[int, int], width: int = 90) -> str
 
 
 def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str], pos: tuple[int, int],
-                 n_samples_total: int, where_png: bytes | None = None, scale: int = 3, where: str = "",
+                 n_samples_total: int, scale: int = 3, where: str = "",
                  compact: bool = False, torus: bool = False) -> str:
     """HTML for one neuron: its images (a 3x3 gallery of ``images``, the samples it won), the label
     histogram of all of them, the neuron's label and purity (its own NS), and a small map locating it.
@@ -133,20 +119,13 @@ def neuron_panel(images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
     head = f"<b>neuron (row {r}, column {c})</b>"
     if torus:
         head += f" <small>({TORUS_NOTE})</small>"
-    if where_png is not None:
-        where = (f'<img src="{_data_uri(where_png)}" style="width:90px; {PIXELATED} border:1px solid #ccc" '
-                 'title="where: the map coloured by neuron label, this neuron black" alt="where on the map">')
     if len(labels) == 0:
         return (f'<div style="display:flex; gap:12px; align-items:flex-start">{where}<div>{head}<br>'
                 f"dead neuron: it won none of the {n_samples_total:,} samples</div></div>")
-    counts = np.bincount(labels, minlength=len(classes))
-    mode = int(np.argmax(counts))
-    purity = counts[mode] / counts.sum()
+    counts, numbers = summary(labels, classes, n_samples_total)
     gallery = tile(images[:9]) if len(images) else np.zeros((0, 0), np.uint8)
     gw = gallery.shape[1] * scale
-    name = _html.escape(str(classes[mode]) if mode < len(classes) else str(mode))
-    info = (f"{head}<br>won {len(labels):,} of {n_samples_total:,} samples; label <b>{name}</b>, "
-            f"{counts[mode]} of {len(labels)} agree (purity {purity:.2f})")
+    info = f"{head}<br>{numbers}"
     pictures = (f'<img src="{_data_uri(_png(gallery))}" style="width:{gw}px; {PIXELATED}" '
                 f'alt="{min(9, len(images))} images this neuron won">') if len(images) else ""
     return (f'<div style="display:flex; gap:12px; align-items:flex-start; flex-wrap:wrap">{where}{pictures}'
