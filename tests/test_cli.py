@@ -38,6 +38,7 @@ def _run(args, capsys):
         (["--device", "tpu"], "device 'tpu'"),
         (["--holdout", "1.5"], "holdout 1.5"),
         (["--epochs", "0"], "epochs 0"),
+        (["--invert-copy"], "invert_copy true with invert_fraction 0: allowed is invert_fraction > 0"),
         (["--config", "/no/such.yaml"], "config file /no/such.yaml: does not exist"),
     ],
 )

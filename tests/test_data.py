@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from urlsom_core.config import ConfigError, DataConfig
-from urlsom_core.data import balanced_subset, check_spec, load_dataset, resolve
+from urlsom_core.data import balanced_subset, check_spec, describe, load_dataset, resolve
 
 
 def test_digits_embedded_default_is_upsampled_gray_16():
@@ -151,6 +151,27 @@ def test_invert_fraction_mimics_svhn():
     flipped = (inv.images != plain.images).flatten(1).any(1)
     assert 0.4 < flipped.float().mean() < 0.6
     assert torch.equal(inv.images[flipped], 255 - plain.images[flipped])
+
+
+def test_invert_copy_keeps_originals_and_adds_inverted_copies_after_the_split():
+    plain = resolve(DataConfig(holdout=0.2))
+    both = resolve(DataConfig(holdout=0.2, invert_fraction=1.0, invert_copy=True))
+    for p, b in ((plain.train, both.train), (plain.heldout, both.heldout)):
+        n = len(p)
+        assert len(b) == 2 * n  # every image in both contrasts
+        assert torch.equal(b.images[:n], p.images) and torch.equal(b.images[n:], 255 - p.images)
+        assert torch.equal(b.labels[n:], p.labels)
+    # no training image (nor its inverted copy) is also a held-out image
+    train = {bytes(x.numpy()) for x in both.train.images}
+    assert not any(bytes(x.numpy()) in train for x in both.heldout.images)
+    assert describe(DataConfig(holdout=0.2, invert_fraction=1.0, invert_copy=True)).n_images == len(both.train)
+    half = resolve(DataConfig(invert_fraction=0.5, invert_copy=True))
+    assert 1.4 < len(half.train) / 1797 < 1.6  # about half of the 1,797 digits copied
+
+
+def test_invert_copy_needs_a_fraction():
+    with pytest.raises(ConfigError, match="invert_copy true with invert_fraction 0: allowed is invert_fraction > 0"):
+        DataConfig(invert_copy=True).validate()
 
 
 def test_balanced_subset():

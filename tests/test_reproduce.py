@@ -27,7 +27,7 @@ def test_builtin_profiles_load_and_quick_builds_on_the_digits_defaults():
                 got = getattr(getattr(cfg, section), k)
                 assert got == (tuple(v) if isinstance(v, list) else v), f"{section}.{k}"
     svhn = quick.runs["svhn"].config()
-    assert svhn.data.dataset == "digits" and svhn.data.invert_fraction == 0.5 and svhn.data.flip is False
+    assert svhn.data.dataset == "digits" and svhn.data.invert_fraction == 1.0 and svhn.data.invert_copy and svhn.data.flip is False
     assert quick.runs["cifar10"].stands_in_for == "CIFAR-10" and quick.runs["svhn"].stands_in_for == "SVHN"
     paper = profiles.load_profile("paper").runs["cifar10"].config()
     assert (paper.data.dataset, paper.model.grid, paper.model.sigma, paper.train.epochs, paper.train.batch_size) == (
@@ -97,7 +97,7 @@ def test_bad_profiles_say_what_is_wrong(tmp_path):
 def test_the_example_user_profile_loads():
     p = profiles.load_profile(str(ROOT / "book" / "example-profile.yaml"))
     assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:")
-    assert p.runs["svhn"].config().data.invert_fraction == 0.5  # inherited from quick
+    assert p.runs["svhn"].config().data.invert_copy  # inherited from quick
 
 
 def test_setup_fails_fast_with_the_cli_message(tmp_path, capsys):

@@ -53,6 +53,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--crop-min", type=float, help="smallest random-crop side, fraction of the image side "
                    "(default the paper's 22/32 = 0.6875)")
     d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
+    d.add_argument("--invert-copy", action="store_true", default=None,
+                   help="with --invert-fraction: add inverted copies of that fraction, keeping the originals")
     d.add_argument("--data-root", help="where torchvision datasets are downloaded/cached (default data/)")
     d.add_argument("--jitter", help="reading of the paper's colour jitter [0.4, 0.4, 0.4, 0.4]: torchvision "
                    "(ColorJitter ranges, default) or simsiam (the Keras SimSiam example's color_jitter)")
@@ -100,7 +102,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 _FLAGS = {
     "dataset": "data.dataset", "eval_dataset": "data.eval_dataset", "holdout": "data.holdout", "subset": "data.subset",
     "eval_subset": "data.eval_subset", "split_seed": "data.split_seed", "input_size": "data.input_size",
-    "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction", "data_root": "data.data_root",
+    "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction",
+    "invert_copy": "data.invert_copy", "data_root": "data.data_root",
     "skip_bad_images": "data.skip_bad_images",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",

@@ -70,6 +70,10 @@ class DataConfig:
     factors in [0.6, 1.4], hue shift up to 0.4 of the colour circle) or ``simsiam`` (``color_jitter`` of
     the Keras SimSiam example: additive brightness up to 0.32, contrast and saturation factors in [0.68,
     1.32], hue shift up to 0.08). See ``augment.torchvision_jitter`` and ``augment.simsiam_jitter``.
+    ``invert_fraction`` contrast-inverts (255 - x) a random fraction of images, SVHN-like digits; with
+    ``invert_copy`` that fraction gets an inverted copy instead and keeps its original (``invert_fraction
+    1``: every image in both contrasts, twice the images). Copies are made after the holdout split, so an
+    image and its copy are never on both sides of it.
     """
 
     dataset: str = "digits"
@@ -82,6 +86,7 @@ class DataConfig:
     flip: bool | None = None
     crop_min: float = 22 / 32
     invert_fraction: float = 0.0
+    invert_copy: bool = False
     data_root: str = "data"
     jitter: str = "torchvision"
     skip_bad_images: bool = False
@@ -98,6 +103,10 @@ class DataConfig:
         _check(isinstance(self.crop_min, (int, float)) and 0.0 < self.crop_min <= 1.0,
                f"crop_min {self.crop_min}: allowed is 0 < crop_min <= 1 (fraction of the image side)")
         _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
+        _check(isinstance(self.invert_copy, bool), f"invert_copy {self.invert_copy!r}: allowed is true or false")
+        _check(not self.invert_copy or self.invert_fraction > 0,
+               "invert_copy true with invert_fraction 0: allowed is invert_fraction > 0 (the share of images "
+               "that get a contrast-inverted copy)")
         _check(self.jitter in JITTERS, f"jitter {self.jitter!r}: allowed is one of {', '.join(JITTERS)}")
         _check(isinstance(self.skip_bad_images, bool),
                f"skip_bad_images {self.skip_bad_images!r}: allowed is true or false")
@@ -170,7 +179,8 @@ class ModelConfig:
 # torch.compile's modes (``train.compile_mode``, used when ``train.compile`` is true).
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Fields added after runs were stored, with the default that leaves a run's key as it was.
-KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "default"}
+KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "default",
+                                                    ("data", "invert_copy"): False}
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,8 @@ def describe(cfg: DataConfig) -> DataShape:
     if cfg.subset and n > cfg.subset:
         n = cfg.subset
     n -= math.ceil(cfg.holdout * n) if cfg.holdout > 0 else 0
+    if cfg.invert_copy:  # about invert_fraction * n inverted copies (drawn at random in resolve)
+        n += round(cfg.invert_fraction * n)
     return DataShape(n, size, chans)
 
 
@@ -327,17 +329,23 @@ def load_dataset(spec: str, cfg: DataConfig, subset: int | None = None, input_si
         arr = x_all if x_all.ndim == 4 else x_all[..., None]
         images = _resize_nhwc(torch.from_numpy(np.ascontiguousarray(arr)), size)
     data = ImageData(images, torch.from_numpy(np.asarray(y, dtype=np.int64)), classes, spec)
-    if cfg.invert_fraction > 0:
+    if cfg.invert_fraction > 0 and not cfg.invert_copy:  # copies are added in resolve, after the split
         data = invert_some(data, cfg.invert_fraction, cfg.split_seed)
     data.skipped = bad
     return data
 
 
-def invert_some(data: ImageData, fraction: float, seed: int) -> ImageData:
+def invert_some(data: ImageData, fraction: float, seed: int, copy: bool = False) -> ImageData:
     """Contrast-invert a random ``fraction`` of images (255 - x): digits that mimic SVHN's light-on-dark
-    and dark-on-light numbers (paper Sec. V.D, Fig. 8)."""
+    and dark-on-light numbers (paper Sec. V.D, Fig. 8). ``copy``: append the inverted images after all
+    the originals instead of replacing them (``fraction`` 1: every image in both contrasts)."""
     rng = np.random.default_rng(seed + 7919)
     flip = torch.from_numpy(rng.random(len(data)) < fraction)
+    if copy:
+        images = torch.cat((data.images, 255 - data.images[flip]))
+        labels = torch.cat((data.labels, data.labels[flip]))
+        return ImageData(images, labels, data.classes, data.name + f" (+{int(flip.sum())} inverted copies)",
+                         list(data.skipped))
     images = data.images.clone()
     images[flip] = 255 - images[flip]
     return ImageData(images, data.labels, data.classes, data.name + f" ({fraction:.0%} inverted)")
@@ -368,6 +376,9 @@ def resolve(cfg: DataConfig) -> Splits:
         heldout = load_dataset(cfg.eval_dataset, cfg, cfg.eval_subset, input_size=size)
         skipped += heldout.skipped
         heldout = align_classes(match_channels(heldout, train.channels), train.classes)
+    if cfg.invert_copy:  # after the split: an image and its inverted copy stay on the same side
+        train = invert_some(train, cfg.invert_fraction, cfg.split_seed, copy=True)
+        heldout = heldout and invert_some(heldout, cfg.invert_fraction, cfg.split_seed + 1, copy=True)
     flip = cfg.flip if cfg.flip is not None else not is_digit_data(cfg.dataset)
     return Splits(train, heldout, size, flip, skipped)
 
