@@ -54,9 +54,9 @@ plt.show()
 
 # %% tags=["hide-input"]
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
-           "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
+           "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
            "contiguity": m.get("contiguity")},
-          runs=[run], compare={"ns": "NS"})
+          runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]
 # ## Map inspector

@@ -60,7 +60,10 @@ plt.show()
 # %% [markdown]
 # With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
 # {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
-# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`.
+# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`, of {glue:text}`n_neurons` neurons each. The
+# paper finds the $s = 1$ map better "at the expense of more clusters, more dead neurons, and noisier SOM"
+# (Fig. 11 caption): with Fig. 9's lines of dead neurons, the one figure whose map the paper expects to leave
+# neurons unused.
 
 # %% tags=["hide-input"]
 s1, s18 = runs[0].metrics, runs[-1].metrics
