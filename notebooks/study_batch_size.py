@@ -47,8 +47,7 @@ rows = [studies.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
 # %% tags=["hide-input"]
 fig = studies.plot_batch(rows)
 fig.suptitle(nb.title(f"Batch size N against a map of n = {rows[0]['n_neurons']} neurons"))
-nb.save(fig)
-fig
+nb.show(fig)
 
 # %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])

@@ -48,13 +48,11 @@ rows = [studies.summarize(r, v) for r, v in zip(runs, variants, strict=True)]
 # %% tags=["hide-input"]
 fig = studies.plot_gamma_sigma(runs, rows, gammas, sigmas)
 fig.suptitle(nb.title("gamma (rows) against sigma (columns)"))
-nb.save(fig)
-fig
+nb.show(fig)
 
 # %% tags=["hide-input"]
 fig2 = studies.plot_gamma_sigma_grid(rows, gammas, sigmas)
-nb.save(fig2, "_grid")
-fig2
+nb.show(fig2, "_grid")
 
 # %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])

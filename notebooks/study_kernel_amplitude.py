@@ -50,8 +50,7 @@ rows = studies.amplitude_rows(runs, variants)
 # %% tags=["hide-input"]
 fig = studies.plot_amplitude(rows)
 fig.suptitle(nb.title("Kernel amplitude: sum- vs peak-normalised vs a gain"))
-nb.save(fig)
-fig
+nb.show(fig)
 
 # %% tags=["hide-input"]
 best = max(rows, key=lambda r: r["neural_selectivity"])

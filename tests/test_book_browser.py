@@ -106,6 +106,12 @@ def test_every_page_reads_clean_and_every_figure_starts_in_the_first_screen(html
                     problems.append(f"{rel}: a raw {{glue placeholder")
                 if f.stat().st_size > PAGE_BUDGET:
                     problems.append(f"{rel}: {f.stat().st_size:,} bytes, over the {PAGE_BUDGET:,} budget")
+                if re.search(r"<Figure size \d+x\d+", text):
+                    problems.append(f"{rel}: a figure shown as its text repr, not drawn")
+                if re.match(r"executed/study_", rel) and not page.evaluate(
+                        "() => [...document.querySelectorAll('main .cell_output img')].some("
+                        "i => i.complete && i.naturalWidth > 300)"):
+                    problems.append(f"{rel}: no figure drawn")
                 if re.match(r"executed/fig\d\d_", rel):
                     top = page.evaluate("() => { const i = document.querySelector('main .cell_output img, main img');"
                                         " return i ? i.getBoundingClientRect().top + window.scrollY : null; }")

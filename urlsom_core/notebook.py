@@ -129,6 +129,13 @@ class FigureSetup:
         fig.savefig(path, dpi=130, bbox_inches="tight")
         return path
 
+    def show(self, fig: Any, suffix: str = "") -> Any:
+        """:meth:`save` ``fig`` and return its PNG as an IPython image, the cell's output: the studies draw
+        on a bare ``matplotlib.figure.Figure`` (no pyplot), which a notebook would otherwise print as text."""
+        from IPython.display import Image
+
+        return Image(data=self.save(fig, suffix).read_bytes(), format="png")
+
     def paper(self, key: str) -> Setting | None:
         return paper_profile().paper_value(self.notebook, key)
 
