@@ -38,7 +38,7 @@ profile: str = "quick"  # profile (only for the page's record); quick, paper, ti
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-input"]
-from IPython.display import Image, Markdown
+from IPython.display import Markdown
 
 from urlsom_core import boundary_study
 from urlsom_core.notebook import setup
@@ -51,7 +51,7 @@ if note:
 # %% tags=["hide-input"]
 if res is not None:
     fig = boundary_study.heatmaps(res["groups"])
-    display(Image(filename=str(nb.save(fig))))  # noqa: F821 - IPython's display
+    display(nb.show(fig))  # noqa: F821 - IPython's display
 
 # %% tags=["hide-input"]
 if res is not None:
