@@ -351,6 +351,14 @@ def invert_some(data: ImageData, fraction: float, seed: int, copy: bool = False)
     return ImageData(images, data.labels, data.classes, data.name + f" ({fraction:.0%} inverted)")
 
 
+def inverted_copies(data: ImageData, cfg: DataConfig, held_out: bool = False) -> ImageData:
+    """``data`` with the contrast-inverted copies that ``cfg.invert_copy`` asks for (``data`` itself when it
+    asks for none); held-out data draws its copies with a seed of its own."""
+    if not cfg.invert_copy:
+        return data
+    return invert_some(data, cfg.invert_fraction, cfg.split_seed + int(held_out), copy=True)
+
+
 @dataclass
 class Splits:
     """What a run trains on and what it scores on, and the image files left out as unreadable (``skipped``,
@@ -376,9 +384,8 @@ def resolve(cfg: DataConfig) -> Splits:
         heldout = load_dataset(cfg.eval_dataset, cfg, cfg.eval_subset, input_size=size)
         skipped += heldout.skipped
         heldout = align_classes(match_channels(heldout, train.channels), train.classes)
-    if cfg.invert_copy:  # after the split: an image and its inverted copy stay on the same side
-        train = invert_some(train, cfg.invert_fraction, cfg.split_seed, copy=True)
-        heldout = heldout and invert_some(heldout, cfg.invert_fraction, cfg.split_seed + 1, copy=True)
+    train = inverted_copies(train, cfg)  # after the split: an image and its copy stay on the same side
+    heldout = heldout and inverted_copies(heldout, cfg, held_out=True)
     flip = cfg.flip if cfg.flip is not None else not is_digit_data(cfg.dataset)
     return Splits(train, heldout, size, flip, skipped)
 

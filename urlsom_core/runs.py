@@ -383,12 +383,10 @@ def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any
 
 
 def load_for_eval(run: Run, spec: str, subset: int | None = None) -> ImageData:
-    from .data import align_classes, invert_some, match_channels
+    from .data import align_classes, inverted_copies, match_channels
 
-    c = run.config.data
-    d = load_dataset(spec, c, subset, input_size=int(run.resolved["input_size"]))
-    if c.invert_copy:  # as resolve does for the run's own held-out part
-        d = invert_some(d, c.invert_fraction, c.split_seed + 1, copy=True)
+    d = load_dataset(spec, run.config.data, subset, input_size=int(run.resolved["input_size"]))
+    d = inverted_copies(d, run.config.data, held_out=True)  # as resolve does for the run's own held-out part
     return align_classes(match_channels(d, int(run.resolved["channels"])), list(run.resolved["classes"]))
 
 
