@@ -13,6 +13,8 @@ from urlsom_core.metrics import (
     map_metrics,
     map_trustworthiness,
     topographic_error,
+    translate_chance,
+    translate_counts,
     usage_metrics,
 )
 
@@ -57,6 +59,55 @@ def test_map_metrics_carries_the_usage_metrics():
     m = map_metrics(w, np.stack([w, w + 1], 1), np.array([0, 0, 1, 1]), g)
     assert m["corner_over_representation"] == pytest.approx(0.5 / (4 / 16))
     assert m["live_share"] == pytest.approx(3 / 16)
+
+
+def _translate_chance_slow(winners, neurons, grid):
+    """The definition, shift by shift: how many translates of ``neurons`` on the torus win >= its samples."""
+    H, W = grid
+    counts = np.bincount(winners, minlength=H * W).reshape(H, W)
+    mask = np.zeros(H * W, bool)
+    mask[neurons] = True
+    mask = mask.reshape(H, W)
+    own = counts[mask].sum()
+    won = [counts[np.roll(mask, (dr, dc), (0, 1))].sum() for dr in range(H) for dc in range(W)]
+    return np.mean([w >= own for w in won])
+
+
+def test_translate_chance_matches_its_definition():
+    rng = np.random.default_rng(0)
+    for grid in ((5, 7), (30, 30)):
+        n = grid[0] * grid[1]
+        for _ in range(5):
+            w = rng.choice(n, 300, p=rng.dirichlet(np.full(n, 0.3)))  # clumpy, as a trained map's winners
+            for neurons in (corner_neurons(grid), border_neurons(grid), rng.choice(n, 6, replace=False)):
+                assert translate_chance(w, neurons, grid) == pytest.approx(_translate_chance_slow(w, neurons, grid))
+    assert np.isnan(translate_chance(np.array([], int), np.array([0]), (3, 3)))
+    w = rng.integers(0, 35, 100)
+    won = translate_counts(w, corner_neurons((5, 7)), (5, 7))
+    assert won[0, 0] == np.isin(w, corner_neurons((5, 7))).sum() and won.sum() == 4 * 100  # each sample in 4
+
+
+def test_corner_chance_tells_a_corner_bias_from_a_block_like_any_other():
+    g = (10, 10)
+    rng = np.random.default_rng(1)
+    even = rng.integers(0, 100, 2000)
+    biased = np.concatenate([even, np.tile(corner_neurons(g), 50)])  # the corners win 200 samples more
+    assert usage_metrics(biased, g, torus=True)["corner_chance"] == pytest.approx(1 / 100)
+    # the same extra samples on the 2x2 block at rows 4-5, columns 4-5: the corners are ordinary again
+    block = np.array([44, 45, 54, 55])
+    elsewhere = usage_metrics(np.concatenate([even, np.tile(block, 50)]), g, torus=True)
+    assert 0.1 < elsewhere["corner_chance"] <= 1.0 and elsewhere["corner_over_representation"] < 1.3
+    # shifting the whole biased map by (5, 5) on the torus takes its corners to that block: same chance
+    shifted = (biased // 10 + 5) % 10 * 10 + (biased % 10 + 5) % 10
+    assert translate_chance(shifted, block, g) == pytest.approx(1 / 100)
+    assert usage_metrics(shifted, g, torus=True)["corner_over_representation"] < 1.3
+
+
+def test_only_a_torus_has_chance_figures():
+    w = np.arange(16)
+    assert "corner_chance" not in usage_metrics(w, (4, 4))
+    m = usage_metrics(w, (4, 4), torus=True)
+    assert m["corner_chance"] == 1.0 and m["border_chance"] == 1.0  # every translate ties on an even map
 
 
 # ------------------------------------------------------------------------------------ toroidal distances

@@ -211,7 +211,7 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert f"FAILED {err}" in printed
     assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
     assert "| fig06_neuron_scatter | ok |" in (out / "summary.md").read_text()
-    assert "| live share | corners x | border x | evenness |" in (out / "summary.md").read_text()
+    assert "| live share | corners x (chance) | border x (chance) | evenness |" in (out / "summary.md").read_text()
     assert all(isinstance(r["map"]["corner_over_representation"], float) for r in summary["runs"].values())
     assert len(list(runs.iterdir())) == 1  # fig07 trained nothing: it failed in its first cell
 
@@ -245,9 +245,13 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
         info["map"] = summary.run_map_figures(Path(info["path"]))
     assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
     text = summary.run_table(used).splitlines()
-    assert text[0] == "| run | figures | map | NS | live | live share | corners x | border x | evenness |"
+    assert text[0] == ("| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | "
+                       "evenness |")
     assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 |"
-    assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 | 1.33 | 0.500 |"
+    # the old run's corners are a 2x2 block of the torus that wins every sample: 1 of its 16 translates
+    # wins as many (chance 1/16); a translate of the outer ring is the map less one 2x2 block, and holds
+    # every sample when that block misses rows {3, 0} or columns {3, 0}: 4 + 4 - 1 of 16 (0.44)
+    assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 |"
     assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - |"
 
 

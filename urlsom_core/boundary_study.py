@@ -90,8 +90,9 @@ def run_row(run: Any, dataset: str, mode: str, sigma: float, seed: int) -> dict[
     from .metrics import usage_metrics
 
     m = dict(run.metrics)
-    if "corner_over_representation" not in m:
-        m.update(usage_metrics(run.assignments()["winner"], tuple(run.config.model.grid)))
+    torus = run.config.model.boundary == "circular"
+    if "corner_over_representation" not in m or (torus and "corner_chance" not in m):
+        m.update(usage_metrics(run.assignments()["winner"], tuple(run.config.model.grid), torus))
     row: dict[str, Any] = {"dataset": dataset, "boundary": mode, "sigma": sigma, "seed": seed,
                            "key": run.config.key(), "path": str(run.path), "cache_hit": bool(run.cache_hit)}
     for k, _ in COLUMNS:

@@ -19,7 +19,9 @@ NaN from the functions here and ``None`` (JSON null) in ``map_metrics``. On a to
 
 How the map is used (``usage_metrics``, also in metrics.json): the corner and border over-representation
 (share of samples won by the 4 corner neurons / the outer ring, over their share of the neurons), the live
-share and the evenness of the winner counts (their entropy over log n).
+share and the evenness of the winner counts (their entropy over log n). On a toroidal map, where the
+corners are a 2x2 block like any other, ``corner_chance`` and ``border_chance`` say how often a translate of
+those neurons on the torus wins as many samples (``translate_chance``).
 
 Example:
     >>> import numpy as np
@@ -294,7 +296,7 @@ def map_metrics(winners: np.ndarray, top2: np.ndarray, labels: np.ndarray, grid:
     }
     if embedding is not None:
         out["trustworthiness"] = map_trustworthiness(embedding, winners, grid, torus=torus)
-    out.update(usage_metrics(winners, grid))
+    out.update(usage_metrics(winners, grid, torus))
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in out.items()}
 
 
@@ -329,7 +331,46 @@ def over_representation(winners: np.ndarray, neurons: np.ndarray, n_neurons: int
     return float(share / (len(neurons) / n_neurons))
 
 
-def usage_metrics(winners: np.ndarray, grid: tuple[int, int]) -> dict[str, float]:
+def translate_counts(winners: np.ndarray, neurons: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """On a toroidal ``grid``: the samples won by every translate of the neuron set ``neurons``, as an (H, W)
+    array whose entry (dr, dc) is the count of the set shifted by dr rows and dc columns (entry (0, 0) is the
+    set's own count).
+
+    Example:
+        >>> translate_counts(np.array([0, 0, 5]), np.array([0]), (3, 3)).tolist()  # one neuron: the counts
+        [[2.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    H, W = int(grid[0]), int(grid[1])
+    winners = np.asarray(winners, dtype=np.int64).reshape(-1)
+    counts = np.bincount(winners, minlength=H * W).reshape(H, W).astype(np.float64)
+    mask = np.zeros(H * W)
+    mask[np.asarray(neurons, dtype=np.int64)] = 1.0
+    mask = mask.reshape(H, W)
+    # circular cross-correlation: won[d] = sum_x counts[x + d] * mask[x], for every shift d, in one FFT
+    return np.rint(np.fft.ifft2(np.fft.fft2(counts) * np.conj(np.fft.fft2(mask))).real) + 0.0  # (H, W)
+
+
+def translate_chance(winners: np.ndarray, neurons: np.ndarray, grid: tuple[int, int]) -> float:
+    """On a toroidal ``grid``: the share of the H*W translates of the neuron set ``neurons`` (the set itself
+    included) whose neurons won at least as many of the samples ``winners`` as ``neurons`` did.
+
+    A torus has no edge: every translate is the same shape in the same surroundings, so when the map does
+    not favour ``neurons`` their count is one draw among the translates' (:func:`translate_counts`) and this
+    share is about uniform on (0, 1]; near 1/(H*W) means they win more than almost any translate (a bias),
+    near 1 fewer. It turns an over-representation into a chance: on a map whose samples cluster, many 2x2
+    blocks hold twice the mean, and the corners of a torus are such a block. NaN for no samples.
+
+    Example:
+        >>> translate_chance(np.array([0, 0, 5]), np.array([0]), (3, 3))  # neuron 0 wins most: 1 of 9
+        0.1111111111111111
+    """
+    if np.asarray(winners).size == 0:
+        return float("nan")
+    won = translate_counts(winners, neurons, grid)
+    return float((won >= won[0, 0]).mean())
+
+
+def usage_metrics(winners: np.ndarray, grid: tuple[int, int], torus: bool = False) -> dict[str, float]:
     """How evenly the map is used, from the winners alone.
 
     ``corner_over_representation``: share of the samples won by the 4 corner neurons over their share of
@@ -338,9 +379,12 @@ def usage_metrics(winners: np.ndarray, grid: tuple[int, int]) -> dict[str, float
     over log n (1 when every neuron wins equally often, 0 when one neuron wins all).
 
     The corner and border figures are always taken on the displayed grid, also for a toroidal map
-    (``boundary == "circular"``), where no neuron is at an edge: there, by symmetry, their expectation is 1
-    and a value far from 1 is chance or a map that is not shift-invariant. On a zero-padded map a value
-    above 1 is the edge bias of the fixed convolution (a truncated neighbourhood sharpens the Softmax).
+    (``torus=True``: ``boundary == "circular"``), where no neuron is at an edge: there, by symmetry, their
+    expectation is 1 and a value far from 1 is chance or a map that is not shift-invariant. So a torus also
+    gets ``corner_chance`` and ``border_chance`` (:func:`translate_chance` of the corners and of the outer
+    ring: the share of their translates on the torus that win at least as many samples). On a zero-padded
+    map a value above 1 is the edge bias of the fixed convolution (a truncated neighbourhood sharpens the
+    Softmax), and there is no chance figure: its translates are not alike.
 
     Example:
         >>> m = usage_metrics(np.array([0, 3, 12, 15]), (4, 4))  # every sample on a corner of a 4x4 map
@@ -359,9 +403,13 @@ def usage_metrics(winners: np.ndarray, grid: tuple[int, int]) -> dict[str, float
         evenness = float(-(p * np.log(p)).sum() / np.log(n))
     else:
         evenness = float("nan")
-    return {
+    out = {
         "corner_over_representation": over_representation(winners, corner_neurons((H, W)), n),
         "border_over_representation": over_representation(winners, border_neurons((H, W)), n),
         "live_share": float((counts > 0).mean()),
         "usage_evenness": evenness,
     }
+    if torus:
+        out["corner_chance"] = translate_chance(winners, corner_neurons((H, W)), (H, W))
+        out["border_chance"] = translate_chance(winners, border_neurons((H, W)), (H, W))
+    return out

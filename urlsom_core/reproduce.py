@@ -365,8 +365,10 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
         f"{train_total:.0f} s of training when they were trained ({', '.join(devices) or 'no device'}); "
         "`cached` means a notebook found its run complete in the store.\n\n" + text + "\n\n"
         "How each run uses its map (corners x, border x: the share of samples won by the 4 corner neurons / the "
-        "outer ring over their share of the neurons, 1 for an even map; live share: neurons that won a sample "
-        "over n; evenness: entropy of the winner counts over log n):\n\n" + per_run + "\n")
+        "outer ring over their share of the neurons, 1 for an even map; in brackets on a toroidal map, where "
+        "the corners are a 2x2 block like any other, the share of their translates on the torus that win as "
+        "many samples, about uniform on (0, 1] without a bias; live share: neurons that won a sample over n; "
+        "evenness: entropy of the winner counts over log n):\n\n" + per_run + "\n")
 
     (out / "profile.md").write_text(describe(prof) + "\n")
     return (1 if failed else 0), ordered

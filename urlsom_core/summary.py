@@ -1,6 +1,7 @@
 """The summary tables of ``urlsom reproduce``: one row per notebook (status, NS, live neurons, runs trained
 or reused, wall time) and one row per run it used (map size and boundary, NS, live share, corner and border
-over-representation, usage evenness), read from the notebooks' records and the runs' files.
+over-representation with, on a toroidal map, the chance of as high a figure, usage evenness), read from the
+notebooks' records and the runs' files.
 """
 
 from __future__ import annotations
@@ -35,23 +36,30 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     model = conf.get("config", {}).get("model", {})
     out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
            "grid": model.get("grid"), "boundary": model.get("boundary", "zeros")}
+    torus = out["boundary"] == "circular"
     keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
-    if all(k in m for k in keys):
-        out.update({k: m[k] for k in keys})
-    elif (path / "assignments.npz").is_file() and out["grid"]:
+    keys += ("corner_chance", "border_chance") if torus else ()
+    out.update({k: m[k] for k in keys if k in m})
+    if not all(k in m for k in keys) and (path / "assignments.npz").is_file() and out["grid"]:
         import numpy as np
 
         with np.load(path / "assignments.npz") as z:
-            out.update(usage_metrics(z["winner"], tuple(out["grid"])))
+            out.update(usage_metrics(z["winner"], tuple(out["grid"]), torus))
     return out
 
 
 def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
-    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness."""
+    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness.
+
+    On a toroidal map each of corners x and border x carries its chance in brackets
+    (``metrics.translate_chance``: the share of its translates on the torus that win as many samples)."""
     def f(v: Any, fmt: str) -> str:
         return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
-    rows = ["| run | figures | map | NS | live | live share | corners x | border x | evenness |",
+    def x(v: Any, chance: Any) -> str:
+        return f(v, ".2f") + (f" ({chance:.2f})" if isinstance(chance, (int, float)) else "")
+
+    rows = ["| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | evenness |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, info in runs_used.items():
         m = info.get("map") or {}
@@ -59,7 +67,8 @@ def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
         where = f"{g[0]}x{g[1]} {m.get('boundary')}" if g else "-"
         rows.append(f"| {key} | {', '.join(info.get('figures', []))} | {where} | {f(m.get('ns'), '.3f')} | "
                     f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
-                    f"{f(m.get('corner_over_representation'), '.2f')} | {f(m.get('border_over_representation'), '.2f')} | "
+                    f"{x(m.get('corner_over_representation'), m.get('corner_chance'))} | "
+                    f"{x(m.get('border_over_representation'), m.get('border_chance'))} | "
                     f"{f(m.get('usage_evenness'), '.3f')} |")
     return "\n".join(rows)
 
