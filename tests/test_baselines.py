@@ -63,6 +63,10 @@ def test_score_and_markdown():
     r = B.score("m", "x", 4, w, y, np.array([2, 0]), np.array([1, 1]), 1.234, grid=(2, 2), train_top2=t2)
     assert r["topographic_error"] == 0.0 and r["heldout_neural_selectivity"] == 0.5 and r["active_neurons"] == 3
     assert r["contiguity"] == pytest.approx(1 / 3)  # live 0, 1, 3: pairs (0,1) no, (1,3) yes, (0,3) no
+    wrap = np.array([[0, 2], [3, 5]])  # column 0 and column 2 of a 3x3 map: neighbours only on a torus
+    assert B.score("m", "x", 9, wrap[:, 0], y[:2], None, None, 0.0, grid=(3, 3), train_top2=wrap)["topographic_error"] == 1.0
+    assert B.score("m", "x", 9, wrap[:, 0], y[:2], None, None, 0.0, grid=(3, 3), train_top2=wrap,
+                   torus=True)["topographic_error"] == 0.0
     nogrid = B.score("k", "x", 4, w, y, None, None, 0.0)
     assert nogrid["topographic_error"] is None and nogrid["heldout_neural_selectivity"] is None
     md = B.markdown_table([r, nogrid]).splitlines()

@@ -151,8 +151,10 @@ def nearest(centres: np.ndarray, X: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- scoring
 def score(method: str, inputs: str, n_neurons: int, train_w: np.ndarray, train_y: np.ndarray,
           test_w: np.ndarray | None, test_y: np.ndarray | None, seconds: float,
-          grid: tuple[int, int] | None = None, train_top2: np.ndarray | None = None, **extra: Any) -> dict[str, Any]:
-    """One table row. TE and contiguity need a grid (``grid`` and ``train_top2``); else they are None."""
+          grid: tuple[int, int] | None = None, train_top2: np.ndarray | None = None, torus: bool = False,
+          **extra: Any) -> dict[str, Any]:
+    """One table row. TE and contiguity need a grid (``grid`` and ``train_top2``); else they are None.
+    ``torus``: the grid wraps (a URL-SOM map with ``boundary: circular``), so they use toroidal distance."""
     ns = neural_selectivity(train_w, train_y, n_neurons)
     nmi, ari = cluster_scores(train_w, train_y)
     row: dict[str, Any] = {
@@ -165,10 +167,10 @@ def score(method: str, inputs: str, n_neurons: int, train_w: np.ndarray, train_y
         "nmi": nmi, "ari": ari, "wall_seconds": round(float(seconds), 2),
     }
     if grid is not None:
-        c, cs = contiguity(train_w, train_y, grid)
+        c, cs = contiguity(train_w, train_y, grid, torus)
         row["contiguity"], row["contiguity_shuffled"] = _num(c), _num(cs)
         if train_top2 is not None:
-            row["topographic_error"] = _num(topographic_error(train_top2, grid))
+            row["topographic_error"] = _num(topographic_error(train_top2, grid, torus))
     row.update(extra)
     return row
 
@@ -184,7 +186,8 @@ def urlsom_row(run: Any) -> dict[str, Any]:
     grid = tuple(cfg.model.grid)
     return score("URL-SOM", "images (the run's own network)", cfg.model.n_neurons, a["winner"], a["label"],
                  a.get("heldout_winner"), a.get("heldout_label"), float(run.metrics.get("train_seconds", 0.0)),
-                 grid=grid, train_top2=a["top2"], run_key=cfg.key(), epochs=run.metrics.get("epochs_trained"),
+                 grid=grid, train_top2=a["top2"], torus=cfg.model.boundary == "circular", run_key=cfg.key(),
+                 epochs=run.metrics.get("epochs_trained"),
                  stop_reason=run.metrics.get("stop_reason"))
 
 
