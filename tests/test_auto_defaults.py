@@ -39,7 +39,9 @@ def _rgb_npz(path, n=200, side=32):
 # ------------------------------------------------------------------------------------------- the table
 @pytest.mark.parametrize("n, size, channels, device, rule", [
     (1437, 8, 1, "cpu", "small-gray"),      # scikit-learn digits
-    (8000, 28, 1, "cuda", "small-gray"),    # MNIST, on any device
+    (8000, 28, 1, "cuda", "gray-28"),       # MNIST, on any device
+    (500, 16, 1, "cpu", "small-gray"),      # USPS-sized: fed at 16 px anyway
+    (500, 17, 1, "cpu", "gray-28"),
     (500, 29, 1, "cpu", "cpu"),             # gray but larger than MNIST
     (10000, 32, 3, "cpu", "cpu"),           # CIFAR-10-like photos on a CPU
     (300, 8, 3, "cpu", "cpu"),              # small colour images
@@ -56,7 +58,9 @@ def test_every_row(n, size, channels, device, rule):
 
 def test_rows_are_the_measured_settings():
     rows = {r.name: r.sections for r in AUTO_RULES}
-    assert rows["small-gray"] == DATA_DEFAULTS["digits"] == DATA_DEFAULTS["mnist"]
+    assert rows["small-gray"] == DATA_DEFAULTS["digits"] and rows["gray-28"] == DATA_DEFAULTS["mnist"]
+    # MNIST-sized gray images: the digits defaults, fed at 16 px (as data.resolve feeds the 8x8 digits)
+    assert rows["gray-28"] == {"data": {"input_size": 16}, **DATA_DEFAULTS["digits"]}
     assert rows["paper"] == {}
     tuned = yaml.safe_load((ROOT / "bench/configs/cifar10_cpu.yaml").read_text())
     for section in ("model", "train"):
@@ -124,7 +128,8 @@ def test_mnist_keeps_todays_defaults(tmp_path):
     today = RunConfig.from_dict(with_defaults(spec, {"data": {"dataset": spec}}))
     cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
     assert cfg == today and cfg.key() == today.key()
-    assert reason.startswith("defaults: rule 'small-gray' for 40 images of 28 px, 1 channel")
+    assert reason.startswith("defaults: rule 'gray-28' for 40 images of 28 px, 1 channel")
+    assert cfg.data.input_size == 16
 
 
 def test_the_profiles_do_not_use_the_rule():

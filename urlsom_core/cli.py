@@ -47,7 +47,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--subset", type=int, help="class-balanced subset size of --dataset")
     d.add_argument("--eval-subset", type=int, help="class-balanced subset size of --eval-dataset")
     d.add_argument("--split-seed", type=int, help="seed of subsets and the holdout split (default 0)")
-    d.add_argument("--input-size", type=int, help="square side fed to the network (default: 16 for inputs <= 16 px, else 32)")
+    d.add_argument("--input-size", type=int, help="square side fed to the network (default: 16 for inputs <= 16 px and, without --config, 1-channel inputs <= 28 px; else 32)")
     d.add_argument("--flip", dest="flip", action="store_true", default=None, help="horizontal flips (default: off for digit data)")
     d.add_argument("--no-flip", dest="flip", action="store_false")
     d.add_argument("--crop-min", type=float, help="smallest random-crop side, fraction of the image side "
