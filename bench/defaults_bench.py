@@ -57,6 +57,7 @@ DATASETS: dict[str, dict[str, Any]] = {
 }
 SLACK = 0.02  # no seed more than this below its target
 METRICS = (("neural_selectivity", "NS", ".3f"), ("heldout_neural_selectivity", "held-out NS", ".3f"),
+           ("heldout_on_dead", "held-out on dead", ".3f"),
            ("active_neurons", "live", ".0f"), ("topographic_error", "TE", ".3f"),
            ("corner_over_representation", "corners x", ".2f"), ("border_over_representation", "border x", ".2f"),
            ("wall_seconds", "train / fit (s)", ".0f"))

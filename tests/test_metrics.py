@@ -201,3 +201,15 @@ def test_chance_ns_grows_with_k_on_train_only():
     assert big["neural_selectivity"] > small["neural_selectivity"] + 0.3  # one or two samples a neuron: pure
     for r in (small, big):
         assert r["heldout_neural_selectivity"] < 0.2  # about 1/10 (plus the dead-neuron losses)
+
+
+def test_heldout_on_dead_is_the_part_of_heldout_ns_no_label_can_fix():
+    from urlsom_core.metrics import heldout_neural_selectivity, heldout_on_dead
+
+    rng = np.random.default_rng(0)
+    w, y = rng.integers(0, 30, 100), rng.integers(0, 3, 100)   # neurons 30..39 never win in training
+    we, ye = rng.integers(0, 40, 50), rng.integers(0, 3, 50)
+    dead = heldout_on_dead(w, we, 40)
+    assert dead == pytest.approx(np.mean(~np.isin(we, w)))
+    assert 1 - heldout_neural_selectivity(w, y, we, ye, 40) >= dead > 0
+    assert heldout_on_dead(w, w, 40) == 0.0 and np.isnan(heldout_on_dead(w, np.array([], int), 40))

@@ -44,6 +44,7 @@ from .metrics import (
     cluster_scores,
     contiguity,
     heldout_neural_selectivity,
+    heldout_on_dead,
     neural_selectivity,
     top2,
     topographic_error,
@@ -162,6 +163,7 @@ def score(method: str, inputs: str, n_neurons: int, train_w: np.ndarray, train_y
         "neural_selectivity": ns["neural_selectivity"],
         "heldout_neural_selectivity": (heldout_neural_selectivity(train_w, train_y, test_w, test_y, n_neurons)
                                        if test_w is not None else None),
+        "heldout_on_dead": _num(heldout_on_dead(train_w, test_w, n_neurons)) if test_w is not None else None,
         "active_neurons": ns["active_neurons"],
         "topographic_error": None, "contiguity": None, "contiguity_shuffled": None,
         "nmi": nmi, "ari": ari, "wall_seconds": round(float(seconds), 2),

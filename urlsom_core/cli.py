@@ -165,7 +165,8 @@ def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device:
 
 
 def _print_metrics(m: dict[str, Any]) -> None:
-    keys = ["neural_selectivity", "heldout_neural_selectivity", "neural_selectivity_per_neuron", "active_neurons",
+    keys = ["neural_selectivity", "heldout_neural_selectivity", "heldout_on_dead", "neural_selectivity_per_neuron",
+            "active_neurons",
             "n_neurons", "topographic_error", "contiguity", "contiguity_shuffled", "trustworthiness", "nmi", "ari",
             "epochs_trained", "stop_reason", "train_seconds"]
     for k in keys:

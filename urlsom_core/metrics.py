@@ -4,7 +4,7 @@ Every sample's winner is the argmax of its un-augmented Softmax output. A neuron
 its samples' labels (ties go to the smallest label). NS is the fraction of samples whose label equals
 their winner's label; the per-neuron NS averages each live neuron's purity; a live neuron won at least
 one sample. The held-out NS takes neuron labels from one split and scores another; a held-out sample
-whose winner won nothing in the labelling split counts as wrong.
+whose winner won nothing in the labelling split counts as wrong (``heldout_on_dead`` is their share).
 
 NS grows with the number of neurons K (with one sample per neuron it is 1 on the training split), so it is
 never read without K: ``chance_neural_selectivity`` gives the NS of a map that assigns samples to K
@@ -90,6 +90,22 @@ def heldout_neural_selectivity(
     test_winners, test_labels = _check_assignment(test_winners, test_labels, n_neurons)
     nl = neuron_labels(train_winners, train_labels, n_neurons)  # -1 (never a label) for dead neurons
     return float((nl[test_winners] == test_labels).mean()) if len(test_labels) else 0.0
+
+
+def heldout_on_dead(train_winners: np.ndarray, test_winners: np.ndarray, n_neurons: int) -> float:
+    """Share of the ``test`` samples whose winner won no ``train`` sample: the part of 1 - held-out NS that no
+    neuron label can fix (:func:`heldout_neural_selectivity` counts them wrong). NaN for no test samples.
+
+    Example:
+        >>> heldout_on_dead(np.array([0, 0, 1]), np.array([0, 2, 3, 1]), n_neurons=4)  # 2 and 3 never won
+        0.5
+    """
+    train_winners = np.asarray(train_winners, dtype=np.int64).reshape(-1)
+    test_winners = np.asarray(test_winners, dtype=np.int64).reshape(-1)
+    if test_winners.size == 0:
+        return float("nan")
+    live = np.bincount(train_winners, minlength=n_neurons) > 0
+    return float((~live[test_winners]).mean())
 
 
 def chance_neural_selectivity(train_labels: np.ndarray, n_neurons: int, heldout_labels: np.ndarray | None = None,

@@ -53,7 +53,7 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .metrics import heldout_neural_selectivity, map_metrics, neural_selectivity
+from .metrics import heldout_neural_selectivity, heldout_on_dead, map_metrics, neural_selectivity
 from .model import URLSOM
 from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
 
@@ -181,6 +181,7 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
         ye = splits.heldout.labels.numpy()
         metrics["heldout_neural_selectivity"] = heldout_neural_selectivity(tr["winner"], y, te["winner"], ye, n)
         metrics["heldout_active_neurons"] = int(np.unique(te["winner"]).size)
+        metrics["heldout_on_dead"] = heldout_on_dead(tr["winner"], te["winner"], n)
         assign.update(heldout_winner=te["winner"].astype(np.int32), heldout_label=ye.astype(np.int16))
     return metrics, assign
 
@@ -377,6 +378,7 @@ def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any
     m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"],
                          torus=run.config.model.boundary == "circular"))
     m["heldout_neural_selectivity"] = heldout_neural_selectivity(a["winner"], a["label"], out["winner"], y, n)
+    m["heldout_on_dead"] = heldout_on_dead(a["winner"], out["winner"], n)
     m["dataset"] = data.name
     m["n_samples"] = len(data)
     return m
