@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import jupytext
@@ -73,6 +76,99 @@ def test_the_scheduler_never_trains_one_run_twice_at_once():
     assert reproduce.pick_next(["b", "d"], keys, {"k1", "k2", "k3"}, set()) == "d"
     assert reproduce.pick_next(["b"], keys, {"k1", "k2", "k3"}, set()) is None
     assert reproduce.pick_next(["b"], keys, {"k3"}, {"k1", "k2"}) == "b"  # k1 done: b reads it
+
+
+def test_a_failed_notebooks_unfinished_run_is_trained_by_one_notebook_at_a_time(tmp_path, monkeypatch):
+    """Fig. 4 fails before it trains its run; Fig. 5 and 6 share that run: one trains it, the other then reads
+    it, never both at once (the two used to start together and the second found the run locked)."""
+    store: set[str] = set()  # the runs complete in the store
+    busy: list[set[str]] = []  # the runs of the notebooks executing now
+    clashes: list[str] = []
+    lock = threading.Lock()
+
+    def fake_run(name, root, out, work, params, env, log=print):
+        mine = set(planned[name])
+        with lock:
+            clashes.extend(sorted(k for ks in busy for k in ks & mine))
+            busy.append(mine)
+        time.sleep(0.3)
+        with lock:
+            busy.remove(mine)
+            if name != "fig04_cifar10_map":
+                store.update(mine)
+        o = reproduce.Outcome(name, status="ok" if name != "fig04_cifar10_map" else "FAILED",
+                              error=None if name != "fig04_cifar10_map" else "fig04_cifar10_map: kernel died")
+        return o
+
+    prof = profiles.load_profile("tiny")
+    planned = {n: reproduce.plan_keys(prof, n, prof.parameters(n))
+               for n in ("fig04_cifar10_map", "fig05_cifar10_loss", "fig06_neuron_scatter")}
+    assert planned["fig05_cifar10_loss"] == planned["fig06_neuron_scatter"] == planned["fig04_cifar10_map"][:1]
+    monkeypatch.setattr(reproduce, "run_notebook", fake_run)
+    monkeypatch.setattr(reproduce, "stored", lambda runs, keys: set(keys) & store)
+    code, outcomes = reproduce.reproduce("tiny", only="fig04,fig05,fig06", jobs=2, runs_root=str(tmp_path / "runs"),
+                                         out_dir=str(tmp_path / "executed"), root=str(ROOT), log=lambda *a: None)
+    assert code == 1 and [o.status for o in outcomes] == ["FAILED", "ok", "ok"]
+    assert clashes == []
+    assert set(planned["fig05_cifar10_loss"]) <= store
+
+
+def test_stored_counts_only_complete_runs(tmp_path):
+    from urlsom_core.config import RunConfig
+    from urlsom_core.runs import get_or_train
+
+    cfg = RunConfig.from_dict({"model": {"grid": [3, 3], "widths": [4], "blocks": 1},
+                               "train": {"epochs": 1, "batch_size": 64}, "data": {"subset": 64}})
+    get_or_train(cfg, root=tmp_path, progress=False, log=lambda *a: None)
+    (tmp_path / "half").mkdir()
+    assert reproduce.stored(tmp_path, {cfg.key(), "half", "absent"}) == {cfg.key()}
+
+
+def test_kernel_never_started_reads_papermills_last_line():
+    assert reproduce.kernel_never_started("Input Notebook: a\nRuntimeError: Kernel died before replying to kernel_info\n")
+    assert reproduce.kernel_never_started("x\nRuntimeError: Kernel didn't respond in 60 seconds")
+    assert not reproduce.kernel_never_started("nbclient.exceptions.DeadKernelError: Kernel died\n")  # a cell may have run
+    assert not reproduce.kernel_never_started("Kernel died before replying to kernel_info\nValueError: later\n")
+    assert not reproduce.kernel_never_started("")
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_kernel_died_at_start_is_started_again(tmp_path, monkeypatch):
+    real = subprocess.run
+    calls: list[int] = []
+
+    def flaky(cmd, *a, **k):  # the first papermill start loses the port race; the second is real
+        if "papermill" in cmd:
+            calls.append(1)
+            if len(calls) == 1:
+                return subprocess.CompletedProcess(cmd, 1, "", "RuntimeError: Kernel died before replying to kernel_info\n")
+        return real(cmd, *a, **k)
+
+    monkeypatch.setattr(subprocess, "run", flaky)
+    lines: list[str] = []
+    code, (o,) = reproduce.reproduce("tiny", only="fig03", runs_root=str(tmp_path / "runs"),
+                                     out_dir=str(tmp_path / "executed"), root=str(ROOT), log=lines.append)
+    assert code == 0 and o.status == "ok" and len(calls) == 2
+    assert "fig03_loss_landscape: its kernel died before it ran a cell (start 1 of 3); starting it again" in lines
+
+
+def test_a_kernel_that_never_starts_fails_the_notebook_after_three_starts(tmp_path, monkeypatch):
+    calls: list[int] = []
+
+    real = subprocess.run
+
+    def dead(cmd, *a, **k):
+        if "papermill" not in cmd:
+            return real(cmd, *a, **k)
+        calls.append(1)
+        return subprocess.CompletedProcess(cmd, 1, "", "RuntimeError: Kernel died before replying to kernel_info\n")
+
+    monkeypatch.setattr(subprocess, "run", dead)
+    monkeypatch.setattr(reproduce.time, "sleep", lambda s: None)
+    code, (o,) = reproduce.reproduce("tiny", only="fig03", runs_root=str(tmp_path / "runs"),
+                                     out_dir=str(tmp_path / "executed"), root=str(ROOT), log=lambda *a: None)
+    assert code == 1 and o.status == "FAILED" and len(calls) == reproduce.START_TRIES == 3
+    assert o.error.startswith("fig03_loss_landscape: papermill exited 1: RuntimeError: Kernel died before replying")
 
 
 def test_bad_profiles_say_what_is_wrong(tmp_path):

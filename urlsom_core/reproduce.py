@@ -14,7 +14,10 @@ With ``--jobs N`` up to N notebooks run at once, each kernel with ``cores / N`` 
 trained by one notebook at a time: a notebook that needs a run another one is training waits for it and then
 reuses it from the store (``urlsom_core.runs.get_or_train``), so figures that share a run (Fig. 4, 5, 6)
 train it once; see :func:`pick_next`. A notebook that fails does not stop the
-others: the command goes on, then exits 1 and names each failed notebook, its cell and the error.
+others: the command goes on, then exits 1 and names each failed notebook, its cell and the error; the runs
+it left unfinished are trained by the next notebook that needs them, again one notebook at a time. A notebook
+whose kernel died before it ran a cell (two kernels started at once can draw the same free port) is started
+again, up to :data:`START_TRIES` times in all (:func:`kernel_never_started`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -45,6 +49,11 @@ from .profiles import (
 )
 from .widget_state import shrink_notebook
 
+# papermill's last line when the kernel died or hung before it answered its first message: no cell ran.
+# jupyter_client picks free ports, releases them and hands them to the kernel it starts, so two kernels started
+# at once (--jobs N) can both draw one port and one of them dies (jupyter_client issue 154, papermill issue 511).
+KERNEL_START_FAILURES = ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
+START_TRIES = 3  # starts of one notebook whose kernel never came up, before it counts as failed
 EXECUTED = "executed"  # the TOC names executed notebooks as executed/NAME; their sources are notebooks/NAME.py
 SOURCES = "notebooks"
 
@@ -170,6 +179,13 @@ def pick_next(pending: list[str], keys: dict[str, list[str]], training: set[str]
     return max(free, key=lambda n: (len(set(keys.get(n, [])) - done), -pending.index(n)))
 
 
+def stored(runs: Path, keys: set[str]) -> set[str]:
+    """Those of ``keys`` whose run is complete in the store ``runs``."""
+    from .runs import incomplete_reason
+
+    return {k for k in keys if (runs / k).is_dir() and incomplete_reason(runs / k) is None}
+
+
 # ------------------------------------------------------------------------------------------ execution
 def first_error(executed: Path) -> tuple[int, str, str] | None:
     """(cell number in the source notebook, its first line, 'Name: message') of the first error output."""
@@ -220,7 +236,12 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
     cmd = [sys.executable, "-m", "papermill", str(src), str(dst), "-f", str(pfile), "--cwd", str(root),
            "--no-progress-bar", "--log-level", "WARNING"]
     t0 = time.time()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for start in range(1, START_TRIES + 1):
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode == 0 or start == START_TRIES or not kernel_never_started(proc.stderr):
+            break
+        log(f"{name}: its kernel died before it ran a cell (start {start} of {START_TRIES}); starting it again")
+        time.sleep(random.uniform(0.5, 2.0))  # apart from the kernel it raced with
     o.seconds = time.time() - t0
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
@@ -249,6 +270,15 @@ def run_notebook(name: str, root: Path, out: Path, work: Path, params: dict[str,
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             o.error = f"{name}: papermill exited {proc.returncode}: {tail}; see {logs / (name + '.log')}"
     return o
+
+
+def kernel_never_started(stderr: str) -> bool:
+    """Whether papermill failed because the kernel died or hung before it answered (no cell of the notebook ran).
+
+    Judged from papermill's last line, so a kernel that died later, while running a cell, is not counted.
+    """
+    lines = stderr.strip().splitlines()
+    return bool(lines) and any(m in lines[-1] for m in KERNEL_START_FAILURES)
 
 
 def _hide_injected(executed: Path) -> None:
@@ -325,7 +355,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
                 o = run_notebook(n, top, out, work, params[n], env, log)
                 with cond:
                     training.difference_update(mine)
-                    done_keys.update(mine)
+                    done_keys.update(stored(runs, mine))  # a failed notebook's unfinished runs are still to train
                     finished.append(o)
                     extra = f" ({o.runs_text()})" if o.status == "ok" else f": {o.error}"
                     log(f"[{len(finished)}/{len(names)}] {o.name} {o.status} in {o.seconds:.1f} s{extra}")
