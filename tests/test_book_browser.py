@@ -106,6 +106,9 @@ def test_every_page_reads_clean_and_every_figure_starts_in_the_first_screen(html
                     problems.append(f"{rel}: a raw {{glue placeholder")
                 if f.stat().st_size > PAGE_BUDGET:
                     problems.append(f"{rel}: {f.stat().st_size:,} bytes, over the {PAGE_BUDGET:,} budget")
+                outputs = "\n".join(page.locator("main .cell_output").all_inner_texts())
+                if "epoch time ~" in outputs or "expected end" in outputs:
+                    problems.append(f"{rel}: a training's progress line (epoch time, expected end) in an output")
                 if re.search(r"<Figure size \d+x\d+", text):
                     problems.append(f"{rel}: a figure shown as its text repr, not drawn")
                 if re.match(r"executed/study_", rel) and not page.evaluate(

@@ -363,6 +363,19 @@ def test_start_reads_the_notebooks_own_parameters_and_the_profile_fills_the_rest
         notebook.declared_parameters("nosuch")
 
 
+def test_a_notebooks_training_messages_go_to_stderr_and_its_run_line_to_stdout(tmp_path, monkeypatch, capsys):
+    """The book drops stderr from its pages (_config.yml): the epoch-time line, with its clock time, is not content."""
+    monkeypatch.setenv("URLSOM_PROFILE", "tiny")
+    fs = notebook.start("fig05_cifar10_loss", {"profile": None, "runs_root": str(tmp_path / "runs")}, train=False)
+    (run,) = fs.get_runs()
+    out, err = capsys.readouterr()
+    assert out == f"run {run.path.name}: trained now\n"
+    assert "epoch time ~" in err and "expected end" in err
+    fs.get_runs()
+    out, err = capsys.readouterr()
+    assert out == f"run {run.path.name}: reused from the store\n" and err == ""
+
+
 def test_report_shows_every_number_and_the_papers_caption(tmp_path):
     fs = notebook.setup("fig04_cifar10_map", "tiny", out_dir=str(tmp_path))
     md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100}, compare={"ns": "NS"}).data

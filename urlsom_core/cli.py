@@ -179,12 +179,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train one run. Under ``torchrun --nproc-per-node K urlsom train ...`` every process joins one DDP group
     (NCCL on CUDA, one GPU per process; gloo on the CPU), each takes batch_size / K pairs of every batch, the
     loss uses the batch mean ``a`` of the whole batch, and only rank 0 writes files and prints."""
-    from .runs import train_run
+    from .runs import stderr_log, train_run
     from .train import init_distributed
 
     cfg, rule = resolve_args(args)
     rank, world, device = init_distributed(args.device)
-    log = _stderr_log if rank == 0 else (lambda s: None)
+    log = stderr_log if rank == 0 else (lambda s: None)  # --quiet drops only the progress bar
     try:
         run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0, log=log,
                         checkpoint_seconds=args.checkpoint_every, defaults_rule=rule)
@@ -218,12 +218,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         write_json(args.out, m)
         print(f"wrote {args.out}")
     return 0
-
-
-def _stderr_log(s: str) -> None:
-    """Run messages to stderr. --quiet drops the progress bar only: why a run (re)trains, resumes and
-    warnings always reach stderr."""
-    print(s, file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,10 +94,16 @@ class FigureSetup:
         return [self.config()]
 
     def get_runs(self, quiet: bool = False) -> list[Any]:
-        """Train or reuse (``urlsom_core.runs.get_or_train``) every config of :meth:`configs`; one line each."""
-        from .runs import get_or_train
+        """Train or reuse (``urlsom_core.runs.get_or_train``) every config of :meth:`configs`; one line each.
 
-        self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False)
+        The training's own messages (why a run trains or resumes, the measured epoch time and expected end,
+        warnings) go to stderr, as the ``urlsom`` command's do: JupyterLab shows them while the cell runs, and
+        the book leaves them out of its pages (``nb_output_stderr`` in ``_config.yml``), where a build's
+        clock times would mean nothing to a reader. The line printed per run says whether it was trained.
+        """
+        from .runs import get_or_train, stderr_log
+
+        self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False, log=stderr_log)
                      for cfg in self.configs()]
         for r in self.runs if not quiet else []:
             print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")

@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -325,6 +326,12 @@ def _record_stop(out: Path, manifest: dict[str, Any], status: str, reason: str, 
         write_json(out / "manifest.json", manifest)
     except RunFileError:
         pass
+
+
+def stderr_log(line: str) -> None:
+    """A training's messages (why a run trains or resumes, the epoch-time line, warnings) to stderr: the
+    ``urlsom`` command's log, and the notebooks', whose stderr the book leaves out of its pages."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
