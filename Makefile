@@ -34,8 +34,9 @@ book: env
 
 # JupyterLab on this checkout, 127.0.0.1 only: .py notebooks open as notebooks on double-click (.jupyter/labconfig),
 # unmodified (.jupyter/jupyter_server_config.json: urlsom_core.lab). URLSOM_PROFILE=tiny make lab: every notebook in seconds.
+# JupyterLab refuses to start as root without --allow-root (a container's usual user): passed only then.
 lab: env
-	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip 127.0.0.1 notebooks
+	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 # The paper's data and settings, on a GPU box (see book/reproduce.md).
 reproduce-paper: env

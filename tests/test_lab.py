@@ -94,3 +94,15 @@ def test_the_shipped_jupyter_config_uses_it_and_opens_python_files_as_notebooks(
     overrides = json.loads((ROOT / ".jupyter" / "labconfig" / "default_setting_overrides.json").read_text())
     assert overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["python"] == "Jupytext Notebook"
     assert "JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_lab_passes_allow_root_only_to_root():
+    """JupyterLab refuses to start as root unless told --allow-root; a non-root user is not given it."""
+    import os
+    import subprocess
+
+    cmd = subprocess.run(["make", "-n", "-s", "lab"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert " lab --ip 127.0.0.1 " in cmd and cmd.endswith(" notebooks")
+    assert ("--allow-root" in cmd) == (os.geteuid() == 0)
