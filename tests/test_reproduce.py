@@ -92,13 +92,12 @@ def test_a_failed_notebooks_unfinished_run_is_trained_by_one_notebook_at_a_time(
             clashes.extend(sorted(k for ks in busy for k in ks & mine))
             busy.append(mine)
         time.sleep(0.3)
+        failed = name == "fig04_cifar10_map"
         with lock:
             busy.remove(mine)
-            if name != "fig04_cifar10_map":
+            if not failed:
                 store.update(mine)
-        o = reproduce.Outcome(name, status="ok" if name != "fig04_cifar10_map" else "FAILED",
-                              error=None if name != "fig04_cifar10_map" else "fig04_cifar10_map: kernel died")
-        return o
+        return reproduce.Outcome(name, status="FAILED" if failed else "ok", error=f"{name}: kernel died" if failed else None)
 
     prof = profiles.load_profile("tiny")
     planned = {n: reproduce.plan_keys(prof, n, prof.parameters(n))
@@ -132,19 +131,26 @@ def test_kernel_never_started_reads_papermills_last_line():
     assert not reproduce.kernel_never_started("")
 
 
-@pytest.mark.slow
-def test_a_notebook_whose_kernel_died_at_start_is_started_again(tmp_path, monkeypatch):
-    real = subprocess.run
-    calls: list[int] = []
+def _papermill_kernel_dies(monkeypatch, starts: int) -> list[int]:
+    """Make the first ``starts`` papermill starts lose the kernel's port race; later ones (and any other
+    command) run for real. Returns the list that counts the papermill starts."""
+    real, calls = subprocess.run, []
 
-    def flaky(cmd, *a, **k):  # the first papermill start loses the port race; the second is real
-        if "papermill" in cmd:
-            calls.append(1)
-            if len(calls) == 1:
-                return subprocess.CompletedProcess(cmd, 1, "", "RuntimeError: Kernel died before replying to kernel_info\n")
+    def fake(cmd, *a, **k):
+        if "papermill" not in cmd:
+            return real(cmd, *a, **k)
+        calls.append(1)
+        if len(calls) <= starts:
+            return subprocess.CompletedProcess(cmd, 1, "", "RuntimeError: Kernel died before replying to kernel_info\n")
         return real(cmd, *a, **k)
 
-    monkeypatch.setattr(subprocess, "run", flaky)
+    monkeypatch.setattr(subprocess, "run", fake)
+    return calls
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_kernel_died_at_start_is_started_again(tmp_path, monkeypatch):
+    calls = _papermill_kernel_dies(monkeypatch, starts=1)
     lines: list[str] = []
     code, (o,) = reproduce.reproduce("tiny", only="fig03", runs_root=str(tmp_path / "runs"),
                                      out_dir=str(tmp_path / "executed"), root=str(ROOT), log=lines.append)
@@ -153,17 +159,7 @@ def test_a_notebook_whose_kernel_died_at_start_is_started_again(tmp_path, monkey
 
 
 def test_a_kernel_that_never_starts_fails_the_notebook_after_three_starts(tmp_path, monkeypatch):
-    calls: list[int] = []
-
-    real = subprocess.run
-
-    def dead(cmd, *a, **k):
-        if "papermill" not in cmd:
-            return real(cmd, *a, **k)
-        calls.append(1)
-        return subprocess.CompletedProcess(cmd, 1, "", "RuntimeError: Kernel died before replying to kernel_info\n")
-
-    monkeypatch.setattr(subprocess, "run", dead)
+    calls = _papermill_kernel_dies(monkeypatch, starts=99)
     monkeypatch.setattr(reproduce.time, "sleep", lambda s: None)
     code, (o,) = reproduce.reproduce("tiny", only="fig03", runs_root=str(tmp_path / "runs"),
                                      out_dir=str(tmp_path / "executed"), root=str(ROOT), log=lambda *a: None)

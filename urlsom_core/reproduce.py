@@ -420,8 +420,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """``--plan``: what would run, with which parameters and run keys, and which runs the store already has."""
-    from .runs import incomplete_reason
-
     prof = load_profile(args.profile)
     top = find_root(args.root)
     names = select(registry(top), args.only)
@@ -431,10 +429,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             convert(top / SOURCES / f"{n}.py", Path(tmp) / f"{n}.ipynb")
             p = prof.parameters(n, list(declared(Path(tmp) / f"{n}.ipynb")))
             ks = plan_keys(prof, n, p)
-            state = ["in store" if (runs / k).is_dir() and incomplete_reason(runs / k) is None else "to train" for k in ks]
+            have = stored(runs, set(ks))
             print(f"{n}: {json.dumps(p, sort_keys=True)}")
-            for k, s in zip(ks, state, strict=True):
-                print(f"    run {k}: {s}")
+            for k in ks:
+                print(f"    run {k}: {'in store' if k in have else 'to train'}")
     return 0
 
 
