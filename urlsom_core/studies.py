@@ -34,18 +34,18 @@ COLLAPSE_LIVE = 2  # a map with at most this many live neurons is called collaps
 
 
 def sweep(base: RunConfig, variants: Sequence[dict[str, Any]], root: Any = "runs", device: str = "auto",
-          log: Callable[[str], None] = print, train_log: Callable[[str], None] | None = None) -> list[Any]:
+          log: Callable[[str], None] = print) -> list[Any]:
     """The run of ``base`` changed by each variant (from the store, trained when missing), in order.
 
-    ``log`` gets one line per run (trained now or reused); ``train_log`` the training's own messages (default
-    :func:`urlsom_core.runs.stderr_log`, which the book leaves out of its pages).
+    ``log`` gets one line per run (trained now or reused); the training's own messages go to
+    :func:`urlsom_core.runs.stderr_log`, which the book leaves out of its pages.
     """
     from .runs import get_or_train, stderr_log
 
     configs = [base.replace(**v) for v in variants]  # every config validated before any training
     runs = []
     for cfg in configs:
-        run = get_or_train(cfg, root=root, device=device, progress=False, log=train_log or stderr_log)
+        run = get_or_train(cfg, root=root, device=device, progress=False, log=stderr_log)
         log(f"run {cfg.key()}: {'reused from the store' if run.cache_hit else 'trained now'}")
         runs.append(run)
     return runs
