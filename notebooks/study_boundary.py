@@ -55,19 +55,19 @@ nb = setup("study_boundary", profile, out_dir=out_dir)
 studies = [(path, *boundary_study.read_results(path)) for path in results]
 
 # %% tags=["hide-input"]
-for i, (path, res, note) in enumerate(studies):
+readings = [boundary_study.reading(res["groups"]) if res is not None else note for _, res, note in studies]
+for i, ((path, res, note), reading) in enumerate(zip(studies, readings, strict=True)):
     if res is None:
         print(note)
         continue
-    display(Markdown(f"**`{path}`**: " + "; ".join(f"{k}: {v}" for k, v in res["config_sources"].items())))  # noqa: F821
+    display(Markdown(f"**`{path}`**: " + "; ".join(f"{k}: `{v}`" for k, v in res["config_sources"].items())))  # noqa: F821
     display(nb.show(boundary_study.heatmaps(res["groups"]), suffix=f"_{i}"))  # noqa: F821 - IPython's display
     display(Markdown(boundary_study.markdown_table(res["groups"])))  # noqa: F821
-    display(Markdown(f"{boundary_study.reading(res['groups'])}\n\nMade by `{res['command']}` "  # noqa: F821
+    display(Markdown(f"{reading}\n\nMade by `{res['command']}` "  # noqa: F821
                      f"(git {res['provenance']['git_commit']}, {len(res['runs'])} runs)."))
 
 # %% tags=["hide-input"]
-nb.report({"reading": " ".join(boundary_study.reading(res["groups"]) if res is not None else note
-                               for _, res, note in studies),
+nb.report({"reading": " ".join(readings),
            "results_found": sum(res is not None for _, res, _ in studies)})
 
 # %% [markdown]
