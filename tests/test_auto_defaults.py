@@ -12,6 +12,7 @@ import yaml
 from urlsom_core import cli, profiles
 from urlsom_core.config import (
     AUTO_RULES,
+    BUDGET_TRAIN,
     CPU_SETTING,
     DATA_DEFAULTS,
     ConfigError,
@@ -78,6 +79,28 @@ def test_budget_threads_and_count_are_named_not_used():
     assert "10,000 images" in a.reason and "2 CPU threads" in a.reason and "--max-minutes 20" in a.reason
     assert "1 CPU thread," not in b.reason and "16 CPU threads" in b.reason
     assert "a GPU" in auto_defaults(10, 32, 3, "cuda", 1).reason
+
+
+@pytest.mark.parametrize("n, size, rule", [(1437, 8, "small-gray"), (8000, 28, "gray-28")])
+def test_a_budget_ends_small_data_training(n, size, rule):
+    # with --max-minutes the small-data rows train until the budget (or 30 epochs without progress) ends them
+    row = next(r.sections for r in AUTO_RULES if r.name == rule)
+    got = auto_defaults(n, size, 1, "cpu", 1, 20.0)
+    assert got.rule == rule and got.sections["train"] == {**row["train"], **BUDGET_TRAIN}
+    assert {s: v for s, v in got.sections.items() if s != "train"} == {s: v for s, v in row.items() if s != "train"}
+    assert "train.epochs 300" in got.reason and "train.patience 30" in got.reason
+    assert auto_defaults(n, size, 1, "cpu", 1).sections == row  # no budget: 100 epochs, patience 10
+    assert row["train"]["epochs"] == 100 and "patience" not in row["train"]
+
+
+def test_a_budget_flag_reaches_the_rule_and_flags_still_win():
+    cfg, reason = cli.resolve_args(_args("--dataset", "digits", "--holdout", "0.2", "--max-minutes", "20", "--device", "cpu"))
+    assert (cfg.train.epochs, cfg.train.patience, cfg.train.max_minutes) == (300, 30, 20.0)
+    assert "--max-minutes 20" in reason
+    cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--max-minutes", "20", "--epochs", "50", "--device", "cpu"))
+    assert (cfg.train.epochs, cfg.train.patience) == (50, 30)
+    cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu"))
+    assert (cfg.train.epochs, cfg.train.patience, cfg.train.max_minutes) == (100, 10, None)
 
 
 def test_sections_are_copies():
