@@ -533,8 +533,8 @@ def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, thr
     The paper trains on a GPU and is silent on smaller machines. The rows come from measurements on one
     2-core CPU: none of them shows that the number of images or the thread count should pick another
     setting, so these only appear in the reason line. The time budget picks no row, but in the small-data
-    rows (:data:`BUDGET_RULES`) it sets how training ends (:data:`BUDGET_TRAIN`: up to 300 epochs, patience
-    30, so the budget rather than the epoch count stops it); the budget stops training when it is spent
+    rows (:data:`BUDGET_RULES`) it sets how training ends (:data:`BUDGET_TRAIN`, so that the budget rather
+    than the epoch count stops it); the budget stops training when it is spent
     (``train.max_minutes``) and the measured epoch time is printed after the first steps.
 
     Example
