@@ -60,8 +60,11 @@ def test_every_row(n, size, channels, device, rule):
 def test_rows_are_the_measured_settings():
     rows = {r.name: r.sections for r in AUTO_RULES}
     assert rows["small-gray"] == DATA_DEFAULTS["digits"] and rows["gray-28"] == DATA_DEFAULTS["mnist"]
-    # MNIST-sized gray images: the digits defaults, fed at 16 px (as data.resolve feeds the 8x8 digits)
-    assert rows["gray-28"] == {"data": {"input_size": 16}, **DATA_DEFAULTS["digits"]}
+    # MNIST-sized gray images: the digits defaults, fed at 16 px (as data.resolve feeds the 8x8 digits), with
+    # the Gaussian shrinking from sigma 5 to 2
+    assert rows["gray-28"] == {"data": {"input_size": 16}, "model": {**DATA_DEFAULTS["digits"]["model"], "sigma_end": 2.0},
+                               "train": DATA_DEFAULTS["digits"]["train"]}
+    assert "sigma_end" not in DATA_DEFAULTS["digits"]["model"]
     assert rows["paper"] == {}
     tuned = yaml.safe_load((ROOT / "bench/configs/cifar10_cpu.yaml").read_text())
     for section in ("model", "train"):
@@ -290,3 +293,19 @@ def test_readme_and_book_list_every_rule():
         text = (ROOT / doc).read_text()
         for r in AUTO_RULES:
             assert f"| `{r.name}` | {r.when} |" in text, (doc, r.name)
+
+
+def test_the_mnist_rule_shrinks_sigma_unless_a_flag_sets_the_filter(tmp_path):
+    spec = _mnist_like(tmp_path / "mnist")
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
+    assert (cfg.model.sigma, cfg.model.sigma_end, cfg.train.anneal_share) == (5.0, 2.0, 0.7)
+    assert "model.sigma_end 2" in reason
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--sigma", "1.5", "--device", "cpu"))
+    assert (cfg.model.sigma, cfg.model.sigma_end) == (1.5, None)  # the rule's sigma_end would exceed it
+    assert reason.endswith("; with model.sigma given, the filter stays fixed (--sigma-end to shrink it)")
+    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--filter", "student", "--device", "cpu"))
+    assert cfg.model.sigma_end is None
+    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--sigma", "3", "--sigma-end", "1", "--device", "cpu"))
+    assert (cfg.model.sigma, cfg.model.sigma_end) == (3.0, 1.0)
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--sigma-end", "none", "--device", "cpu"))
+    assert cfg.model.sigma_end is None and "given on the command line: model.sigma_end" in reason

@@ -64,6 +64,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--grid", type=int, nargs=2, metavar=("H", "W"), help="map size (paper 30 30)")
     m.add_argument("--filter", help="gaussian | student")
     m.add_argument("--sigma", type=float, help="Gaussian filter sigma in neurons (paper 5)")
+    m.add_argument("--sigma-end", type=_float_or_none, metavar="SIGMA|none",
+                   help="shrink the Gaussian's sigma to this during training (not the paper's: its filter is fixed); "
+                   "none: a fixed filter")
     m.add_argument("--student-scale", type=float, help="t-student filter 1/(1+r^2/s) scale s (paper 1 and 18)")
     m.add_argument("--kernel-size", type=int, help="odd kernel side (default: 6 sigma, capped at 2*max(H,W)-1)")
     m.add_argument("--kernel-norm", help="sum | peak | neighbour: kernel amplitude normalisation (neighbour: the "
@@ -90,6 +93,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "below 1: fewer, fuller neurons, risk of collapse)")
     t.add_argument("--collapse-ramp-epochs", type=int, help="epochs over which the weight moves linearly from the "
                    "warm-up weight to --collapse-weight (default 0)")
+    t.add_argument("--anneal-share", type=float, help="with --sigma-end: the share of the training (of --epochs or of "
+                   "--max-minutes, whichever is further along) over which sigma shrinks (default 0.7)")
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
@@ -105,7 +110,8 @@ _FLAGS = {
     "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction",
     "invert_copy": "data.invert_copy", "data_root": "data.data_root",
     "skip_bad_images": "data.skip_bad_images",
-    "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "student_scale": "model.student_scale",
+    "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "sigma_end": "model.sigma_end",
+    "anneal_share": "train.anneal_share", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
@@ -115,6 +121,18 @@ _FLAGS = {
     "compile": "train.compile",
 }
 
+
+NONE = "none"  # --sigma-end none: a fixed filter, also where the defaults rule would shrink it
+
+
+def _float_or_none(text: str) -> float | str:
+    """argparse type of --sigma-end: a number, or ``none``."""
+    if text.strip().lower() == NONE:
+        return NONE
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed is a number or none") from None
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -130,6 +148,8 @@ def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
     merged = with_defaults(dataset, base)
     flags = {dotted: getattr(args, flag) for flag, dotted in _FLAGS.items() if getattr(args, flag, None) is not None}
+    if flags.get("model.sigma_end") == NONE:
+        flags["model.sigma_end"] = None
     kick = getattr(args, "warmup_kick", None)
     if kick is not None:
         flags.update({f"train.{k}": v for k, v in (WARMUP_KICK if kick else NO_WARMUP_KICK).items()})
@@ -142,6 +162,10 @@ def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
             merged[section].update(values)
         given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
         reason = rule.reason + (f"; given on the command line: {', '.join(given)}" if given else "")
+        own_filter = [k for k in ("model.sigma", "model.filter") if k in flags]
+        if merged["model"].get("sigma_end") is not None and own_filter and "model.sigma_end" not in flags:
+            merged["model"]["sigma_end"] = None  # the rule's shrinking sigma is for its own filter
+            reason += f"; with {' and '.join(own_filter)} given, the filter stays fixed (--sigma-end to shrink it)"
     for dotted, v in flags.items():
         section, name = dotted.split(".")
         merged[section][name] = v

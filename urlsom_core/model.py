@@ -155,6 +155,7 @@ class SOMHead(nn.Module):
 
     def __init__(self, in_features: int, cfg: ModelConfig) -> None:
         super().__init__()
+        self.cfg = cfg
         self.grid = cfg.grid
         self.boundary = cfg.boundary
         self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
@@ -163,6 +164,21 @@ class SOMHead(nn.Module):
         dense = cfg.n_neurons <= DENSE_MAX_NEURONS
         op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
+        self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
+
+    def set_sigma(self, sigma: float) -> None:
+        """Replace the Gaussian kernel by one of ``sigma`` on the same support (``ModelConfig.sigma_end``:
+        the anneal). The kernel is a persistent buffer, so a checkpoint holds the one in use."""
+        c = self.cfg
+        k = gaussian_kernel(sigma, size=self.kernel.shape[-1], norm=c.kernel_norm, gain=c.kernel_gain,
+                            extent=c.gaussian_extent)
+        self.kernel.copy_(k.to(self.kernel)[None, None])
+        self._rebuild_operator()
+
+    def _rebuild_operator(self) -> None:
+        """The dense operator from the kernel in use (after :meth:`set_sigma` or loading a state dict)."""
+        if self.operator.numel():
+            self.operator = convolution_matrix(self.kernel.detach().cpu(), self.grid, self.boundary).to(self.kernel.device)
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         """The convolved map (N, n) in float32, whatever autocast region ``h`` comes from."""

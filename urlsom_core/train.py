@@ -194,6 +194,7 @@ class Trainer:
         self._signals = StopSignals()
         self._bad_step = torch.full((), -1, dtype=torch.int64, device=self.device)  # first non-finite step
         self._bad_vals = torch.zeros(len(TERMS), device=self.device)
+        self.sigma = cfg.model.sigma  # the Gaussian's sigma in use (``model.sigma_end``: it shrinks)
 
     # ------------------------------------------------------------------------------------------ step
     def step(self, idx: torch.Tensor, epoch: int, offset: int = 0, total: int | None = None) -> torch.Tensor:
@@ -299,9 +300,23 @@ class Trainer:
         if s.perm is None or s.step == 0:
             s.perm = torch.randperm(N, generator=self.gen_perm)
             s.sums = None
+            self._anneal()
         if s.sums is None:
             s.sums = torch.zeros(len(TERMS), dtype=torch.float64, device=self.device)
         return s.perm.to(self.device)  # once per epoch: no host traffic per step
+
+    def _anneal(self) -> None:
+        """Set this epoch's sigma (``RunConfig.sigma_at``), the same on every rank: under DDP the progress is
+        the furthest of the ranks' (their clocks differ by a little)."""
+        if self.cfg.model.sigma_end is None:
+            return
+        s = self.state
+        p = self.cfg.train.progress(s.epoch, s.elapsed)
+        p = max_over_ranks(round(p * 1e6), self.device) / 1e6 if self.world > 1 else p
+        sigma = self.cfg.sigma_at(p)
+        if sigma != self.sigma:
+            self.model.head.set_sigma(sigma)
+            self.sigma = sigma
 
     def _record(self, vals: torch.Tensor) -> None:
         """Add a step's loss terms to the epoch sums and remember the first non-finite step, on the device."""
@@ -335,9 +350,14 @@ class Trainer:
         row.update(epoch=s.epoch, lr=t.lr_at(s.epoch), steps=done, partial=done < steps,
                    seconds=round(seconds, 3), elapsed=round(s.elapsed, 3))
         row.update(self.monitor())
+        annealing = self.cfg.model.sigma_end is not None and self.sigma > self.cfg.model.sigma_end
+        if self.cfg.model.sigma_end is not None:
+            row["sigma"] = round(self.sigma, 5)
         s.history.append(row)
         s.epoch, s.step = s.epoch + 1, 0
-        if not row["partial"]:
+        if annealing and not row["partial"]:  # the loss moves with sigma: patience counts from the anneal's end
+            s.best, s.bad_epochs = row["loss"], 0
+        elif not row["partial"]:
             if row["loss"] < s.best - t.min_delta:
                 s.best, s.bad_epochs = row["loss"], 0
             else:
@@ -398,7 +418,7 @@ class Trainer:
         ckpt.save(self.out_dir, {
             "config": self.cfg.to_dict(), "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "epoch": s.epoch, "step": s.step, "perm": s.perm, "sums": sums, "history": s.history, "best": s.best,
-            "bad_epochs": s.bad_epochs, "elapsed": s.elapsed, "stop_reason": s.stop_reason,
+            "bad_epochs": s.bad_epochs, "elapsed": s.elapsed, "stop_reason": s.stop_reason, "sigma": self.sigma,
             "rng": ckpt.rng_state(self.device, self._generators()),
         })
 
@@ -419,6 +439,7 @@ class Trainer:
         s.sums = torch.tensor([sums[k] for k in TERMS], dtype=torch.float64, device=self.device) if sums else None
         s.history, s.best, s.bad_epochs, s.elapsed = ck["history"], ck["best"], ck["bad_epochs"], ck["elapsed"]
         s.stop_reason = ck["stop_reason"]
+        self.sigma = ck.get("sigma", self.cfg.model.sigma)  # the loaded kernel is of this sigma
         ckpt.restore_rng(ck["rng"], self.device, self._generators())
         self.resumed_path = path
 
