@@ -127,3 +127,53 @@ def test_urlsom_train_under_torchrun_writes_once(tmp_path):
     assert r.stdout.count("config key") == 1 and "2 processes" in r.stdout  # rank 0 alone reports
     assert (out / "metrics.json").exists() and (out / "checkpoint.pt").exists()
     assert not list(out.glob(".*.tmp"))
+
+
+def _anneal_rank(rank: int, world: int, store: str, out: str, agree: bool) -> None:
+    """A budgeted, shrinking-sigma training on one rank whose clock runs (1 + rank) s per reading: the ranks
+    disagree on how much of the budget is spent unless they agree on it (``agree``)."""
+    try:
+        torch.set_num_threads(1)
+        torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+        import itertools
+
+        import urlsom_core.train as T
+
+        ticks = itertools.count()
+        T.time.monotonic = lambda: float(next(ticks) * (1 + rank))
+        if not agree:  # the control: each rank reads its own progress
+            T.Trainer._progress = lambda self: self.cfg.train.progress(self.state.epoch, self.state.elapsed)
+        cfg = RunConfig.from_dict({**CFG, "model": {**CFG["model"], "sigma": 2.0, "sigma_end": 0.5},
+                                   "train": {**CFG["train"], "epochs": 100, "max_minutes": 1.0, "anneal_share": 0.5,
+                                             "patience": 1000}})
+        trainer = T.Trainer(cfg, _splits(), "cpu", progress=False, log=lambda s: None)
+        res = trainer.fit()
+        torch.save({"sigma": [r["sigma"] for r in res.history], "kernel": trainer.model.head.kernel.clone()},
+                   f"{out}.{rank}")
+        torch.distributed.destroy_process_group()
+    except BaseException:  # noqa: BLE001 - report in the parent
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_every_rank_shrinks_sigma_alike(tmp_path, agree):
+    ctx = mp.get_context("fork")
+    out = tmp_path / "anneal"
+    procs = [ctx.Process(target=_anneal_rank, args=(r, 2, str(tmp_path / "store"), str(out), agree)) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            pytest.fail("a DDP rank hung")
+    assert [p.exitcode for p in procs] == [0, 0], "a DDP rank failed (its traceback is in the captured stderr)"
+    r0, r1 = (torch.load(f"{out}.{r}", weights_only=True) for r in range(2))
+    assert len(set(r0["sigma"])) > 2  # it shrank over several epochs
+    if agree:  # the same sigma on both ranks, epoch by epoch, and the same kernel at the end
+        assert r0["sigma"] == r1["sigma"] and torch.equal(r0["kernel"], r1["kernel"])
+    else:  # the control: with their own clocks the ranks disagree on sigma, and so on when early stopping may
+        assert r0["sigma"] != r1["sigma"]  # count (patience is out of reach here, or one rank would stop alone)

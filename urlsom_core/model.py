@@ -172,13 +172,16 @@ class SOMHead(nn.Module):
         c = self.cfg
         k = gaussian_kernel(sigma, size=self.kernel.shape[-1], norm=c.kernel_norm, gain=c.kernel_gain,
                             extent=c.gaussian_extent)
-        self.kernel.copy_(k.to(self.kernel)[None, None])
+        with torch.no_grad():
+            self.kernel.copy_(k.to(self.kernel)[None, None])
         self._rebuild_operator()
 
     def _rebuild_operator(self) -> None:
-        """The dense operator from the kernel in use (after :meth:`set_sigma` or loading a state dict)."""
+        """The dense operator from the kernel in use (after :meth:`set_sigma` or loading a state dict), written
+        in place: DDP and ``torch.compile`` keep holding the same tensor."""
         if self.operator.numel():
-            self.operator = convolution_matrix(self.kernel.detach().cpu(), self.grid, self.boundary).to(self.kernel.device)
+            with torch.no_grad():
+                self.operator.copy_(convolution_matrix(self.kernel.detach().cpu(), self.grid, self.boundary))
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         """The convolved map (N, n) in float32, whatever autocast region ``h`` comes from."""

@@ -305,15 +305,18 @@ class Trainer:
             s.sums = torch.zeros(len(TERMS), dtype=torch.float64, device=self.device)
         return s.perm.to(self.device)  # once per epoch: no host traffic per step
 
-    def _anneal(self) -> None:
-        """Set this epoch's sigma (``RunConfig.sigma_at``), the same on every rank: under DDP the progress is
-        the furthest of the ranks' (their clocks differ by a little)."""
-        if self.cfg.model.sigma_end is None:
-            return
+    def _progress(self) -> float:
+        """``TrainConfig.progress`` now; under DDP the furthest of the ranks' (their clocks differ a little), so
+        that every rank takes the same decisions from it."""
         s = self.state
         p = self.cfg.train.progress(s.epoch, s.elapsed)
-        p = max_over_ranks(round(p * 1e6), self.device) / 1e6 if self.world > 1 else p
-        sigma = self.cfg.sigma_at(p)
+        return max_over_ranks(round(p * 1e6), self.device) / 1e6 if self.world > 1 else p
+
+    def _anneal(self) -> None:
+        """Set this epoch's sigma (``RunConfig.sigma_at``), the same on every rank."""
+        if self.cfg.model.sigma_end is None:
+            return
+        sigma = self.cfg.sigma_at(self._progress())
         if sigma != self.sigma:
             self.model.head.set_sigma(sigma)
             self.sigma = sigma
