@@ -44,6 +44,8 @@ def test_sigma_shrinks_geometrically_then_holds():
     assert cfg.sigma_at(0.7) == pytest.approx(2.0) and cfg.sigma_at(1.0) == pytest.approx(2.0)
     s = [cfg.sigma_at(p / 20) for p in range(21)]
     assert all(a >= b for a, b in zip(s, s[1:], strict=False))
+    odd = RunConfig.from_dict({"model": {"sigma": 6.7, "sigma_end": 1.7}})  # 6.7 * (1.7 / 6.7) is 1.7000000000000002
+    assert odd.sigma_at(0.7) == 1.7 and odd.sigma_at(0.9) == 1.7  # so the anneal ends and early stopping counts
     fixed = RunConfig.from_dict({"model": {"sigma": 5}})
     assert {fixed.sigma_at(p) for p in (0.0, 0.5, 1.0)} == {5.0}  # the paper's fixed filter
 

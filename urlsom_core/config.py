@@ -334,7 +334,8 @@ class RunConfig:
         m = self.model
         if m.sigma_end is None:
             return m.sigma
-        return m.sigma * (m.sigma_end / m.sigma) ** min(1.0, max(0.0, progress) / self.train.anneal_share)
+        f = max(0.0, progress) / self.train.anneal_share
+        return m.sigma_end if f >= 1.0 else m.sigma * (m.sigma_end / m.sigma) ** f  # exactly sigma_end at the end
 
     def key(self) -> str:
         """Stable 16-hex content hash of the config (same config, same run).
