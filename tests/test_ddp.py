@@ -67,11 +67,10 @@ def _rank(rank: int, world: int, store: str, out: str, local_a: bool) -> None:
     os._exit(0)
 
 
-def _two_ranks(tmp_path: Path, local_a: bool = False) -> dict:
-    out = tmp_path / f"rank0-{int(local_a)}.pt"
+def _fork_ranks(target, store: Path, *args) -> None:
+    """``target(rank, 2, store, *args)`` in two forked ranks; fails the test if one hangs or fails."""
     ctx = mp.get_context("fork")  # the children share the parent's imports: no 10 s torch import per rank
-    store = tmp_path / f"store-{int(local_a)}"
-    procs = [ctx.Process(target=_rank, args=(r, 2, str(store), str(out), local_a)) for r in range(2)]
+    procs = [ctx.Process(target=target, args=(r, 2, str(store), *args)) for r in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -81,6 +80,11 @@ def _two_ranks(tmp_path: Path, local_a: bool = False) -> dict:
             p.kill()
             pytest.fail("a DDP rank hung")
     assert [p.exitcode for p in procs] == [0, 0], "a DDP rank failed (its traceback is in the captured stderr)"
+
+
+def _two_ranks(tmp_path: Path, local_a: bool = False) -> dict:
+    out = tmp_path / f"rank0-{int(local_a)}.pt"
+    _fork_ranks(_rank, tmp_path / f"store-{int(local_a)}", str(out), local_a)
     return torch.load(out, weights_only=True)
 
 
@@ -159,18 +163,8 @@ def _anneal_rank(rank: int, world: int, store: str, out: str, agree: bool) -> No
 
 @pytest.mark.parametrize("agree", [True, False])
 def test_every_rank_shrinks_sigma_alike(tmp_path, agree):
-    ctx = mp.get_context("fork")
     out = tmp_path / "anneal"
-    procs = [ctx.Process(target=_anneal_rank, args=(r, 2, str(tmp_path / "store"), str(out), agree)) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=180)
-    for p in procs:
-        if p.is_alive():
-            p.kill()
-            pytest.fail("a DDP rank hung")
-    assert [p.exitcode for p in procs] == [0, 0], "a DDP rank failed (its traceback is in the captured stderr)"
+    _fork_ranks(_anneal_rank, tmp_path / "store", str(out), agree)
     r0, r1 = (torch.load(f"{out}.{r}", weights_only=True) for r in range(2))
     assert len(set(r0["sigma"])) > 2  # it shrank over several epochs
     if agree:  # the same sigma on both ranks, epoch by epoch, and the same kernel at the end
