@@ -164,7 +164,8 @@ class SOMHead(nn.Module):
         dense = cfg.n_neurons <= DENSE_MAX_NEURONS
         op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
-        self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
+        if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
+            self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
     def set_sigma(self, sigma: float) -> None:
         """Replace the Gaussian kernel by one of ``sigma`` on the same support (``ModelConfig.sigma_end``:
