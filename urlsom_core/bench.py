@@ -12,10 +12,6 @@ Sections (``--sections``, default all), each a function returning a plain dict:
              (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for the paper net
              (ResNet-20, 16/48/256, 32x32 RGB, 30x30 map) and the quick profile's net (16/32/64, one block
              per stage, 16x16 gray), eager and ``torch.compile``d (on CUDA also bf16 autocast on and off).
-``layout``   the real training step with images and network channels_last (NHWC, what :func:`Trainer` uses on
-             CUDA and on a oneDNN CPU, ``model.channels_last``) against the NCHW layout, the two measured in
-             alternation (``rounds`` x ``steps`` steps each, median step), for each net of ``--nets`` at its
-             training batch (the paper net on a CPU: 32): ``nhwc_speedup`` per net and thread count.
 ``loss``     URL-SOM loss against NT-Xent (InfoNCE, as SimCLR), forward + backward on the same (N, n)
              inputs for N in {256, 1024, 4096} and n in {100, 900, 3600}: time and peak memory, and the
              growth exponent of time in N (URL-SOM is linear in N, NT-Xent quadratic).
@@ -47,24 +43,20 @@ import torch
 import torch.nn.functional as F
 
 from .augment import Augment
-from .config import COMPILE_MODES, CPU_SETTING, ConfigError, RunConfig, defaults_for
+from .config import COMPILE_MODES, ConfigError, RunConfig, defaults_for
 from .data import ImageData, Splits
 from .loss import urlsom_loss
 from .measure import PeakMemory, measure, sync, threads
 from .per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
 
-SECTIONS = ("augment", "train", "layout", "loss", "epoch")
+SECTIONS = ("augment", "train", "loss", "epoch")
 LOSS_N = (256, 1024, 4096)
 LOSS_n = (100, 900, 3600)
 # name -> model fields, image channels and side. The quick net's map comes from the quick profile when it is there.
 NETS: dict[str, dict[str, Any]] = {
     "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32},
     "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16},
-    "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32},
 }
-# Pairs per step of each net in the layout section: its training batch (paper Sec. V.B; digits defaults; cpu rule).
-LAYOUT_BATCH = {"paper": 256, "quick": int(defaults_for("digits")["train"]["batch_size"]),
-                "cpu": int(CPU_SETTING["train"]["batch_size"])}
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -192,43 +184,6 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     }
 
 
-def bench_layout(net: str, device: torch.device, batch: int, steps: int = 3, rounds: int = 5,
-                 nets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Seconds per real training step of ``net`` with channels_last (NHWC) and NCHW images and weights, the two
-    trainers stepping in alternation (``rounds`` blocks of ``steps`` steps each, after one warm-up step each),
-    so that a change in the machine's load falls on both. Returns the median step of each and their ratio."""
-    from .train import Trainer
-
-    spec = (nets or NETS)[net]
-    cfg = RunConfig.from_dict({"model": dict(spec["model"]),
-                               "train": {"batch_size": batch, "compile": False, "monitor_samples": 16}})
-    splits = _synthetic(batch * 2, spec["channels"], spec["size"])
-    trainers = {}
-    for layout in ("nhwc", "nchw"):
-        tr = Trainer(cfg, splits, device, progress=False, log=lambda s: None)
-        tr.channels_last = layout == "nhwc"
-        fmt = torch.channels_last if tr.channels_last else torch.contiguous_format
-        tr.model.to(memory_format=fmt)
-        tr.model.train()
-        trainers[layout] = tr
-    batches = [torch.arange(i * batch, (i + 1) * batch, device=device) for i in range(2)]
-    times: dict[str, list[float]] = {k: [] for k in trainers}
-    for r in range(rounds + 1):
-        for layout, tr in trainers.items():
-            for i in range(steps if r else 1):
-                sync(device)
-                t0 = time.perf_counter()
-                tr.step(batches[i % 2], epoch=20)
-                sync(device)
-                if r:  # round 0 is the warm-up
-                    times[layout].append(time.perf_counter() - t0)
-    med = {k: float(np.median(v)) for k, v in times.items()}
-    return {"net": net, "device": str(device), "threads": torch.get_num_threads(), "batch_pairs": batch,
-            "input": [spec["channels"], spec["size"], spec["size"]], "steps_each": steps * rounds,
-            "nhwc_seconds_per_step": med["nhwc"], "nchw_seconds_per_step": med["nchw"],
-            "nhwc_speedup": med["nchw"] / med["nhwc"]}
-
-
 def nt_xent(x1: torch.Tensor, x2: torch.Tensor, tau: float = 0.5) -> torch.Tensor:
     """NT-Xent (SimCLR's InfoNCE) of two views (N, d): cross-entropy over the 2N x 2N cosine similarities."""
     N = x1.shape[0]
@@ -344,19 +299,6 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
                                         memory=not (comp and not cuda)))
                 log(f"  {rows[-1]['img_s']:,.0f} img/s (warm-up {rows[-1]['warmup_seconds']:.1f} s)")
         res["train"] = rows
-    if "layout" in sections:
-        rows = []
-        for net in nets:
-            # the paper net's batch of 256 pairs takes about 20 s a step on a 2-core CPU: 32 there (as in "train")
-            B = batch or (4 if tiny else 32 if (net == "paper" and not cuda) else LAYOUT_BATCH[net])
-            for k in [torch.get_num_threads()] if cuda else sorted({1, torch.get_num_threads()}):
-                log(f"layout: {net} net, batch {B}, {k} thread(s), channels_last vs NCHW ...")
-                with threads(k):
-                    rows.append(bench_layout(net, dev, B, steps=1 if tiny else steps or (2 if quick else 3),
-                                             rounds=2 if tiny else 3 if quick else 5,
-                                             nets=_tiny_nets() if tiny else None))
-                log(f"  x{rows[-1]['nhwc_speedup']:.2f}")
-        res["layout"] = rows
     if "loss" in sections:
         log("loss: URL-SOM vs NT-Xent over N and n ...")
         Ns, ns = ((16, 32), (10, 20)) if tiny else (LOSS_N[:2], LOSS_n[:2]) if quick else (LOSS_N, LOSS_n)
@@ -378,8 +320,7 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
 
 def _tiny_nets() -> dict[str, dict[str, Any]]:
     return {"paper": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 3, "size": 32},
-            "quick": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 1, "size": 16},
-            "cpu": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 3, "size": 32}}
+            "quick": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 1, "size": 16}}
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
@@ -413,13 +354,6 @@ def format_table(res: dict[str, Any]) -> str:
             lines.append(f"  {r['net']:6s} {r['mode']:9s} {'yes' if r['amp'] else 'no':5s} {r['batch_pairs']:5d} "
                          f"{_fmt(r['img_s']):>9s} {r['seconds_per_step']:8.3f} {r['warmup_seconds']:9.1f} "
                          f"{_fmt(r['peak_bytes'], 'MB'):>8s}  {r['parameters']:9,d}")
-    if "layout" in res:
-        lines += ["", "memory layout of the training step: channels_last (NHWC) vs NCHW, alternating, median step",
-                  f"  {'net':6s} {'input':9s} {'batch':>5s} {'threads':>7s} {'NHWC s':>8s} {'NCHW s':>8s} {'speedup':>8s}"]
-        for r in res["layout"]:
-            inp = "x".join(str(v) for v in r["input"])
-            lines.append(f"  {r['net']:6s} {inp:9s} {r['batch_pairs']:5d} {r['threads']:7d} "
-                         f"{r['nhwc_seconds_per_step']:8.3f} {r['nchw_seconds_per_step']:8.3f} {r['nhwc_speedup']:7.2f}x")
     if "loss" in res:
         lo = res["loss"]
         lines += ["", "loss, forward + backward: URL-SOM vs NT-Xent",
@@ -478,8 +412,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     p.add_argument("--quick", action="store_true", help="smaller sizes, no compiled CPU runs (under a minute on 2 cores)")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, for the test suite: the numbers mean nothing")
-    p.add_argument("--nets", default="paper,quick", help=f"networks of the train and layout sections, comma-separated "
-                   f"of {', '.join(NETS)} (default paper,quick)")
+    p.add_argument("--nets", default="paper,quick", help="networks of the train section (default paper,quick)")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
     p.add_argument("--compile-mode", help="torch.compile mode of the compiled runs, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument("--batch", type=int, help="pairs per training step (default: 256 on CUDA, 32 on CPU)")

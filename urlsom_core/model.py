@@ -218,17 +218,6 @@ class URLSOM(nn.Module):
         return self.backbone(x)
 
 
-def channels_last(device: torch.device) -> bool:
-    """Whether images and the network go ``channels_last`` (NHWC) on ``device``: on CUDA (cuDNN), and on a CPU
-    whose torch has oneDNN (mkldnn), which otherwise reorders NCHW tensors around every convolution.
-    Measured on a 2-core x86 CPU (``urlsom bench --sections layout``, ``bench/results/layout/``): a training
-    step of the ``cpu`` rule's network (batch 128 of 32x32 colour images) 1.34x faster on 1 thread and 1.20x
-    on 2. For the small-data network (batch 64 of 16x16 gray images) the bench read 1.05x to 1.19x, and the
-    quick book's 15 trainings, two at a time, took as long as before: no gain there. The layout changes no
-    result beyond float rounding (``tests/test_layout.py``)."""
-    return device.type == "cuda" or (device.type == "cpu" and torch.backends.mkldnn.is_available())
-
-
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Trainable parameters: total and the projection's (paper: 3.4 M and 0.23 M)."""
     total = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -10,7 +10,7 @@ import torch
 
 from .augment import Augment
 from .data import ImageData
-from .model import URLSOM, channels_last
+from .model import URLSOM
 
 
 @torch.no_grad()
@@ -29,10 +29,9 @@ def predict(
     if device.type == "cuda" and not src.is_cuda:
         src = src.pin_memory()
     top2, embs = [], []
-    nhwc = channels_last(device)
     for i in range(0, len(data), batch):
         x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
-        if nhwc:
+        if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device, amp):
             h = model.embed(x)

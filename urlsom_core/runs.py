@@ -55,7 +55,7 @@ from .files import (
     write_jsonl,
 )
 from .metrics import heldout_neural_selectivity, heldout_on_dead, map_metrics, neural_selectivity
-from .model import URLSOM, channels_last
+from .model import URLSOM
 from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
@@ -111,8 +111,6 @@ class Run:
         ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
         model = URLSOM(self.config.model, in_channels=int(self.resolved["channels"])).to(dev)
         model.load_state_dict(ck["model"])
-        if channels_last(dev):
-            model = model.to(memory_format=torch.channels_last)
         return model.eval()
 
     def predict(self, data: ImageData, device: str = "cpu", embed: bool = False) -> dict[str, np.ndarray]:

@@ -5,9 +5,8 @@ The whole training set lives on the device as uint8; a batch is gathered by inde
 (``augment.Augment``); both views go through the network in one forward pass of 2B images. The epoch's
 permutation goes to the device once, and the step keeps its loss terms on the device: their sums and a
 finiteness check are read back every ``sync_every`` steps and at the end of the epoch, so a step does not
-wait for the device. Images and network are channels_last on CUDA and on a oneDNN CPU
-(``model.channels_last``). On CUDA the forward runs under bf16 autocast (``train.amp``) with cuDNN
-autotuning; ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode
+wait for the device. On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
+cuDNN autotuning; ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode
 ``train.compile_mode`` on any device.
 
 Jobs kept elsewhere: checkpoint files (``checkpoint``), stop signals (``signals``), devices and DDP
@@ -46,7 +45,7 @@ from .distributed import GlobalBatchNorm2d, distributed, init_distributed, max_o
 from .files import RunFileError
 from .loss import urlsom_loss
 from .metrics import neural_selectivity
-from .model import URLSOM, channels_last
+from .model import URLSOM
 from .predict import _autocast, predict
 from .signals import StopSignals, TrainingInterrupted, signal_name
 
@@ -71,7 +70,7 @@ def make_augment(cfg: RunConfig, splits: Splits) -> Augment:
 
 def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
     model = URLSOM(cfg.model, in_channels=in_channels).to(device)
-    if channels_last(device):
+    if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -159,7 +158,6 @@ class Trainer:
         self.aug = make_augment(cfg, splits)
         self.model = build_model(cfg, splits.train.channels, self.device)
         self.amp = cfg.train.amp and self.device.type == "cuda"
-        self.channels_last = channels_last(self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.ddp_model: torch.nn.Module = self.model
@@ -211,7 +209,7 @@ class Trainer:
             v = self.views(x, self.gen_aug, offset, total)
         else:
             v = torch.cat((self.aug(x, self.gen_aug, offset, total), self.aug(x, self.gen_aug, offset, total)))
-        if self.channels_last:
+        if self.device.type == "cuda":
             v = v.contiguous(memory_format=torch.channels_last)
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
         with _autocast(self.device, self.amp):
