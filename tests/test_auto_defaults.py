@@ -13,6 +13,7 @@ from urlsom_core import cli, profiles
 from urlsom_core.config import (
     AUTO_RULES,
     BUDGET_TRAIN,
+    CPU_BF16,
     CPU_SETTING,
     DATA_DEFAULTS,
     ConfigError,
@@ -104,6 +105,32 @@ def test_a_budget_flag_reaches_the_rule_and_flags_still_win():
     assert (cfg.train.epochs, cfg.train.patience) == (50, 30)
     cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu"))
     assert (cfg.train.epochs, cfg.train.patience, cfg.train.max_minutes) == (100, 10, None)
+
+
+def test_native_bf16_turns_on_bf16_training_in_the_cpu_row_only():
+    got = auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True)
+    assert got.rule == "cpu" and got.sections["train"] == {**CPU_SETTING["train"], **CPU_BF16}
+    assert CPU_BF16 == {"amp_cpu": True} and "amp_cpu" not in CPU_SETTING["train"]
+    assert "2 CPU threads with native bf16" in got.reason and "train.amp_cpu True" in got.reason
+    for n, size, channels in [(1437, 8, 1), (8000, 28, 1)]:  # the small-data rows keep float32
+        assert "amp_cpu" not in auto_defaults(n, size, channels, "cpu", 2, cpu_bf16=True).sections["train"]
+    assert auto_defaults(10000, 32, 3, "cuda", 2, cpu_bf16=True).sections == {}  # the GPU row: the paper's
+    assert "native bf16" not in auto_defaults(10000, 32, 3, "cuda", 2, cpu_bf16=True).reason
+
+
+def test_the_cli_asks_the_cpu_and_a_flag_wins(tmp_path, monkeypatch):
+    from urlsom_core import predict
+
+    spec = _rgb_npz(tmp_path / "rgb.npz")
+    for native in (True, False):
+        monkeypatch.setattr(predict, "cpu_bf16_native", lambda native=native: native)
+        cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
+        assert cfg.train.amp_cpu is native and ("native bf16" in reason) is native
+    monkeypatch.setattr(predict, "cpu_bf16_native", lambda: True)
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--no-amp-cpu"))
+    assert cfg.train.amp_cpu is False and "given on the command line: train.amp_cpu" in reason
+    cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu", "--amp-cpu"))
+    assert cfg.train.amp_cpu is True
 
 
 def test_sections_are_copies():

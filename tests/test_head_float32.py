@@ -49,3 +49,41 @@ def test_head_takes_bf16_features_from_the_backbone():
     assert feats.dtype == torch.bfloat16  # the backbone may stay in bf16
     assert out.dtype == torch.float32
     assert torch.equal(out, net.head(feats.float()))
+
+
+@pytest.mark.parametrize("amp_cpu", [False, True])
+def test_amp_cpu_runs_the_training_step_in_bf16_and_evaluation_in_float32(amp_cpu):
+    from urlsom_core.config import RunConfig
+    from urlsom_core.data import resolve
+    from urlsom_core.predict import predict
+    from urlsom_core.train import Trainer
+
+    cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
+                               "data": {"dataset": "digits", "subset": 64},
+                               "train": {"epochs": 1, "batch_size": 16, "amp_cpu": amp_cpu}})
+    tr = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None)
+    seen: list[torch.dtype] = []
+    tr.model.backbone.stem.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    head_out: list[torch.dtype] = []
+    tr.model.head.register_forward_hook(lambda m, i, o: head_out.append(o.dtype))
+    terms = tr.step(torch.arange(16), epoch=0)
+    assert seen == [torch.bfloat16 if amp_cpu else torch.float32] and head_out == [torch.float32]
+    assert torch.isfinite(terms).all()
+    predict(tr.model, tr.splits.train, tr.aug, tr.device, amp=tr.amp)  # the monitor's call: float32 on a CPU
+    assert seen[1:] == [torch.float32]
+    off = cfg.replace(**{"train.amp": False, "train.amp_cpu": True})  # amp off: float32 everywhere
+    assert not Trainer(off, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None).amp_cpu
+
+
+def test_amp_cpu_keeps_every_stored_key_and_is_validated():
+    from urlsom_core.config import ConfigError, RunConfig
+
+    cfg = RunConfig.from_dict({"model": {"sigma": 5}})
+    d = cfg.to_dict()
+    assert d["train"]["amp_cpu"] is False
+    del d["train"]["amp_cpu"]  # a config written before the field existed
+    assert RunConfig.from_dict(d).key() == cfg.key()
+    assert cfg.replace(**{"train.amp_cpu": True}).key() != cfg.key()
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"train": {"amp_cpu": "yes"}})
+    assert str(e.value) == "amp_cpu 'yes': allowed are true or false"

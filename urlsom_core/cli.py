@@ -98,6 +98,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
     t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
+    t.add_argument("--amp-cpu", action="store_true", default=None,
+                   help="train under bf16 autocast on a CPU too (the defaults rule 'cpu' does where the CPU has native bf16)")
+    t.add_argument("--no-amp-cpu", dest="amp_cpu", action="store_false", help="train in float32 on a CPU")
     p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
                    "it the defaults follow the images and the device (config.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -118,7 +121,7 @@ _FLAGS = {
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
     "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",
-    "compile": "train.compile",
+    "compile": "train.compile", "amp_cpu": "train.amp_cpu",
 }
 
 
@@ -178,6 +181,7 @@ def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device:
     import torch
 
     from .data import describe
+    from .predict import cpu_bf16_native
 
     data = {**merged["data"], **{k.partition(".")[2]: v for k, v in flags.items() if k.startswith("data.")}}
     shape = describe(RunConfig.from_dict({"data": data}).data)
@@ -185,7 +189,8 @@ def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device:
         return None
     kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
     return auto_defaults(shape.n_images, shape.size, shape.channels, kind, torch.get_num_threads(),
-                         flags.get("train.max_minutes", merged["train"].get("max_minutes")))
+                         flags.get("train.max_minutes", merged["train"].get("max_minutes")),
+                         cpu_bf16=kind == "cpu" and cpu_bf16_native())
 
 
 def _print_metrics(m: dict[str, Any]) -> None:

@@ -47,8 +47,20 @@ def predict(
     return out
 
 
-def _autocast(device: torch.device, enabled: bool = True) -> Any:
-    """bf16 autocast on CUDA (``train.amp``); plain float32 elsewhere."""
-    if device.type == "cuda" and enabled:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def _autocast(device: torch.device, enabled: bool = True, cpu: bool = False) -> Any:
+    """bf16 autocast on CUDA (``train.amp``), on a CPU only with ``cpu`` too (``train.amp_cpu``); else float32."""
+    if enabled and (device.type == "cuda" or (device.type == "cpu" and cpu)):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports it).
+
+    Where it does, a training step of the ``cpu`` defaults rule's network under bf16 autocast took 0.15 s
+    against 0.26 s in float32 (2 threads, batch 128 pairs of 32x32 images; book, Measurements); where it does
+    not, bf16 is emulated and slower than float32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without the query
+        return False

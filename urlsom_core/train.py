@@ -6,7 +6,8 @@ The whole training set lives on the device as uint8; a batch is gathered by inde
 permutation goes to the device once, and the step keeps its loss terms on the device: their sums and a
 finiteness check are read back every ``sync_every`` steps and at the end of the epoch, so a step does not
 wait for the device. On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
-cuDNN autotuning; ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode
+cuDNN autotuning; on a CPU the training steps run under bf16 autocast with ``train.amp_cpu`` (the ``cpu``
+defaults rule's choice where the CPU has native bf16). ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode
 ``train.compile_mode`` on any device.
 
 Jobs kept elsewhere: checkpoint files (``checkpoint``), stop signals (``signals``), devices and DDP
@@ -157,7 +158,8 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.aug = make_augment(cfg, splits)
         self.model = build_model(cfg, splits.train.channels, self.device)
-        self.amp = cfg.train.amp and self.device.type == "cuda"
+        self.amp = cfg.train.amp and self.device.type == "cuda"  # also the monitor's predictions
+        self.amp_cpu = cfg.train.amp and cfg.train.amp_cpu and self.device.type == "cpu"  # training steps only
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.ddp_model: torch.nn.Module = self.model
@@ -212,7 +214,7 @@ class Trainer:
         if self.device.type == "cuda":
             v = v.contiguous(memory_format=torch.channels_last)
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
-        with _autocast(self.device, self.amp):
+        with _autocast(self.device, self.amp or self.amp_cpu, cpu=self.amp_cpu):
             out = self.forward(v, noise)  # (2B, n) Softmax, float32
         p, z = out.chunk(2)
         loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=t.collapse_weight_at(epoch))
