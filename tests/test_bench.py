@@ -27,6 +27,9 @@ def test_tiny_bench_computes_every_figure():
     assert a["augment_speedup"] == pytest.approx(a["ours_img_s"] / a["torchvision_img_s"])
     assert all(_positive(v) for v in [*a["ours_img_s_by_threads"].values(), *a["torchvision_img_s_by_workers"].values()])
     assert {r["net"] for r in res["train"]} == {"paper", "quick"}
+    from urlsom_core.predict import cpu_bf16_native
+
+    assert [r["amp"] for r in res["train"]] == [False, True] * 2 if cpu_bf16_native() else [False] * 2
     for r in res["train"]:
         assert _positive(r["img_s"]) and r["images_per_step"] == 2 * r["batch_pairs"]
         assert r["peak_bytes"] > 0  # eager rows measure memory (the profiler works on this torch)
@@ -40,6 +43,17 @@ def test_tiny_bench_computes_every_figure():
     prov = res["provenance"]
     assert prov["device"] == "cpu" and prov["git_commit"] and prov["versions"]["torch"]
     assert "augment" in bench.format_table(res) and "NT-Xent" in bench.format_table(res)
+
+
+def test_bf16_rows_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.setattr(bench, "cpu_bf16_native", lambda: False)
+    with measure.threads(1):
+        res = bench.run_bench(sections=("train",), device="cpu", tiny=True, compile=False, log=lambda s: None)
+    assert [(r["net"], r["amp"]) for r in res["train"]] == [("paper", False), ("quick", False)]
+    row = bench.bench_train("paper", torch.device("cpu"), amp=True, batch=4, steps=1, memory=False,
+                            nets=bench._tiny_nets())  # asked for, it runs in bf16 on any CPU
+    table = bench.format_table({"train": [row]}).splitlines()
+    assert row["amp"] and _positive(row["img_s"]) and any(t.split()[:3] == ["paper", "eager", "yes"] for t in table)
 
 
 def test_peak_memory_counts_what_a_block_allocates():

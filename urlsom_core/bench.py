@@ -11,7 +11,9 @@ Sections (``--sections``, default all), each a function returning a plain dict:
 ``train``    training throughput (images per second, both views counted) of the real training step
              (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for the paper net
              (ResNet-20, 16/48/256, 32x32 RGB, 30x30 map) and the quick profile's net (16/32/64, one block
-             per stage, 16x16 gray), eager and ``torch.compile``d (on CUDA also bf16 autocast on and off).
+             per stage, 16x16 gray), eager and ``torch.compile``d, and bf16 autocast on and off on CUDA and on a
+             CPU with native bf16 (:func:`~urlsom_core.predict.cpu_bf16_native`). ``--nets cpu`` adds the
+             network of the defaults rule ``cpu`` (16/32/64, one block, 32x32 RGB, 30x30 map).
 ``loss``     URL-SOM loss against NT-Xent (InfoNCE, as SimCLR), forward + backward on the same (N, n)
              inputs for N in {256, 1024, 4096} and n in {100, 900, 3600}: time and peak memory, and the
              growth exponent of time in N (URL-SOM is linear in N, NT-Xent quadratic).
@@ -43,11 +45,12 @@ import torch
 import torch.nn.functional as F
 
 from .augment import Augment
-from .config import COMPILE_MODES, ConfigError, RunConfig, defaults_for
+from .config import COMPILE_MODES, CPU_SETTING, ConfigError, RunConfig, defaults_for
 from .data import ImageData, Splits
 from .loss import urlsom_loss
 from .measure import PeakMemory, measure, sync, threads
 from .per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
+from .predict import cpu_bf16_native
 
 SECTIONS = ("augment", "train", "loss", "epoch")
 LOSS_N = (256, 1024, 4096)
@@ -56,6 +59,7 @@ LOSS_n = (100, 900, 3600)
 NETS: dict[str, dict[str, Any]] = {
     "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32},
     "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16},
+    "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32},  # the defaults rule 'cpu'
 }
 
 
@@ -151,6 +155,7 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     if net == "quick" and nets is None:
         model["grid"] = _quick_grid() or model["grid"]
     cfg = RunConfig.from_dict({"model": model, "train": {"batch_size": batch, "compile": compile, "amp": amp,
+                                                         "amp_cpu": amp and device.type == "cpu",
                                                          "compile_mode": compile_mode or "default",
                                                          "monitor_samples": 16}})
     splits = _synthetic(batch * 4, spec["channels"], spec["size"])
@@ -176,7 +181,7 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     dt = time.perf_counter() - t0
     return {
         "net": net, "mode": "compiled" if compile else "eager", "compile_mode": compile_mode if compile else None,
-        "amp": bool(amp and device.type == "cuda"), "device": str(device), "batch_pairs": batch, "steps": steps,
+        "amp": bool(amp), "device": str(device), "batch_pairs": batch, "steps": steps,
         "images_per_step": 2 * batch, "img_s": 2 * batch * steps / dt, "seconds_per_step": dt / steps,
         "warmup_seconds": warm, "peak_bytes": peak, "input": [spec["channels"], spec["size"], spec["size"]],
         "widths": list(cfg.model.widths), "blocks": cfg.model.blocks, "grid": list(cfg.model.grid),
@@ -287,7 +292,10 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
         B = batch or (256 if cuda else 4 if tiny else 32)
         k = steps or (30 if cuda else 1 if tiny else 2)
         table = _tiny_nets() if tiny else None
-        modes: list[tuple[bool, bool]] = [(False, False), (False, True)] if cuda else [(False, False)]
+        # bf16: on CUDA always, on a CPU where it is native (the defaults rule 'cpu' trains so there)
+        modes: list[tuple[bool, bool]] = [(False, False)]
+        if cuda or cpu_bf16_native():
+            modes.append((False, True))
         if compile and not (quick and not cuda):
             modes.append((True, cuda))
         rows = []
@@ -412,7 +420,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     p.add_argument("--quick", action="store_true", help="smaller sizes, no compiled CPU runs (under a minute on 2 cores)")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, for the test suite: the numbers mean nothing")
-    p.add_argument("--nets", default="paper,quick", help="networks of the train section (default paper,quick)")
+    p.add_argument("--nets", default="paper,quick", help="networks of the train section, any of "
+                   f"{', '.join(NETS)} (default paper,quick; cpu: the network of the defaults rule 'cpu')")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
     p.add_argument("--compile-mode", help="torch.compile mode of the compiled runs, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument("--batch", type=int, help="pairs per training step (default: 256 on CUDA, 32 on CPU)")
