@@ -211,10 +211,10 @@ class TrainConfig:
     "reduce-overhead" uses CUDA graphs).
 
     ``amp``: bf16 autocast of the backbone on CUDA (the SOM head always computes in float32). ``amp_cpu``: the
-    same on a CPU (with ``amp``), for the training steps only; evaluation stays float32. Off by default: a
-    CPU run's numbers then differ from its float32 twin, and a CPU without native bf16 (AVX512-BF16 or AMX,
-    :func:`urlsom_core.predict.cpu_bf16_native`) runs it
-    slower. The ``cpu`` defaults rule turns it on where the CPU has it.
+    same on a CPU (with ``amp``), for the training steps only; evaluation stays float32. It is off by
+    default because with it a CPU run's numbers differ from its float32 twin's, and a CPU without native bf16
+    (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`) runs it slower. The ``cpu`` defaults
+    rule turns it on where the CPU has native bf16.
 
     ``anneal_share``: the share of the training over which the Gaussian's sigma shrinks to
     ``model.sigma_end`` when that is set (:meth:`progress`); early stopping waits until it has shrunk.
@@ -534,6 +534,7 @@ DEVICE_KINDS = ("cpu", "cuda")
 # these two values the mean held-out NS rose from 0.833 to 0.856 on digits and from 0.894 to 0.904 on MNIST
 # (book, Measurements, "With a time budget the budget ends the training"). Without a budget: 100 and 10.
 BUDGET_RULES = ("small-gray", "gray-28")
+BUDGET_TRAIN: dict[str, Any] = {"epochs": 300, "patience": 30}
 # On a CPU with native bf16 (AVX512-BF16 or AMX) the ``cpu`` row trains under bf16 autocast: a step of its
 # network took 0.226 s against 0.392 s in float32 (`urlsom bench`, 2 threads, 128 pairs of 32x32 images), an
 # epoch of 10,000 CIFAR-10 images 12.6 s against 36-37 s; in the 20-minute budget, 84-87 epochs instead of 30
@@ -541,7 +542,6 @@ BUDGET_RULES = ("small-gray", "gray-28")
 # bf16"). The small-data rows keep float32: their step gains 1.17x, and the quick book's runs and the tables
 # measured with them are float32.
 CPU_BF16: dict[str, Any] = {"amp_cpu": True}
-BUDGET_TRAIN: dict[str, Any] = {"epochs": 300, "patience": 30}
 
 
 @dataclass(frozen=True)
