@@ -93,7 +93,7 @@ fi
 
 # ------------------------------------------------------------------------------------------- 2. bench
 if [ "$SMOKE" = 1 ]; then
-  skip "bench compiled (torch.compile) and bf16: need CUDA, smoke mode runs eager float32 on $DEVICE"
+  skip "bench compiled (torch.compile): need CUDA, smoke mode runs eager on $DEVICE (float32, and bf16 where the CPU has it natively)"
   part 60 "bench: paper net (tiny sizes)" "$PY" -m urlsom_core.cli bench --device "$DEVICE" --sections train \
       --nets paper --tiny --no-compile --quiet --out "$OUT/bench.json"
 else
