@@ -29,7 +29,7 @@ def test_tiny_bench_computes_every_figure():
     assert {r["net"] for r in res["train"]} == {"paper", "quick"}
     from urlsom_core.predict import cpu_bf16_native
 
-    assert [r["amp"] for r in res["train"]] == [False, True] * 2 if cpu_bf16_native() else [False] * 2
+    assert [r["amp"] for r in res["train"]] == ([False, True] * 2 if cpu_bf16_native() else [False] * 2)
     for r in res["train"]:
         assert _positive(r["img_s"]) and r["images_per_step"] == 2 * r["batch_pairs"]
         assert r["peak_bytes"] > 0  # eager rows measure memory (the profiler works on this torch)
