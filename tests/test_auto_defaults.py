@@ -249,6 +249,12 @@ def test_epoch_time_line_without_budget():
     assert "(in about 28 s; sooner if early stopping ends it)" in line
 
 
+def test_epoch_time_line_of_a_tiny_epoch_is_not_zero():
+    # 12 steps of 4 ms: an idle machine trains the tests' tiny maps this fast
+    assert epoch_time_line(0.004, 5, 12, 1, 5, now=0.0).startswith("epoch time ~0.048 s (measured over 5 steps of 12)")
+    assert epoch_time_line(0.01, 5, 12, 1, 5, now=0.0).startswith("epoch time ~0.1 s")  # 0.12 s
+
+
 def test_epoch_time_line_budget_ends_it():
     line = epoch_time_line(7.0, 5, 5, 500, 5, budget_seconds=1165.0, max_minutes=20.0, now=0.0)
     assert "500 epochs would take about 4.9 h: the 20-minute budget ends training at" in line

@@ -505,7 +505,8 @@ def epoch_time_line(step_seconds: float, measured: int, steps: int, epochs_left:
     epoch = step_seconds * steps
     left = epoch * epochs_left - step_seconds * done
     clock = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + min(left, budget_seconds or left)))
-    head = f"epoch time ~{epoch:.1f} s (measured over {measured} step{'s' if measured > 1 else ''} of {steps}); "
+    shown = f"{epoch:.1f}" if epoch >= 0.1 else f"{epoch:.3f}"  # a tiny run's epoch is not "~0.0 s"
+    head = f"epoch time ~{shown} s (measured over {measured} step{'s' if measured > 1 else ''} of {steps}); "
     if budget_seconds is not None and budget_seconds < left:
         fit = (budget_seconds + step_seconds * done) / epoch  # epochs of this session within the budget
         n = round(fit)
