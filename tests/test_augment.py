@@ -84,7 +84,7 @@ def test_hsv_roundtrip():
 def test_crop_sides_span_crop_min_to_full(crop_min):
     """Crop sides are whole pixels drawn uniformly from round(crop_min * S) .. S (the paper: 22..32 of 32)."""
     aug = Augment(out_size=32, flip=False, crop_min=crop_min)
-    _, side, _, _ = aug._crop_params(4000, 32, torch.Generator().manual_seed(0), torch.device("cpu"), 4000, slice(0, 4000))
+    _, side, _, _, _ = aug._crop_params(4000, 32, torch.Generator().manual_seed(0), torch.device("cpu"), 4000, slice(0, 4000))
     pixels = torch.round(side * 32).long()
     assert set(pixels.tolist()) == set(range(round(crop_min * 32), 33))
 
@@ -102,7 +102,7 @@ def _cpu_params(aug: Augment, n: int = N_DRAW, seed: int = 0, channels: int = 3)
 
 def test_flip_probability_is_one_half():
     """A flip with p = 0.3 (or 0.7) falls outside the band."""
-    (sx, side, _, _), _ = _cpu_params(Augment(out_size=32, flip=True))
+    (sx, side, _, _, _), _ = _cpu_params(Augment(out_size=32, flip=True))
     frac = float((sx < 0).float().mean())
     assert 0.47 < frac < 0.53, frac
     assert torch.equal(sx.abs(), side)
@@ -190,3 +190,36 @@ def test_the_result_does_not_depend_on_the_thread_count():
     finally:
         torch.set_num_threads(old)
     assert torch.equal(outs[0], outs[1])
+
+
+def test_rotate_zero_draws_nothing_extra_so_the_paper_pipeline_is_unchanged():
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    a = Augment(out_size=32)(x, torch.Generator().manual_seed(3))
+    b = Augment(out_size=32, rotate=0.0)(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+def test_a_quarter_turn_of_the_grid_is_rot90():
+    """On a square grid a 90-degree turn maps pixel centres to pixel centres: the crop grid turns the image
+    exactly as torch.rot90 (a positive angle turns the displayed image counter-clockwise)."""
+    import math
+
+    import torch.nn.functional as F
+
+    x = torch.rand(1, 1, 8, 8)
+    one, zero = torch.ones(1), torch.zeros(1)
+    aug = Augment(out_size=8, flip=False, crop_min=1.0, rotate=90)
+    for angle, k in ((math.pi / 2, 1), (-math.pi / 2, -1)):
+        grid = aug._grid(one, one, zero, zero, torch.tensor([angle]))
+        y = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        assert torch.allclose(y, torch.rot90(x, k, dims=(2, 3)), atol=1e-5)
+
+
+def test_rotation_angles_are_uniform_within_the_range():
+    n = N_DRAW
+    aug = Augment(out_size=32, flip=False, rotate=15.0)
+    *_, angle = aug._crop_params(n, 32, torch.Generator().manual_seed(0), torch.device("cpu"), n, slice(0, n))
+    deg = angle * 180 / 3.141592653589793
+    assert float(deg.abs().max()) <= 15.0 and float(deg.abs().max()) > 14.5
+    assert 0.47 < float((deg > 0).float().mean()) < 0.53  # symmetric
+    assert 0.47 < float((deg.abs() < 7.5).float().mean()) < 0.53  # uniform: half the draws within half the range

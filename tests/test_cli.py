@@ -26,6 +26,7 @@ def _run(args, capsys):
         (["--dataset", "npz:/no/such.npz"], "does not exist"),
         (["--sigma", "0"], "sigma 0.0: allowed is sigma > 0"),
         (["--crop-min", "0"], "crop_min 0.0: allowed is 0 < crop_min <= 1"),
+        (["--rotate", "-5"], "rotate -5.0: allowed is 0 <= rotate <= 180 (degrees)"),
         (["--collapse-weight", "0"], "collapse_weight 0.0: allowed is > 0"),
         (["--collapse-ramp-epochs", "-1"], "collapse_ramp_epochs -1: allowed is an integer >= 0"),
         (["--sigma", "-1"], "sigma -1.0"),

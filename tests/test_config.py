@@ -44,6 +44,23 @@ def test_crop_min_range_is_named(bad):
         RunConfig.from_dict({"data": {"crop_min": bad}})
 
 
+@pytest.mark.parametrize("bad", [-1.0, 181.0, "ten"])
+def test_rotate_range_is_named(bad):
+    with pytest.raises(ConfigError, match=f"rotate {bad}: allowed is 0 <= rotate <= 180"):
+        RunConfig.from_dict({"data": {"rotate": bad}})
+
+
+def test_rotate_zero_keeps_the_config_key_and_another_angle_changes_it():
+    """Runs stored before the option existed keep their key; a rotating run gets its own."""
+    from urlsom_core.profiles import load_profile
+
+    # the quick book's Fig. 4 run, key as stored by builds made before the option existed
+    assert load_profile("quick").runs["cifar10"].config().key() == "8f8ac9f7b68dbe03"
+    plain = RunConfig.from_dict({})
+    assert RunConfig.from_dict({"data": {"rotate": 0.0}}).key() == plain.key()
+    assert RunConfig.from_dict({"data": {"rotate": 10.0}}).key() != plain.key()
+
+
 def test_crop_min_reaches_the_augmentation():
     from urlsom_core.data import resolve
     from urlsom_core.train import make_augment

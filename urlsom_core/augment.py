@@ -29,6 +29,7 @@ Grayscale data (C = 1) gets brightness and contrast only. Example:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class Augment:
     out_size: int
     flip: bool = True
     crop_min: float = 22 / 32
+    rotate: float = 0.0
     jitter_p: float = 0.8
     jitter: float = 0.4
     hue: float = 0.4
@@ -123,7 +125,7 @@ class Augment:
 
     # ------------------------------------------------------------------------------ random parameters
     def _crop_params(self, B: int, S: int, g: torch.Generator, dev: torch.device, T: int, rows: slice
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         lo = max(1, round(self.crop_min * S))
         side = _draw(T, rows, lambda n: torch.randint(lo, S + 1, (n,), generator=g, device=dev)).float() / S
         tx = (_draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev)) * 2 - 1) * (1 - side)
@@ -132,15 +134,29 @@ class Augment:
         if self.flip:
             fl = _draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev)) < 0.5
             sx = side * (1.0 - 2.0 * fl.float())
-        return sx, side, tx, ty
+        angle = None
+        if self.rotate > 0:  # drawn only when asked for, so that the paper's pipeline keeps its random stream
+            u = _draw(T, rows, lambda n: torch.rand(n, generator=g, device=dev))
+            angle = (u * 2 - 1) * (self.rotate * math.pi / 180.0)
+        return sx, side, tx, ty, angle
 
-    def _grid(self, sx: torch.Tensor, side: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor) -> torch.Tensor:
+    def _grid(self, sx: torch.Tensor, side: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor,
+              angle: torch.Tensor | None = None) -> torch.Tensor:
         """The sampling grid of ``affine_grid(theta = [[sx, 0, tx], [0, side, ty]], align_corners=False)``,
-        built as two outer products (affine_grid's batched matmul is ~10x slower on CPU)."""
+        built as two outer products (affine_grid's batched matmul is ~10x slower on CPU). With ``angle``
+        (radians, (B,)) the crop is turned about its centre: theta = [[c sx, -s side, tx], [s sx, c side, ty]]
+        with c = cos(angle), s = sin(angle)."""
         B, O = sx.shape[0], self.out_size
         base = (torch.arange(O, device=sx.device, dtype=torch.float32) * 2 + 1) / O - 1  # pixel centres
-        gx = (sx.view(B, 1, 1) * base.view(1, 1, O) + tx.view(B, 1, 1)).expand(B, O, O)
-        gy = (side.view(B, 1, 1) * base.view(1, O, 1) + ty.view(B, 1, 1)).expand(B, O, O)
+        if angle is None:
+            gx = (sx.view(B, 1, 1) * base.view(1, 1, O) + tx.view(B, 1, 1)).expand(B, O, O)
+            gy = (side.view(B, 1, 1) * base.view(1, O, 1) + ty.view(B, 1, 1)).expand(B, O, O)
+            return torch.stack((gx, gy), dim=-1)
+        c, s = torch.cos(angle).view(B, 1, 1), torch.sin(angle).view(B, 1, 1)
+        u = sx.view(B, 1, 1) * base.view(1, 1, O)  # (B, 1, O): output column -> crop x
+        v = side.view(B, 1, 1) * base.view(1, O, 1)  # (B, O, 1): output row -> crop y
+        gx = c * u - s * v + tx.view(B, 1, 1)  # (B, O, O)
+        gy = s * u + c * v + ty.view(B, 1, 1)
         return torch.stack((gx, gy), dim=-1)
 
     def _color_params(self, B: int, C: int, g: torch.Generator, dev: torch.device, T: int, rows: slice

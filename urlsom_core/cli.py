@@ -52,6 +52,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--no-flip", dest="flip", action="store_false")
     d.add_argument("--crop-min", type=float, help="smallest random-crop side, fraction of the image side "
                    "(default the paper's 22/32 = 0.6875)")
+    d.add_argument("--rotate", type=float, metavar="DEGREES",
+                   help="turn each augmented view by a random angle in +-DEGREES (default 0: the paper has no rotation)")
     d.add_argument("--invert-fraction", type=float, help="contrast-invert this fraction of images (SVHN-like digits)")
     d.add_argument("--invert-copy", action="store_true", default=None,
                    help="with --invert-fraction: add inverted copies of that fraction, keeping the originals")
@@ -110,7 +112,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 _FLAGS = {
     "dataset": "data.dataset", "eval_dataset": "data.eval_dataset", "holdout": "data.holdout", "subset": "data.subset",
     "eval_subset": "data.eval_subset", "split_seed": "data.split_seed", "input_size": "data.input_size",
-    "flip": "data.flip", "crop_min": "data.crop_min", "invert_fraction": "data.invert_fraction",
+    "flip": "data.flip", "crop_min": "data.crop_min", "rotate": "data.rotate", "invert_fraction": "data.invert_fraction",
     "invert_copy": "data.invert_copy", "data_root": "data.data_root",
     "skip_bad_images": "data.skip_bad_images",
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "sigma_end": "model.sigma_end",

@@ -65,6 +65,8 @@ class DataConfig:
     ``crop_min`` is the smallest side of the augmentation's random crop as a fraction of the image side
     (default the paper's 22 of 32 pixels for every dataset; harder crops on digits: book/results-log.md,
     "Batch size and crop strength").
+    ``rotate`` rotates each augmented view by an angle drawn uniformly in +-``rotate`` degrees, in the same
+    resampling as the crop (0, the default: no rotation, the paper's pipeline, which has none).
     ``jitter`` is the reading of the paper's colour jitter "[brightness, contrast, saturation, hue] = [0.4,
     0.4, 0.4, 0.4]" (Sec. V.A), which names no library: ``torchvision`` (``ColorJitter(0.4, 0.4, 0.4, 0.4)``:
     factors in [0.6, 1.4], hue shift up to 0.4 of the colour circle) or ``simsiam`` (``color_jitter`` of
@@ -85,6 +87,7 @@ class DataConfig:
     input_size: int | None = None
     flip: bool | None = None
     crop_min: float = 22 / 32
+    rotate: float = 0.0
     invert_fraction: float = 0.0
     invert_copy: bool = False
     data_root: str = "data"
@@ -102,6 +105,8 @@ class DataConfig:
                f"input_size {self.input_size}: allowed is 8..256 or none (auto)")
         _check(isinstance(self.crop_min, (int, float)) and 0.0 < self.crop_min <= 1.0,
                f"crop_min {self.crop_min}: allowed is 0 < crop_min <= 1 (fraction of the image side)")
+        _check(isinstance(self.rotate, (int, float)) and 0.0 <= self.rotate <= 180.0,
+               f"rotate {self.rotate}: allowed is 0 <= rotate <= 180 (degrees)")
         _check(0.0 <= self.invert_fraction <= 1.0, f"invert_fraction {self.invert_fraction}: allowed is 0..1")
         _check(isinstance(self.invert_copy, bool), f"invert_copy {self.invert_copy!r}: allowed is true or false")
         _check(not self.invert_copy or self.invert_fraction > 0,
@@ -195,7 +200,8 @@ KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "
                                                     ("data", "invert_copy"): False,
                                                     ("model", "sigma_end"): None,
                                                     ("train", "anneal_share"): 0.7,
-                                                    ("train", "amp_cpu"): False}
+                                                    ("train", "amp_cpu"): False,
+                                                    ("data", "rotate"): 0.0}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def torchvision_pipeline(aug: Augment, channels: int) -> Any:
     ]
     if aug.flip:
         steps.append(v2.RandomHorizontalFlip(0.5))
+    if aug.rotate > 0:
+        steps.append(v2.RandomRotation(aug.rotate))
     j = aug.jitter
     if channels == 3:
         steps.append(v2.RandomApply([v2.ColorJitter(j, j, j, aug.hue)], p=aug.jitter_p))

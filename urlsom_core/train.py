@@ -66,7 +66,7 @@ def seed_everything(seed: int) -> None:
 def make_augment(cfg: RunConfig, splits: Splits) -> Augment:
     mean, std = splits.train.channel_stats()
     return Augment(out_size=splits.input_size, flip=splits.flip, crop_min=cfg.data.crop_min, mean=mean, std=std,
-                   jitter_reading=cfg.data.jitter)
+                   jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
 
 
 def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
