@@ -81,6 +81,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--widths", type=int, nargs="+", help="ResNet stage widths (paper 16 48 256)")
     m.add_argument("--blocks", type=int, help="basic blocks per stage (paper 3 = ResNet-20)")
     m.add_argument("--dropout", type=float, help="dropout before the projection (paper option 0.5)")
+    m.add_argument("--usage-balance", action="store_true", default=None,
+                   help="after training, fit a per-neuron bias so that every neuron wins some training images "
+                   "(not the paper's; the digits defaults have it on)")
+    m.add_argument("--no-usage-balance", dest="usage_balance", action="store_false",
+                   help="the paper's map: no usage-balancing bias")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help="maximum epochs (paper 500, with early stopping)")
     t.add_argument("--batch-size", type=int, help="pairs per batch (paper 256)")
@@ -119,7 +124,8 @@ _FLAGS = {
     "anneal_share": "train.anneal_share", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
-    "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout", "epochs": "train.epochs",
+    "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout",
+    "usage_balance": "model.usage_balance", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
     "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",

@@ -138,6 +138,10 @@ class ModelConfig:
     training (``TrainConfig.progress``), as a classical SOM shrinks its neighbourhood: the wide filter
     orders the map, the narrow one sharpens it. The kernel keeps the support of ``sigma``. The paper's
     filter is fixed (Sec. III.B); this is not the paper's method.
+    ``usage_balance`` (not the paper's method; off in the paper): after training, fit a per-neuron bias,
+    added to the convolved map before the Softmax, on the un-augmented training images so that every neuron
+    wins about as many of them as any other (``balance.usage_bias``, a classical SOM's "conscience"). For
+    few images per neuron, where a trained map leaves many neurons without a training image.
     """
 
     widths: tuple[int, ...] = (16, 48, 256)
@@ -153,6 +157,7 @@ class ModelConfig:
     dropout: float = 0.0
     gaussian_extent: str = "side"
     sigma_end: float | None = None
+    usage_balance: bool = False
 
     def validate(self) -> None:
         g = self.grid
@@ -187,6 +192,8 @@ class ModelConfig:
                f"widths {self.widths}: allowed is positive integers")
         _check(isinstance(self.blocks, int) and self.blocks >= 1, f"blocks {self.blocks}: allowed is >= 1")
         _check(0.0 <= self.dropout < 1.0, f"dropout {self.dropout}: allowed is 0 <= dropout < 1")
+        _check(isinstance(self.usage_balance, bool),
+               f"usage_balance {self.usage_balance!r}: allowed is true or false")
 
     @property
     def n_neurons(self) -> int:
@@ -201,7 +208,8 @@ KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "
                                                     ("model", "sigma_end"): None,
                                                     ("train", "anneal_share"): 0.7,
                                                     ("train", "amp_cpu"): False,
-                                                    ("data", "rotate"): 0.0}
+                                                    ("data", "rotate"): 0.0,
+                                                    ("model", "usage_balance"): False}
 
 
 @dataclass(frozen=True)
@@ -448,6 +456,14 @@ _SMALL: dict[str, dict[str, Any]] = {"model": {"widths": (16, 32, 64), "blocks":
 # "A shrinking filter on MNIST").
 _SMALL_GRAY: dict[str, dict[str, Any]] = {"data": {"input_size": 16}, "model": {**_SMALL["model"], "sigma_end": 2.0},
                                           "train": dict(_SMALL["train"])}
+# The defaults rule for small gray images adds the usage-balancing bias (``model.usage_balance``, not the
+# paper's method): with 1.6 training digits per neuron a trained map left about 560 of 900 neurons winning a
+# training digit, and 13% of held-out digits landed on the others, where no label was learnt. On two maps of
+# this rule (digits 80/20, seeds 0 and 1, 20 minutes) the bias raised held-out NS from 0.856 and 0.839 to 0.925
+# and 0.925, live neurons to 889, TE from 0.001 to at most 0.017 (book, Measurements, "Digits: a usage-balancing
+# bias"). ``DATA_DEFAULTS["digits"]`` (the book's digits runs, the boundary study) keeps the paper's map.
+_SMALL_RULE: dict[str, dict[str, Any]] = {"model": {**_SMALL["model"], "usage_balance": True},
+                                          "train": dict(_SMALL["train"])}
 DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "digits": _SMALL,
     "mnist": _SMALL_GRAY,
@@ -561,8 +577,8 @@ class AutoRule:
 
 
 AUTO_RULES: tuple[AutoRule, ...] = (
-    AutoRule("small-gray", f"1 channel, side <= {TINY_SIDE} px, any device", _SMALL,
-             "the digits defaults, measured on scikit-learn's digits (README, Results)"),
+    AutoRule("small-gray", f"1 channel, side <= {TINY_SIDE} px, any device", _SMALL_RULE,
+             "the digits defaults with the usage-balancing bias, measured on scikit-learn's digits (README, Results)"),
     AutoRule("gray-28", f"1 channel, side {TINY_SIDE + 1} to {SMALL_GRAY_SIDE} px, any device", _SMALL_GRAY,
              "the digits defaults fed at 16 px with a shrinking filter, measured on the MNIST test set "
              "(book, Measurements)"),

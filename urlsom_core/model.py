@@ -164,6 +164,8 @@ class SOMHead(nn.Module):
         dense = cfg.n_neurons <= DENSE_MAX_NEURONS
         op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
+        if cfg.usage_balance:  # fitted after training (balance.usage_bias); absent otherwise, as in older checkpoints
+            self.register_buffer("usage_bias", torch.zeros(cfg.n_neurons))  # (n,)
         if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
             self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
@@ -191,10 +193,13 @@ class SOMHead(nn.Module):
             if noise_std > 0:
                 y = y + noise_std * torch.randn_like(y)
             if self.operator.numel():
-                return y @ self.operator  # (N, n): the 'same' convolution as one float32 product
-            H, W = self.grid
-            m = fixed_convolution(y.view(-1, 1, H, W), self.kernel.float(), self.boundary)  # (N, 1, H, W), 'same'
-            return m.flatten(1)  # (N, n)
+                m = y @ self.operator  # (N, n): the 'same' convolution as one float32 product
+            else:
+                H, W = self.grid
+                m = fixed_convolution(y.view(-1, 1, H, W), self.kernel.float(), self.boundary).flatten(1)  # (N, n)
+            if self.cfg.usage_balance:
+                m = m + self.usage_bias.float()
+            return m
 
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         logits = self.logits(h, noise_std)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .balance import fit_usage_bias
 from .config import ConfigError, RunConfig
 from .data import ImageData, Splits, check_spec, load_dataset, resolve
 from .files import (
@@ -187,6 +188,28 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     return metrics, assign
 
 
+def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
+                  log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit the model's usage-balancing bias on the training images (``balance.fit_usage_bias``) and return
+    the map's figures without it (``before``: NS, live neurons, held-out NS and the held-out share on
+    neurons that won no training image), so that metrics.json shows what the bias changed."""
+    aug = make_augment(cfg, splits)
+    n = cfg.model.n_neurons
+    y = splits.train.labels.numpy()
+    model.head.usage_bias.zero_()
+    w = predict(model, splits.train, aug, device)["winner"]
+    before: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
+                              "active_neurons": int(np.unique(w).size)}
+    if splits.heldout is not None:
+        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
+        before.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
+                      heldout_on_dead=heldout_on_dead(w, we, n))
+    fit_usage_bias(model, splits.train.images, aug.plain, device)
+    log(f"usage balance: a bias fitted on {len(splits.train):,} training images; without it "
+        f"{before['active_neurons']} of {n} neurons won a training image")
+    return {"before": before}
+
+
 def train_run(
     cfg: RunConfig,
     out: str | Path,
@@ -298,7 +321,12 @@ def _train_locked(
     if trainer.rank != 0:
         return None  # type: ignore[return-value]
     write_jsonl(history_path, result.history)
+    balanced = balance_usage(cfg, result.model, splits, dev, log) if cfg.model.usage_balance else None
+    if balanced is not None:
+        trainer.save_checkpoint()  # the model with its fitted bias
     metrics, assign = evaluate(cfg, result.model, splits, dev)
+    if balanced is not None:
+        metrics["usage_balance"] = balanced
     metrics.update(
         epochs_trained=result.epochs, stop_reason=result.stop_reason, train_seconds=round(result.train_seconds, 3),
         final_loss=result.history[-1]["loss"] if result.history else None, config_key=cfg.key(), provenance=prov,

@@ -1,0 +1,110 @@
+"""The usage-balancing bias: a pure function on constructed logit fields, the head that carries it, and a run
+that fits it, records what it changed and reloads to the same winners."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from urlsom_core.balance import fit_usage_bias, usage_bias
+from urlsom_core.config import ConfigError, ModelConfig, RunConfig
+from urlsom_core.model import SOMHead
+
+
+def _ramp(N=300, n=30, seed=0):
+    """Rows are bumps on a line of n neurons whose centres crowd at the low end (a map that uses few neurons)."""
+    g = torch.Generator().manual_seed(seed)
+    centres = (torch.rand(N, generator=g) ** 3) * (n - 1)  # (N,) most near 0
+    j = torch.arange(n, dtype=torch.float32)
+    return -((j[None, :] - centres[:, None]) ** 2) / 8.0  # (N, n) peak at each row's centre
+
+
+def test_balancing_spreads_winners_over_the_neurons():
+    z = _ramp()
+    before = torch.bincount(z.argmax(1), minlength=30)
+    b = usage_bias(z)
+    after = torch.bincount((z + b).argmax(1), minlength=30)
+    assert before.min() == 0 and before.max() > 2 * 300 / 30 * 4  # crowded: the test's premise
+    assert (after > 0).sum() == 30  # every neuron wins
+    assert after.max() <= before.max() / 2  # the crowded neuron gives away more than half
+
+
+def test_balancing_keeps_the_order_of_the_line():
+    """The bias moves winners by a neuron or so: a row's winner stays near its own peak, in the same order."""
+    z = _ramp()
+    w0, w1 = z.argmax(1).numpy(), (z + usage_bias(z)).argmax(1).numpy()
+    order = np.argsort(w0, kind="stable")
+    assert np.all(np.diff(w1[order]) >= -3)  # monotone up to small local swaps
+
+
+def test_zero_iterations_is_the_zero_bias_and_a_balanced_field_stays_put():
+    z = _ramp()
+    assert torch.equal(usage_bias(z, iters=0), torch.zeros(30))
+    eye = torch.eye(6).repeat(3, 1)  # 18 rows, each neuron already wins 3
+    assert torch.equal((eye + usage_bias(eye)).argmax(1), eye.argmax(1))
+
+
+def test_bias_scales_with_the_logits_and_ignores_a_per_row_offset():
+    z = _ramp()
+    b = usage_bias(z)
+    torch.testing.assert_close(usage_bias(4.0 * z), 4.0 * b, rtol=1e-5, atol=1e-5)
+    shifted = z + torch.linspace(-5, 5, len(z))[:, None]  # a constant per row changes no row's argmax
+    torch.testing.assert_close(usage_bias(shifted), b, rtol=0, atol=1e-3)  # float32 rows, float64 updates
+
+
+@pytest.mark.parametrize("shape", [(5,), (1, 4), (4, 1)])
+def test_bad_shapes_are_named(shape):
+    with pytest.raises(ValueError, match=r"allowed is \(N, n\) with N >= 2 and n >= 2"):
+        usage_bias(torch.zeros(shape))
+
+
+def test_head_without_the_option_has_no_bias_and_with_it_adds_the_bias():
+    cfg = ModelConfig(grid=(4, 4), sigma=1.0)
+    plain = SOMHead(8, cfg)
+    assert "usage_bias" not in plain.state_dict()  # older checkpoints load as before
+    torch.manual_seed(0)
+    balanced = SOMHead(8, ModelConfig(grid=(4, 4), sigma=1.0, usage_balance=True))
+    balanced.load_state_dict({**plain.state_dict(), "usage_bias": torch.zeros(16)})
+    h = torch.randn(5, 8)
+    torch.testing.assert_close(balanced.logits(h), plain.logits(h))
+    bias = torch.linspace(0, 1, 16)
+    balanced.usage_bias.copy_(bias)
+    torch.testing.assert_close(balanced.logits(h), plain.logits(h) + bias)
+
+
+def test_fit_usage_bias_refuses_a_model_without_the_option():
+    from urlsom_core.model import URLSOM
+
+    model = URLSOM(ModelConfig(grid=(4, 4), sigma=1.0, widths=(4,), blocks=1), in_channels=1)
+    with pytest.raises(ValueError, match="built with model.usage_balance false"):
+        fit_usage_bias(model, torch.zeros(4, 1, 8, 8), lambda x: x, torch.device("cpu"))
+
+
+def test_option_is_key_neutral_off_and_checked():
+    plain = RunConfig.from_dict({})
+    assert RunConfig.from_dict({"model": {"usage_balance": False}}).key() == plain.key()
+    assert RunConfig.from_dict({"model": {"usage_balance": True}}).key() != plain.key()
+    with pytest.raises(ConfigError, match="usage_balance 'yes': allowed is true or false"):
+        RunConfig.from_dict({"model": {"usage_balance": "yes"}})
+
+
+def test_a_balanced_run_records_before_and_reloads_to_its_winners(tmp_path):
+    from urlsom_core.runs import Run, train_run
+
+    cfg = RunConfig.from_dict({
+        "data": {"dataset": "digits", "holdout": 0.2, "subset": 300},
+        "model": {"grid": [6, 6], "widths": [8], "blocks": 1, "usage_balance": True},
+        "train": {"epochs": 2, "batch_size": 32},
+    })
+    lines = []
+    run = train_run(cfg, tmp_path / "run", device="cpu", progress=False, log=lines.append)
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    before = m["usage_balance"]["before"]
+    assert set(before) == {"neural_selectivity", "active_neurons", "heldout_neural_selectivity", "heldout_on_dead"}
+    assert m["active_neurons"] >= before["active_neurons"]
+    assert any(line.startswith("usage balance: a bias fitted on 240 training images") for line in lines)
+    model = Run.load(tmp_path / "run").load_model()
+    assert model.head.usage_bias.abs().sum() > 0  # the checkpoint holds the fitted bias
+    again = run.predict(run.splits().train)["winner"]
+    np.testing.assert_array_equal(again, run.assignments()["winner"])
