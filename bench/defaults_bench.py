@@ -129,6 +129,9 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     km = B.kmeans_row(X, y, Xe, ye, k, inputs, f"live neurons of {rows[1]['method']}", seed, log)
     km.update(method="k-means", seed=seed)
     rows.append(km)
+    before = run.metrics.get("usage_balance", {}).get("before")
+    if before:  # the same map without its usage-balancing bias (metrics.json keeps its figures)
+        rows.insert(1, {"method": "URL-SOM, no bias", "inputs": u["inputs"], **before, "seed": seed})
     return rows
 
 
@@ -182,7 +185,10 @@ def markdown(res: dict[str, Any]) -> str:
               f"URL-SOM: `urlsom train {' '.join(res['flags_seed0'])}` (seed varied), no config file; "
               f"{res['defaults_line']}. MiniSom: sigma 1 (asymptotic decay) and sigma 3 -> 1 (linear), "
               f"{res['som_iterations']:,} updates, the same seeds; k-means with K = MiniSom sigma 1's live neurons. "
-              "URL-SOM's TE and edge figures use toroidal distance where its map is a torus; MiniSom's map is flat.",
+              "URL-SOM's TE and edge figures use toroidal distance where its map is a torus; MiniSom's map is flat."
+              + (" 'URL-SOM, no bias': the same maps without their usage-balancing bias (`model.usage_balance`, "
+                 "fitted after training; metrics.json's `usage_balance.before`)."
+                 if any(s["method"] == "URL-SOM, no bias" for s in res["summary"]) else ""),
               "", f"Made by `{res['command']}` in {res['wall_seconds']:.0f} s (git {res['provenance']['git_commit']}, "
               f"URL-SOM on {res['threads']} torch thread(s), {res['provenance']['host']})."]
     return "\n".join(lines) + "\n"

@@ -89,8 +89,9 @@ def test_option_is_key_neutral_off_and_checked():
         RunConfig.from_dict({"model": {"usage_balance": "yes"}})
 
 
-def test_a_balanced_run_records_before_and_reloads_to_its_winners(tmp_path):
-    from urlsom_core.runs import Run, train_run
+@pytest.fixture(scope="module")
+def balanced_run(tmp_path_factory):
+    from urlsom_core.runs import train_run
 
     cfg = RunConfig.from_dict({
         "data": {"dataset": "digits", "holdout": 0.2, "subset": 300},
@@ -98,13 +99,76 @@ def test_a_balanced_run_records_before_and_reloads_to_its_winners(tmp_path):
         "train": {"epochs": 2, "batch_size": 32},
     })
     lines = []
-    run = train_run(cfg, tmp_path / "run", device="cpu", progress=False, log=lines.append)
-    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    out = tmp_path_factory.mktemp("balanced") / "run"
+    return train_run(cfg, out, device="cpu", progress=False, log=lines.append), out, lines
+
+
+def test_a_balanced_run_records_before_and_reloads_to_its_winners(balanced_run):
+    from urlsom_core.runs import Run
+
+    run, out, lines = balanced_run
+    m = json.loads((out / "metrics.json").read_text())
     before = m["usage_balance"]["before"]
     assert set(before) == {"neural_selectivity", "active_neurons", "heldout_neural_selectivity", "heldout_on_dead"}
     assert m["active_neurons"] >= before["active_neurons"]
     assert any(line.startswith("usage balance: a bias fitted on 240 training images") for line in lines)
-    model = Run.load(tmp_path / "run").load_model()
+    model = Run.load(out).load_model()
     assert model.head.usage_bias.abs().sum() > 0  # the checkpoint holds the fitted bias
     again = run.predict(run.splits().train)["winner"]
     np.testing.assert_array_equal(again, run.assignments()["winner"])
+
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "balance_settings.py"
+    spec = importlib.util.spec_from_file_location("bench_balance_settings", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_settings_script_scores_the_run_without_and_with_the_bias(balanced_run, tmp_path, capsys):
+    run, out, _ = balanced_run
+    table = tmp_path / "t.md"
+    assert _script().main([str(out), "--settings", "100:0.3", "0:1", "--out", str(table)]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r[1] for r in rows] == ["no bias", "100 x 0.3", "0 x 1"]
+    before = run.metrics["usage_balance"]["before"]
+    assert float(rows[0][2]) == pytest.approx(before["heldout_neural_selectivity"], abs=5e-4)  # same map, same split
+    assert rows[2][2:] == rows[0][2:]  # no iterations: the zero bias
+    assert float(rows[1][2]) == pytest.approx(run.metrics["heldout_neural_selectivity"], abs=5e-4)  # the run's own bias
+    assert "Made by `python bench/balance_settings.py" in table.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["/no/such/run"], "run /no/such/run: not a complete run directory (no metrics.json)"),
+    (["RUN", "--settings", "3:x"], "--settings 3:x: allowed is ITERS:STEP with ITERS >= 0 and STEP > 0"),
+])
+def test_settings_script_bad_input_is_one_line(balanced_run, tmp_path, capsys, argv, message):
+    _, out, _ = balanced_run
+    argv = [str(out) if a == "RUN" else a for a in argv]
+    assert _script().main([*argv, "--out", str(tmp_path / "t.md")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"balance_settings: error: {message}"]
+    assert not (tmp_path / "t.md").exists()
+
+
+def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_path, capsys):
+    from urlsom_core.cli import build_parser, main, resolve_args
+
+    def cfg(*flags):
+        return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]
+
+    assert cfg().model.usage_balance is True  # the small-gray defaults rule
+    assert cfg("--no-usage-balance").model.usage_balance is False
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert cfg("--config", str(empty)).model.usage_balance is False  # a config file is used as written
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--dataset", "digits", "--holdout", "0.2", "--subset", "200", "--grid", "5", "5",
+            "--widths", "8", "--blocks", "1", "--epochs", "1", "--batch-size", "32", "--quiet", "--device", "cpu"]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert "without the usage-balancing bias: active_neurons " in printed.out
+    assert "usage balance: a bias fitted on 160 training images" in printed.err

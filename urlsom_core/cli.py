@@ -210,6 +210,10 @@ def _print_metrics(m: dict[str, Any]) -> None:
         if k in m:
             v = m[k]
             print(f"  {k:32s} {v:.4f}" if isinstance(v, float) else f"  {k:32s} {v}")
+    before = m.get("usage_balance", {}).get("before", {})
+    if before:  # the same map without its usage-balancing bias
+        print("  without the usage-balancing bias: " + ", ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in before.items()))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
