@@ -7,7 +7,9 @@ NS of each stored run without the bias and with it at several settings, side by 
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. The bias is fitted on
 the run's un-augmented training images (``balance.usage_bias``, ITERS:STEP, the defaults first), whatever the
 run's own ``model.usage_balance`` (a run that has one is scored from its logits without it). Nothing is
-trained; a 30x30 digits run takes about 10 s. The table goes to stdout and, with ``--out FILE``, to a
+trained; a 30x30 digits run takes about 10 s. The fit follows every winner through its iterations, so the last
+bits of the logits matter: with another torch thread count than the run's own fit (``OMP_NUM_THREADS``) a
+map's figures can move by a held-out image or two. The table goes to stdout and, with ``--out FILE``, to a
 Markdown file with the command and provenance.
 """
 
@@ -42,8 +44,8 @@ def settings_of(items: list[str] | None) -> list[tuple[int, float]]:
         try:
             pair = (int(it), float(st))
         except ValueError:
-            pair = (-1, -1.0)
-        if pair[0] < 0 or not pair[1] > 0:
+            pair = None
+        if pair is None or pair[0] < 0 or not pair[1] > 0:
             raise ValueError(f"--settings {s}: allowed is ITERS:STEP with ITERS >= 0 and STEP > 0")
         out.append(pair)
     return out
@@ -54,8 +56,7 @@ def run_rows(path: str, settings: list[tuple[int, float]]) -> list[dict[str, obj
     import torch
 
     from urlsom_core import metrics as M
-    from urlsom_core.balance import usage_bias
-    from urlsom_core.predict import _autocast
+    from urlsom_core.balance import map_logits, usage_bias
     from urlsom_core.runs import Run
     from urlsom_core.train import make_augment
 
@@ -70,9 +71,8 @@ def run_rows(path: str, settings: list[tuple[int, float]]) -> list[dict[str, obj
     grid = tuple(run.config.model.grid)
     torus = run.config.model.boundary == "circular"
     dev = torch.device("cpu")
-    with torch.no_grad(), _autocast(dev):
-        Lt = model.head.logits(model.embed(aug.plain(sp.train.images)))  # (N, n)
-        Lh = model.head.logits(model.embed(aug.plain(sp.heldout.images)))  # (M, n)
+    Lt = map_logits(model, sp.train.images, aug.plain, dev)  # (N, n), as the run's own fit saw them
+    Lh = map_logits(model, sp.heldout.images, aug.plain, dev)  # (M, n)
     yt, yh, n = sp.train.labels.numpy(), sp.heldout.labels.numpy(), Lt.shape[1]
     rows = []
     for label, b in [("no bias", torch.zeros(n))] + [(f"{i} x {s:g}", usage_bias(Lt, i, s)) for i, s in settings]:

@@ -75,25 +75,32 @@ def usage_bias(logits: torch.Tensor, iters: int = BALANCE_ITERS, step: float = B
 
 
 @torch.no_grad()
-def fit_usage_bias(model: torch.nn.Module, images: torch.Tensor, plain: Callable[[torch.Tensor], torch.Tensor],
-                   device: torch.device, batch: int = 1024, amp: bool = True) -> torch.Tensor:
-    """Fit ``model.head.usage_bias`` in place on ``images`` (un-augmented by ``plain``, as ``predict.predict``
-    sees them, under the same autocast) and return it. The bias is zeroed first, so fitting again (a
-    resumed run) gives the same bias. ``model`` is a :class:`~urlsom_core.model.URLSOM` built with
-    ``model.usage_balance`` true."""
+def map_logits(model: torch.nn.Module, images: torch.Tensor, plain: Callable[[torch.Tensor], torch.Tensor],
+               device: torch.device, batch: int = 1024, amp: bool = True) -> torch.Tensor:
+    """The convolved maps (N, n), pre-Softmax and float32, of ``images`` un-augmented by ``plain``, as
+    ``predict.predict`` sees them (same batches, same autocast), in eval mode; the bias in use included."""
     from .predict import _autocast
 
-    head = model.head
-    if not hasattr(head, "usage_bias"):
-        raise ValueError("fit_usage_bias: the model has no usage_bias (built with model.usage_balance false)")
     was = model.training
     model.eval()
-    head.usage_bias.zero_()
     parts = []
     for i in range(0, len(images), batch):
         x = plain(images[i : i + batch].to(device))
         with _autocast(device, amp):
-            parts.append(head.logits(model.embed(x)))  # (b, n) float32
-    head.usage_bias.copy_(usage_bias(torch.cat(parts)))
+            parts.append(model.head.logits(model.embed(x)))  # (b, n) float32
     model.train(was)
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def fit_usage_bias(model: torch.nn.Module, images: torch.Tensor, plain: Callable[[torch.Tensor], torch.Tensor],
+                   device: torch.device, batch: int = 1024, amp: bool = True) -> torch.Tensor:
+    """Fit ``model.head.usage_bias`` in place on ``images`` (:func:`map_logits`) and return it. The bias is
+    zeroed first, so fitting again (a resumed run) gives the same bias. ``model`` is a
+    :class:`~urlsom_core.model.URLSOM` built with ``model.usage_balance`` true."""
+    head = model.head
+    if not hasattr(head, "usage_bias"):
+        raise ValueError("fit_usage_bias: the model has no usage_bias (built with model.usage_balance false)")
+    head.usage_bias.zero_()
+    head.usage_bias.copy_(usage_bias(map_logits(model, images, plain, device, batch, amp)))
     return head.usage_bias
