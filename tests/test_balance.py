@@ -172,3 +172,33 @@ def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_pat
     printed = capsys.readouterr()
     assert "without the usage-balancing bias: active_neurons " in printed.out
     assert "usage balance: a bias fitted on 160 training images" in printed.err
+
+
+def _errors_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "heldout_errors.py"
+    spec = importlib.util.spec_from_file_location("bench_heldout_errors", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_errors_script_scores_the_map_as_its_metrics(balanced_run, tmp_path, capsys):
+    run, out, _ = balanced_run
+    table = tmp_path / "e.md"
+    assert _errors_script().main([str(out), "--out", str(table)]) == 0
+    cells = capsys.readouterr().out.strip().split(" | ")
+    figures = [float(c.strip(" |")) for c in cells[1:]]
+    assert figures[0] == pytest.approx(run.metrics["heldout_neural_selectivity"], abs=5e-4)  # the run's own map, bias in
+    assert sum(figures[:4]) == pytest.approx(1.0, abs=2e-3)  # right, on dead, at a boundary, far
+    assert sum(figures[5:]) == pytest.approx(1.0, abs=2e-3)  # on the 1-NN's neuron, one step, farther
+    assert "Made by `python bench/heldout_errors.py" in table.read_text()
+
+
+def test_errors_script_bad_input_is_one_line(tmp_path, capsys):
+    assert _errors_script().main(["/no/such/run", "--out", str(tmp_path / "e.md")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "heldout_errors: error: run /no/such/run: not a complete run directory (no metrics.json)"]
+    assert not (tmp_path / "e.md").exists()

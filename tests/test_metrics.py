@@ -213,3 +213,21 @@ def test_heldout_on_dead_is_the_part_of_heldout_ns_no_label_can_fix():
     assert dead == pytest.approx(np.mean(~np.isin(we, w)))
     assert 1 - heldout_neural_selectivity(w, y, we, ye, 40) >= dead > 0
     assert heldout_on_dead(w, w, 40) == 0.0 and np.isnan(heldout_on_dead(w, np.array([], int), 40))
+
+
+def test_heldout_errors_split_the_wrong_samples_by_where_they_landed():
+    from urlsom_core.metrics import heldout_errors, heldout_neural_selectivity, heldout_on_dead
+
+    # 1x5 map: neurons 0, 1 labelled 0; 3 labelled 1; 4 labelled 2; 2 dead
+    w, y = np.array([0, 1, 3, 4, 4]), np.array([0, 0, 1, 2, 2])
+    we = np.array([0, 1, 2, 3, 4, 0, 4, 3])
+    ye = np.array([0, 0, 0, 2, 1, 2, 0, 1])
+    flat = heldout_errors(w, y, we, ye, (1, 5))
+    assert flat["right"] == pytest.approx(heldout_neural_selectivity(w, y, we, ye, 5))  # 0, 1, 3 -> 3/8
+    assert flat["on_dead"] == pytest.approx(heldout_on_dead(w, we, 5))  # neuron 2: 1/8
+    # 3 (label 2) next to 4; 4 (label 1) next to 3; 0 (label 2) and 4 (label 0) far from their classes
+    assert flat["next_to_class"] == pytest.approx(2 / 8) and flat["far"] == pytest.approx(2 / 8)
+    wrapped = heldout_errors(w, y, we, ye, (1, 5), torus=True)  # 0 and 4 are neighbours on the torus
+    assert wrapped["next_to_class"] == pytest.approx(4 / 8) and wrapped["far"] == 0.0
+    assert sum(wrapped.values()) == pytest.approx(1.0)
+    assert all(np.isnan(v) for v in heldout_errors(w, y, np.array([], int), np.array([], int), (1, 5)).values())

@@ -108,6 +108,39 @@ def heldout_on_dead(train_winners: np.ndarray, test_winners: np.ndarray, n_neuro
     return float((~live[test_winners]).mean())
 
 
+def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_winners: np.ndarray,
+                   test_labels: np.ndarray, grid: tuple[int, int], torus: bool = False) -> dict[str, float]:
+    """Where the held-out samples that :func:`heldout_neural_selectivity` counts wrong landed, as shares of
+    all held-out samples: ``on_dead`` (their winner won no ``train`` sample), ``next_to_class`` (a live neuron
+    of another label, with a neuron of their own label within one step, 8-neighbourhood, wrapping when
+    ``torus``: a class boundary of the map) and ``far`` (the rest). ``right`` is the held-out NS; the four add
+    up to 1. NaN for no held-out samples.
+
+    Example:
+        >>> w, y = np.array([0, 1, 3]), np.array([5, 6, 6])  # 2x2 map: neuron 2 dead, neurons 0, 1, 3 labelled
+        >>> r = heldout_errors(w, y, np.array([0, 1, 2, 0]), np.array([5, 5, 5, 6]), grid=(2, 2))
+        >>> r["right"], r["next_to_class"], r["on_dead"]  # 1 is next to 0 (label 5), 0 to 1 and 3 (label 6)
+        (0.25, 0.5, 0.25)
+    """
+    n = grid[0] * grid[1]
+    train_winners, train_labels = _check_assignment(train_winners, train_labels, n)
+    test_winners, test_labels = _check_assignment(test_winners, test_labels, n)
+    if test_winners.size == 0:
+        return dict.fromkeys(("right", "on_dead", "next_to_class", "far"), float("nan"))
+    nl = neuron_labels(train_winners, train_labels, n)  # (n,), -1 for dead
+    right = nl[test_winners] == test_labels
+    dead = nl[test_winners] < 0
+    wrong = np.flatnonzero(~right & ~dead)
+    near = np.zeros(len(test_winners), dtype=bool)
+    for i in wrong:  # a neuron of the sample's own label within one step of its winner
+        own = np.flatnonzero(nl == test_labels[i])
+        if own.size:
+            near[i] = grid_offsets(np.full(own.size, test_winners[i]), own, grid, torus).max(1).min() <= 1
+    m = len(test_winners)
+    return {"right": float(right.sum() / m), "on_dead": float(dead.sum() / m),
+            "next_to_class": float(near.sum() / m), "far": float((wrong.size - near.sum()) / m)}
+
+
 def chance_neural_selectivity(train_labels: np.ndarray, n_neurons: int, heldout_labels: np.ndarray | None = None,
                               repeats: int = 10, seed: int = 0) -> dict[str, float]:
     """NS (and held-out NS) of a map with no knowledge of the images: every sample goes to one of
