@@ -459,9 +459,10 @@ _SMALL_GRAY: dict[str, dict[str, Any]] = {"data": {"input_size": 16}, "model": {
 # The defaults rule for small gray images adds the usage-balancing bias (``model.usage_balance``, not the
 # paper's method): with 1.6 training digits per neuron a trained map left about 560 of 900 neurons winning a
 # training digit, and 10-13% of held-out digits landed on the others, where no label was learnt. With the bias
-# (digits 80/20, 20 minutes, 3 seeds, `bench/defaults_bench.py`) held-out NS rose from 0.860 to 0.915, live
-# neurons from 559 to 892, TE from 0.001 to at most 0.022 (book, Measurements, "Digits: a usage-balancing
-# bias"). ``DATA_DEFAULTS["digits"]`` (the book's digits runs, the boundary study) keeps the paper's map.
+# (digits 80/20, 20 minutes, 3 seeds, `bench/defaults_bench.py`, an idle 2-core machine) held-out NS rose from
+# 0.856 to 0.927, live neurons from 569 to 892, TE to at most 0.019 (book, Measurements, "Digits: a
+# usage-balancing bias" and "Digits on an idle machine"). ``DATA_DEFAULTS["digits"]`` (the book's digits runs,
+# the boundary study) keeps the paper's map.
 _SMALL_RULE: dict[str, dict[str, Any]] = {"model": {**_SMALL["model"], "usage_balance": True},
                                           "train": dict(_SMALL["train"])}
 DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
