@@ -118,15 +118,20 @@ def test_a_balanced_run_records_before_and_reloads_to_its_winners(balanced_run):
     np.testing.assert_array_equal(again, run.assignments()["winner"])
 
 
-def _script():
+def _bench(name):
+    """The module of ``bench/<name>.py`` (bench/ is not a package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "balance_settings.py"
-    spec = importlib.util.spec_from_file_location("bench_balance_settings", path)
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _script():
+    return _bench("balance_settings")
 
 
 def test_settings_script_scores_the_run_without_and_with_the_bias(balanced_run, tmp_path, capsys):
@@ -175,14 +180,7 @@ def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_pat
 
 
 def _errors_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "bench" / "heldout_errors.py"
-    spec = importlib.util.spec_from_file_location("bench_heldout_errors", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return _bench("heldout_errors")
 
 
 def test_errors_script_scores_the_map_as_its_metrics(balanced_run, tmp_path, capsys):
