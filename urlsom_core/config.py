@@ -555,9 +555,10 @@ DEVICE_KINDS = ("cpu", "cuda")
 # 10, for the loss to improve. With 100 and 10, half of the digits and MNIST trainings (80/20, 20 minutes, 1
 # thread, seeds 0-2) stopped early, the rest at the cap, all well inside the budget; with these two values the
 # mean held-out NS rose from 0.833 to 0.856 on digits and from 0.894 to 0.904 on MNIST (book, Measurements, "With
-# a time budget the budget ends the training"), and on that machine the 20-minute budget ended most digits runs.
-# On a faster idle one (about 1.5 s an epoch) the cap or early stopping ended them in 5 to 8 minutes, and
-# training on past early stopping did not raise held-out NS (book, Measurements, "Digits on an idle machine").
+# a time budget the budget ends the training"). Which ends a digits run depends on the machine: on a loaded one
+# (about 5.5 s an epoch) the 20-minute budget ended two of three; on an idle one (about 1.5 s) the cap or early
+# stopping ended them in 5 to 8 minutes, and training on past early stopping did not raise held-out NS (book,
+# Measurements, "Digits: a usage-balancing bias" and "Digits on an idle machine").
 # Without a budget: 100 and 10.
 BUDGET_RULES = ("small-gray", "gray-28")
 BUDGET_TRAIN: dict[str, Any] = {"epochs": 300, "patience": 30}
