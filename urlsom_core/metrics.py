@@ -130,15 +130,16 @@ def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_win
     nl = neuron_labels(train_winners, train_labels, n)  # (n,), -1 for dead
     right = nl[test_winners] == test_labels
     dead = nl[test_winners] < 0
-    wrong = np.flatnonzero(~right & ~dead)
-    near = np.zeros(len(test_winners), dtype=bool)
-    for i in wrong:  # a neuron of the sample's own label within one step of its winner
-        own = np.flatnonzero(nl == test_labels[i])
-        if own.size:
-            near[i] = grid_offsets(np.full(own.size, test_winners[i]), own, grid, torus).max(1).min() <= 1
+    wrong = ~right & ~dead
+    beside = np.zeros((n, int(max(nl.max(), test_labels.max())) + 1), dtype=bool)  # (n, classes): a label one step away
+    pairs = adjacent_pairs(grid, torus)  # (P, 2), each 8-adjacent pair once
+    for a, b in (pairs.T, pairs.T[::-1]):  # both ways round
+        live = nl[b] >= 0
+        beside[a[live], nl[b[live]]] = True
+    near = wrong & beside[test_winners, test_labels]
     m = len(test_winners)
     return {"right": float(right.sum() / m), "on_dead": float(dead.sum() / m),
-            "next_to_class": float(near.sum() / m), "far": float((wrong.size - near.sum()) / m)}
+            "next_to_class": float(near.sum() / m), "far": float((wrong & ~near).sum() / m)}
 
 
 def chance_neural_selectivity(train_labels: np.ndarray, n_neurons: int, heldout_labels: np.ndarray | None = None,
