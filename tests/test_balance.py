@@ -2,6 +2,7 @@
 that fits it, records what it changed and reloads to the same winners."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -147,9 +148,24 @@ def test_settings_script_scores_the_run_without_and_with_the_bias(balanced_run, 
     assert "Made by `python bench/balance_settings.py" in table.read_text()
 
 
+def test_settings_script_refits_on_perturbed_logits(balanced_run, capsys):
+    _, out, _ = balanced_run
+    assert _script().main([str(out), "--settings", "100:0.3", "--jitter", "3"]) == 0
+    rows = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
+    assert rows[0][-1] == "-"  # no bias, nothing to refit
+    mean, std, span = re.fullmatch(r"([\d.]+) \+- ([\d.]+) \(([\d.]+-[\d.]+)\)", rows[1][-1]).groups()
+    lo, hi = map(float, span.split("-"))
+    assert lo <= float(mean) <= hi and float(std) <= hi - lo
+    z = torch.randn(240, 25)
+    moved = _script().jittered(z, 0, 0)
+    assert 0 < (moved - z).abs().max() <= 8 * 2.0**-22 * z.abs().max()  # last bits only
+    torch.testing.assert_close(_script().jittered(z, 0, 0), moved, rtol=0, atol=0)  # seeded
+
+
 @pytest.mark.parametrize("argv, message", [
     (["/no/such/run"], "run /no/such/run: not a complete run directory (no metrics.json)"),
     (["RUN", "--settings", "3:x"], "--settings 3:x: allowed is ITERS:STEP with ITERS >= 0 and STEP > 0"),
+    (["RUN", "--jitter", "-1"], "--jitter -1: allowed is K >= 0"),
 ])
 def test_settings_script_bad_input_is_one_line(balanced_run, tmp_path, capsys, argv, message):
     _, out, _ = balanced_run
