@@ -78,6 +78,7 @@ def test_tiny_run_writes_everything_and_reuses(tmp_path, capsys):
                 "trustworthiness", "nmi", "ari"):
         assert key in m, key
     assert m["n_neurons"] == 25 and 1 <= m["active_neurons"] <= 25
+    assert 1 <= m["output_spread"] <= 25  # the median participation ratio of the Softmax outputs
     prov = json.loads((out / "manifest.json").read_text())
     assert prov["status"] == "complete"
     for key in ("versions", "device", "seed", "git_commit"):

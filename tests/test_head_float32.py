@@ -1,5 +1,6 @@
 """The SOM head computes in float32 inside a bf16 autocast region (winners are argmaxes of a smooth field)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -87,3 +88,21 @@ def test_amp_cpu_keeps_every_stored_key_and_is_validated():
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict({"train": {"amp_cpu": "yes"}})
     assert str(e.value) == "amp_cpu 'yes': allowed are true or false"
+
+
+def test_predict_spread_is_the_participation_ratio_of_the_softmax():
+    from urlsom_core.config import RunConfig
+    from urlsom_core.data import resolve
+    from urlsom_core.metrics import participation_ratio
+    from urlsom_core.predict import predict
+    from urlsom_core.train import Trainer
+
+    cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
+                               "data": {"dataset": "digits", "subset": 64}, "train": {"epochs": 1}})
+    tr = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None)
+    out = predict(tr.model, tr.splits.train, tr.aug, tr.device, batch=24)  # three batches
+    tr.model.eval()
+    with torch.no_grad():
+        p = tr.model(tr.aug.plain(tr.splits.train.images)).numpy()  # (N, 16)
+    np.testing.assert_allclose(out["spread"], participation_ratio(p), rtol=1e-5)
+    assert out["spread"].shape == (len(tr.splits.train),) and (out["spread"] >= 1).all() and (out["spread"] <= 16).all()

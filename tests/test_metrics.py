@@ -231,3 +231,14 @@ def test_heldout_errors_split_the_wrong_samples_by_where_they_landed():
     assert wrapped["next_to_class"] == pytest.approx(4 / 8) and wrapped["far"] == 0.0
     assert sum(wrapped.values()) == pytest.approx(1.0)
     assert all(np.isnan(v) for v in heldout_errors(w, y, np.array([], int), np.array([], int), (1, 5)).values())
+
+
+def test_participation_ratio_counts_the_neurons_an_output_spreads_over():
+    from urlsom_core.metrics import participation_ratio
+
+    p = np.zeros((4, 9))
+    p[0, 3] = 1.0  # one-hot
+    p[1] = 1 / 9  # uniform
+    p[2, [0, 1, 2]] = 1 / 3  # three equal neurons
+    p[3, [0, 1]] = [0.75, 0.25]  # 1 / (0.5625 + 0.0625)
+    np.testing.assert_allclose(participation_ratio(p), [1.0, 9.0, 3.0, 1.6])

@@ -142,6 +142,20 @@ def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_win
             "next_to_class": float(near.sum() / m), "far": float((wrong & ~near).sum() / m)}
 
 
+def participation_ratio(p: np.ndarray) -> np.ndarray:
+    """How many neurons each output spreads over: ``1 / sum_j p_ij^2`` for rows ``p`` (N, n) that sum to 1.
+
+    1 for a one-hot output, n for the uniform one; for a square blob of k equal neurons, k. Not a figure of
+    the paper: it shows how peaked the Softmax of Eq. 1 is at the end of training (the loss's balance of
+    loss_WTA against loss_collapse sets it).
+
+    >>> participation_ratio(np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]]))
+    array([1., 4., 2.])
+    """
+    p = np.asarray(p, dtype=np.float64)
+    return 1.0 / np.square(p).sum(axis=1)
+
+
 def chance_neural_selectivity(train_labels: np.ndarray, n_neurons: int, heldout_labels: np.ndarray | None = None,
                               repeats: int = 10, seed: int = 0) -> dict[str, float]:
     """NS (and held-out NS) of a map with no knowledge of the images: every sample goes to one of

@@ -20,7 +20,8 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Un-augmented outputs of ``model`` on ``data``.
 
-    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index) and, if
+    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index), ``spread`` (N,),
+    the number of neurons each output spreads over (``metrics.participation_ratio`` of the Softmax), and, if
     ``embed``, the backbone features ``embedding`` (N, d). On CUDA the images go up from pinned memory
     asynchronously and the results come back once, at the end."""
     was = model.training
@@ -28,7 +29,7 @@ def predict(
     src = data.images
     if device.type == "cuda" and not src.is_cuda:
         src = src.pin_memory()
-    top2, embs = [], []
+    top2, spread, embs = [], [], []
     for i in range(0, len(data), batch):
         x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
         if device.type == "cuda":
@@ -37,11 +38,12 @@ def predict(
             h = model.embed(x)
             p = model.head(h)
         top2.append(torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2])
+        spread.append(1.0 / p.double().square().sum(1))  # (b,): metrics.participation_ratio
         if embed:
             embs.append(h.float())
     model.train(was)
     t2 = torch.cat(top2).cpu()
-    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy()}
+    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy(), "spread": torch.cat(spread).cpu().numpy()}
     if embed:
         out["embedding"] = torch.cat(embs).cpu().numpy()
     return out

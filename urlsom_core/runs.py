@@ -177,6 +177,7 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     metrics: dict[str, Any] = dict(neural_selectivity(tr["winner"], y, n))
     metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"],
                                torus=run_cfg.model.boundary == "circular"))  # usage metrics included
+    metrics["output_spread"] = float(np.median(tr["spread"]))  # neurons an un-augmented output spreads over
     assign = {"winner": tr["winner"].astype(np.int32), "label": y.astype(np.int16), "top2": tr["top2"].astype(np.int32)}
     if splits.heldout is not None:
         te = predict(model, splits.heldout, aug, device)
