@@ -79,9 +79,7 @@ def run_rows(path: str, settings: list[tuple[int, float]], jitter: int = 0) -> l
     from urlsom_core.train import make_augment
 
     run = Run.load(path)
-    sp = run.splits()
-    if sp.heldout is None:
-        raise ValueError(f"run {path}: has no held-out split (allowed: runs trained with --holdout or --eval-dataset)")
+    sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
     model = run.load_model()
     if hasattr(model.head, "usage_bias"):
         model.head.usage_bias.zero_()

@@ -44,9 +44,7 @@ def run_row(path: str) -> dict[str, object]:
     from urlsom_core.train import make_augment
 
     run = Run.load(path)
-    sp = run.splits()
-    if sp.heldout is None:
-        raise ValueError(f"run {path}: has no held-out split (allowed: runs trained with --holdout or --eval-dataset)")
+    sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
     model, dev = run.load_model(), torch.device("cpu")
     aug = make_augment(run.config, sp)
     grid, torus = tuple(run.config.model.grid), run.config.model.boundary == "circular"

@@ -216,3 +216,20 @@ def test_errors_script_bad_input_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         "heldout_errors: error: run /no/such/run: not a complete run directory (no metrics.json)"]
     assert not (tmp_path / "e.md").exists()
+
+
+def test_both_scripts_refuse_a_run_without_a_held_out_split(tmp_path, capsys):
+    from urlsom_core.runs import Run, train_run
+
+    cfg = RunConfig.from_dict({"data": {"dataset": "digits", "subset": 100},
+                               "model": {"grid": [4, 4], "widths": [8], "blocks": 1}, "train": {"epochs": 1}})
+    out = tmp_path / "run"
+    train_run(cfg, out, device="cpu", progress=False, log=lambda s: None)
+    message = f"run {out}: has no held-out split (allowed: runs trained with --holdout or --eval-dataset)"
+    with pytest.raises(ConfigError) as e:
+        Run.load(out).heldout_splits()
+    assert str(e.value) == message
+    for name, script in (("balance_settings", _script()), ("heldout_errors", _errors_script())):
+        assert script.main([str(out), "--out", str(tmp_path / "t.md")]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"{name}: error: {message}"]
+        assert not (tmp_path / "t.md").exists()

@@ -107,6 +107,14 @@ class Run:
             self._splits = resolve(self.config.data)
         return self._splits
 
+    def heldout_splits(self) -> Splits:
+        """:meth:`splits`, or a one-line ConfigError when the run has no held-out split to score."""
+        sp = self.splits()
+        if sp.heldout is None:
+            raise ConfigError(f"run {self.path}: has no held-out split (allowed: runs trained with --holdout or "
+                              "--eval-dataset)")
+        return sp
+
     def load_model(self, device: str = "cpu") -> URLSOM:
         dev = pick_device(device)
         ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
