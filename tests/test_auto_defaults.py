@@ -60,10 +60,13 @@ def test_every_row(n, size, channels, device, rule):
 
 def test_rows_are_the_measured_settings():
     rows = {r.name: r.sections for r in AUTO_RULES}
-    # small gray images: the digits defaults with the usage-balancing bias (the book's digits runs keep the paper's map)
-    assert rows["small-gray"] == {"model": {**DATA_DEFAULTS["digits"]["model"], "usage_balance": True},
+    # small gray images: the digits defaults with the usage-balancing bias and the prototype readout (the book's
+    # digits runs keep the paper's map)
+    assert rows["small-gray"] == {"model": {**DATA_DEFAULTS["digits"]["model"], "usage_balance": True,
+                                            "prototype_readout": True},
                                   "train": DATA_DEFAULTS["digits"]["train"]}
     assert "usage_balance" not in DATA_DEFAULTS["digits"]["model"] and rows["gray-28"] == DATA_DEFAULTS["mnist"]
+    assert "prototype_readout" not in DATA_DEFAULTS["digits"]["model"]
     # MNIST-sized gray images: the digits defaults, fed at 16 px (as data.resolve feeds the 8x8 digits), with
     # the Gaussian shrinking from sigma 5 to 2
     assert rows["gray-28"] == {"data": {"input_size": 16}, "model": {**DATA_DEFAULTS["digits"]["model"], "sigma_end": 2.0},
@@ -163,9 +166,9 @@ def test_describe(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ the CLI applies it
-def test_digits_gets_its_defaults_and_the_usage_balance(monkeypatch):
+def test_digits_gets_its_defaults_the_usage_balance_and_the_readout(monkeypatch):
     today = RunConfig.from_dict(with_defaults("digits", {"data": {"dataset": "digits"},
-                                                         "model": {"usage_balance": True}}))
+                                                         "model": {"usage_balance": True, "prototype_readout": True}}))
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cpu")) == today
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today
 

@@ -86,6 +86,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "(not the paper's; the digits defaults have it on)")
     m.add_argument("--no-usage-balance", dest="usage_balance", action="store_false",
                    help="the paper's map: no usage-balancing bias")
+    m.add_argument("--prototype-readout", action="store_true", default=None,
+                   help="after training, let each image's winner be the neuron with the nearest prototype among the "
+                   "network's winner and its 8 neighbours (not the paper's; the digits defaults have it on)")
+    m.add_argument("--no-prototype-readout", dest="prototype_readout", action="store_false",
+                   help="the paper's winners: the argmax of the map's output")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help="maximum epochs (paper 500, with early stopping)")
     t.add_argument("--batch-size", type=int, help="pairs per batch (paper 256)")
@@ -125,7 +130,7 @@ _FLAGS = {
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout",
-    "usage_balance": "model.usage_balance", "epochs": "train.epochs",
+    "usage_balance": "model.usage_balance", "prototype_readout": "model.prototype_readout", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
     "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",
@@ -210,10 +215,12 @@ def _print_metrics(m: dict[str, Any]) -> None:
         if k in m:
             v = m[k]
             print(f"  {k:32s} {v:.4f}" if isinstance(v, float) else f"  {k:32s} {v}")
-    before = m.get("usage_balance", {}).get("before", {})
-    if before:  # the same map without its usage-balancing bias
-        print("  without the usage-balancing bias: " + ", ".join(
-            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in before.items()))
+    for key, what in (("prototype_readout", "with the network's own winners (no prototype readout)"),
+                      ("usage_balance", "without the usage-balancing bias")):
+        before = m.get(key, {}).get("before", {})
+        if before:  # the same map without what was fitted after training
+            print(f"  {what}: " + ", ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in before.items()))
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from torch import nn
 
 from .config import BOUNDARIES, ModelConfig, max_kernel_size
 from .filters import crop_kernel, gaussian_kernel, student_t_kernel
+from .readout import local_top2, window_index
 
 
 class BasicBlock(nn.Module):
@@ -166,6 +167,10 @@ class SOMHead(nn.Module):
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
         if cfg.usage_balance:  # fitted after training (balance.usage_bias); absent otherwise, as in older checkpoints
             self.register_buffer("usage_bias", torch.zeros(cfg.n_neurons))  # (n,)
+        if cfg.prototype_readout:  # fitted after training (readout.fit_prototypes); absent otherwise
+            self.register_buffer("prototypes", torch.zeros(cfg.n_neurons, in_features))  # (n, d)
+            self.register_buffer("prototype_count", torch.zeros(cfg.n_neurons))  # (n,) images behind each
+            self.register_buffer("window", window_index(cfg.grid, cfg.boundary == "circular"), persistent=False)
         if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
             self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
@@ -200,6 +205,14 @@ class SOMHead(nn.Module):
             if self.cfg.usage_balance:
                 m = m + self.usage_bias.float()
             return m
+
+    def read_out(self, h: torch.Tensor, top2: torch.Tensor) -> torch.Tensor:
+        """The best and second-best neurons (N, 2) the map reports for embeddings ``h``: ``top2``, the Softmax's
+        two largest outputs, or with ``model.prototype_readout`` those refined by the neurons' prototypes
+        (:func:`urlsom_core.readout.local_top2`; the network's own until the prototypes are fitted)."""
+        if not self.cfg.prototype_readout:
+            return top2
+        return local_top2(h, top2, self.prototypes, self.prototype_count, self.window)
 
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         logits = self.logits(h, noise_std)

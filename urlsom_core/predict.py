@@ -20,7 +20,8 @@ def predict(
 ) -> dict[str, np.ndarray]:
     """Un-augmented outputs of ``model`` on ``data``.
 
-    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index), ``spread`` (N,),
+    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index; with
+    ``model.prototype_readout`` the readout's, ``SOMHead.read_out``), ``spread`` (N,),
     the number of neurons each output spreads over (``metrics.participation_ratio`` of the Softmax), and, if
     ``embed``, the backbone features ``embedding`` (N, d). On CUDA the images go up from pinned memory
     asynchronously and the results come back once, at the end."""
@@ -37,7 +38,7 @@ def predict(
         with _autocast(device, amp):
             h = model.embed(x)
             p = model.head(h)
-        top2.append(torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2])
+        top2.append(model.head.read_out(h, torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2]))
         spread.append(1.0 / p.double().square().sum(1))  # (b,): metrics.participation_ratio
         if embed:
             embs.append(h.float())

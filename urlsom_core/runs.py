@@ -55,8 +55,9 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .metrics import heldout_neural_selectivity, heldout_on_dead, map_metrics, neural_selectivity
+from .metrics import heldout_neural_selectivity, heldout_on_dead, map_metrics, neural_selectivity, topographic_error
 from .model import URLSOM
+from .readout import fit_readout_prototypes
 from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
@@ -219,6 +220,34 @@ def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.d
     return {"before": before}
 
 
+def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
+                log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit the model's prototype readout on the un-augmented training images (``readout.fit_prototypes``,
+    from the network's winners, its usage bias included) and return the map's figures with the network's own
+    winners (``before``: NS, live neurons, TE, held-out NS and the held-out share on neurons that won no
+    training image), so that metrics.json shows what the readout changed."""
+    aug = make_augment(cfg, splits)
+    n, grid, torus = cfg.model.n_neurons, cfg.model.grid, cfg.model.boundary == "circular"
+    head = model.head
+    head.prototype_count.zero_()  # no prototypes: predict reports the network's own winners
+    tr = predict(model, splits.train, aug, device, embed=True)
+    y = splits.train.labels.numpy()
+    before: dict[str, Any] = {"neural_selectivity": neural_selectivity(tr["winner"], y, n)["neural_selectivity"],
+                              "active_neurons": int(np.unique(tr["winner"]).size),
+                              "topographic_error": topographic_error(tr["top2"], grid, torus=torus)}
+    if splits.heldout is not None:
+        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
+        before.update(heldout_neural_selectivity=heldout_neural_selectivity(tr["winner"], y, we, ye, n),
+                      heldout_on_dead=heldout_on_dead(tr["winner"], we, n))
+    emb, net_top2 = torch.from_numpy(tr["embedding"]), torch.from_numpy(tr["top2"])
+    P, counts, rounds = fit_readout_prototypes(emb, net_top2, n, head.window.cpu())
+    head.prototypes.copy_(P)
+    head.prototype_count.copy_(counts)
+    log(f"prototype readout: {int((counts > 0).sum())} of {n} neurons got a prototype from {len(splits.train):,} "
+        f"training images ({rounds} rounds)")
+    return {"before": before, "rounds": rounds}
+
+
 def train_run(
     cfg: RunConfig,
     out: str | Path,
@@ -331,11 +360,14 @@ def _train_locked(
         return None  # type: ignore[return-value]
     write_jsonl(history_path, result.history)
     balanced = balance_usage(cfg, result.model, splits, dev, log) if cfg.model.usage_balance else None
-    if balanced is not None:
-        trainer.save_checkpoint()  # the model with its fitted bias
+    readout = fit_readout(cfg, result.model, splits, dev, log) if cfg.model.prototype_readout else None
+    if balanced is not None or readout is not None:
+        trainer.save_checkpoint()  # the model with its fitted bias and prototypes
     metrics, assign = evaluate(cfg, result.model, splits, dev)
     if balanced is not None:
         metrics["usage_balance"] = balanced
+    if readout is not None:
+        metrics["prototype_readout"] = readout
     metrics.update(
         epochs_trained=result.epochs, stop_reason=result.stop_reason, train_seconds=round(result.train_seconds, 3),
         final_loss=result.history[-1]["loss"] if result.history else None, config_key=cfg.key(), provenance=prov,
