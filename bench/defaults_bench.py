@@ -56,6 +56,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
 }
 SLACK = 0.02  # no seed more than this below its target
+NO_READOUT = "URL-SOM, network's winners"  # the rows of the figures metrics.json keeps from before the post-fits
+NO_BIAS = "URL-SOM, no bias"
 METRICS = (("neural_selectivity", "NS", ".3f"), ("heldout_neural_selectivity", "held-out NS", ".3f"),
            ("heldout_on_dead", "held-out on dead", ".3f"),
            ("active_neurons", "live", ".0f"), ("topographic_error", "TE", ".3f"),
@@ -129,9 +131,12 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     km = B.kmeans_row(X, y, Xe, ye, k, inputs, f"live neurons of {rows[1]['method']}", seed, log)
     km.update(method="k-means", seed=seed)
     rows.append(km)
+    readout = run.metrics.get("prototype_readout", {}).get("before")
     before = run.metrics.get("usage_balance", {}).get("before")
     if before:  # the same map without its usage-balancing bias (metrics.json keeps its figures)
-        rows.insert(1, {"method": "URL-SOM, no bias", "inputs": u["inputs"], **before, "seed": seed})
+        rows.insert(1, {"method": NO_BIAS, "inputs": u["inputs"], **before, "seed": seed})
+    if readout:  # the same map with the network's own winners, bias included (no prototype readout)
+        rows.insert(1, {"method": NO_READOUT, "inputs": u["inputs"], **readout, "seed": seed})
     return rows
 
 
@@ -186,9 +191,14 @@ def markdown(res: dict[str, Any]) -> str:
               f"{res['defaults_line']}. MiniSom: sigma 1 (asymptotic decay) and sigma 3 -> 1 (linear), "
               f"{res['som_iterations']:,} updates, the same seeds; k-means with K = MiniSom sigma 1's live neurons. "
               "URL-SOM's TE and edge figures use toroidal distance where its map is a torus; MiniSom's map is flat."
-              + (" 'URL-SOM, no bias': the same maps without their usage-balancing bias (`model.usage_balance`, "
-                 "fitted after training; metrics.json's `usage_balance.before`)."
-                 if any(s["method"] == "URL-SOM, no bias" for s in res["summary"]) else ""),
+              + (f" '{NO_READOUT}': the same maps with the network's own winners, the argmax of the Softmax "
+                 "(`model.prototype_readout` off; metrics.json's `prototype_readout.before`)."
+                 if any(s["method"] == NO_READOUT for s in res["summary"]) else "")
+              + (f" '{NO_BIAS}': the same maps without their usage-balancing bias (`model.usage_balance`, "
+                 "fitted after training; metrics.json's `usage_balance.before`)"
+                 + (", and with the network's own winners." if any(s["method"] == NO_READOUT for s in res["summary"])
+                    else ".")
+                 if any(s["method"] == NO_BIAS for s in res["summary"]) else ""),
               "", f"Made by `{res['command']}` in {res['wall_seconds']:.0f} s (git {res['provenance']['git_commit']}, "
               f"URL-SOM on {res['threads']} torch thread(s), {res['provenance']['host']})."]
     return "\n".join(lines) + "\n"

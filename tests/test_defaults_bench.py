@@ -54,15 +54,20 @@ def test_a_tiny_two_seed_table(tmp_path, capsys):
     assert _mod().main(argv) == 0
     printed = capsys.readouterr().out
     res = json.loads((out / "defaults_digits.json").read_text())
-    # the digits rule balances usage: the same maps without the bias get a row of their own
-    assert [r["method"] for r in res["summary"]] == ["URL-SOM", "URL-SOM, no bias", "MiniSom σ=1", "MiniSom σ=3→1",
-                                                     "k-means"]
-    assert [r["seed"] for r in res["rows"]] == [0] * 5 + [1] * 5
+    # the digits rule balances usage and reads out through prototypes: the same maps with the network's own
+    # winners, and without the bias, get rows of their own
+    assert [r["method"] for r in res["summary"]] == ["URL-SOM", "URL-SOM, network's winners", "URL-SOM, no bias",
+                                                     "MiniSom σ=1", "MiniSom σ=3→1", "k-means"]
+    assert [r["seed"] for r in res["rows"]] == [0] * 6 + [1] * 6
+    net = [r for r in res["rows"] if r["method"] == "URL-SOM, network's winners"]
+    readouts = [json.loads(p.read_text())["prototype_readout"]["before"] for p in sorted((tmp_path / "runs").glob("*/metrics.json"))]
+    assert sorted(r["topographic_error"] for r in net) == sorted(b["topographic_error"] for b in readouts)
     nobias = [r for r in res["rows"] if r["method"] == "URL-SOM, no bias"]
     runs = sorted((tmp_path / "runs").glob("*/metrics.json"))
     befores = [json.loads(p.read_text())["usage_balance"]["before"] for p in runs]
     assert sorted(r["heldout_neural_selectivity"] for r in nobias) == sorted(b["heldout_neural_selectivity"] for b in befores)
-    assert res["summary"][1]["topographic_error"] is None and "no bias" in (out / "defaults_digits.md").read_text()
+    assert res["summary"][2]["topographic_error"] is None and "no bias" in (out / "defaults_digits.md").read_text()
+    assert "`prototype_readout.before`" in (out / "defaults_digits.md").read_text()
     assert len(set(res["config_keys"])) == 2 and res["configs"][1]["train"]["seed"] == 1
     u = [r for r in res["rows"] if r["method"] == "URL-SOM"]
     hs = [r["heldout_neural_selectivity"] for r in u]

@@ -1,6 +1,7 @@
 """Map quality. Neural Selectivity (paper Sec. V.C) and what goes with it.
 
-Every sample's winner is the argmax of its un-augmented Softmax output. A neuron's label is the mode of
+Every sample's winner is the argmax of its un-augmented Softmax output (with ``model.prototype_readout``, not
+the paper's, the neuron the prototype readout picks beside it: ``urlsom_core.readout``). A neuron's label is the mode of
 its samples' labels (ties go to the smallest label). NS is the fraction of samples whose label equals
 their winner's label; the per-neuron NS averages each live neuron's purity; a live neuron won at least
 one sample. The held-out NS takes neuron labels from one split and scores another; a held-out sample

@@ -1,0 +1,126 @@
+"""The prototype readout (urlsom_core.readout) against a slow reference written from its definition, and in a run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from urlsom_core.readout import fit_prototypes, fit_readout_prototypes, local_top2, window_index
+
+
+def _ref_window(j: int, grid: tuple[int, int], torus: bool) -> list[int]:
+    """Neuron j and its 8 neighbours (Chebyshev distance <= 1), each once, on the torus or the flat map."""
+    H, W = grid
+    r, c = divmod(j, W)
+    out = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            y, x = r + dy, c + dx
+            if torus:
+                y, x = y % H, x % W
+            elif not (0 <= y < H and 0 <= x < W):
+                continue
+            if y * W + x not in out:
+                out.append(y * W + x)
+    return out
+
+
+def _ref_top2(e: np.ndarray, net: np.ndarray, P: np.ndarray, counts: np.ndarray, grid, torus) -> list[tuple[int, int]]:
+    """winner = argmin over the window of the network's winner, among neurons with a prototype, of |e/|e| - P_j|^2."""
+    res = []
+    for x, (w, w2) in zip(e, net):
+        x = x / np.linalg.norm(x)
+        cand = sorted((float(((x - P[j]) ** 2).sum()), j) for j in _ref_window(int(w), grid, torus) if counts[j] > 0)
+        first = cand[0][1] if cand else int(w)
+        other = int(w) if int(w) != first else int(w2)
+        res.append((first, cand[1][1] if len(cand) > 1 else other))
+    return res
+
+
+def test_window_is_the_8_neighbourhood():
+    for grid in ((4, 5), (3, 3), (2, 6)):
+        for torus in (False, True):
+            win = window_index(grid, torus)
+            for j in range(grid[0] * grid[1]):
+                got = [int(v) for v in win[j] if v >= 0]
+                assert got[0] == j and sorted(got) == sorted(_ref_window(j, grid, torus)), (grid, torus, j)
+
+
+def test_prototypes_are_the_mean_normalised_embeddings():
+    g = torch.Generator().manual_seed(0)
+    emb, w = torch.randn(50, 6, generator=g), torch.randint(0, 12, (50,), generator=g)
+    P, c = fit_prototypes(emb, w, 12)
+    e = (emb / emb.norm(dim=1, keepdim=True)).numpy()
+    for j in range(12):
+        mine = w.numpy() == j
+        assert c[j] == mine.sum()
+        np.testing.assert_allclose(P[j].numpy(), e[mine].mean(0) if mine.any() else 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("torus", [False, True])
+def test_local_top2_matches_the_reference(torus):
+    grid, n = (5, 6), 30
+    g = torch.Generator().manual_seed(1)
+    emb = torch.randn(200, 8, generator=g)
+    P, c = fit_prototypes(torch.randn(90, 8, generator=g), torch.randint(0, n, (90,), generator=g), n)
+    assert (c == 0).any()  # some neurons have no prototype and must be passed over
+    net = torch.stack([torch.randint(0, n, (200,), generator=g), torch.randint(0, n, (200,), generator=g)], 1)
+    got = local_top2(emb, net, P, c, window_index(grid, torus))
+    want = _ref_top2(emb.numpy(), net.numpy(), P.numpy(), c.numpy(), grid, torus)
+    assert [tuple(r) for r in got.tolist()] == want
+
+
+def test_without_prototypes_the_readout_is_the_networks():
+    net = torch.tensor([[3, 4], [0, 1]])
+    P, c = torch.zeros(9, 4), torch.zeros(9)
+    assert local_top2(torch.randn(2, 4), net, P, c, window_index((3, 3), False)).tolist() == net.tolist()
+
+
+def test_refits_settle_on_prototypes_that_are_their_own_winners_means():
+    grid, n = (6, 6), 36
+    g = torch.Generator().manual_seed(2)
+    emb = torch.randn(300, 5, generator=g)
+    net = torch.stack([torch.randint(0, n, (300,), generator=g), torch.randint(0, n, (300,), generator=g)], 1)
+    win = window_index(grid, True)
+    P, c, rounds = fit_readout_prototypes(emb, net, n, win, max_rounds=50)
+    assert 1 <= rounds < 50  # random winners: the readout moves images, then settles
+    w = local_top2(emb, net, P, c, win)[:, 0]
+    P2, c2 = fit_prototypes(emb, w, n)
+    assert torch.equal(c, c2) and torch.allclose(P, P2)  # each prototype is the mean of what its neuron wins
+    assert (torch.bincount(w, minlength=n) > 0).tolist() == (c > 0).tolist()  # a prototype's neuron has images
+
+
+def test_a_run_with_the_readout(tmp_path):
+    """A tiny CLI run: metrics.json keeps the network's own figures, the checkpoint the prototypes, and
+    Run.predict reads the map out as the run's assignments."""
+    from urlsom_core import cli
+    from urlsom_core.runs import Run
+
+    out = tmp_path / "r"
+    assert cli.main(["train", "--dataset", "digits", "--holdout", "0.2", "--subset", "300", "--grid", "6", "6",
+                     "--epochs", "2", "--batch-size", "64", "--usage-balance", "--prototype-readout", "--quiet",
+                     "--device", "cpu", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    before = m["prototype_readout"]["before"]
+    assert set(before) == {"neural_selectivity", "active_neurons", "topographic_error", "heldout_neural_selectivity",
+                           "heldout_on_dead"}
+    assert 0 <= m["prototype_readout"]["rounds"] <= 5
+    run = Run.load(out)
+    model = run.load_model()
+    c = model.head.prototype_count
+    assert int(c.sum()) == 240 and int((c > 0).sum()) >= 1  # every training image is behind one prototype
+    sp = run.splits()
+    a = run.assignments()
+    got = run.predict(sp.train)
+    assert np.array_equal(got["winner"], a["winner"]) and np.array_equal(got["top2"], a["top2"])
+    # with the prototypes zeroed the same model reports the network's own winners: metrics.json's "before"
+    model.head.prototype_count.zero_()
+    from urlsom_core.metrics import topographic_error
+    from urlsom_core.predict import predict
+    from urlsom_core.train import make_augment
+
+    raw = predict(model, sp.train, make_augment(run.config, sp), torch.device("cpu"))
+    assert topographic_error(raw["top2"], (6, 6), torus=True) == pytest.approx(before["topographic_error"])
