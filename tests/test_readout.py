@@ -31,7 +31,7 @@ def _ref_window(j: int, grid: tuple[int, int], torus: bool) -> list[int]:
 def _ref_top2(e: np.ndarray, net: np.ndarray, P: np.ndarray, counts: np.ndarray, grid, torus) -> list[tuple[int, int]]:
     """winner = argmin over the window of the network's winner, among neurons with a prototype, of |e/|e| - P_j|^2."""
     res = []
-    for x, (w, w2) in zip(e, net):
+    for x, (w, w2) in zip(e, net, strict=True):
         x = x / np.linalg.norm(x)
         cand = sorted((float(((x - P[j]) ** 2).sum()), j) for j in _ref_window(int(w), grid, torus) if counts[j] > 0)
         first = cand[0][1] if cand else int(w)
