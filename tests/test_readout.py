@@ -93,16 +93,24 @@ def test_refits_settle_on_prototypes_that_are_their_own_winners_means():
     assert (torch.bincount(w, minlength=n) > 0).tolist() == (c > 0).tolist()  # a prototype's neuron has images
 
 
-def test_a_run_with_the_readout(tmp_path):
-    """A tiny CLI run: metrics.json keeps the network's own figures, the checkpoint the prototypes, and
-    Run.predict reads the map out as the run's assignments."""
+@pytest.fixture(scope="module")
+def readout_run(tmp_path_factory):
+    """A tiny run of the CLI with the bias and the readout (the small-gray rule's, on 240 training digits)."""
     from urlsom_core import cli
-    from urlsom_core.runs import Run
 
-    out = tmp_path / "r"
+    out = tmp_path_factory.mktemp("readout") / "r"
     assert cli.main(["train", "--dataset", "digits", "--holdout", "0.2", "--subset", "300", "--grid", "6", "6",
                      "--epochs", "2", "--batch-size", "64", "--usage-balance", "--prototype-readout", "--quiet",
                      "--device", "cpu", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_run_with_the_readout(readout_run):
+    """metrics.json keeps the network's own figures, the checkpoint the prototypes, and Run.predict reads the
+    map out as the run's assignments."""
+    from urlsom_core.runs import Run
+
+    out = readout_run
     m = json.loads((out / "metrics.json").read_text())
     before = m["prototype_readout"]["before"]
     assert set(before) == {"neural_selectivity", "active_neurons", "topographic_error", "heldout_neural_selectivity",
@@ -124,3 +132,61 @@ def test_a_run_with_the_readout(tmp_path):
 
     raw = predict(model, sp.train, make_augment(run.config, sp), torch.device("cpu"))
     assert topographic_error(raw["top2"], (6, 6), torus=True) == pytest.approx(before["topographic_error"])
+
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "readout_settings.py"
+    spec = importlib.util.spec_from_file_location("bench_readout_settings", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_settings_script_scores_the_network_and_the_readout(readout_run, tmp_path, capsys):
+    table = tmp_path / "t.md"
+    assert _script().main([str(readout_run), "--settings", "1:5", "1:0", "--out", str(table)]) == 0
+    rows = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r[1] for r in rows] == ["network's winners", "1:5", "1:0"]
+    m = json.loads((readout_run / "metrics.json").read_text())
+    before = m["prototype_readout"]["before"]
+    assert float(rows[0][3]) == pytest.approx(before["heldout_neural_selectivity"], abs=5e-4)
+    assert float(rows[0][6]) == pytest.approx(before["topographic_error"], abs=5e-4)
+    assert float(rows[1][3]) == pytest.approx(m["heldout_neural_selectivity"], abs=5e-4)  # the run's own readout
+    assert int(rows[1][2]) == m["prototype_readout"]["rounds"] and rows[2][2] == "0"
+    assert "Made by `python bench/readout_settings.py" in table.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["/no/such/run"], "run /no/such/run: not a complete run directory (no metrics.json)"),
+    (["RUN", "--settings", "0:5"], "--settings 0:5: allowed is RADIUS:REFITS with RADIUS >= 1 and REFITS >= 0"),
+    (["RUN", "--settings", "1"], "--settings 1: allowed is RADIUS:REFITS with RADIUS >= 1 and REFITS >= 0"),
+])
+def test_settings_script_bad_input_is_one_line(readout_run, tmp_path, capsys, argv, message):
+    argv = [str(readout_run) if a == "RUN" else a for a in argv]
+    assert _script().main([*argv, "--out", str(tmp_path / "t.md")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"readout_settings: error: {message}"]
+    assert not (tmp_path / "t.md").exists()
+
+
+def test_cli_flags_set_the_readout(tmp_path):
+    from urlsom_core.cli import build_parser, resolve_args
+
+    def cfg(*flags):
+        return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]
+
+    assert cfg().model.prototype_readout is True  # the small-gray defaults rule
+    assert cfg("--no-prototype-readout").model.prototype_readout is False
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert cfg("--config", str(empty)).model.prototype_readout is False  # a config file is used as written
+    assert cfg("--config", str(empty), "--prototype-readout").model.prototype_readout is True
+
+
+def test_a_bad_value_is_one_line():
+    from urlsom_core.config import ConfigError, RunConfig
+
+    with pytest.raises(ConfigError, match=r"^prototype_readout 'yes': allowed is true or false$"):
+        RunConfig.from_dict({"model": {"prototype_readout": "yes"}})

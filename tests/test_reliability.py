@@ -292,13 +292,14 @@ def test_checkpoints_load_weights_only_and_a_damaged_one_is_named(killed, tmp_pa
 
 def test_no_good_checkpoint_is_one_clear_line(tmp_path, capsys):
     d = tmp_path / "run"
-    # the paper's map: a usage-balanced run saves again after fitting its bias, so it keeps a previous checkpoint
-    assert cli.main(["train", "--out", str(d), *SMALL, "--epochs", "1", "--no-usage-balance"]) == 0
+    # the paper's map: a run with a usage bias or a prototype readout saves again after fitting them, so it keeps a
+    # previous checkpoint
+    assert cli.main(["train", "--out", str(d), *SMALL, "--epochs", "1", "--no-usage-balance", "--no-prototype-readout"]) == 0
     raw = (d / "checkpoint.pt").read_bytes()
     write_json(d / "manifest.json", dict(read_json(d / "manifest.json"), status="running"))
     (d / "checkpoint.pt").write_bytes(raw[: len(raw) // 3])
     capsys.readouterr()
-    assert cli.main(["train", "--out", str(d), *SMALL, "--epochs", "1", "--no-usage-balance"]) == 1
+    assert cli.main(["train", "--out", str(d), *SMALL, "--epochs", "1", "--no-usage-balance", "--no-prototype-readout"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"urlsom: error: checkpoint {d / 'checkpoint.pt'} is corrupt or truncated (")
     assert err[-1].endswith("there is no previous checkpoint: delete the run directory to train from scratch")
@@ -450,8 +451,10 @@ def test_run_store_never_takes_a_partial_or_mismatched_run_and_says_why(tmp_path
     logs: list[str] = []
     first = get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=logs.append)
     assert not first.cache_hit and logs[0] == f"run {cfg.key()}: not in the store; training"
-    # the trainer's timing line and, as the digits rule balances usage, the line of the fitted bias only
-    assert all(line.startswith(("epoch time ~", "usage balance: a bias fitted on 80")) for line in logs[1:]), logs
+    # the trainer's timing line and, as the digits rule balances usage and reads out through prototypes, the lines
+    # of the fitted bias and prototypes only
+    assert all(line.startswith(("epoch time ~", "usage balance: a bias fitted on 80",
+                                "prototype readout: ")) for line in logs[1:]), logs
     logs.clear()
     assert get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=logs.append).cache_hit and not logs
     path = run_dir(cfg, tmp_path)

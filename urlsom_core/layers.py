@@ -14,7 +14,7 @@ from __future__ import annotations
 
 METHOD = (
     "config", "files", "filters", "model", "loss", "augment", "per_sample", "sources", "data", "distributed", "checkpoint",
-    "signals", "train", "predict", "metrics", "balance", "runs", "layers",
+    "signals", "train", "predict", "metrics", "balance", "readout", "runs", "layers",
 )
 BOOK = ("profiles", "notebook", "captions", "diagrams", "reproduce", "summary", "studies", "boundary_study", "baselines", "bench", "measure", "viz", "widgets", "lab", "widget_state")
 ENTRY = ("cli",)
