@@ -117,13 +117,14 @@ def jitter_cell(j: tuple[float, float, float, float] | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from urlsom_core.files import require_complete_run, write_table
+
     try:
         settings = settings_of(args.settings)
         if args.jitter < 0:
             raise ValueError(f"--jitter {args.jitter}: allowed is K >= 0")
         for r in args.runs:
-            if not (Path(r) / "metrics.json").is_file():
-                raise ValueError(f"run {r}: not a complete run directory (no metrics.json)")
+            require_complete_run(r)
     except ValueError as e:
         print(f"balance_settings: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -142,12 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{x['te']:.3f} | {x['ns']:.3f} |" + (f" {jitter_cell(x['jitter'])} |" if args.jitter else ""))
         print("\n".join(lines[-len(rows):]), flush=True)
     if args.out:
-        from urlsom_core.files import provenance
-
-        prov = provenance("cpu", None)
-        text = "\n".join(lines) + (f"\n\nMade by `python bench/balance_settings.py {' '.join(sys.argv[1:] if argv is None else argv)}` "
-                                   f"in {time.time() - t0:.0f} s (git {prov['git_commit']}, {prov['host']}).\n")
-        Path(args.out).write_text(text)
+        write_table(args.out, lines, "bench/balance_settings.py", sys.argv[1:] if argv is None else argv, time.time() - t0)
     return 0
 
 

@@ -65,10 +65,14 @@ def run_row(path: str) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    for r in args.runs:
-        if not (Path(r) / "metrics.json").is_file():
-            print(f"heldout_errors: error: run {r}: not a complete run directory (no metrics.json)", file=sys.stderr)
-            return EXIT_BAD_INPUT
+    from urlsom_core.files import require_complete_run, write_table
+
+    try:
+        for r in args.runs:
+            require_complete_run(r)
+    except ValueError as e:
+        print(f"heldout_errors: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     t0 = time.time()
     lines = ["| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
     for r in args.runs:
@@ -80,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("| " + " | ".join(str(row[h]) if h == "run" else f"{row[h]:.3f}" for h in HEADER) + " |")
         print(lines[-1], flush=True)
     if args.out:
-        from urlsom_core.files import provenance
-
-        prov = provenance("cpu", None)
-        cmd = " ".join(sys.argv[1:] if argv is None else argv)
-        Path(args.out).write_text("\n".join(lines) + f"\n\nMade by `python bench/heldout_errors.py {cmd}` in "
-                                  f"{time.time() - t0:.0f} s (git {prov['git_commit']}, {prov['host']}).\n")
+        write_table(args.out, lines, "bench/heldout_errors.py", sys.argv[1:] if argv is None else argv, time.time() - t0)
     return 0
 
 

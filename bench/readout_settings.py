@@ -91,11 +91,12 @@ def run_rows(path: str, settings: list[tuple[int, int]]) -> list[dict[str, objec
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from urlsom_core.files import require_complete_run, write_table
+
     try:
         settings = settings_of(args.settings)
         for r in args.runs:
-            if not (Path(r) / "metrics.json").is_file():
-                raise ValueError(f"run {r}: not a complete run directory (no metrics.json)")
+            require_complete_run(r)
     except ValueError as e:
         print(f"readout_settings: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -113,14 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"{x['heldout_ns']:.3f} | {x['on_dead']:.3f} | {x['live']} | {x['te']:.3f} | {x['ns']:.3f} |")
         print("\n".join(lines[-len(rows):]), flush=True)
     if args.out:
-        from urlsom_core.files import provenance
-
-        prov = provenance("cpu", None)
-        text = "\n".join(lines) + (f"\n\nMade by `python bench/readout_settings.py {' '.join(sys.argv[1:] if argv is None else argv)}` "
-                                   f"in {time.time() - t0:.0f} s (git {prov['git_commit']}, {prov['host']}).\n")
-        Path(args.out).write_text(text)
+        write_table(args.out, lines, "bench/readout_settings.py", sys.argv[1:] if argv is None else argv, time.time() - t0)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -209,3 +209,18 @@ def provenance(device: str, seed: int | None = None) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "argv": sys.argv,
     }
+
+
+def require_complete_run(path: str | Path) -> None:
+    """A one-line ValueError unless ``path`` is a run directory with its ``metrics.json`` (a finished run): the
+    check of the bench scripts that score stored runs."""
+    if not (Path(path) / "metrics.json").is_file():
+        raise ValueError(f"run {path}: not a complete run directory (no metrics.json)")
+
+
+def write_table(path: str | Path, lines: list[str], script: str, argv: list[str], seconds: float) -> None:
+    """A bench script's Markdown table ``lines`` to ``path``, closed by the line that says how it was made: the
+    command (``python SCRIPT ARGV``), its wall time, the git commit and the host (:func:`provenance`)."""
+    prov = provenance("cpu", None)
+    Path(path).write_text("\n".join(lines) + f"\n\nMade by `python {script} {' '.join(argv)}` in {seconds:.0f} s "
+                          f"(git {prov['git_commit']}, {prov['host']}).\n")
