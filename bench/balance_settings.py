@@ -6,7 +6,8 @@ NS of each stored run without the bias and with it at several settings, side by 
 
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. The bias is fitted on
 the run's un-augmented training images (``balance.usage_bias``, ITERS:STEP, the defaults first), whatever the
-run's own ``model.usage_balance`` (a run that has one is scored from its logits without it). Nothing is
+run's own ``model.usage_balance`` (a run that has one is scored from its logits without it); the winners are the
+network's own, without a run's prototype readout (``bench/readout_settings.py`` scores that). Nothing is
 trained; a 30x30 digits run takes about 10 s. The fit follows every winner through its iterations, so the last
 bits of the logits matter: with another torch thread count than the run's own fit (``OMP_NUM_THREADS``) or
 another CPU a map's figures can move by a few held-out images. ``--jitter K`` measures how far: each setting is
