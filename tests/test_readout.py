@@ -115,7 +115,7 @@ def test_a_run_with_the_readout(readout_run):
     before = m["prototype_readout"]["before"]
     assert set(before) == {"neural_selectivity", "active_neurons", "topographic_error", "heldout_neural_selectivity",
                            "heldout_on_dead"}
-    assert 0 <= m["prototype_readout"]["rounds"] <= 5
+    assert m["prototype_readout"]["rounds"] in (0, 1)  # one refit at most
     run = Run.load(out)
     model = run.load_model()
     c = model.head.prototype_count
@@ -147,9 +147,9 @@ def _script():
 
 def test_settings_script_scores_the_network_and_the_readout(readout_run, tmp_path, capsys):
     table = tmp_path / "t.md"
-    assert _script().main([str(readout_run), "--settings", "1:5", "1:0", "--out", str(table)]) == 0
+    assert _script().main([str(readout_run), "--settings", "1:1", "1:0", "--out", str(table)]) == 0
     rows = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
-    assert [r[1] for r in rows] == ["network's winners", "1:5", "1:0"]
+    assert [r[1] for r in rows] == ["network's winners", "1:1", "1:0"]
     m = json.loads((readout_run / "metrics.json").read_text())
     before = m["prototype_readout"]["before"]
     assert float(rows[0][3]) == pytest.approx(before["heldout_neural_selectivity"], abs=5e-4)
