@@ -475,8 +475,8 @@ _SMALL_GRAY: dict[str, dict[str, Any]] = {"data": {"input_size": 16}, "model": {
 # the network's winner placed a held-out digit a step from its nearest training digit's neuron three times in
 # four, a coin toss at a class boundary; the nearest prototype among the winner and its 8 neighbours picks the
 # neuron. Digits 80/20, 20 minutes, 3 seeds (`bench/defaults_bench.py`): held-out NS 0.927 -> 0.970 (0.961-0.978),
-# TE 0.017 -> 0.028, 883 live, against MiniSom sigma 1's 0.946 (TE 0.29); a wider window than the 8 neighbours gained
-# at most 0.004 and lost the order (TE 0.27-0.34; `bench/readout_settings.py`; book, Measurements, "Digits: a
+# TE 0.017 -> 0.025, 883 live, against MiniSom sigma 1's 0.946 (TE 0.29); a wider window than the 8 neighbours gained
+# at most 0.004 and lost the order (TE 0.26-0.34; `bench/readout_settings.py`; book, Measurements, "Digits: a
 # prototype readout").
 _SMALL_RULE: dict[str, dict[str, Any]] = {"model": {**_SMALL["model"], "usage_balance": True, "prototype_readout": True},
                                           "train": dict(_SMALL["train"])}
