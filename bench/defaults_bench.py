@@ -180,6 +180,7 @@ def markdown(res: dict[str, Any]) -> str:
         return f"{v['mean']:{fmt}} ({v['min']:{fmt}}-{v['max']:{fmt}})"
 
     g = res["grid"]
+    methods = {s["method"] for s in res["summary"]}
     head = "| method | inputs | seeds | " + " | ".join(label for _, label, _ in METRICS) + " |"
     lines = [f"**{res['about']}**, {g[0]}x{g[1]} grid; each cell the mean over seeds (range in brackets).", "",
              head, "| " + " | ".join(["---"] * (3 + len(METRICS))) + " |"]
@@ -192,13 +193,12 @@ def markdown(res: dict[str, Any]) -> str:
               f"{res['som_iterations']:,} updates, the same seeds; k-means with K = MiniSom sigma 1's live neurons. "
               "URL-SOM's TE and edge figures use toroidal distance where its map is a torus; MiniSom's map is flat."
               + (f" '{NO_READOUT}': the same maps with the network's own winners, the argmax of the Softmax "
-                 "(`model.prototype_readout` off; metrics.json's `prototype_readout.before`)."
-                 if any(s["method"] == NO_READOUT for s in res["summary"]) else "")
+                 "(`model.prototype_readout` off; metrics.json's `prototype_readout.before`)." if NO_READOUT in methods
+                 else "")
               + (f" '{NO_BIAS}': the same maps without their usage-balancing bias (`model.usage_balance`, "
                  "fitted after training; metrics.json's `usage_balance.before`)"
-                 + (", and with the network's own winners." if any(s["method"] == NO_READOUT for s in res["summary"])
-                    else ".")
-                 if any(s["method"] == NO_BIAS for s in res["summary"]) else ""),
+                 + (", and with the network's own winners." if NO_READOUT in methods else ".") if NO_BIAS in methods
+                 else ""),
               "", f"Made by `{res['command']}` in {res['wall_seconds']:.0f} s (git {res['provenance']['git_commit']}, "
               f"URL-SOM on {res['threads']} torch thread(s), {res['provenance']['host']})."]
     return "\n".join(lines) + "\n"

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .augment import Augment
 from .balance import fit_usage_bias
 from .config import ConfigError, RunConfig
 from .data import ImageData, Splits, check_spec, load_dataset, resolve
@@ -198,6 +199,22 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     return metrics, assign
 
 
+def current_figures(model: URLSOM, splits: Splits, aug: Augment, n: int, device: torch.device,
+                    embed: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The map's figures as ``model`` reads out now (NS, live neurons and, with a held-out split, held-out NS
+    and the held-out share on neurons that won no training image), and ``predict``'s output on the training
+    images: the ``before`` of what is fitted after training (:func:`balance_usage`, :func:`fit_readout`)."""
+    tr = predict(model, splits.train, aug, device, embed=embed)
+    w, y = tr["winner"], splits.train.labels.numpy()
+    figures: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
+                               "active_neurons": int(np.unique(w).size)}
+    if splits.heldout is not None:
+        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
+        figures.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
+                       heldout_on_dead=heldout_on_dead(w, we, n))
+    return figures, tr
+
+
 def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit the model's usage-balancing bias on the training images (``balance.fit_usage_bias``) and return
@@ -205,15 +222,8 @@ def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.d
     neurons that won no training image), so that metrics.json shows what the bias changed."""
     aug = make_augment(cfg, splits)
     n = cfg.model.n_neurons
-    y = splits.train.labels.numpy()
     model.head.usage_bias.zero_()
-    w = predict(model, splits.train, aug, device)["winner"]
-    before: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
-                              "active_neurons": int(np.unique(w).size)}
-    if splits.heldout is not None:
-        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
-        before.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
-                      heldout_on_dead=heldout_on_dead(w, we, n))
+    before, _ = current_figures(model, splits, aug, n, device)
     fit_usage_bias(model, splits.train.images, aug.plain, device)
     log(f"usage balance: a bias fitted on {len(splits.train):,} training images; without it "
         f"{before['active_neurons']} of {n} neurons won a training image")
@@ -224,21 +234,14 @@ def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.dev
                 log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit the model's prototype readout on the un-augmented training images (``readout.fit_prototypes``,
     from the network's winners, its usage bias included) and return the map's figures with the network's own
-    winners (``before``: NS, live neurons, TE, held-out NS and the held-out share on neurons that won no
-    training image), so that metrics.json shows what the readout changed."""
+    winners (``before``: NS, live neurons, held-out NS, the held-out share on neurons that won no training
+    image, and TE), so that metrics.json shows what the readout changed."""
     aug = make_augment(cfg, splits)
-    n, grid, torus = cfg.model.n_neurons, cfg.model.grid, cfg.model.boundary == "circular"
+    n, torus = cfg.model.n_neurons, cfg.model.boundary == "circular"
     head = model.head
     head.prototype_count.zero_()  # no prototypes: predict reports the network's own winners
-    tr = predict(model, splits.train, aug, device, embed=True)
-    y = splits.train.labels.numpy()
-    before: dict[str, Any] = {"neural_selectivity": neural_selectivity(tr["winner"], y, n)["neural_selectivity"],
-                              "active_neurons": int(np.unique(tr["winner"]).size),
-                              "topographic_error": topographic_error(tr["top2"], grid, torus=torus)}
-    if splits.heldout is not None:
-        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
-        before.update(heldout_neural_selectivity=heldout_neural_selectivity(tr["winner"], y, we, ye, n),
-                      heldout_on_dead=heldout_on_dead(tr["winner"], we, n))
+    before, tr = current_figures(model, splits, aug, n, device, embed=True)
+    before["topographic_error"] = topographic_error(tr["top2"], cfg.model.grid, torus=torus)
     emb, net_top2 = torch.from_numpy(tr["embedding"]), torch.from_numpy(tr["top2"])
     P, counts, rounds = fit_readout_prototypes(emb, net_top2, n, head.window.cpu())
     head.prototypes.copy_(P)
