@@ -57,13 +57,14 @@ plt.show()
 # {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
 # {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
 # {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
-# goes, but both group each class into a few contiguous regions.
+# goes, but both group each class into a few contiguous regions. {glue:md}`network_note`
 
 # %% tags=["hide-input"]
 m0, m1 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],
-           "epochs": m0["epochs_trained"], "train_s": m0["train_seconds"], "stop": m0["stop_reason"]},
+           "epochs": m0["epochs_trained"], "train_s": m0["train_seconds"], "stop": m0["stop_reason"],
+           "network_note": nb.network_note([f"seed {s}" for s in nb.params["seeds"]])},
           runs=runs, compare={"n_images": "images", "n_neurons": "neurons", "ns": "NS (first seed)"})
 
 # %% [markdown]

@@ -59,7 +59,7 @@ plt.show()
 # %% [markdown]
 # In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
 # {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
-# {glue:text}`ns_per_neuron:.3f` averaged over live neurons.
+# {glue:text}`ns_per_neuron:.3f` averaged over live neurons. {glue:md}`network_note`
 
 # %% tags=["hide-input"]
 r0, r1, c0, c1 = window
@@ -68,5 +68,5 @@ live_in = int(np.isin(cells, np.unique(a["winner"])).sum())
 nb.report({"ns": m["neural_selectivity"], "ns_per_neuron": m["neural_selectivity_per_neuron"],
            "live": m["active_neurons"], "dead": m["n_neurons"] - m["active_neurons"], "n_neurons": m["n_neurons"],
            "window_live": live_in, "window_cells": len(cells), "epochs": m["epochs_trained"],
-           "train_s": m["train_seconds"]},
+           "train_s": m["train_seconds"], "network_note": nb.network_note(["the whole map:"])},
           runs=[run], compare={"ns": "NS"})

@@ -55,7 +55,8 @@ plt.show()
 # %% [markdown]
 # With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
 # {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
-# with {glue:text}`live_sigma10`: the wider filter left {glue:text}`live_reading` neurons live. A wider
+# with {glue:text}`live_sigma10`. {glue:md}`network_note`
+# Without a bias, the wider filter left {glue:text}`live_reading` neurons live. A wider
 # filter couples more neurons, so neighbours of a winner are pulled along over a longer range; whether that
 # leaves fewer neurons live, or spreads the winners further, depends on the map and the training (the
 # book's measurements: live neurons). The map's size matters here: sigma is measured in neurons, so on a
@@ -63,15 +64,18 @@ plt.show()
 # named in the data note).
 
 # %% tags=["hide-input"]
+from urlsom_core.runs import network_figures
+
 lo, hi = runs[0].metrics, runs[-1].metrics
+net_lo, net_hi = network_figures(lo)["active_neurons"], network_figures(hi)["active_neurons"]
 nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selectivity"],
            "ns": lo["neural_selectivity"], "live_sigma3": lo["active_neurons"], "live_sigma10": hi["active_neurons"],
            "live": lo["active_neurons"], "n_neurons": lo["n_neurons"], "epochs": lo["epochs_trained"],
            "epochs_sigma10": hi["epochs_trained"], "train_s": lo["train_seconds"] + hi["train_seconds"],
            "contiguity_sigma3": lo.get("contiguity"), "contiguity_sigma10": hi.get("contiguity"),
            "sigma_lo": float(runs[0].config.model.sigma), "sigma_hi": float(runs[-1].config.model.sigma),
-           "n_images": lo["n_samples"], "live_reading": ("more" if hi["active_neurons"] > lo["active_neurons"] else
-                                                        "fewer" if hi["active_neurons"] < lo["active_neurons"] else "as many")},
+           "n_images": lo["n_samples"], "live_reading": ("more" if net_hi > net_lo else "fewer" if net_hi < net_lo else "as many"),
+           "network_note": nb.network_note([f"sigma {r.config.model.sigma:g}" for r in runs])},
           runs=runs, compare={"n_images": "images", "ns_sigma3": "NS, first sigma", "ns_sigma10": "NS, second sigma"})
 
 # %% [markdown]

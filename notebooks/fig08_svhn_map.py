@@ -58,7 +58,8 @@ nb.save(f)
 plt.show()
 
 # %% [markdown]
-# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. Of the images,
+# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. {glue:md}`network_note`
+# Of the images,
 # {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
 # the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
 # ignored contrast: the closer to 1, the more the map keeps the two kinds of image apart, the paper's
@@ -68,7 +69,8 @@ plt.show()
 share = float(light.mean())
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"],
-           "contrast_ns": contrast, "contrast_chance": max(share, 1 - share), "light_share": share},
+           "contrast_ns": contrast, "contrast_chance": max(share, 1 - share), "light_share": share,
+           "network_note": nb.network_note(["digit"])},
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]

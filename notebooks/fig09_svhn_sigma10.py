@@ -39,23 +39,32 @@ run = nb.runs[0]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
+from urlsom_core.runs import network_figures
 
 a, m = run.assignments(), run.metrics
-f, ax = plt.subplots(figsize=(7, 5.8), layout="constrained")
-viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
-            title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
+net = network_figures(m)
+panels = [(a["winner"], f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")]
+if net is not m:  # a bias was fitted after training: the network's own winners (the paper's map) beside
+    panels.append((a["network_winner"], f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
+                                        f"{net['active_neurons']} live"))
+f, axes = plt.subplots(1, len(panels), figsize=(6.6 * len(panels), 5.8), layout="constrained", squeeze=False)
+for ax, (winners, title) in zip(axes[0], panels, strict=True):
+    viz.wta_map(winners, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax,
+                classes=run.resolved["classes"], legend=ax is axes[0][-1], title=title)
 f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
 nb.save(f)
 plt.show()
 
 # %% [markdown]
 # With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs.
+# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs. {glue:md}`network_note` The paper
+# notices "the lines formed by dead neurons between some clusters" (Fig. 9 caption): look for them in the
+# network's own winners, where the map leaves neurons unused.
 
 # %% tags=["hide-input"]
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
-           "contiguity": m.get("contiguity")},
+           "contiguity": m.get("contiguity"), "network_note": nb.network_note([f"sigma {run.config.model.sigma:g}"])},
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]

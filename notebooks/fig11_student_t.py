@@ -60,7 +60,8 @@ plt.show()
 # %% [markdown]
 # With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
 # {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
-# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`, of {glue:text}`n_neurons` neurons each. The
+# {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`, of {glue:text}`n_neurons` neurons each.
+# {glue:md}`network_note` The
 # paper finds the $s = 1$ map better "at the expense of more clusters, more dead neurons, and noisier SOM"
 # (Fig. 11 caption): with Fig. 9's lines of dead neurons, the one figure whose map the paper expects to leave
 # neurons unused.
@@ -72,7 +73,8 @@ nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_sele
            "live": s1["active_neurons"], "n_neurons": s1["n_neurons"], "epochs": s1["epochs_trained"],
            "train_s": s1["train_seconds"] + s18["train_seconds"],
            "scale_lo": float(runs[0].config.model.student_scale), "scale_hi": float(runs[-1].config.model.student_scale),
-           "ns_best": max(s1["neural_selectivity"], s18["neural_selectivity"])},
+           "ns_best": max(s1["neural_selectivity"], s18["neural_selectivity"]),
+           "network_note": nb.network_note([f"s = {r.config.model.student_scale:g}" for r in runs])},
           runs=runs, compare={"ns_scale1": "NS, first scale", "ns_scale18": "NS, second scale",
                               "ns_best": "NS, t-student (the better scale)"})
 

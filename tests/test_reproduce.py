@@ -303,7 +303,8 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert f"FAILED {err}" in printed
     assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
     assert "| fig06_neuron_scatter | ok |" in (out / "summary.md").read_text()
-    assert "| live share | corners x (chance) | border x (chance) | evenness |" in (out / "summary.md").read_text()
+    assert ("| live share | corners x (chance) | border x (chance) | evenness | network's own: NS, live |"
+            in (out / "summary.md").read_text())
     assert all(isinstance(r["map"]["corner_over_representation"], float) for r in summary["runs"].values())
     assert len(list(runs.iterdir())) == 1  # fig07 trained nothing: it failed in its first cell
 
@@ -329,7 +330,8 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     write_json(new / "metrics.json", {"neural_selectivity": 0.5, "active_neurons": 16, "n_neurons": 16,
                                       "corner_over_representation": 1.0, "border_over_representation": 1.0,
                                       "live_share": 1.0, "usage_evenness": 1.0})
-    write_json(old / "metrics.json", {"neural_selectivity": 0.25, "active_neurons": 4, "n_neurons": 16})
+    write_json(old / "metrics.json", {"neural_selectivity": 0.25, "active_neurons": 4, "n_neurons": 16,
+                                      "usage_balance": {"before": {"neural_selectivity": 0.2, "active_neurons": 3}}})
     np.savez(old / "assignments.npz", winner=np.array([0, 3, 12, 15] * 5))  # all on the corners
     used = {"k-new": {"figures": ["fig04"], "path": str(new)}, "k-old": {"figures": ["fig07", "fig08"], "path": str(old)},
             "k-gone": {"figures": ["fig09"], "path": str(tmp_path / "gone")}}
@@ -338,13 +340,15 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
     text = summary.run_table(used).splitlines()
     assert text[0] == ("| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | "
-                       "evenness |")
-    assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 |"
+                       "evenness | network's own: NS, live |")
+    assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 | 0.500, 16 |"
     # the old run's corners are a 2x2 block of the torus that wins every sample: 1 of its 16 translates
     # wins as many (chance 1/16); a translate of the outer ring is the map less one 2x2 block, and holds
     # every sample when that block misses rows {3, 0} or columns {3, 0}: 4 + 4 - 1 of 16 (0.44)
-    assert text[3] == "| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 |"
-    assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - |"
+    # (its metrics.json has a usage bias's "before": the network's own winners, shown in the last column)
+    assert text[3] == ("| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 | "
+                       "0.200, 3 |")
+    assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - | -, - |"
 
 
 def test_start_reads_the_notebooks_own_parameters_and_the_profile_fills_the_rest(tmp_path, monkeypatch):

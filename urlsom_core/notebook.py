@@ -28,7 +28,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,15 @@ class FigureSetup:
         if self.run is None:
             return "no data: computed from the loss functions alone"
         label = self.run.data_label or self.config().data.dataset
-        return f"{label} (profile '{self.profile.name}')"
+        note = f"{label} (profile '{self.profile.name}')"
+        if self.config().model.usage_balance:
+            note += ("; each map is read out with a usage-balancing bias fitted after training (not the paper's "
+                     "method, see The method), and the network's own winners, the paper's map, are given beside")
+        return note
+
+    def network_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:
+        """:func:`network_note` of ``runs`` (default: this figure's runs), one label each."""
+        return network_note(self.runs if runs is None else runs, labels)
 
     def title(self, text: str) -> str:
         """A figure title that says which data stood in for the paper's."""
@@ -191,6 +199,27 @@ class FigureSetup:
         prose = "" if os.environ.get(BOOK_ENV) else prose_markdown(self.notebook, glued, self.out_dir, self.root)
         parts = [table_markdown(rows), prose, caption_markdown(self.notebook)]
         return _markdown("\n\n".join(p for p in parts if p))
+
+
+def network_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
+    """One sentence with each run's NS and live neurons as the network's own winners give them (the paper's
+    map, :func:`urlsom_core.runs.network_figures`), or ``""`` when no run fitted anything after training.
+
+    Example:
+        >>> class R:
+        ...     metrics = {"usage_balance": {"before": {"neural_selectivity": 0.9331, "active_neurons": 584}}}
+        >>> network_note([R()], ["seed 0"])
+        "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons."
+    """
+    from .runs import network_figures
+
+    if not any(network_figures(r.metrics) is not r.metrics for r in runs):
+        return ""
+    parts = []
+    for run, label in zip(runs, labels, strict=True):
+        f = network_figures(run.metrics)
+        parts.append(f"{label} NS {f['neural_selectivity']:.3f} with {f['active_neurons']} live neurons")
+    return "The network's own winners, the paper's map without the bias, give: " + "; ".join(parts) + "."
 
 
 def fmt_paper(v: Any) -> str:

@@ -56,7 +56,14 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .metrics import heldout_neural_selectivity, heldout_on_dead, map_metrics, neural_selectivity, topographic_error
+from .metrics import (
+    heldout_neural_selectivity,
+    heldout_on_dead,
+    map_metrics,
+    neural_selectivity,
+    topographic_error,
+    usage_metrics,
+)
 from .model import URLSOM
 from .readout import fit_readout_prototypes
 from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
@@ -117,6 +124,12 @@ class Run:
                               "--eval-dataset)")
         return sp
 
+    def network_winners(self) -> np.ndarray:
+        """The network's own winners of the training images (the paper's map, :func:`network_figures`):
+        ``network_winner`` of assignments.npz when a bias or a readout was fitted after training, else ``winner``."""
+        a = self.assignments()
+        return a.get("network_winner", a["winner"])
+
     def load_model(self, device: str = "cpu") -> URLSOM:
         dev = pick_device(device)
         ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
@@ -129,6 +142,24 @@ class Run:
         dev = pick_device(device)
         aug = make_augment(self.config, self.splits())
         return predict(self.load_model(device), data, aug, dev, embed=embed)
+
+
+def network_figures(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A run's figures with the network's own winners, the paper's map (the argmax of Eq. 3's Softmax): the
+    ``before`` of ``usage_balance`` when a bias was fitted after training (``model.usage_balance``), else that
+    of ``prototype_readout``, else ``metrics`` itself. Keys as in metrics.json (NS, live neurons, TE ...).
+
+    Example:
+        >>> network_figures({"active_neurons": 880, "usage_balance": {"before": {"active_neurons": 580}}})
+        {'active_neurons': 580}
+        >>> network_figures({"active_neurons": 580})
+        {'active_neurons': 580}
+    """
+    for key in ("usage_balance", "prototype_readout"):
+        before = (metrics.get(key) or {}).get("before")
+        if before:
+            return before
+    return metrics
 
 
 def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
@@ -218,16 +249,19 @@ def current_figures(model: URLSOM, splits: Splits, aug: Augment, n: int, device:
 def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit the model's usage-balancing bias on the training images (``balance.fit_usage_bias``) and return
-    the map's figures without it (``before``: NS, live neurons, held-out NS and the held-out share on
-    neurons that won no training image), so that metrics.json shows what the bias changed."""
+    the map's figures without it (``before``: NS, live neurons, held-out NS, the held-out share on neurons
+    that won no training image, TE and ``metrics.usage_metrics``), so that metrics.json shows what the bias
+    changed, and the network's own winners of the training images (``network_winner``, for assignments.npz)."""
     aug = make_augment(cfg, splits)
-    n = cfg.model.n_neurons
+    n, torus = cfg.model.n_neurons, cfg.model.boundary == "circular"
     model.head.usage_bias.zero_()
-    before, _ = current_figures(model, splits, aug, n, device)
+    before, tr = current_figures(model, splits, aug, n, device)
+    before["topographic_error"] = topographic_error(tr["top2"], cfg.model.grid, torus=torus)
+    before.update(usage_metrics(tr["winner"], cfg.model.grid, torus=torus))
     fit_usage_bias(model, splits.train.images, aug.plain, device)
     log(f"usage balance: a bias fitted on {len(splits.train):,} training images; without it "
         f"{before['active_neurons']} of {n} neurons won a training image")
-    return {"before": before}
+    return {"before": before, "network_winner": tr["winner"].astype(np.int32)}
 
 
 def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
@@ -235,7 +269,8 @@ def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.dev
     """Fit the model's prototype readout on the un-augmented training images (``readout.fit_prototypes``,
     from the network's winners, its usage bias included) and return the map's figures with the network's own
     winners (``before``: NS, live neurons, held-out NS, the held-out share on neurons that won no training
-    image, and TE), so that metrics.json shows what the readout changed."""
+    image, and TE), so that metrics.json shows what the readout changed, and those winners of the training
+    images (``network_winner``)."""
     aug = make_augment(cfg, splits)
     n, torus = cfg.model.n_neurons, cfg.model.boundary == "circular"
     head = model.head
@@ -248,7 +283,7 @@ def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.dev
     head.prototype_count.copy_(counts)
     log(f"prototype readout: {int((counts > 0).sum())} of {n} neurons got a prototype from {len(splits.train):,} "
         f"training images ({rounds} rounds)")
-    return {"before": before, "rounds": rounds}
+    return {"before": before, "rounds": rounds, "network_winner": tr["winner"].astype(np.int32)}
 
 
 def train_run(
@@ -367,6 +402,12 @@ def _train_locked(
     if balanced is not None or readout is not None:
         trainer.save_checkpoint()  # the model with its fitted bias and prototypes
     metrics, assign = evaluate(cfg, result.model, splits, dev)
+    # the network's own winners (the paper's map: no bias, no readout), beside the winners read out
+    fitted = [f for f in (balanced, readout) if f is not None]
+    if fitted:
+        assign["network_winner"] = fitted[0]["network_winner"]
+    for f in fitted:
+        f.pop("network_winner")
     if balanced is not None:
         metrics["usage_balance"] = balanced
     if readout is not None:

@@ -52,17 +52,34 @@ def sweep(base: RunConfig, variants: Sequence[dict[str, Any]], root: Any = "runs
 
 
 def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One row of a study table: the variant's values and the run's metrics."""
+    """One row of a study table: the variant's values and the run's metrics.
+
+    A study asks what a training setting does to the network, so its figures are those of the network's own
+    winners, the paper's map (:func:`urlsom_core.runs.network_figures`), also where the run reads its map
+    out with a bias fitted after training (``model.usage_balance``, the quick profile): that bias lets
+    nearly every neuron win and would hide the live neurons a setting leaves. ``live_read_out`` is the
+    live count of the map as read out; contiguity is taken on the network's own winners, trustworthiness
+    and NMI stay those of the map as read out. ``heldout_neural_selectivity`` is the read-out map's."""
+    from .metrics import contiguity
+    from .runs import network_figures
+
     m = run.metrics
+    net = network_figures(m)
     cfg: RunConfig = run.config
     n_train = int(run.resolved.get("n_train", m.get("n_samples", 0)))
     row = {k.split(".")[-1]: (list(v) if isinstance(v, tuple) else v) for k, v in (variant or {}).items()}
+    contig = (m.get("contiguity"), m.get("contiguity_shuffled"))
+    if net is not m:
+        a = run.assignments()
+        contig = contiguity(a.get("network_winner", a["winner"]), a["label"], cfg.model.grid,
+                            torus=cfg.model.boundary == "circular")
     row.update({
-        "neural_selectivity": m.get("neural_selectivity"),
+        "neural_selectivity": net.get("neural_selectivity"),
         "heldout_neural_selectivity": m.get("heldout_neural_selectivity"),
-        "active_neurons": m.get("active_neurons"), "n_neurons": m.get("n_neurons", cfg.model.n_neurons),
-        "topographic_error": m.get("topographic_error"), "contiguity": m.get("contiguity"),
-        "contiguity_shuffled": m.get("contiguity_shuffled"), "trustworthiness": m.get("trustworthiness"),
+        "active_neurons": net.get("active_neurons"), "n_neurons": m.get("n_neurons", cfg.model.n_neurons),
+        "live_read_out": m.get("active_neurons"),
+        "topographic_error": net.get("topographic_error"), "contiguity": contig[0],
+        "contiguity_shuffled": contig[1], "trustworthiness": m.get("trustworthiness"),
         "nmi": m.get("nmi"), "epochs": m.get("epochs_trained"), "stop_reason": m.get("stop_reason"),
         "steps_per_epoch": n_train // cfg.train.batch_size, "train_seconds": m.get("train_seconds"),
         "run_key": cfg.key(),
@@ -220,8 +237,8 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
     axes = np.asarray(fig.subplots(nr, nc, squeeze=False))
     for i, (run, r) in enumerate(zip(runs, rows, strict=True)):
         ax = axes[i // nc, i % nc]
-        a = run.assignments()
-        viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
+        a = run.assignments()  # the network's own winners, as the study's figures (:func:`summarize`)
+        viz.wta_map(a.get("network_winner", a["winner"]), a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
                     classes=run.resolved.get("classes"), torus=viz.is_torus(run.config.model),
                     title=f"γ={r['gamma']:g} σ={r['sigma']:g}\nNS {_f(r['neural_selectivity'])}  "
                           f"TE {_f(r['topographic_error'])}  live {r['active_neurons']}")

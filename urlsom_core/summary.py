@@ -34,8 +34,12 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     model = conf.get("config", {}).get("model", {})
+    from .runs import network_figures
+
     out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
-           "grid": model.get("grid"), "boundary": model.get("boundary", "zeros")}
+           "grid": model.get("grid"), "boundary": model.get("boundary", "zeros"),
+           "network_ns": network_figures(m).get("neural_selectivity"),
+           "network_live": network_figures(m).get("active_neurons")}
     torus = out["boundary"] == "circular"
     keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
     keys += ("corner_chance", "border_chance") if torus else ()
@@ -49,7 +53,9 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
 
 
 def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
-    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness.
+    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness, and
+    the NS and live neurons of the network's own winners (``runs.network_figures``: the paper's map, without
+    a bias or readout fitted after training; the same as NS and live when nothing was fitted).
 
     On a toroidal map each of corners x and border x carries its chance in brackets
     (``metrics.translate_chance``: the share of its translates on the torus that win as many samples)."""
@@ -59,8 +65,9 @@ def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
     def x(v: Any, chance: Any) -> str:
         return f(v, ".2f") + (f" ({chance:.2f})" if isinstance(chance, (int, float)) else "")
 
-    rows = ["| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | evenness |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | evenness "
+            "| network's own: NS, live |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, info in runs_used.items():
         m = info.get("map") or {}
         g = m.get("grid")
@@ -69,7 +76,8 @@ def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
                     f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
                     f"{x(m.get('corner_over_representation'), m.get('corner_chance'))} | "
                     f"{x(m.get('border_over_representation'), m.get('border_chance'))} | "
-                    f"{f(m.get('usage_evenness'), '.3f')} |")
+                    f"{f(m.get('usage_evenness'), '.3f')} | "
+                    f"{f(m.get('network_ns'), '.3f')}, {f(m.get('network_live'), 'd')} |")
     return "\n".join(rows)
 
 
