@@ -244,3 +244,26 @@ def test_both_scripts_refuse_a_run_without_a_held_out_split(tmp_path, capsys):
         assert script.main([str(out), "--out", str(tmp_path / "t.md")]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"{name}: error: {message}"]
         assert not (tmp_path / "t.md").exists()
+
+
+def test_quick_bias_script_puts_the_network_beside_the_map_with_the_bias(balanced_run, tmp_path, capsys):
+    run, out, _ = balanced_run
+    table = tmp_path / "sub" / "t.md"
+    assert _bench("quick_bias").main([str(out), "--out", str(table)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    cells = [c.strip() for c in printed[0].strip("| ").split(" | ")]
+    before, m = run.metrics["usage_balance"]["before"], run.metrics
+    ns, live, corners = (c.split(" -> ") for c in cells[1:4])
+    assert float(ns[0]) == pytest.approx(before["neural_selectivity"], abs=5e-4)  # the network's own winners
+    assert int(live[0]) == before["active_neurons"] and int(live[1]) == m["active_neurons"]  # the run's own fit
+    assert float(corners[1]) == pytest.approx(m["corner_over_representation"], abs=5e-3)
+    assert printed[1].startswith("network's own winners: live share") and printed[2].startswith("with the bias:")
+    assert "Made by `python bench/quick_bias.py" in table.read_text()
+
+
+def test_quick_bias_script_bad_run_is_one_line_and_no_file(tmp_path, capsys):
+    table = tmp_path / "t.md"
+    assert _bench("quick_bias").main([str(tmp_path / "nosuch"), "--out", str(table)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"quick_bias: error: run {tmp_path / 'nosuch'}: not a complete run directory (no metrics.json)"]
+    assert not table.exists()

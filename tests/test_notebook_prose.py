@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from urlsom_core import notebook, reproduce
 from urlsom_core.notebook import GluedText, fill_glue, markdown_cells, prose_markdown
 
@@ -89,3 +91,21 @@ def test_reproduce_runs_the_notebooks_for_the_book(tmp_path, monkeypatch):
     code, _ = reproduce.reproduce("tiny", only="fig03", runs_root=str(tmp_path / "r"), out_dir=str(tmp_path / "o"),
                                   log=lambda s: None)
     assert code == 1 and seen == ["1"]
+
+
+def test_network_note_gives_the_network_own_winners_only_where_something_was_fitted():
+    from types import SimpleNamespace
+
+    from urlsom_core.notebook import network_note
+
+    biased = SimpleNamespace(metrics={"neural_selectivity": 0.9, "active_neurons": 880, "usage_balance": {
+        "before": {"neural_selectivity": 0.9331, "active_neurons": 584}}})
+    read = SimpleNamespace(metrics={"neural_selectivity": 0.97, "active_neurons": 870, "prototype_readout": {
+        "before": {"neural_selectivity": 0.92, "active_neurons": 860}}})
+    plain = SimpleNamespace(metrics={"neural_selectivity": 0.5, "active_neurons": 12})
+    assert network_note([plain, plain], ["a", "b"]) == ""
+    assert network_note([biased, read], ["seed 0", "seed 1"]) == (
+        "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons; "
+        "seed 1 NS 0.920 with 860 live neurons.")
+    with pytest.raises(ValueError):
+        network_note([biased], ["one", "two"])  # a label per run

@@ -100,3 +100,25 @@ def test_gamma_sigma_heatmaps_write_every_cell_and_change_no_global_style():
     fig = S.plot_gamma_sigma_grid(rows, [2.0], [3.0, 5.0])
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["0.90", "n/a"] and dict(mpl.rcParams) == before
+
+
+def test_a_study_scores_the_network_own_winners_where_a_bias_was_fitted():
+    """A run read out with a usage bias: the row's NS, live neurons, TE and contiguity are the network's own
+    (``usage_balance.before`` and ``network_winner``), ``live_read_out`` the map's as read out."""
+    from urlsom_core.metrics import contiguity
+
+    cfg = RunConfig.from_dict(TINY)
+    winner = np.arange(16).repeat(2)  # read out: every neuron wins two
+    network = np.array([0, 1, 2, 3] * 8)  # the network alone: four neurons, one row of the 4x4 map
+    label = np.arange(32) % 4
+    metrics = {"neural_selectivity": 0.9, "active_neurons": 16, "n_neurons": 16, "topographic_error": 0.3,
+               "contiguity": 0.1, "contiguity_shuffled": 0.2, "epochs_trained": 3,
+               "usage_balance": {"before": {"neural_selectivity": 1.0, "active_neurons": 4, "topographic_error": 0.05}}}
+    run = SimpleNamespace(config=cfg, resolved={"n_train": 32}, metrics=metrics,
+                          assignments=lambda: {"winner": winner, "network_winner": network, "label": label})
+    row = S.summarize(run)
+    assert (row["neural_selectivity"], row["active_neurons"], row["topographic_error"]) == (1.0, 4, 0.05)
+    assert row["live_read_out"] == 16
+    assert (row["contiguity"], row["contiguity_shuffled"]) == contiguity(network, label, (4, 4))
+    plain = S.summarize(fake_run(cfg, 0.5, 10, 0.2))  # nothing fitted: the run's own figures
+    assert (plain["neural_selectivity"], plain["active_neurons"], plain["live_read_out"]) == (0.5, 10, 10)

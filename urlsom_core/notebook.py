@@ -121,8 +121,7 @@ class FigureSetup:
         label = self.run.data_label or self.config().data.dataset
         note = f"{label} (profile '{self.profile.name}')"
         if self.config().model.usage_balance:
-            note += ("; each map is read out with a usage-balancing bias fitted after training (not the paper's "
-                     "method, see The method), and the network's own winners, the paper's map, are given beside")
+            note += "; maps read out with a usage-balancing bias (not the paper's method)"
         return note
 
     def network_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:

@@ -21,7 +21,7 @@ Example:
     >>> cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1}, "train": {"epochs": 1}})
     >>> run = get_or_train(cfg, root="/tmp/urlsom-doctest-runs", progress=False, log=lambda s: None)
     >>> sorted(run.metrics)[:2]
-    ['active_neurons', 'contiguity']
+    ['active_neurons', 'ari']
 """
 
 from __future__ import annotations
