@@ -186,7 +186,10 @@ def test_a_double_clicked_figure_notebook_opens_unmodified_runs_and_its_inspecto
                 outputs = "\n".join(panel.locator(".jp-OutputArea-output").all_inner_texts())
                 assert "{glue" not in outputs
                 assert re.search(r"With sigma \d+ the map reaches NS [01]\.\d{3} with\s+\d+ live neurons; with sigma "
-                                 r"\d+, NS [01]\.\d{3}\s+with \d+: the wider filter left (more|fewer|as many) neurons live", outputs), outputs[-3000:]
+                                 r"\d+, NS [01]\.\d{3}\s+with \d+\. The network's own winners, the paper's map without "
+                                 r"the bias, give: sigma \d+ NS [01]\.\d{3} with \d+ live neurons?; sigma \d+ NS [01]\.\d{3} "
+                                 r"with \d+ live neurons?\.\s+Without a bias, the wider filter left (more|fewer|as many) "
+                                 r"neurons live", outputs), outputs[-3000:]
                 assert "profile 'tiny'" in outputs
                 if shots:
                     panel.locator(".jp-RenderedMarkdown", has_text="this run's numbers").last.scroll_into_view_if_needed()

@@ -217,7 +217,8 @@ def network_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
     parts = []
     for run, label in zip(runs, labels, strict=True):
         f = network_figures(run.metrics)
-        parts.append(f"{label} NS {f['neural_selectivity']:.3f} with {f['active_neurons']} live neurons")
+        live = f["active_neurons"]
+        parts.append(f"{label} NS {f['neural_selectivity']:.3f} with {live} live neuron{'' if live == 1 else 's'}")
     return "The network's own winners, the paper's map without the bias, give: " + "; ".join(parts) + "."
 
 
