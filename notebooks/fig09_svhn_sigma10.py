@@ -39,13 +39,13 @@ run = nb.runs[0]
 import matplotlib.pyplot as plt
 
 from urlsom_core import viz
-from urlsom_core.runs import network_figures
+from urlsom_core.runs import network_figures, network_winners
 
 a, m = run.assignments(), run.metrics
 net = network_figures(m)
 panels = [(a["winner"], f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")]
 if net is not m:  # a bias was fitted after training: the network's own winners (the paper's map) beside
-    panels.append((a["network_winner"], f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
+    panels.append((network_winners(a), f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
                                         f"{net['active_neurons']} live"))
 f, axes = plt.subplots(1, len(panels), figsize=(6.6 * len(panels), 5.8), layout="constrained", squeeze=False)
 for ax, (winners, title) in zip(axes[0], panels, strict=True):

@@ -106,7 +106,7 @@ def balanced_run(tmp_path_factory):
 
 def test_a_balanced_run_records_before_and_reloads_to_its_winners(balanced_run):
     from urlsom_core.metrics import neural_selectivity, usage_metrics
-    from urlsom_core.runs import Run, network_figures
+    from urlsom_core.runs import Run, network_figures, network_winners
 
     run, out, lines = balanced_run
     m = json.loads((out / "metrics.json").read_text())
@@ -121,8 +121,8 @@ def test_a_balanced_run_records_before_and_reloads_to_its_winners(balanced_run):
     assert net.shape == a["winner"].shape and np.unique(net).size == before["active_neurons"]
     assert neural_selectivity(net, a["label"], 36)["neural_selectivity"] == pytest.approx(before["neural_selectivity"])
     assert usage_metrics(net, (6, 6))["live_share"] == pytest.approx(before["live_share"])
-    assert network_figures(m) is before and run.network_winners() is not None
-    np.testing.assert_array_equal(run.network_winners(), net)
+    assert network_figures(m) is before and network_winners(run.assignments()) is not None
+    np.testing.assert_array_equal(network_winners(run.assignments()), net)
     assert any(line.startswith("usage balance: a bias fitted on 240 training images") for line in lines)
     model = Run.load(out).load_model()
     assert model.head.usage_bias.abs().sum() > 0  # the checkpoint holds the fitted bias

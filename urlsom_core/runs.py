@@ -33,7 +33,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,12 +124,6 @@ class Run:
                               "--eval-dataset)")
         return sp
 
-    def network_winners(self) -> np.ndarray:
-        """The network's own winners of the training images (the paper's map, :func:`network_figures`):
-        ``network_winner`` of assignments.npz when a bias or a readout was fitted after training, else ``winner``."""
-        a = self.assignments()
-        return a.get("network_winner", a["winner"])
-
     def load_model(self, device: str = "cpu") -> URLSOM:
         dev = pick_device(device)
         ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
@@ -160,6 +154,13 @@ def network_figures(metrics: dict[str, Any]) -> dict[str, Any]:
         if before:
             return before
     return metrics
+
+
+def network_winners(assignments: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The network's own winners of the training images in a run's assignments (the paper's map, the winners
+    :func:`network_figures` scores): ``network_winner`` when a bias or a readout was fitted after training,
+    else ``winner``."""
+    return assignments["network_winner"] if "network_winner" in assignments else assignments["winner"]
 
 
 def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
@@ -230,15 +231,18 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     return metrics, assign
 
 
-def current_figures(model: URLSOM, splits: Splits, aug: Augment, n: int, device: torch.device,
+def current_figures(model: URLSOM, splits: Splits, aug: Augment, cfg: RunConfig, device: torch.device,
                     embed: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The map's figures as ``model`` reads out now (NS, live neurons and, with a held-out split, held-out NS
-    and the held-out share on neurons that won no training image), and ``predict``'s output on the training
+    """The map's figures as ``model`` reads out now (NS, live neurons, TE and, with a held-out split, held-out
+    NS and the held-out share on neurons that won no training image), and ``predict``'s output on the training
     images: the ``before`` of what is fitted after training (:func:`balance_usage`, :func:`fit_readout`)."""
+    n = cfg.model.n_neurons
     tr = predict(model, splits.train, aug, device, embed=embed)
     w, y = tr["winner"], splits.train.labels.numpy()
     figures: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
-                               "active_neurons": int(np.unique(w).size)}
+                               "active_neurons": int(np.unique(w).size),
+                               "topographic_error": topographic_error(tr["top2"], cfg.model.grid,
+                                                                      torus=cfg.model.boundary == "circular")}
     if splits.heldout is not None:
         we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
         figures.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
@@ -253,11 +257,10 @@ def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.d
     that won no training image, TE and ``metrics.usage_metrics``), so that metrics.json shows what the bias
     changed, and the network's own winners of the training images (``network_winner``, for assignments.npz)."""
     aug = make_augment(cfg, splits)
-    n, torus = cfg.model.n_neurons, cfg.model.boundary == "circular"
+    n = cfg.model.n_neurons
     model.head.usage_bias.zero_()
-    before, tr = current_figures(model, splits, aug, n, device)
-    before["topographic_error"] = topographic_error(tr["top2"], cfg.model.grid, torus=torus)
-    before.update(usage_metrics(tr["winner"], cfg.model.grid, torus=torus))
+    before, tr = current_figures(model, splits, aug, cfg, device)
+    before.update(usage_metrics(tr["winner"], cfg.model.grid, torus=cfg.model.boundary == "circular"))
     fit_usage_bias(model, splits.train.images, aug.plain, device)
     log(f"usage balance: a bias fitted on {len(splits.train):,} training images; without it "
         f"{before['active_neurons']} of {n} neurons won a training image")
@@ -272,11 +275,10 @@ def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.dev
     image, and TE), so that metrics.json shows what the readout changed, and those winners of the training
     images (``network_winner``)."""
     aug = make_augment(cfg, splits)
-    n, torus = cfg.model.n_neurons, cfg.model.boundary == "circular"
+    n = cfg.model.n_neurons
     head = model.head
     head.prototype_count.zero_()  # no prototypes: predict reports the network's own winners
-    before, tr = current_figures(model, splits, aug, n, device, embed=True)
-    before["topographic_error"] = topographic_error(tr["top2"], cfg.model.grid, torus=torus)
+    before, tr = current_figures(model, splits, aug, cfg, device, embed=True)
     emb, net_top2 = torch.from_numpy(tr["embedding"]), torch.from_numpy(tr["top2"])
     P, counts, rounds = fit_readout_prototypes(emb, net_top2, n, head.window.cpu())
     head.prototypes.copy_(P)

@@ -61,7 +61,7 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     live count of the map as read out; contiguity is taken on the network's own winners, trustworthiness
     and NMI stay those of the map as read out. ``heldout_neural_selectivity`` is the read-out map's."""
     from .metrics import contiguity
-    from .runs import network_figures
+    from .runs import network_figures, network_winners
 
     m = run.metrics
     net = network_figures(m)
@@ -71,8 +71,7 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     contig = (m.get("contiguity"), m.get("contiguity_shuffled"))
     if net is not m:
         a = run.assignments()
-        contig = contiguity(a.get("network_winner", a["winner"]), a["label"], cfg.model.grid,
-                            torus=cfg.model.boundary == "circular")
+        contig = contiguity(network_winners(a), a["label"], cfg.model.grid, torus=cfg.model.boundary == "circular")
     row.update({
         "neural_selectivity": net.get("neural_selectivity"),
         "heldout_neural_selectivity": m.get("heldout_neural_selectivity"),
@@ -230,6 +229,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
     """Small multiples: one map per (gamma, sigma), samples at their winners coloured by label, NS and TE
     in each title; rows are gamma, columns sigma."""
     from . import viz
+    from .runs import network_winners
 
     nr, nc = len(gammas), len(sigmas)
     if fig is None:
@@ -238,7 +238,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
     for i, (run, r) in enumerate(zip(runs, rows, strict=True)):
         ax = axes[i // nc, i % nc]
         a = run.assignments()  # the network's own winners, as the study's figures (:func:`summarize`)
-        viz.wta_map(a.get("network_winner", a["winner"]), a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
+        viz.wta_map(network_winners(a), a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
                     classes=run.resolved.get("classes"), torus=viz.is_torus(run.config.model),
                     title=f"γ={r['gamma']:g} σ={r['sigma']:g}\nNS {_f(r['neural_selectivity'])}  "
                           f"TE {_f(r['topographic_error'])}  live {r['active_neurons']}")

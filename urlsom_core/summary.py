@@ -27,6 +27,7 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
     from .files import read_json
     from .metrics import usage_metrics
+    from .runs import network_figures
 
     try:
         m = read_json(path / "metrics.json")
@@ -34,12 +35,10 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     model = conf.get("config", {}).get("model", {})
-    from .runs import network_figures
-
+    net = network_figures(m)
     out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
            "grid": model.get("grid"), "boundary": model.get("boundary", "zeros"),
-           "network_ns": network_figures(m).get("neural_selectivity"),
-           "network_live": network_figures(m).get("active_neurons")}
+           "network_ns": net.get("neural_selectivity"), "network_live": net.get("active_neurons")}
     torus = out["boundary"] == "circular"
     keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
     keys += ("corner_chance", "border_chance") if torus else ()
