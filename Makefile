@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: env
-	$(BIN)/ruff check urlsom_core tests notebooks bench
+	$(BIN)/ruff check urlsom_core urlsom_book tests notebooks bench
 
 test: env lint
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
@@ -33,7 +33,7 @@ book: env
 	$(BIN)/jupyter-book build . -W
 
 # JupyterLab on this checkout, 127.0.0.1 only: .py notebooks open as notebooks on double-click (.jupyter/labconfig),
-# unmodified (.jupyter/jupyter_server_config.json: urlsom_core.lab). URLSOM_PROFILE=tiny make lab: every notebook in seconds.
+# unmodified (.jupyter/jupyter_server_config.json: urlsom_book.lab). URLSOM_PROFILE=tiny make lab: every notebook in seconds.
 # JupyterLab refuses to start as root without --allow-root (a container's usual user): passed only then.
 lab: env
 	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --ip 127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks

@@ -111,7 +111,7 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
 
 
 def one_table(name: str, cfg: Any, source: str, args: argparse.Namespace, log: Any) -> dict[str, Any]:
-    from urlsom_core import baselines as B
+    from urlsom_book import baselines as B
     from urlsom_core.runs import get_or_train
 
     spec = DATASETS[name]
@@ -145,7 +145,7 @@ def one_table(name: str, cfg: Any, source: str, args: argparse.Namespace, log: A
 
 
 def markdown(t: dict[str, Any]) -> str:
-    from urlsom_core.baselines import markdown_table, reading
+    from urlsom_book.baselines import markdown_table, reading
 
     g = t["grid"]
     lines = [
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) -> None:
     """NS against the number of neurons K for one dataset: a table, a JSON file and a figure."""
-    from urlsom_core import baselines as B
+    from urlsom_book import baselines as B
     from urlsom_core.files import provenance, write_json
 
     spec = DATASETS[name]
@@ -249,8 +249,8 @@ def ns_vs_k(name: str, cfg: Any, args: argparse.Namespace, out: Path, log: Any) 
 
 
 def ns_vs_k_markdown(res: dict[str, Any]) -> str:
-    from urlsom_core.baselines import ns_k_reading
-    from urlsom_core.studies import table
+    from urlsom_book.baselines import ns_k_reading
+    from urlsom_book.studies import table
 
     rows = res["rows"]
     md = table(rows, [("K", "K"), ("method", "method"), ("neural_selectivity", "NS"),

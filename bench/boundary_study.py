@@ -6,7 +6,7 @@ spread over seeds, side by side in one table.
     .venv/bin/python bench/boundary_study.py --cifar ../shared/data/cifar10-jpg  # and CIFAR-10 (2 seeds)
 
 The paper does not say what its 'same' convolution sees beyond the map's edge (TensorFlow's 'same' pads with
-zeros: ``model.boundary zeros``, the paper profile's reading); see ``urlsom_core.boundary_study``.
+zeros: ``model.boundary zeros``, the paper profile's reading); see ``urlsom_book.boundary_study``.
 
 Digits: ``boundary_study.digits_config`` (the digits defaults of ``urlsom train``, a 30x30 map, stratified
 20% held-out split). CIFAR-10: ``bench/configs/cifar10_cpu.yaml`` (a 20-minute CPU run each) with its data
@@ -31,7 +31,7 @@ CIFAR_CONFIG = "bench/configs/cifar10_cpu.yaml"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from urlsom_core.boundary_study import MODES, SIGMAS
+    from urlsom_book.boundary_study import MODES, SIGMAS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--modes", nargs="+", default=list(MODES), help=f"boundary modes (default {' '.join(MODES)})")
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def plan(args: argparse.Namespace) -> list[tuple[str, str, float, int, Any]]:
     """Every (dataset, mode, sigma, seed, config) to train, checked: a ConfigError before anything is written."""
-    from urlsom_core import boundary_study as B
+    from urlsom_book import boundary_study as B
     from urlsom_core.config import ConfigError, config_from_file, parse_overrides
     from urlsom_core.data import check_spec
 
@@ -97,7 +97,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, float, int, Any]]:
 
 
 def markdown(res: dict[str, Any]) -> str:
-    from urlsom_core.boundary_study import markdown_table
+    from urlsom_book.boundary_study import markdown_table
 
     n_runs = len(res["runs"])
     trained = sum(1 for r in res["runs"] if not r["cache_hit"])
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     import torch
 
-    from urlsom_core import boundary_study as B
+    from urlsom_book import boundary_study as B
     from urlsom_core.files import provenance, write_json
     from urlsom_core.runs import get_or_train
 
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"[{i}/{len(todo)}] {name} boundary {mode} sigma {sigma:g} seed {seed}: run {cfg.key()}")
         run = get_or_train(cfg, root=args.runs_root, device=args.device, progress=False, log=log)
         rows.append(B.run_row(run, name, mode, sigma, seed))
-    sources = {"digits": "urlsom_core.boundary_study.digits_config() (digits defaults, 30x30, holdout 0.2)",
+    sources = {"digits": "urlsom_book.boundary_study.digits_config() (digits defaults, 30x30, holdout 0.2)",
                "cifar10": f"{CIFAR_CONFIG} with data from --cifar {args.cifar}"}
     extra = (" + --set " + " ".join(args.overrides) if args.overrides else "") + (
         f" + epochs {args.epochs}" if args.epochs is not None else "")

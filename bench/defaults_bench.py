@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def urlsom_config(name: str, seed: int, args: argparse.Namespace) -> tuple[Any, str | None, list[str]]:
     """The config ``urlsom train`` builds from the flags alone, its defaults line and the flags."""
-    from urlsom_core.cli import build_parser, resolve_args
+    from urlsom_book.cli import build_parser, resolve_args
 
     flags = [*DATASETS[name]["flags"], "--grid", str(args.grid[0]), str(args.grid[1]),
              "--max-minutes", f"{args.max_minutes:g}", "--seed", str(seed), "--device", args.device]
@@ -101,7 +101,7 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     """URL-SOM, MiniSom sigma 1 and 3 -> 1 on raw pixels, and k-means, for one seed."""
     import numpy as np
 
-    from urlsom_core import baselines as B
+    from urlsom_book import baselines as B
     from urlsom_core.runs import get_or_train
 
     grid = (args.grid[0], args.grid[1])
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    from urlsom_core import baselines as B
+    from urlsom_book import baselines as B
     from urlsom_core.files import provenance, write_json
 
     out = Path(args.out)

@@ -49,10 +49,10 @@ log "urlsom GPU check, commit $(git rev-parse --short HEAD 2>/dev/null || echo u
 } 2>&1 | tee "$OUT/env.txt" | tee -a "$LOG"
 
 # shellcheck disable=SC2086  # BENCH_EXTRA / TRAIN_EXTRA are lists of options
-part 230 "bench: train, augment, loss" "$PY" -m urlsom_core.cli bench --device "$DEVICE" --sections train,augment,loss \
+part 230 "bench: train, augment, loss" "$PY" -m urlsom_book.cli bench --device "$DEVICE" --sections train,augment,loss \
     --out "$OUT/bench_gpu.json" $BENCH_EXTRA
 # shellcheck disable=SC2086
-part 90 "bench: paper net, CUDA graphs (compile mode reduce-overhead)" "$PY" -m urlsom_core.cli bench --device "$DEVICE" \
+part 90 "bench: paper net, CUDA graphs (compile mode reduce-overhead)" "$PY" -m urlsom_book.cli bench --device "$DEVICE" \
     --sections train --nets paper --compile-mode reduce-overhead --out "$OUT/bench_gpu_cudagraphs.json" $BENCH_EXTRA
 
 log "== writing a CIFAR-10-shaped random dataset"
@@ -65,7 +65,7 @@ np.savez(sys.argv[1], images=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8
 print("wrote", sys.argv[1])
 EOF
 # shellcheck disable=SC2086
-part 120 "2-epoch CIFAR-10-shaped run (paper settings, bf16, $TRAIN_EXTRA)" "$PY" -m urlsom_core.cli train \
+part 120 "2-epoch CIFAR-10-shaped run (paper settings, bf16, $TRAIN_EXTRA)" "$PY" -m urlsom_book.cli train \
     --dataset "npz:$WORK/random_cifar10.npz" --epochs 2 --device "$DEVICE" --quiet --out "$WORK/run" $TRAIN_EXTRA
 for f in metrics.json history.jsonl manifest.json; do
   [ -f "$WORK/run/$f" ] && cp "$WORK/run/$f" "$OUT/run_$f"

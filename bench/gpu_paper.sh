@@ -13,7 +13,7 @@
 # 2. `urlsom bench --sections train --nets paper`: training throughput of the paper net (ResNet-20 16/48/256,
 #    32x32, 30x30 map; img/s counts both views), eager float32, eager bf16 autocast and torch.compile + bf16
 #    (the eager modes also alone first, bench_eager.json, in case the compile outlasts its limit).
-# 3. A paper-settings CIFAR-10 run (the paper profile's cifar10 run, urlsom_core/profiles/paper.yaml) on
+# 3. A paper-settings CIFAR-10 run (the paper profile's cifar10 run, urlsom_book/profiles/paper.yaml) on
 #    data/cifar10-jpg/train.zip, the 50,000 training images (the test images do not fit the 64 MiB that travel
 #    with the checkout; the paper trains on all 60,000), with `--max-minutes` = what is left of TOTAL_MINUTES
 #    (default 11) after steps 1-2, less 2 minutes for loading and evaluation, at most 8.
@@ -94,13 +94,13 @@ fi
 # ------------------------------------------------------------------------------------------- 2. bench
 if [ "$SMOKE" = 1 ]; then
   skip "bench compiled (torch.compile): need CUDA, smoke mode runs eager on $DEVICE (float32, and bf16 where the CPU has it natively)"
-  part 60 "bench: paper net (tiny sizes)" "$PY" -m urlsom_core.cli bench --device "$DEVICE" --sections train \
+  part 60 "bench: paper net (tiny sizes)" "$PY" -m urlsom_book.cli bench --device "$DEVICE" --sections train \
       --nets paper --tiny --no-compile --quiet --out "$OUT/bench.json"
 else
   # eager first, on its own: a compile that outlasts its limit then loses only the compiled number
-  part "${EAGER_SECONDS:-90}" "bench: paper net, eager fp32 / bf16" "$PY" -m urlsom_core.cli bench \
+  part "${EAGER_SECONDS:-90}" "bench: paper net, eager fp32 / bf16" "$PY" -m urlsom_book.cli bench \
       --device "$DEVICE" --sections train --nets paper --no-compile --out "$OUT/bench_eager.json"
-  part "${BENCH_SECONDS:-200}" "bench: paper net, eager fp32 / bf16 / compiled" "$PY" -m urlsom_core.cli bench \
+  part "${BENCH_SECONDS:-200}" "bench: paper net, eager fp32 / bf16 / compiled" "$PY" -m urlsom_book.cli bench \
       --device "$DEVICE" --sections train --nets paper --out "$OUT/bench.json"
 fi
 
@@ -131,7 +131,7 @@ LEFT=$("$PY" -c "print(round(max(0.2, min(8.0, $TOTAL_MINUTES - ($SECONDS - $T0)
 "$PY" - "$WORK/run.yaml" "$DATASET" "$LEFT" "$RUN_SET" <<'EOF' 2>&1 | tee -a "$LOG"
 import json, sys
 import yaml
-from urlsom_core.profiles import load_profile
+from urlsom_book.profiles import load_profile
 out, dataset, minutes, extra = sys.argv[1], sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4])
 cfg = load_profile("paper").runs["cifar10"].config(**{"data.dataset": dataset, "data.input_size": 32,
                                                      "train.max_minutes": minutes, **extra})
@@ -143,7 +143,7 @@ COMPILE_FLAG=()
 [ "$SMOKE" = 0 ] && [ "${COMPILE:-1}" = 1 ] && COMPILE_FLAG=(--compile)
 [ "$SMOKE" = 1 ] && skip "run with --compile: needs CUDA to pay, smoke mode trains eager on $DEVICE"
 LIMIT=$("$PY" -c "print(int($LEFT * 60 + 150))")
-part "$LIMIT" "paper-settings CIFAR-10 run (${LEFT} min)" "$PY" -m urlsom_core.cli train --config "$WORK/run.yaml" \
+part "$LIMIT" "paper-settings CIFAR-10 run (${LEFT} min)" "$PY" -m urlsom_book.cli train --config "$WORK/run.yaml" \
     --device "$DEVICE" --quiet --out "$WORK/run" "${COMPILE_FLAG[@]}"
 for f in metrics.json history.jsonl assignments.npz; do
   if [ -f "$WORK/run/$f" ]; then cp "$WORK/run/$f" "$OUT/run_$f"; else log "missing: run/$f"; fi

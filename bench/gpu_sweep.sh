@@ -44,18 +44,18 @@ D="--dataset digits --holdout 0.2 --device $DEV --quiet --max-minutes $M"
   git rev-parse --short HEAD; } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 # sanity first: a broken CUDA path fails here in seconds, not in every job
-timeout 120 "$PY" -m urlsom_core.cli train --dataset digits --holdout 0.2 --epochs 2 --device $DEV --quiet --out "$W/sanity" \
+timeout 120 "$PY" -m urlsom_book.cli train --dataset digits --holdout 0.2 --epochs 2 --device $DEV --quiet --out "$W/sanity" \
   > "$W/sanity.log" 2>&1 || { tail -20 "$W/sanity.log"; exit 3; }
 if [ "${CHECK_PATHS:-1}" = 1 ]; then  # torch.compile and torchrun (NCCL) on CUDA, 3 digits epochs each
-  ( "$PY" -m urlsom_core.cli train --dataset digits --holdout 0.2 --epochs 3 --device $DEV --quiet --compile --out "$W/compile" \
+  ( "$PY" -m urlsom_book.cli train --dataset digits --holdout 0.2 --epochs 3 --device $DEV --quiet --compile --out "$W/compile" \
       > "$W/compile.log" 2>&1; echo "compile rc $?" ) &
-  ( timeout 200 torchrun --nproc-per-node 1 -m urlsom_core.cli train --dataset digits --holdout 0.2 --epochs 3 --device $DEV \
+  ( timeout 200 torchrun --nproc-per-node 1 -m urlsom_book.cli train --dataset digits --holdout 0.2 --epochs 3 --device $DEV \
       --quiet --out "$W/ddp" > "$W/ddp.log" 2>&1; echo "torchrun rc $?" ) &
 fi
 t0=$SECONDS
 while read -r name args; do
   [ -n "$name" ] && echo "$name $(eval echo "$args")"
-done < "$JOBS" | xargs -P 32 -L 1 bash -c 'n=$0; timeout '"$((${M%.*} * 60 + 120))"' '"$PY"' -m urlsom_core.cli train --out '"$W"'/$n "$@" > '"$W"'/$n.log 2>&1; echo "$n rc $?"'
+done < "$JOBS" | xargs -P 32 -L 1 bash -c 'n=$0; timeout '"$((${M%.*} * 60 + 120))"' '"$PY"' -m urlsom_book.cli train --out '"$W"'/$n "$@" > '"$W"'/$n.log 2>&1; echo "$n rc $?"'
 wait
 echo "all done after $((SECONDS - t0)) s"
 "$PY" - "$W" <<'P' | tee "$OUT/summary.txt"

@@ -69,7 +69,7 @@ def train(cfg: Any, out: Path, device: str) -> tuple[dict[str, Any] | None, floa
     out.mkdir(parents=True, exist_ok=True)
     cfg_file = out.with_suffix(".yaml")
     cfg_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=True))
-    cmd = [sys.executable, "-m", "urlsom_core.cli", "train", "--config", str(cfg_file), "--out", str(out),
+    cmd = [sys.executable, "-m", "urlsom_book.cli", "train", "--config", str(cfg_file), "--out", str(out),
            "--device", device, "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.time()

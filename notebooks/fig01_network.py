@@ -26,17 +26,17 @@ runs_root: str = None  # unused here (no training); kept so every figure takes t
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig01_network", globals(), train=False)  # the parameters resolved against the profile; nothing trains
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import diagrams
+from urlsom_book import diagrams
+from urlsom_book.profiles import paper_profile
 from urlsom_core.data import resolve
 from urlsom_core.model import URLSOM, count_parameters
-from urlsom_core.profiles import paper_profile
 
 paper_cfg = paper_profile().runs["cifar10"].config()
 paper_net = URLSOM(paper_cfg.model, in_channels=3)  # the paper's CIFAR-10 images: 3 x 32 x 32 (Sec. V.A)

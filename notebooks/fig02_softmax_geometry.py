@@ -26,14 +26,14 @@ runs_root: str = None  # unused here (no training); kept so every figure takes t
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig02_softmax_geometry", globals())  # the parameters resolved against the profile; nothing trains
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import diagrams
+from urlsom_book import diagrams
 
 g = diagrams.softmax_geometry(x=float(nb.params["x"]))
 f, ax = plt.subplots(figsize=(6, 6), layout="constrained")

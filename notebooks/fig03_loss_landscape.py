@@ -30,14 +30,14 @@ runs_root: str = None  # unused here (no training); kept so every figure takes t
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig03_loss_landscape", globals())  # the parameters resolved against the profile
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 land = viz.loss_landscape(x_max=float(nb.params["x_max"]), n_neurons=int(nb.params["n_neurons"]))
 f, ax = plt.subplots(figsize=(7, 5), layout="constrained")

@@ -32,7 +32,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig04_cifar10_map", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per seed
@@ -40,7 +40,7 @@ runs = nb.runs  # one per seed
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
 for ax, seed, run in zip(axes[0], nb.params["seeds"], runs, strict=True):
@@ -77,6 +77,6 @@ nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"],
 # %% tags=["hide-input"]
 from IPython.display import display
 
-from urlsom_core.widgets import inspector
+from urlsom_book.widgets import inspector
 
 display(inspector({f"seed {s}": r for s, r in zip(nb.params["seeds"], runs, strict=True)}))

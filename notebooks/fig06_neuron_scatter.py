@@ -34,7 +34,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
@@ -43,7 +43,7 @@ run = nb.runs[0]
 import matplotlib.pyplot as plt
 import numpy as np
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 a, m = run.assignments(), run.metrics
 grid_hw = run.config.model.grid

@@ -31,7 +31,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig07_cifar10_sigma", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per sigma
@@ -39,7 +39,7 @@ runs = nb.runs  # one per sigma
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
 for ax, run in zip(axes[0], runs, strict=True):
@@ -88,6 +88,6 @@ nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selec
 # %% tags=["hide-input"]
 from IPython.display import display
 
-from urlsom_core.widgets import inspector
+from urlsom_book.widgets import inspector
 
 display(inspector({f"sigma {r.config.model.sigma:g}": r for r in runs}))

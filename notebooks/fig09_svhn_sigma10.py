@@ -30,7 +30,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig09_svhn_sigma10", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
@@ -38,7 +38,7 @@ run = nb.runs[0]
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 from urlsom_core.runs import network_figures, network_winners
 
 a, m = run.assignments(), run.metrics
@@ -77,6 +77,6 @@ nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neuron
 # %% tags=["hide-input"]
 from IPython.display import display
 
-from urlsom_core.widgets import inspector
+from urlsom_book.widgets import inspector
 
 display(inspector({"sigma " + format(run.config.model.sigma, "g"): run}))

@@ -31,7 +31,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig10_svhn_loss", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
@@ -39,7 +39,7 @@ run = nb.runs[0]
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 f, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
 viz.loss_curve(run.history, run.config.train.lr_schedule, ax=ax, stop_reason=run.metrics["stop_reason"],

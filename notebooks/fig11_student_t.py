@@ -32,7 +32,7 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core.notebook import start
+from urlsom_book.notebook import start
 
 nb = start("fig11_student_t", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per scale
@@ -40,7 +40,7 @@ runs = nb.runs  # one per scale
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from urlsom_core import viz
+from urlsom_book import viz
 
 grid_hw = runs[0].config.model.grid
 f, axes = plt.subplots(1, 1 + len(runs), figsize=(4.8 + 6.0 * len(runs), 5.2), layout="constrained",
@@ -88,6 +88,6 @@ nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_sele
 # %% tags=["hide-input"]
 from IPython.display import display
 
-from urlsom_core.widgets import inspector
+from urlsom_book.widgets import inspector
 
 display(inspector({f"s = {r.config.model.student_scale:g}": r for r in runs}))

@@ -48,8 +48,8 @@ out_dir: str = None  # where figure files and the numbers record go; None: execu
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from urlsom_core import boundary_study
-from urlsom_core.notebook import setup
+from urlsom_book import boundary_study
+from urlsom_book.notebook import setup
 
 nb = setup("study_boundary", profile, out_dir=out_dir)
 studies = [(path, *boundary_study.read_results(path)) for path in results]

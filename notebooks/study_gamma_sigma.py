@@ -38,8 +38,8 @@ runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or 
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
 
 # %% tags=["hide-cell"]
-from urlsom_core import studies
-from urlsom_core.notebook import start
+from urlsom_book import studies
+from urlsom_book.notebook import start
 
 nb = start("study_gamma_sigma", globals(), train=False)  # the parameters resolved against the profile; the study trains below
 gammas, sigmas = nb.params["gammas"], nb.params["sigmas"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_reliability import _finish, _load, _start, _start_stoppable, _stop_at_step, assert_same_run
 
-from urlsom_core import cli
+from urlsom_book import cli
 from urlsom_core.config import ConfigError, ModelConfig, RunConfig, TrainConfig
 from urlsom_core.data import resolve
 from urlsom_core.files import read_jsonl

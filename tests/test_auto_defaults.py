@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from urlsom_core import cli, profiles
+from urlsom_book import cli, profiles
 from urlsom_core.config import (
     AUTO_RULES,
     BUDGET_TRAIN,

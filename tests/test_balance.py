@@ -187,7 +187,7 @@ def test_settings_script_bad_input_is_one_line(balanced_run, tmp_path, capsys, a
 
 
 def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_path, capsys):
-    from urlsom_core.cli import build_parser, main, resolve_args
+    from urlsom_book.cli import build_parser, main, resolve_args
 
     def cfg(*flags):
         return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]

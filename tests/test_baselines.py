@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from urlsom_core import baselines as B
+from urlsom_book import baselines as B
 from urlsom_core.config import ConfigError, RunConfig
 from urlsom_core.runs import get_or_train
 

@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
-from urlsom_core import bench, measure
+from urlsom_book import bench, measure
+from urlsom_book.cli import main
 from urlsom_core.augment import Augment
-from urlsom_core.cli import main
 from urlsom_core.per_sample import PerSampleViews
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from urlsom_core.cli import build_parser, config_from_args
+from urlsom_book.cli import build_parser, config_from_args
 from urlsom_core.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ def _build_tiny_book(tmp: Path) -> Path:
     # The pages include the profiles. Copy the whole package, not only its profiles/ folder: a bare
     # tmp/urlsom_core/ would be a namespace package that shadows the installed one in the notebook kernels.
     shutil.copytree(ROOT / "urlsom_core", tmp / "urlsom_core", ignore=shutil.ignore_patterns("__pycache__"))
-    from urlsom_core.reproduce import reproduce
+    from urlsom_book.reproduce import reproduce
 
     code, outcomes = reproduce("tiny", jobs=2, runs_root=str(tmp / "runs"), out_dir=str(tmp / "executed"),
                                root=str(tmp), log=lambda s: None)
@@ -204,8 +204,8 @@ def test_landing_page_shows_this_builds_map_and_the_paper_beside_it(html: Path):
     to the paper-data build."""
     from playwright.sync_api import sync_playwright
 
+    from urlsom_book.profiles import paper_profile
     from urlsom_core.files import read_json
-    from urlsom_core.profiles import paper_profile
 
     record = read_json(html.parent.parent / "executed" / "records" / "fig04_cifar10_map.json")["numbers"]
     paper_ns = paper_profile().paper_value("fig04_cifar10_map", "ns").value
@@ -246,7 +246,7 @@ def test_landing_page_shows_this_builds_map_and_the_paper_beside_it(html: Path):
 
 def test_the_inspector_page_embeds_its_widget_state_without_defaults(html: Path):
     """``urlsom reproduce`` drops the default-valued keys of the executed notebooks' widget state
-    (urlsom_core.widget_state), so the page carries its panels, not a megabyte of ``"description": ""``."""
+    (urlsom_book.widget_state), so the page carries its panels, not a megabyte of ``"description": ""``."""
     import json
 
     text = (html / INSPECTOR).read_text()

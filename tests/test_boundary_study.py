@@ -1,4 +1,4 @@
-"""bench/boundary_study.py and urlsom_core.boundary_study: a tiny study end to end (table columns, provenance,
+"""bench/boundary_study.py and urlsom_book.boundary_study: a tiny study end to end (table columns, provenance,
 the run store reused on a rerun), bad input one line and exit 2 with nothing written, and the aggregation and
 heatmap on constructed rows."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from urlsom_core import boundary_study as B
+from urlsom_book import boundary_study as B
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--modes", "zeros", "circular", "--sigmas", "1", "--seeds", "0", "--epochs", "1",

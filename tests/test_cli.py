@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from urlsom_core.cli import main
+from urlsom_book.cli import main
 
 TINY = ["--grid", "5", "5", "--widths", "8", "--blocks", "1", "--epochs", "1", "--batch-size", "64", "--quiet"]
 
@@ -61,7 +61,7 @@ def test_npz_without_arrays_nothing_written(tmp_path, capsys):
 
 
 def test_argparse_errors_are_one_line_exit_2():
-    r = subprocess.run([sys.executable, "-m", "urlsom_core.cli", "train", "--out", "x", "--grid", "3"],
+    r = subprocess.run([sys.executable, "-m", "urlsom_book.cli", "train", "--out", "x", "--grid", "3"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "urlsom: error:" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 

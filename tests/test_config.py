@@ -52,7 +52,7 @@ def test_rotate_range_is_named(bad):
 
 def test_rotate_zero_keeps_the_config_key_and_another_angle_changes_it():
     """Runs stored before the option existed keep their key; a rotating run gets its own."""
-    from urlsom_core.profiles import load_profile
+    from urlsom_book.profiles import load_profile
 
     # the quick book's Fig. 4 run without the usage bias the profile has added since: its key as stored by
     # builds made before the rotate option existed

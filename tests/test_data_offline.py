@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from urlsom_core.cli import main
+from urlsom_book.cli import main
 from urlsom_core.config import ConfigError, DataConfig
 from urlsom_core.data import load_dataset, resolve, split_spec
 from urlsom_core.sources import CIFAR10_CLASSES, CIFAR10_FILES

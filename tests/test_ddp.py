@@ -123,7 +123,7 @@ def test_urlsom_train_under_torchrun_writes_once(tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "urlsom_core.cli", "train",
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "urlsom_book.cli", "train",
            "--out", str(out), "--dataset", "digits", "--subset", "200", "--grid", "5", "5", "--widths", "8",
            "--blocks", "1", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--quiet"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -33,7 +33,7 @@ def test_bad_input(tmp_path, capsys, argv, message):
 
 def test_the_config_is_the_command_lines(monkeypatch):
     """The same flags through `urlsom train`'s parser give the same config key, and no config file is read."""
-    from urlsom_core.cli import build_parser, resolve_args
+    from urlsom_book.cli import build_parser, resolve_args
 
     monkeypatch.chdir(ROOT)
     mod = _mod()

@@ -121,7 +121,7 @@ def test_the_config_field_reaches_the_augment():
 
 
 def test_cli_flag(tmp_path):
-    from urlsom_core import cli
+    from urlsom_book import cli
 
     p = cli._Parser()
     cli._add_run_options(p)

@@ -1,4 +1,4 @@
-"""JupyterLab's contents manager for this checkout (urlsom_core.lab): a figure notebook read as the browser
+"""JupyterLab's contents manager for this checkout (urlsom_book.lab): a figure notebook read as the browser
 reads it carries its kernel's language_info (so opening it changes nothing), and saving it writes the same
 bytes (the header keeps no version). The browser side is tests/test_lab_browser.py."""
 
@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("jupytext", reason="needs jupytext (book extra)")
 pytest.importorskip("jupyter_server", reason="needs jupyter_server (book extra)")
 
-from urlsom_core import lab  # noqa: E402
+from urlsom_book import lab  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "fig07_cifar10_sigma.py"
@@ -90,7 +90,7 @@ def test_other_notebooks_are_left_as_they_are(tmp_path):
 
 def test_the_shipped_jupyter_config_uses_it_and_opens_python_files_as_notebooks():
     server = json.loads((ROOT / ".jupyter" / "jupyter_server_config.json").read_text())
-    assert server["ServerApp"]["contents_manager_class"] == "urlsom_core.lab.TextNotebookContentsManager"
+    assert server["ServerApp"]["contents_manager_class"] == "urlsom_book.lab.TextNotebookContentsManager"
     overrides = json.loads((ROOT / ".jupyter" / "labconfig" / "default_setting_overrides.json").read_text())
     assert overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["python"] == "Jupytext Notebook"
     assert "JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter" in (ROOT / "Makefile").read_text()

@@ -27,7 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-NOTEBOOK = "fig07_cifar10_sigma.py"  # the figure notebook with the map inspector (urlsom_core.widgets)
+NOTEBOOK = "fig07_cifar10_sigma.py"  # the figure notebook with the map inspector (urlsom_book.widgets)
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 RUN_TIMEOUT_MS = 600_000  # kernel start, two tiny trainings, the inspector's panels: ~1 min on 2 busy cores

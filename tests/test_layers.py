@@ -1,6 +1,6 @@
-"""The two floors of ``urlsom_core`` (see ``urlsom_core/layers.py``): the method never imports the book layer,
-every module has chosen a floor, and there is no import cycle. Imports are read with ``ast``, function-local
-ones included, so a lazy ``from .bench import ...`` inside a function counts."""
+"""The two packages: ``urlsom_core`` (the method) never imports ``urlsom_book`` (the book's machinery and the
+command line), and no module of either imports itself back through a cycle. Imports are read with ``ast``,
+function-local ones included, so a lazy ``from urlsom_book.bench import ...`` inside a function counts."""
 
 from __future__ import annotations
 
@@ -9,38 +9,47 @@ from pathlib import Path
 
 import pytest
 
-from urlsom_core.layers import BOOK, ENTRY, METHOD
-
-PKG = Path(__file__).resolve().parents[1] / "urlsom_core"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("urlsom_core", "urlsom_book")
 
 
 def _modules() -> list[str]:
-    return sorted(p.stem for p in PKG.glob("*.py") if p.stem != "__init__")
+    """Every module of both packages as ``package.module``."""
+    return sorted(f"{pkg}.{p.stem}" for pkg in PACKAGES for p in (ROOT / pkg).glob("*.py") if p.stem != "__init__")
 
 
-def package_imports(source: str, name: str = "") -> set[str]:
-    """The urlsom_core modules that ``source`` imports, anywhere in the file (``from . import x``,
-    ``from .x import y``, ``import urlsom_core.x``, ``from urlsom_core.x import y``)."""
+def package_imports(source: str, package: str, name: str = "") -> set[str]:
+    """The modules of either package (``package.module``) that ``source``, a module of ``package``, imports,
+    anywhere in the file: ``from . import x``, ``from .x import y``, ``import pkg.x``, ``from pkg.x import y``,
+    ``from pkg import x``."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(source, name)):
         if isinstance(node, ast.ImportFrom):
-            mod = node.module or ""
-            if node.level == 1 or mod == "urlsom_core" or mod.startswith("urlsom_core."):
-                base = mod.removeprefix("urlsom_core").lstrip(".") if node.level == 0 else mod
-                if base:
-                    found.add(base.split(".")[0])
-                else:  # from . import a, b
-                    found.update(a.name for a in node.names)
+            if node.level == 1:
+                pkg, rest = package, node.module or ""
+            elif node.level == 0 and (node.module or "").split(".")[0] in PACKAGES:
+                pkg, _, rest = (node.module or "").partition(".")
+            else:
+                continue
+            if rest:
+                found.add(f"{pkg}.{rest.split('.')[0]}")
+            else:  # from . import a, b / from pkg import a, b
+                found.update(f"{pkg}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             for a in node.names:
-                if a.name.startswith("urlsom_core."):
-                    found.add(a.name.split(".")[1])
+                parts = a.name.split(".")
+                if parts[0] in PACKAGES and len(parts) > 1:
+                    found.add(f"{parts[0]}.{parts[1]}")
     return found
 
 
 def _graph() -> dict[str, set[str]]:
     mods = set(_modules())
-    return {m: package_imports((PKG / f"{m}.py").read_text(), m) & mods - {m} for m in mods}
+    graph = {}
+    for m in mods:
+        pkg, stem = m.split(".")
+        graph[m] = package_imports((ROOT / pkg / f"{stem}.py").read_text(), pkg, m) & mods - {m}
+    return graph
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -66,25 +75,23 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_every_module_has_chosen_exactly_one_floor():
-    listed = [*METHOD, *BOOK, *ENTRY]
-    assert len(listed) == len(set(listed)), "a module is listed twice"
-    unlisted = sorted(set(_modules()) - set(listed))
-    assert not unlisted, f"modules in no floor (add them to METHOD or BOOK in urlsom_core/layers.py): {unlisted}"
-    gone = sorted(set(listed) - set(_modules()))
-    assert not gone, f"layers.py lists modules that do not exist: {gone}"
-
-
 def _upward(graph: dict[str, set[str]]) -> dict[str, list[str]]:
-    """Method modules and the book / entry modules each imports."""
-    return {m: sorted(graph[m] & {*BOOK, *ENTRY}) for m in METHOD if graph.get(m, set()) & {*BOOK, *ENTRY}}
+    """Method modules and the book modules each imports."""
+    up = {m: sorted(n for n in deps if n.startswith("urlsom_book.")) for m, deps in graph.items()
+          if m.startswith("urlsom_core.")}
+    return {m: v for m, v in up.items() if v}
 
 
-def test_the_method_never_imports_the_book_layer_or_the_cli():
+def test_the_method_package_never_imports_the_book_package():
     graph = _graph()
-    assert sum(len(v) for v in graph.values()) > 30  # the reader does see the package's imports
+    assert sum(len(v) for m, v in graph.items() if m.startswith("urlsom_core.")) > 20  # the reader sees imports
+    assert any(n.startswith("urlsom_core.") for v in graph.values() for n in v)
     bad = _upward(graph)
-    assert not bad, f"method modules importing the book layer: {bad}"
+    assert not bad, f"method modules importing the book package: {bad}"
+    for p in (ROOT / "urlsom_core").glob("*.py"):  # nor by name in a string (importlib, entry points)
+        strings = [n.value for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Constant)
+                   and isinstance(n.value, str) and "urlsom_book." in n.value]
+        assert not strings, f"{p.name} names the book package in a string: {strings}"
 
 
 def test_no_import_cycle_among_the_modules():
@@ -92,19 +99,23 @@ def test_no_import_cycle_among_the_modules():
     assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from .bench import x", {"bench"}),
-    ("def f():\n    from .profiles import load_profile\n", {"profiles"}),
-    ("from . import checkpoint as ckpt, loss", {"checkpoint", "loss"}),
-    ("import urlsom_core.viz\nfrom urlsom_core.runs import get_or_train", {"viz", "runs"}),
-    ("import os\nfrom torch import nn\nfrom .. import other", set()),
+@pytest.mark.parametrize("source, package, expected", [
+    ("from .bench import x", "urlsom_book", {"urlsom_book.bench"}),
+    ("def f():\n    from urlsom_book.profiles import load_profile\n", "urlsom_core", {"urlsom_book.profiles"}),
+    ("from . import checkpoint as ckpt, loss", "urlsom_core", {"urlsom_core.checkpoint", "urlsom_core.loss"}),
+    ("import urlsom_book.viz\nfrom urlsom_core.runs import get_or_train", "urlsom_book",
+     {"urlsom_book.viz", "urlsom_core.runs"}),
+    ("from urlsom_core import metrics", "urlsom_book", {"urlsom_core.metrics"}),
+    ("import os\nfrom torch import nn\nfrom .. import other", "urlsom_core", set()),
 ])
-def test_the_import_reader_sees_every_form(source, expected):
-    assert package_imports(source) == expected
+def test_the_import_reader_sees_every_form(source, package, expected):
+    assert package_imports(source, package) == expected
 
 
 def test_the_checks_can_fail():
     """A method module importing a book module, and a two-module cycle, are caught."""
-    assert _upward({**_graph(), "loss": {"bench", "filters"}}) == {"loss": ["bench"]}
+    graph = _graph()
+    graph["urlsom_core.loss"] = {"urlsom_book.bench", "urlsom_core.filters"}
+    assert _upward(graph) == {"urlsom_core.loss": ["urlsom_book.bench"]}
     assert _cycle({"a": {"b"}, "b": {"a"}, "c": set()}) == ["a", "b", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None

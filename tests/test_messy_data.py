@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from urlsom_core.cli import main
+from urlsom_book.cli import main
 from urlsom_core.config import ConfigError, RunConfig
 
 TINY = ["--grid", "4", "4", "--widths", "4", "--blocks", "1", "--epochs", "1", "--batch-size", "8", "--quiet"]

@@ -1,4 +1,4 @@
-"""A figure notebook run by hand shows its text with the run's numbers (urlsom_core.notebook.prose_markdown):
+"""A figure notebook run by hand shows its text with the run's numbers (urlsom_book.notebook.prose_markdown):
 JupyterLab shows the markdown cells' glue roles as written; the book (``urlsom reproduce``) renders them."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from urlsom_core import notebook, reproduce
-from urlsom_core.notebook import GluedText, fill_glue, markdown_cells, prose_markdown
+from urlsom_book import notebook, reproduce
+from urlsom_book.notebook import GluedText, fill_glue, markdown_cells, prose_markdown
 
 NB = '''# ---
 # jupyter:
@@ -96,7 +96,7 @@ def test_reproduce_runs_the_notebooks_for_the_book(tmp_path, monkeypatch):
 def test_network_note_gives_the_network_own_winners_only_where_something_was_fitted():
     from types import SimpleNamespace
 
-    from urlsom_core.notebook import network_note
+    from urlsom_book.notebook import network_note
 
     biased = SimpleNamespace(metrics={"neural_selectivity": 0.9, "active_neurons": 880, "usage_balance": {
         "before": {"neural_selectivity": 0.9331, "active_neurons": 584}}})

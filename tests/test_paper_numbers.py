@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from urlsom_core import notebook, profiles
+from urlsom_book import notebook, profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 CITED = re.compile(r"executed/(\w+)\.ipynb::paper_(\w+):s")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_data_offline import write_cifar, write_svhn
 
-from urlsom_core import cli
+from urlsom_book import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = """\

@@ -96,7 +96,7 @@ def test_refits_settle_on_prototypes_that_are_their_own_winners_means():
 @pytest.fixture(scope="module")
 def readout_run(tmp_path_factory):
     """A tiny run of the CLI with the bias and the readout (the small-gray rule's, on 240 training digits)."""
-    from urlsom_core import cli
+    from urlsom_book import cli
 
     out = tmp_path_factory.mktemp("readout") / "r"
     assert cli.main(["train", "--dataset", "digits", "--holdout", "0.2", "--subset", "300", "--grid", "6", "6",
@@ -172,7 +172,7 @@ def test_settings_script_bad_input_is_one_line(readout_run, tmp_path, capsys, ar
 
 
 def test_cli_flags_set_the_readout(tmp_path):
-    from urlsom_core.cli import build_parser, resolve_args
+    from urlsom_book.cli import build_parser, resolve_args
 
     def cfg(*flags):
         return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]

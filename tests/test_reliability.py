@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from urlsom_core import cli
+from urlsom_book import cli
 from urlsom_core import train as train_mod
 from urlsom_core.config import ConfigError, RunConfig
 from urlsom_core.data import resolve
@@ -42,7 +42,7 @@ VOLATILE_HISTORY = {"seconds", "elapsed"}
 
 def _cmd() -> list[str]:
     script = Path(sys.executable).with_name("urlsom")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "urlsom_core.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "urlsom_book.cli"]
 
 
 def _env() -> dict[str, str]:
@@ -84,7 +84,7 @@ MARKER = "urlsom-test: at epoch 1 step 2"
 _CHILD = f"""
 import sys
 import urlsom_core.train as T
-from urlsom_core import cli
+from urlsom_book import cli
 
 real = T.Trainer.step
 
@@ -558,7 +558,7 @@ def test_a_second_sigint_interrupts_at_once(tmp_path, live_signals):
 def test_importing_the_package_changes_no_signal_handler():
     code = ("import signal\n"
             "b = [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)]\n"
-            "import urlsom_core.cli, urlsom_core.runs, urlsom_core.train, urlsom_core.files\n"
+            "import urlsom_book.cli, urlsom_core.runs, urlsom_core.train, urlsom_core.files\n"
             "assert [signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)] == b\n")
     subprocess.run([sys.executable, "-c", code], check=True, env=_env(), timeout=120)
 

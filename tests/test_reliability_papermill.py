@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from urlsom_core import cli
+from urlsom_book import cli
 
 pytestmark = pytest.mark.slow  # executes a notebook with papermill (half a minute)
 

@@ -12,7 +12,7 @@ import jupytext
 import nbformat
 import pytest
 
-from urlsom_core import cli, notebook, profiles, reproduce, summary
+from urlsom_book import cli, notebook, profiles, reproduce, summary
 from urlsom_core.config import ConfigError, defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent

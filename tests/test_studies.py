@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from urlsom_core import studies as S
+from urlsom_book import studies as S
 from urlsom_core.config import ConfigError, RunConfig
 
 TINY = {"data": {"dataset": "digits", "subset": 200}, "model": {"grid": [4, 4], "widths": [8], "blocks": 1},

@@ -1,4 +1,4 @@
-"""urlsom_core.viz: every figure function draws what it claims, on the ax it is given, changing no global style."""
+"""urlsom_book.viz: every figure function draws what it claims, on the ax it is given, changing no global style."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from urlsom_core import viz  # noqa: E402
+from urlsom_book import viz  # noqa: E402
 
 
 def closed_form(x: float, q: float) -> float:

@@ -1,4 +1,4 @@
-"""urlsom_core.widget_state: the recorded widget state loses exactly its default-valued keys."""
+"""urlsom_book.widget_state: the recorded widget state loses exactly its default-valued keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from urlsom_core import widget_state
+from urlsom_book import widget_state
 
 
 def _recorded(widgets_) -> dict:

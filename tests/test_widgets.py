@@ -1,4 +1,4 @@
-"""urlsom_core.widgets: the map inspector's panels, and that its controls need no Python (jslink only)."""
+"""urlsom_book.widgets: the map inspector's panels, and that its controls need no Python (jslink only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from urlsom_core import widgets
+from urlsom_book import widgets
 
 
 def fake_run(grid=(3, 4), n=40, seed=0, sigma=3.0, boundary="zeros"):

@@ -470,7 +470,7 @@ _SMALL_GRAY: dict[str, dict[str, Any]] = {"data": {"input_size": 16}, "model": {
 # (digits 80/20, 20 minutes, 3 seeds, `bench/defaults_bench.py`, an idle 2-core machine) held-out NS rose from
 # 0.856 to 0.927, live neurons from 569 to 892, TE to at most 0.019 (book, Measurements, "Digits: a
 # usage-balancing bias" and "Digits on an idle machine"). ``DATA_DEFAULTS["digits"]`` (the boundary study, and the
-# book's digits runs, whose quick profile adds the bias itself: urlsom_core/profiles/quick.yaml) keeps the paper's map.
+# book's digits runs, whose quick profile adds the bias itself: urlsom_book/profiles/quick.yaml) keeps the paper's map.
 # It also reads the map out through the neurons' prototypes (``model.prototype_readout``, not the paper's method):
 # the network's winner placed a held-out digit a step from its nearest training digit's neuron three times in
 # four, a coin toss at a class boundary; the nearest prototype among the winner and its 8 neighbours picks the

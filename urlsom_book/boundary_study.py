@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import BOUNDARIES, ConfigError, RunConfig, with_defaults
+from urlsom_core.config import BOUNDARIES, ConfigError, RunConfig, with_defaults
 
 MODES = BOUNDARIES  # zeros, circular, reflect, mass
 SIGMAS = (3.0, 5.0, 10.0)
@@ -87,7 +87,7 @@ def run_row(run: Any, dataset: str, mode: str, sigma: float, seed: int) -> dict[
     """One run's line of results.json: its numbers, config, key, training and wall time, provenance.
 
     The usage figures come from metrics.json, or from the run's assignments when it predates them."""
-    from .metrics import usage_metrics
+    from urlsom_core.metrics import usage_metrics
 
     m = dict(run.metrics)
     torus = run.config.model.boundary == "circular"

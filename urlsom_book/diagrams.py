@@ -30,7 +30,7 @@ def layer_table(model: Any, input_shape: tuple[int, int, int]) -> list[dict[str,
     fixed kernel is a buffer, so its stage counts 0 trainable parameters (``kernel`` gives its size)."""
     import torch
 
-    from .model import fixed_convolution
+    from urlsom_core.model import fixed_convolution
 
     bb, head = model.backbone, model.head
     stages: list[tuple[str, str, Any]] = [("input", "image", None), ("stem", "3x3 convolution, BN, ELU", bb.stem)]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .config import (
+from urlsom_core.config import (
     NO_WARMUP_KICK,
     WARMUP_KICK,
     AutoDefaults,
@@ -193,8 +193,8 @@ def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device:
     without one readable image header (the load then names its bad files)."""
     import torch
 
-    from .data import describe
-    from .predict import cpu_bf16_native
+    from urlsom_core.data import describe
+    from urlsom_core.predict import cpu_bf16_native
 
     data = {**merged["data"], **{k.partition(".")[2]: v for k, v in flags.items() if k.startswith("data.")}}
     shape = describe(RunConfig.from_dict({"data": data}).data)
@@ -227,8 +227,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train one run. Under ``torchrun --nproc-per-node K urlsom train ...`` every process joins one DDP group
     (NCCL on CUDA, one GPU per process; gloo on the CPU), each takes batch_size / K pairs of every batch, the
     loss uses the batch mean ``a`` of the whole batch, and only rank 0 writes files and prints."""
-    from .runs import stderr_log, train_run
-    from .train import init_distributed
+    from urlsom_core.runs import stderr_log, train_run
+    from urlsom_core.train import init_distributed
 
     cfg, rule = resolve_args(args)
     rank, world, device = init_distributed(args.device)
@@ -250,11 +250,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .files import provenance, write_json
-    from .runs import Run, evaluate_on, load_for_eval
+    from urlsom_core.files import provenance, write_json
+    from urlsom_core.runs import Run, evaluate_on, load_for_eval
 
     run = Run.load(args.run)
-    from .runs import check_spec
+    from urlsom_core.runs import check_spec
 
     check_spec(args.dataset, run.config.data.data_root)
     data = load_for_eval(run, args.dataset, args.subset)
@@ -292,21 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands living in their own modules (reproduce, bench), each exposing ``register(subparsers)``."""
-    out = []
-    for mod in ("reproduce", "bench"):
-        try:
-            m = __import__(f"urlsom_core.{mod}", fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != f"urlsom_core.{mod}":
-                raise
-            continue
-        out.append(m.register)
-    return out
+    from . import bench, reproduce
+
+    return [reproduce.register, bench.register]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .files import RunFileError
-    from .train import CheckpointError, TrainingDiverged, TrainingInterrupted
+    from urlsom_core.files import RunFileError
+    from urlsom_core.train import CheckpointError, TrainingDiverged, TrainingInterrupted
 
     args = build_parser().parse_args(argv)
     if getattr(args, "device", None) and "URLSOM_THREADS" in os.environ:

@@ -10,7 +10,7 @@ A book page carries every panel inline, so the inspector is built small: each ru
 lossless image (a :class:`Sprite`, laid out like the map) that the panels cut out with CSS background
 positions, the CSS (sprites included) is written once, in the help line, every dead neuron of a run shares
 one panel, and ``urlsom reproduce`` drops the widget state's default-valued keys
-(:mod:`urlsom_core.widget_state`). A budget (:data:`PANEL_BUDGET`) shows fewer images per neuron when a page
+(:mod:`urlsom_book.widget_state`). A budget (:data:`PANEL_BUDGET`) shows fewer images per neuron when a page
 would still pass :data:`PAGE_BUDGET`, and the help line says so. :func:`neuron_panel` and :func:`panels_for`
 draw the same numbers as self-contained HTML (an inline PNG per panel), for use outside the inspector.
 
@@ -160,7 +160,7 @@ def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid
 
 def _map_image(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], classes: Sequence[str], title: str,
                torus: bool = False) -> tuple[bytes, str]:
-    """The run's WTA map (:func:`urlsom_core.viz.wta_map`) as a lossless image: (bytes, MIME type)."""
+    """The run's WTA map (:func:`urlsom_book.viz.wta_map`) as a lossless image: (bytes, MIME type)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -316,7 +316,7 @@ def inspector_panels(winners: np.ndarray, labels: np.ndarray, images: np.ndarray
 PAGE_BUDGET = 2_000_000
 PANEL_BUDGET = 1_850_000
 # What the widget models add to the page around the panels' values once their default keys are dropped
-# (urlsom_core.widget_state), measured on the Fig. 4 inspector: an HTML model's id, model names, layout and
+# (urlsom_book.widget_state), measured on the Fig. 4 inspector: an HTML model's id, model names, layout and
 # style references (296 bytes); a Stack's reference to one more child and its empty title (49 bytes); any
 # other model (a Stack, its layout, a link; 250 bytes on average).
 MODEL_BYTES = 296

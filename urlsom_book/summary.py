@@ -25,9 +25,9 @@ def table(outcomes: list[Any]) -> str:
 def run_map_figures(path: Path) -> dict[str, Any] | None:
     """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
     from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
-    from .files import read_json
-    from .metrics import usage_metrics
-    from .runs import network_figures
+    from urlsom_core.files import read_json
+    from urlsom_core.metrics import usage_metrics
+    from urlsom_core.runs import network_figures
 
     try:
         m = read_json(path / "metrics.json")
@@ -82,7 +82,7 @@ def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
 
 def runs_used(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
     """Every run the notebooks' records name, with its training time and device (from its manifest)."""
-    from .files import read_json
+    from urlsom_core.files import read_json
 
     used: dict[str, dict[str, Any]] = {}
     for name, rec in records(out).items():

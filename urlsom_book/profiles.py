@@ -27,7 +27,7 @@ A run's config is: dataclass defaults < ``defaults_for(dataset)`` < the profile'
 first when ``inherit`` is true) < the notebook's parameters (``KNOBS``). Every figure that names the same run
 with the same parameters gets the same config, hence the same run in the store (Fig. 4, 5 and 6 share one).
 
-A figure notebook reads its profile through :mod:`urlsom_core.notebook` (``start``), which fills every
+A figure notebook reads its profile through :mod:`urlsom_book.notebook` (``start``), which fills every
 parameter left at ``None`` from it, builds and validates the configs and raises the same one-line
 :class:`~urlsom_core.config.ConfigError` as the CLI for a bad value (``sigma -1.0: allowed is sigma > 0``).
 
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, RunConfig, defaults_for, read_yaml_mapping
+from urlsom_core.config import ConfigError, RunConfig, defaults_for, read_yaml_mapping
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 TOP_KEYS = ("name", "extends", "about", "device", "runs", "figures", "reported")

@@ -6,7 +6,7 @@ A figure notebook (``notebooks/NAME.py``) has one parameters cell of plain liter
     nb.runs                                       # the runs from the store, one per seed / sigma / scale
 
 :func:`start` reads which names the notebook's parameters cell declares (from its source), takes their values
-from the notebook's namespace, fills every ``None`` from the profile (:mod:`urlsom_core.profiles`) and fails
+from the notebook's namespace, fills every ``None`` from the profile (:mod:`urlsom_book.profiles`) and fails
 fast with the CLI's one-line :class:`~urlsom_core.config.ConfigError`. ``profile`` left at ``None`` is
 ``$URLSOM_PROFILE``, else ``quick`` (``URLSOM_PROFILE=tiny make lab`` explores in seconds).
 :meth:`FigureSetup.report` glues the numbers for the book's text, writes the record ``urlsom reproduce``
@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from urlsom_core.config import ConfigError, RunConfig
+
 from .captions import paper_caption
-from .config import ConfigError, RunConfig
 from .profiles import (
     COMMON,
     KNOBS,
@@ -101,7 +102,7 @@ class FigureSetup:
         the book leaves them out of its pages (``nb_output_stderr`` in ``_config.yml``), where a build's
         clock times would mean nothing to a reader. The line printed per run says whether it was trained.
         """
-        from .runs import get_or_train, stderr_log
+        from urlsom_core.runs import get_or_train, stderr_log
 
         self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False, log=stderr_log)
                      for cfg in self.configs()]
@@ -186,7 +187,7 @@ class FigureSetup:
         glued["profile_name"] = self.profile.name
         glued["wall"] = round(time.time() - self.started, 1)
         _glue_all(glued)
-        from .files import provenance, write_json
+        from urlsom_core.files import provenance, write_json
 
         rec_dir = self.out_dir / "records"
         rec_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +211,7 @@ def network_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
         >>> network_note([R()], ["seed 0"])
         "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons."
     """
-    from .runs import network_figures
+    from urlsom_core.runs import network_figures
 
     if not any(network_figures(r.metrics) is not r.metrics for r in runs):
         return ""
@@ -420,10 +421,10 @@ def setup(notebook: str, profile: str | None = None, device: str | None = None, 
         runs_root=Path(runs_root) if runs_root else default_runs_root(),
         out_dir=Path(out_dir) if out_dir else default_out_dir(),
     )
-    from .train import pick_device
+    from urlsom_core.train import pick_device
 
     pick_device(fs.device)  # a device that is not there: the CLI's message
-    from .data import check_spec
+    from urlsom_core.data import check_spec
 
     for cfg in fs.configs():  # validates every knob (sigma -1, an unknown dataset...) before any work
         check_spec(cfg.data.dataset, cfg.data.data_root)

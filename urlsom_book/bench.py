@@ -44,13 +44,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import Augment
-from .config import COMPILE_MODES, CPU_SETTING, ConfigError, RunConfig, defaults_for
-from .data import ImageData, Splits
-from .loss import urlsom_loss
+from urlsom_core.augment import Augment
+from urlsom_core.config import COMPILE_MODES, CPU_SETTING, ConfigError, RunConfig, defaults_for
+from urlsom_core.data import ImageData, Splits
+from urlsom_core.loss import urlsom_loss
+from urlsom_core.per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
+from urlsom_core.predict import cpu_bf16_native
+
 from .measure import PeakMemory, measure, sync, threads
-from .per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
-from .predict import cpu_bf16_native
 
 SECTIONS = ("augment", "train", "loss", "epoch")
 LOSS_N = (256, 1024, 4096)
@@ -146,8 +147,8 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
                 steps: int = 2, warmup: int = 1, compile_mode: str | None = None, memory: bool = True,
                 nets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Images per second (both views) of the real training step of ``net`` on synthetic data."""
-    from .model import count_parameters
-    from .train import Trainer
+    from urlsom_core.model import count_parameters
+    from urlsom_core.train import Trainer
 
     table = nets or NETS
     spec = table[net]
@@ -244,8 +245,8 @@ def bench_loss(device: torch.device, Ns: tuple[int, ...] = LOSS_N, ns: tuple[int
 
 def bench_epoch(device: torch.device, epochs: int = 1, cfg: RunConfig | None = None) -> dict[str, Any]:
     """Seconds per training epoch of the quick profile's CIFAR-10 stand-in run, batched vs per-sample views."""
-    from .data import resolve
-    from .train import Trainer
+    from urlsom_core.data import resolve
+    from urlsom_core.train import Trainer
 
     if cfg is None:
         try:
@@ -274,8 +275,8 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
               steps: int | None = None, nets: tuple[str, ...] = ("paper", "quick"),
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen sections and return the result dict (without writing it)."""
-    from .distributed import pick_device
-    from .files import provenance
+    from urlsom_core.distributed import pick_device
+    from urlsom_core.files import provenance
 
     dev = pick_device(device)
     cuda = dev.type == "cuda"
@@ -386,7 +387,7 @@ def format_table(res: dict[str, Any]) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .files import write_json
+    from urlsom_core.files import write_json
 
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
     bad = [s for s in sections if s not in SECTIONS]

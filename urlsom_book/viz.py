@@ -62,7 +62,7 @@ def loss_landscape(x_max: float = 6.0, n_neurons: int = 2, nx: int = 61, nq: int
     import torch
     import torch.nn.functional as F
 
-    from .loss import collapse_loss, mean_direction, wta_loss
+    from urlsom_core.loss import collapse_loss, mean_direction, wta_loss
 
     if n_neurons < 2:
         raise ValueError(f"n_neurons {n_neurons}: allowed is >= 2")
@@ -182,7 +182,7 @@ def busiest_window(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int],
     """The ``size`` x ``size`` window (row0, row1, col0, col1) where the most labels meet (ties: most live neurons)."""
     H, W = int(grid[0]), int(grid[1])
     sh, sw = min(size, H), min(size, W)
-    from .metrics import neuron_labels
+    from urlsom_core.metrics import neuron_labels
 
     nl = neuron_labels(winners, labels, H * W).reshape(H, W)
     best, best_score = (0, sh, 0, sw), (-1, -1)
@@ -227,7 +227,7 @@ def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence
 def kernel_profiles(scales: Sequence[float], radius: int, ax: Any = None, sigma: float | None = None) -> Any:
     """Radial profiles of the t-student filters ``1/(1+r^2/s)`` for ``scales`` (peak 1) over ``radius``
     neurons, from :func:`urlsom_core.filters.student_t_kernel`; a Gaussian of ``sigma`` for reference."""
-    from .filters import gaussian_kernel, student_t_kernel
+    from urlsom_core.filters import gaussian_kernel, student_t_kernel
 
     fig, ax = _axes(ax, (5, 3.5))
     size = 2 * radius + 1

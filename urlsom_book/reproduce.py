@@ -35,8 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from urlsom_core.config import ConfigError
+
 from . import summary as tables
-from .config import ConfigError
 from .notebook import BOOK_ENV, FigureSetup
 from .profiles import (
     COMMON,
@@ -181,7 +182,7 @@ def pick_next(pending: list[str], keys: dict[str, list[str]], training: set[str]
 
 def stored(runs: Path, keys: set[str]) -> set[str]:
     """Those of ``keys`` whose run is complete in the store ``runs``."""
-    from .runs import incomplete_reason
+    from urlsom_core.runs import incomplete_reason
 
     return {k for k in keys if (runs / k).is_dir() and incomplete_reason(runs / k) is None}
 
@@ -297,7 +298,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
               runs_root: str | None = None, out_dir: str | None = None, root: str | None = None,
               log: Any = print) -> tuple[int, list[Outcome]]:
     """Execute the selected notebooks; returns (exit code, outcomes). Bad input raises ConfigError first."""
-    from .files import provenance, write_json
+    from urlsom_core.files import provenance, write_json
 
     if jobs < 1:
         raise ConfigError(f"--jobs {jobs}: allowed is an integer >= 1")
@@ -308,7 +309,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     runs = Path(runs_root).resolve() if runs_root else default_runs_root().resolve()
     dev = device or prof.device
     if device:
-        from .train import pick_device
+        from urlsom_core.train import pick_device
 
         pick_device(device)
     t_start = time.time()

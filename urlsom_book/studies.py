@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, RunConfig
+from urlsom_core.config import ConfigError, RunConfig
 
 COLLAPSE_LIVE = 2  # a map with at most this many live neurons is called collapsed
 
@@ -40,7 +40,7 @@ def sweep(base: RunConfig, variants: Sequence[dict[str, Any]], root: Any = "runs
     ``log`` gets one line per run (trained now or reused); the training's own messages go to
     :func:`urlsom_core.runs.stderr_log`, which the book leaves out of its pages.
     """
-    from .runs import get_or_train, stderr_log
+    from urlsom_core.runs import get_or_train, stderr_log
 
     configs = [base.replace(**v) for v in variants]  # every config validated before any training
     runs = []
@@ -60,8 +60,8 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     nearly every neuron win and would hide the live neurons a setting leaves. ``live_read_out`` is the
     live count of the map as read out; contiguity is taken on the network's own winners, trustworthiness
     and NMI stay those of the map as read out. ``heldout_neural_selectivity`` is the read-out map's."""
-    from .metrics import contiguity
-    from .runs import network_figures, network_winners
+    from urlsom_core.metrics import contiguity
+    from urlsom_core.runs import network_figures, network_winners
 
     m = run.metrics
     net = network_figures(m)
@@ -140,7 +140,7 @@ def amplitude_variants(amplitudes: Sequence[Any], base: RunConfig | None = None)
 
 def kernel_amplitude(cfg: RunConfig) -> dict[str, float]:
     """The centre value and the sum of the fixed kernel a config builds (its inverse Softmax temperature)."""
-    from .model import build_kernel
+    from urlsom_core.model import build_kernel
 
     k = build_kernel(cfg.model)
     return {"kernel_peak": float(k.max()), "kernel_sum": float(k.sum())}
@@ -228,8 +228,9 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
                      sigmas: Sequence[float], fig: Any = None) -> Any:
     """Small multiples: one map per (gamma, sigma), samples at their winners coloured by label, NS and TE
     in each title; rows are gamma, columns sigma."""
+    from urlsom_core.runs import network_winners
+
     from . import viz
-    from .runs import network_winners
 
     nr, nc = len(gammas), len(sigmas)
     if fig is None:

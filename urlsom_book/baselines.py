@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import ConfigError, DataConfig, RunConfig
-from .data import ImageData, resolve
-from .metrics import (
+from urlsom_core.config import ConfigError, DataConfig, RunConfig
+from urlsom_core.data import ImageData, resolve
+from urlsom_core.metrics import (
     chance_neural_selectivity,
     cluster_scores,
     contiguity,
@@ -349,7 +349,7 @@ def find_run(cfg: RunConfig, root: Any) -> Any:
     trained with ``urlsom train --out runs/NAME``), else None."""
     from pathlib import Path
 
-    from .runs import Run, incomplete_reason, run_dir
+    from urlsom_core.runs import Run, incomplete_reason, run_dir
 
     candidates = [run_dir(cfg, root)] + sorted(p.parent for p in Path(root).glob("*/config.json"))
     for path in candidates:
@@ -367,7 +367,7 @@ def ns_versus_k(base: RunConfig, grids: Sequence[tuple[int, int]] = GRIDS, root:
     For each grid: URL-SOM (``base`` with that grid from the run store; ``urlsom="train"`` trains a missing
     run, ``"stored"`` uses only runs already there, ``"off"`` none), MiniSom on raw pixels (``som``), k-means
     on raw pixels with K = the grid's n (at most the number of samples), and the random map with K = n."""
-    from .runs import get_or_train
+    from urlsom_core.runs import get_or_train
 
     if urlsom not in ("train", "stored", "off"):
         raise ConfigError(f"urlsom {urlsom!r}: allowed are train, stored, off")
