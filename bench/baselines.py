@@ -11,7 +11,7 @@ of this script. Then the MNIST test set (80/20 split) and a CIFAR-10 subset (10,
 
 The URL-SOM rows come from the run store (``urlsom_core.runs.get_or_train``): digits with
 ``bench/configs/digits_heldout.yaml`` (the digits defaults, changed for held-out NS on 1,437 training images:
-the file says how and why), MNIST with the project's per-data defaults (``config.defaults_for``) plus
+the file says how and why), MNIST with the project's per-data defaults (``defaults.defaults_for``) plus
 ``data.holdout 0.2`` and the grid (MNIST also
 with a 20-minute CPU budget, ``train.max_minutes``, unless its defaults set one: the defaults' 100 epochs of
 8,000 32x32 images take hours on 2 cores); CIFAR-10 with ``bench/configs/cifar10_cpu.yaml`` (a 20-minute CPU
@@ -84,7 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple[Any, str]:
     """The URL-SOM config of a table and where it came from."""
-    from urlsom_core.config import RunConfig, config_from_file, parse_overrides, with_defaults
+    from urlsom_core.config import RunConfig, parse_overrides
+    from urlsom_core.defaults import config_from_file, with_defaults
 
     spec = DATASETS[name]
     if "config_file" in spec and (ROOT / spec["config_file"]).is_file():
@@ -93,7 +94,7 @@ def base_config(name: str, grid: tuple[int, int], overrides: list[str]) -> tuple
     else:
         dataset = spec["data"]["dataset"]
         merged = with_defaults(dataset, {"data": spec["data"]})
-        source = f"config.defaults_for({dataset!r}) + {spec['data']}"
+        source = f"defaults.defaults_for({dataset!r}) + {spec['data']}"
         if spec.get("cpu_minutes") and merged["train"].get("max_minutes") is None:
             merged["train"]["max_minutes"] = spec["cpu_minutes"]
             source += f" + train.max_minutes {spec['cpu_minutes']:g} (CPU scale)"

@@ -54,8 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def plan(args: argparse.Namespace) -> list[tuple[str, str, float, int, Any]]:
     """Every (dataset, mode, sigma, seed, config) to train, checked: a ConfigError before anything is written."""
     from urlsom_book import boundary_study as B
-    from urlsom_core.config import ConfigError, config_from_file, parse_overrides
+    from urlsom_core.config import ConfigError, parse_overrides
     from urlsom_core.data import check_spec
+    from urlsom_core.defaults import config_from_file
 
     modes = B.check_modes(args.modes)
     sigmas = B.check_sigmas(args.sigmas)

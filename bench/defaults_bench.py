@@ -1,7 +1,7 @@
 """URL-SOM with the defaults of `urlsom train` alone, against MiniSom and k-means, several seeds, side by side.
 
 A person who points `urlsom train` at their images gives no config file: the defaults rule
-(``config.auto_defaults``) picks the settings from the images and the machine. This script builds each
+(``defaults.auto_defaults``) picks the settings from the images and the machine. This script builds each
 URL-SOM run exactly as the command line does (``cli.resolve_args`` on ``--dataset``, ``--holdout`` or
 ``--eval-dataset``, ``--grid 30 30``, ``--max-minutes 20``, ``--seed S``: nothing else), trains it through the
 run store (a run already there is reused; an interrupted one resumes), and scores on the same split and the

@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_config(path: str, overrides: list[str]) -> Any:
-    from urlsom_core.config import ConfigError, config_from_file, parse_overrides
+    from urlsom_core.config import ConfigError, parse_overrides
+    from urlsom_core.defaults import config_from_file
 
     cfg = config_from_file(path)
     dotted = parse_overrides(overrides)

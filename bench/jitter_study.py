@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def configs(args: argparse.Namespace) -> list[tuple[str, int, Any]]:
     """(reading, seed, RunConfig) of every run; a bad config or override is a ConfigError."""
-    from urlsom_core.config import ConfigError, config_from_file, parse_overrides
+    from urlsom_core.config import ConfigError, parse_overrides
+    from urlsom_core.defaults import config_from_file
 
     base = config_from_file(args.config)
     field, readings = STUDIES[args.study]

@@ -1,4 +1,4 @@
-"""The defaults rule of `urlsom train` (config.auto_defaults), how the CLI applies it, and the epoch-time line."""
+"""The defaults rule of `urlsom train` (defaults.auto_defaults), how the CLI applies it, and the epoch-time line."""
 
 import json
 import re
@@ -10,19 +10,18 @@ import pytest
 import yaml
 
 from urlsom_book import cli, profiles
-from urlsom_core.config import (
+from urlsom_core.config import ConfigError, RunConfig
+from urlsom_core.data import DataConfig, DataShape, describe
+from urlsom_core.defaults import (
     AUTO_RULES,
     BUDGET_TRAIN,
     CPU_BF16,
     CPU_SETTING,
     DATA_DEFAULTS,
-    ConfigError,
-    RunConfig,
     auto_defaults,
     defaults_for,
     with_defaults,
 )
-from urlsom_core.data import DataConfig, DataShape, describe
 from urlsom_core.train import TIMING_STEPS, Trainer, epoch_time_line
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from urlsom_core.config import ConfigError, RunConfig, defaults_for
+from urlsom_core.config import ConfigError, RunConfig
+from urlsom_core.defaults import defaults_for
 
 
 def test_roundtrip_and_key_stability():

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from urlsom_core.config import RunConfig, defaults_for
+from urlsom_core.config import RunConfig
 from urlsom_core.data import resolve
+from urlsom_core.defaults import defaults_for
 from urlsom_core.metrics import heldout_neural_selectivity
 from urlsom_core.train import Trainer, predict
 

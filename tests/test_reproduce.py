@@ -13,7 +13,8 @@ import nbformat
 import pytest
 
 from urlsom_book import cli, notebook, profiles, reproduce, summary
-from urlsom_core.config import ConfigError, defaults_for
+from urlsom_core.config import ConfigError
+from urlsom_core.defaults import defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("fig*.py"))

@@ -45,8 +45,9 @@ import torch
 import torch.nn.functional as F
 
 from urlsom_core.augment import Augment
-from urlsom_core.config import COMPILE_MODES, CPU_SETTING, ConfigError, RunConfig, defaults_for
+from urlsom_core.config import COMPILE_MODES, ConfigError, RunConfig
 from urlsom_core.data import ImageData, Splits
+from urlsom_core.defaults import CPU_SETTING, defaults_for
 from urlsom_core.loss import urlsom_loss
 from urlsom_core.per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
 from urlsom_core.predict import cpu_bf16_native

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from urlsom_core.config import BOUNDARIES, ConfigError, RunConfig, with_defaults
+from urlsom_core.config import BOUNDARIES, ConfigError, RunConfig
+from urlsom_core.defaults import with_defaults
 
 MODES = BOUNDARIES  # zeros, circular, reflect, mass
 SIGMAS = (3.0, 5.0, 10.0)
@@ -62,7 +63,7 @@ def check_sigmas(sigmas: Sequence[float]) -> list[float]:
 
 
 def digits_config(epochs: int | None = None) -> RunConfig:
-    """The study's digits run: the digits defaults (``config.defaults_for``), a 30x30 map and a stratified
+    """The study's digits run: the digits defaults (``defaults.defaults_for``), a 30x30 map and a stratified
     20% held-out split (seed 0) for held-out NS; ``epochs`` replaces the defaults' 100."""
     raw: dict[str, Any] = {"data": {"dataset": "digits", "holdout": 0.2}, "model": {"grid": [30, 30]}}
     if epochs is not None:

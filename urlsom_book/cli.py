@@ -11,16 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from urlsom_core.config import (
-    NO_WARMUP_KICK,
-    WARMUP_KICK,
-    AutoDefaults,
-    ConfigError,
-    RunConfig,
-    auto_defaults,
-    load_config_file,
-    with_defaults,
-)
+from urlsom_core.config import ConfigError, RunConfig, load_config_file
+from urlsom_core.defaults import NO_WARMUP_KICK, WARMUP_KICK, AutoDefaults, auto_defaults, with_defaults
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -114,7 +106,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="train under bf16 autocast on a CPU too (the defaults rule 'cpu' does where the CPU has native bf16)")
     t.add_argument("--no-amp-cpu", dest="amp_cpu", action="store_false", help="train in float32 on a CPU")
     p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
-                   "it the defaults follow the images and the device (config.auto_defaults, printed in one line)")
+                   "it the defaults follow the images and the device (defaults.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar (the defaults line, the epoch-time line and warnings still go to stderr)")
 
@@ -157,8 +149,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
-    """Dataclass defaults < the dataset's defaults (``config.defaults_for``) < the defaults rule
-    (``config.auto_defaults``, only without --config) < --config file < flags. Returns the config and the
+    """Dataclass defaults < the dataset's defaults (``defaults.defaults_for``) < the defaults rule
+    (``defaults.auto_defaults``, only without --config) < --config file < flags. Returns the config and the
     rule's one-line reason (None with --config: a config file keeps the meaning and key it had)."""
     base: dict[str, Any] = load_config_file(args.config) if args.config else {}
     dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
@@ -189,7 +181,7 @@ def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
 
 
 def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device: str) -> AutoDefaults | None:
-    """``config.auto_defaults`` for the data the flags name, on the device --device picks; None for a folder
+    """``defaults.auto_defaults`` for the data the flags name, on the device --device picks; None for a folder
     without one readable image header (the load then names its bad files)."""
     import torch
 

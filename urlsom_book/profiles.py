@@ -11,7 +11,7 @@ it comes from; the other profiles ``extends`` it and write down only what they c
     device: auto                      # default device of every notebook
     runs:                             # the trainings the figures share, by role
       cifar10:
-        inherit: false                # false: start from urlsom_core.config.defaults_for(dataset), not the parent
+        inherit: false                # false: start from urlsom_core.defaults.defaults_for(dataset), not the parent
         stands_in_for: CIFAR-10       # the paper's data this run replaces (null: it is the paper's data)
         data_label: scikit-learn digits (1,797 8x8 images) standing in for CIFAR-10
         settings:                     # dotted RunConfig fields: a plain value or {value, paper | why}
@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from urlsom_core.config import ConfigError, RunConfig, defaults_for, read_yaml_mapping
+from urlsom_core.config import ConfigError, RunConfig, read_yaml_mapping
+from urlsom_core.defaults import defaults_for
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 TOP_KEYS = ("name", "extends", "about", "device", "runs", "figures", "reported")

@@ -1,7 +1,9 @@
-"""One typed configuration for a URL-SOM run: frozen dataclasses with validation.
+"""The schema of a URL-SOM run: frozen dataclasses with validation, the content key, config files.
 
 A run is fully described by a :class:`RunConfig` (data, model, training). Its canonical JSON form is
-what the run store hashes, so two runs with equal configs are the same run.
+what the run store hashes, so two runs with equal configs are the same run. The dataclass defaults are the
+paper's settings (Sec. V.B); this module holds what a run may be and nothing measured. The settings picked
+for other data and machines, each with its reason, are :mod:`urlsom_core.defaults`.
 
 Example:
     >>> cfg = RunConfig.from_dict({"data": {"dataset": "digits"}, "model": {"grid": [10, 10]}})
@@ -432,64 +434,6 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-# The warm-up kick of the author's later code (GNWM): loss_collapse x2 for 15 epochs, noise 0.1 on the map
-# for 10 epochs. Off in the paper profile; on for the small-data defaults (see book/results-log.md,
-# "Kernel amplitude").
-WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 15,
-                               "warmup_noise_std": 0.1, "warmup_noise_epochs": 10}
-NO_WARMUP_KICK: dict[str, Any] = {"warmup_collapse_weight": 1.0, "warmup_collapse_epochs": 0,
-                                  "warmup_noise_std": 0.0, "warmup_noise_epochs": 0}
-
-# Settings per kind of data (``urlsom train`` without flags). The paper's own settings are the dataclass
-# defaults (CIFAR-10 / SVHN); small data gets a small network sized for a CPU, and batches of 64 so that an
-# epoch of 1,797 digits is 28 steps rather than 7 (measured: held-out NS 0.78 vs 0.64-0.70 after 60 epochs).
-#
-# The map's edge and the kernel's amplitude for small data (book, "Map edges"; bench/boundary_study.py):
-# with zero padding the corner neurons of a 30x30 digits map won 13x their share of samples (4x with a
-# gain of 32); a circular (toroidal) map has no edge to exploit. The neighbour-normalised kernel keeps the
-# logit gap between a winner and the neuron next to it the same for every sigma: with the sum-normalised
-# kernel a gain that trains sigma 5 well leaves a sigma-10 map collapsed to a quarter of its neurons.
-SMALL_MAP: dict[str, Any] = {"boundary": "circular", "kernel_norm": "neighbour", "kernel_gain": 0.008}
-_SMALL: dict[str, dict[str, Any]] = {"model": {"widths": (16, 32, 64), "blocks": 1, **SMALL_MAP},
-                                     "train": {"epochs": 100, "batch_size": 64, **WARMUP_KICK}}
-# Small gray images go to the network at 16 px, as the 8x8 digits already do (``data.resolve``: 16 for inputs of
-# at most 16 px): on the MNIST test set (80/20, seed 0, 30x30, 1 thread, 20-minute budget) the 28x28 digits
-# upsampled to 32 px trained 49 epochs (held-out NS 0.721, TE 0.005), downsampled to 16 px 87 epochs to early
-# stopping in 586 s (held-out NS 0.877, TE 0.002); book, Measurements, MNIST test set.
-# They also shrink the Gaussian from sigma 5 to 2 over the first 70% of the training (``model.sigma_end``,
-# ``train.anneal_share``; not the paper's fixed filter), as a classical SOM narrows its neighbourhood: on the MNIST
-# test set (80/20, 20 minutes, 1 thread, seeds 0-2) held-out NS rose from 0.904 to 0.930 with TE at most 0.036,
-# where a fixed sigma 2 had bought +0.009 for TE 0.29. On digits (1.6 images per neuron) the same shrink lost
-# (seed 0: 0.872 -> 0.853, fewer live neurons), so `small-gray` keeps the fixed filter (book, Measurements,
-# "A shrinking filter on MNIST").
-_SMALL_GRAY: dict[str, dict[str, Any]] = {"data": {"input_size": 16}, "model": {**_SMALL["model"], "sigma_end": 2.0},
-                                          "train": dict(_SMALL["train"])}
-# The defaults rule for small gray images adds the usage-balancing bias (``model.usage_balance``, not the
-# paper's method): with 1.6 training digits per neuron a trained map left about 560 of 900 neurons winning a
-# training digit, and 10-13% of held-out digits landed on the others, where no label was learnt. With the bias
-# (digits 80/20, 20 minutes, 3 seeds, `bench/defaults_bench.py`, an idle 2-core machine) held-out NS rose from
-# 0.856 to 0.927, live neurons from 569 to 892, TE to at most 0.019 (book, Measurements, "Digits: a
-# usage-balancing bias" and "Digits on an idle machine"). ``DATA_DEFAULTS["digits"]`` (the boundary study, and the
-# book's digits runs, whose quick profile adds the bias itself: urlsom_book/profiles/quick.yaml) keeps the paper's map.
-# It also reads the map out through the neurons' prototypes (``model.prototype_readout``, not the paper's method):
-# the network's winner placed a held-out digit a step from its nearest training digit's neuron three times in
-# four, a coin toss at a class boundary; the nearest prototype among the winner and its 8 neighbours picks the
-# neuron. Digits 80/20, 20 minutes, 3 seeds (`bench/defaults_bench.py`): held-out NS 0.927 -> 0.970 (0.961-0.978),
-# TE 0.017 -> 0.025, 883 live, against MiniSom sigma 1's 0.946 (TE 0.29); a wider window than the 8 neighbours gained
-# at most 0.004 and lost the order (TE 0.26-0.34; `bench/readout_settings.py`; book, Measurements, "Digits: a
-# prototype readout").
-_SMALL_RULE: dict[str, dict[str, Any]] = {"model": {**_SMALL["model"], "usage_balance": True, "prototype_readout": True},
-                                          "train": dict(_SMALL["train"])}
-DATA_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "digits": _SMALL,
-    "mnist": _SMALL_GRAY,
-    "cifar10": {},
-    "svhn": {},
-    "imagefolder": {},
-    "npz": {},
-}
-
-
 def read_yaml_mapping(path: str | pathlib.Path, what: str, allowed: str, syntax: str = "YAML") -> dict[str, Any]:
     """The top-level mapping of a YAML file, or a one-line ConfigError that starts with ``what`` and names
     the ``syntax`` (invalid file) or ``allowed`` (not a mapping). An empty file is an empty mapping."""
@@ -511,14 +455,6 @@ def load_config_file(path: str) -> dict[str, Any]:
     return read_yaml_mapping(path, f"config file {path}", "a mapping with data/model/train sections", "YAML/JSON")
 
 
-def config_from_file(path: str, where: str | None = None) -> RunConfig:
-    """The RunConfig of a config file: its dataset's defaults (``defaults_for``) updated by the file's
-    sections, as ``urlsom train --config FILE`` without flags; ``where`` names the file in errors."""
-    raw = load_config_file(path)
-    dataset = (raw.get("data") or {}).get("dataset", "digits")
-    return RunConfig.from_dict(with_defaults(dataset, raw, where=where or path))
-
-
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``['model.sigma=1', 'model.grid=[4, 4]']`` -> ``{'model.sigma': 1, 'model.grid': [4, 4]}`` (YAML values),
     for ``RunConfig.replace``; the ``--set`` option of the bench scripts."""
@@ -531,169 +467,3 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {o!r}: allowed is section.field=VALUE")
         dotted[key] = yaml.safe_load(value)
     return dotted
-
-
-def defaults_for(dataset: str) -> dict[str, dict[str, Any]]:
-    """The default config sections for a dataset spec (by its kind, the part before ':')."""
-    kind = dataset.partition(":")[0]
-    return {s: dict(v) for s, v in DATA_DEFAULTS.get(kind, {}).items()}
-
-
-def with_defaults(dataset: str, raw: dict[str, Any], where: str = "config") -> dict[str, dict[str, Any]]:
-    """The data/model/train sections of ``defaults_for(dataset)`` updated by those of ``raw`` (a config
-    file's mapping); ``where`` names ``raw`` in the error for a section that is not one of the three."""
-    merged: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    for src in (defaults_for(dataset), raw):
-        for section, values in src.items():
-            if section not in merged:
-                raise ConfigError(f"{where} section {section!r}: allowed are data, model, train")
-            merged[section].update(values or {})
-    return merged
-
-
-# ------------------------------------------------------------------------------- defaults from the data
-# ``urlsom train`` without --config: settings picked from the training images and the machine (README, "Train
-# a map"; book, "Reproduce it yourself"). Each row's values are a measured setting; flags always win.
-#
-# The CPU setting is bench/configs/cifar10_cpu.yaml's (10,000 CIFAR-10 images, 30x30 map, 20 minutes on an idle
-# 2-core CPU at 2 threads, about 40 s an epoch: held-out NS 0.3645, mean of 3 seeds, TE 0.02-0.06), where the
-# same images with the paper's settings trained 6 epochs in 20 minutes, held-out NS 0.275; the paper's network
-# runs at 24-98 img/s on that CPU (`urlsom bench`), about 200 s an epoch for 10,000 32x32 photos.
-CPU_SETTING: dict[str, dict[str, Any]] = {
-    "model": {"widths": (16, 32, 64), "blocks": 1, "sigma": 2.0, "kernel_gain": 32.0},
-    "train": {"batch_size": 128, "lr_schedule": ((0, 1e-4), (1, 5e-4), (2, 1e-3)), "gamma": 1.0},
-}
-SMALL_GRAY_SIDE = 28  # the largest side measured with the small-data setting (MNIST's 28x28)
-TINY_SIDE = 16  # images up to this side go to the network at 16 px anyway (data.resolve)
-DEVICE_KINDS = ("cpu", "cuda")
-# With a time budget (--max-minutes) a small-data rule trains up to 300 epochs, not 100, and waits 30 epochs, not
-# 10, for the loss to improve. With 100 and 10, half of the digits and MNIST trainings (80/20, 20 minutes, 1
-# thread, seeds 0-2) stopped early, the rest at the cap, all well inside the budget; with these two values the
-# mean held-out NS rose from 0.833 to 0.856 on digits and from 0.894 to 0.904 on MNIST (book, Measurements, "With
-# a time budget the budget ends the training"). Which ends a digits run depends on the machine: on a loaded one
-# (about 5.5 s an epoch) the 20-minute budget ended two of three; on an idle one (about 1.5 s) the cap or early
-# stopping ended them in 5 to 8 minutes, and training on past early stopping did not raise held-out NS (book,
-# Measurements, "Digits: a usage-balancing bias" and "Digits on an idle machine").
-# Without a budget: 100 and 10.
-BUDGET_RULES = ("small-gray", "gray-28")
-BUDGET_TRAIN: dict[str, Any] = {"epochs": 300, "patience": 30}
-# On a CPU with native bf16 (AVX512-BF16 or AMX) the ``cpu`` row trains under bf16 autocast: a step of its
-# network took 0.226 s against 0.392 s in float32 (`urlsom bench`, 2 threads, 128 pairs of 32x32 images), an
-# epoch of 10,000 CIFAR-10 images 12.6 s against 36-37 s; in the 20-minute budget, 84-87 epochs instead of 30
-# and held-out NS 0.426 instead of 0.365 (3 seeds; book, Measurements, "CIFAR-10 with the defaults alone in
-# bf16"). The small-data rows keep float32: their step gains 1.17x, and the quick book's runs and the tables
-# measured with them are float32.
-CPU_BF16: dict[str, Any] = {"amp_cpu": True}
-
-
-@dataclass(frozen=True)
-class AutoRule:
-    """One row of the defaults table: its name, when it applies, its settings and where they were measured."""
-
-    name: str
-    when: str
-    sections: dict[str, dict[str, Any]]
-    source: str
-
-
-AUTO_RULES: tuple[AutoRule, ...] = (
-    AutoRule("small-gray", f"1 channel, side <= {TINY_SIDE} px, any device", _SMALL_RULE,
-             "the digits defaults with the usage-balancing bias and the prototype readout, measured on scikit-learn's "
-             "digits (README, Results)"),
-    AutoRule("gray-28", f"1 channel, side {TINY_SIDE + 1} to {SMALL_GRAY_SIDE} px, any device", _SMALL_GRAY,
-             "the digits defaults fed at 16 px with a shrinking filter, measured on the MNIST test set "
-             "(book, Measurements)"),
-    AutoRule("cpu", "otherwise, on a CPU", CPU_SETTING,
-             "bench/configs/cifar10_cpu.yaml, tuned on 10,000 CIFAR-10 images on a 2-core CPU"),
-    AutoRule("paper", "otherwise, on a GPU", {},
-             "Sec. V.B, as in the `paper` profile"),
-)
-
-
-@dataclass(frozen=True)
-class AutoDefaults:
-    """What :func:`auto_defaults` picked: the row, its config sections and the one-line reason."""
-
-    rule: str
-    sections: dict[str, dict[str, Any]]
-    reason: str
-
-
-def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, threads: int,
-                  max_minutes: float | None = None, cpu_bf16: bool = False) -> AutoDefaults:
-    """The config sections ``urlsom train`` uses when no config file is given: a row of :data:`AUTO_RULES`.
-
-    Parameters
-    ----------
-    n_images : int
-        Training images (after ``subset`` and ``holdout``).
-    size : int
-        The images' native side in pixels (the longer one).
-    channels : int
-        1 (gray) or 3 (colour).
-    device_kind : str
-        ``cpu`` or ``cuda``.
-    threads : int
-        CPU threads torch uses.
-    max_minutes : float, optional
-        The time budget, when given.
-    cpu_bf16 : bool
-        Whether the CPU computes bf16 natively (:func:`urlsom_core.predict.cpu_bf16_native`): the ``cpu`` row
-        then trains under bf16 autocast (:data:`CPU_BF16`).
-
-    Returns
-    -------
-    AutoDefaults
-        The row's name, a copy of its sections and a one-line reason naming the inputs.
-
-    Notes
-    -----
-    The paper trains on a GPU and is silent on smaller machines. The rows come from measurements on one
-    2-core CPU: none of them shows that the number of images or the thread count should pick another
-    setting, so these only appear in the reason line. The time budget picks no row, but in the small-data
-    rows (:data:`BUDGET_RULES`) it sets how training ends (:data:`BUDGET_TRAIN`, so that the budget rather
-    than the epoch count stops it); the budget stops training when it is spent
-    (``train.max_minutes``) and the measured epoch time is printed after the first steps.
-
-    Example
-    -------
-    >>> auto_defaults(10000, 32, 3, "cpu", 2).rule
-    'cpu'
-    """
-    _check(isinstance(n_images, int) and n_images >= 1, f"n_images {n_images!r}: allowed is an integer >= 1")
-    _check(isinstance(size, int) and size >= 1, f"image side {size!r}: allowed is an integer >= 1")
-    _check(channels in (1, 3), f"channels {channels!r}: allowed are 1 (gray) or 3 (colour)")
-    _check(device_kind in DEVICE_KINDS, f"device kind {device_kind!r}: allowed are {', '.join(DEVICE_KINDS)}")
-    _check(isinstance(threads, int) and threads >= 1, f"threads {threads!r}: allowed is an integer >= 1")
-    _check(max_minutes is None or max_minutes > 0, f"max_minutes {max_minutes}: allowed is > 0 or none")
-    rules = {r.name: r for r in AUTO_RULES}
-    if channels == 1 and size <= TINY_SIDE:
-        row = rules["small-gray"]
-    elif channels == 1 and size <= SMALL_GRAY_SIDE:
-        row = rules["gray-28"]
-    else:
-        row = rules["cpu"] if device_kind == "cpu" else rules["paper"]
-    sections = {s: dict(v) for s, v in row.sections.items()}
-    if max_minutes and row.name in BUDGET_RULES:
-        sections.setdefault("train", {}).update(BUDGET_TRAIN)
-    if cpu_bf16 and row.name == "cpu":
-        sections.setdefault("train", {}).update(CPU_BF16)
-    machine = f"{threads} CPU thread{'s' if threads > 1 else ''}" if device_kind == "cpu" else "a GPU"
-    machine += " with native bf16" if cpu_bf16 and device_kind == "cpu" else ""
-    budget = f", --max-minutes {max_minutes:g}" if max_minutes else ""
-    reason = (f"defaults: rule {row.name!r} for {n_images:,} images of {size} px, {channels} channel"
-              f"{'s' if channels > 1 else ''}, on {machine}{budget}: {describe_sections(sections)} ({row.source})")
-    return AutoDefaults(row.name, sections, reason)
-
-
-def describe_sections(sections: dict[str, dict[str, Any]]) -> str:
-    """``{'model': {'blocks': 1}}`` -> ``'model.blocks 1'``; empty sections -> ``"the paper's settings"``."""
-    items = [f"{s}.{k} {_short(v)}" for s, vals in sections.items() for k, v in vals.items()]
-    return ", ".join(items) if items else "the paper's settings"
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, tuple):
-        return "/".join(_short(x) for x in v) if all(not isinstance(x, tuple) for x in v) else \
-            " ".join(f"{e}:{_short(x)}" for e, x in v)
-    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -216,7 +216,7 @@ PEEKED_FILES = 16  # image files of a folder whose headers give its side and cha
 
 @dataclass(frozen=True)
 class DataShape:
-    """What the defaults rule (``config.auto_defaults``) needs to know of the training images."""
+    """What the defaults rule (``defaults.auto_defaults``) needs to know of the training images."""
 
     n_images: int
     size: int

@@ -60,7 +60,7 @@ def _autocast(device: torch.device, enabled: bool = True, cpu: bool = False) -> 
 def cpu_bf16_native() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports it).
 
-    Where it does, the ``cpu`` defaults rule trains under bf16 autocast (:data:`urlsom_core.config.CPU_BF16`
+    Where it does, the ``cpu`` defaults rule trains under bf16 autocast (:data:`urlsom_core.defaults.CPU_BF16`
     says what that gained); where it does not, bf16 is emulated and slower than float32."""
     try:
         return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

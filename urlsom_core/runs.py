@@ -303,7 +303,7 @@ def train_run(
     status "failed" / "interrupted" and its reason in manifest.json before the error propagates.
     ``checkpoint_seconds``: mid-epoch checkpoint interval (default: $URLSOM_CHECKPOINT_SECONDS, else 120).
     ``defaults_rule``: the line saying which defaults the config got from the data and the machine
-    (``config.auto_defaults``); logged once the data is loaded, written beside the config in config.json and
+    (``defaults.auto_defaults``); logged once the data is loaded, written beside the config in config.json and
     into manifest.json.
     """
     out = Path(out)
