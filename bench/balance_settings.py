@@ -86,7 +86,7 @@ def run_rows(path: str, settings: list[tuple[int, float]], jitter: int = 0) -> l
         model.head.usage_bias.zero_()
     aug = make_augment(run.config, sp)
     grid = tuple(run.config.model.grid)
-    torus = run.config.model.boundary == "circular"
+    torus = run.config.model.circular
     dev = torch.device("cpu")
     Lt = map_logits(model, sp.train.images, aug.plain, dev)  # (N, n), as the run's own fit saw them
     Lh = map_logits(model, sp.heldout.images, aug.plain, dev)  # (M, n)

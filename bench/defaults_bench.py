@@ -111,7 +111,7 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
         run = get_or_train(cfg, root=args.runs, device=args.device, progress=False, log=log)
     a = run.assignments()
     u = B.urlsom_row(run)
-    u.update(usage(a["winner"], grid, cfg.model.boundary == "circular"), seed=seed)
+    u.update(usage(a["winner"], grid, cfg.model.circular), seed=seed)
     rows = [u]
     X, y, Xe, ye, inputs = raw
     if not np.array_equal(a["label"], y):

@@ -47,7 +47,7 @@ def run_row(path: str) -> dict[str, object]:
     sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
     model, dev = run.load_model(), torch.device("cpu")
     aug = make_augment(run.config, sp)
-    grid, torus = tuple(run.config.model.grid), run.config.model.boundary == "circular"
+    grid, torus = tuple(run.config.model.grid), run.config.model.circular
     pt = predict(model, sp.train, aug, dev, embed=True)
     ph = predict(model, sp.heldout, aug, dev, embed=True)
     yt, yh = sp.train.labels.numpy(), sp.heldout.labels.numpy()

@@ -66,7 +66,7 @@ def run_rows(path: str, settings: list[tuple[int, int]]) -> list[dict[str, objec
         model.head.prototype_count.zero_()  # no prototypes: predict gives the network's own winners
     aug = make_augment(run.config, sp)
     grid = tuple(run.config.model.grid)
-    torus = run.config.model.boundary == "circular"
+    torus = run.config.model.circular
     dev = torch.device("cpu")
     tr, te = predict(model, sp.train, aug, dev, embed=True), predict(model, sp.heldout, aug, dev, embed=True)
     Et, Eh = torch.from_numpy(tr["embedding"]), torch.from_numpy(te["embedding"])

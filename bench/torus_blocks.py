@@ -28,6 +28,7 @@ def run_row(key: str, info: dict[str, Any]) -> dict[str, Any] | None:
     """The figures of one stored run, or None when it is gone or not a torus."""
     import numpy as np
 
+    from urlsom_core.config import is_circular
     from urlsom_core.files import read_json
     from urlsom_core.metrics import border_neurons, corner_neurons, translate_chance, translate_counts
 
@@ -38,7 +39,7 @@ def run_row(key: str, info: dict[str, Any]) -> dict[str, Any] | None:
             winners = z["winner"]
     except (OSError, KeyError, ValueError):
         return None
-    if conf.get("boundary") != "circular":
+    if not is_circular(conf.get("boundary", "zeros")):
         return None
     grid = (int(conf["grid"][0]), int(conf["grid"][1]))
     n = grid[0] * grid[1]

@@ -112,3 +112,20 @@ def test_collapse_weight_reaches_the_loss(monkeypatch):
                                "collapse_ramp_epochs": 1, "warmup_collapse_weight": 2.0, "warmup_collapse_epochs": 1}})
     T.Trainer(cfg, resolve(cfg.data), progress=False, log=lambda s: None).fit()
     assert seen == [2.0, 1.25, 0.5]  # one step per epoch (a 60-image balanced subset, batch 32)
+
+
+def test_circular_is_the_torus_and_no_other_boundary_is():
+    from urlsom_core.config import BOUNDARIES, ModelConfig, is_circular
+
+    assert [ModelConfig(boundary=b).circular for b in BOUNDARIES] == [b == "circular" for b in BOUNDARIES]
+    assert [is_circular(b) for b in BOUNDARIES] == [False, True, False, False]  # zeros, circular, reflect, mass
+
+
+def test_allowed_values_have_one_home():
+    """The readings the schema allows are the ones the code implements, from the same object."""
+    from urlsom_core import augment, config, filters
+
+    assert filters.GAUSSIAN_EXTENTS is config.GAUSSIAN_EXTENTS
+    assert augment.JITTERS is config.JITTERS
+    assert config.GAUSSIAN_EXTENTS == {"side": 3.0, "radius": 6.0}  # +-3 sigma (a side of 6) or +-6 sigma
+    assert filters.gaussian_support(2.0, "side") == 13 and filters.gaussian_support(2.0, "radius") == 25

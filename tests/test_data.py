@@ -178,3 +178,19 @@ def test_balanced_subset():
     y = np.repeat(np.arange(4), [10, 20, 30, 40])
     idx = balanced_subset(y, 20, 0)
     assert np.bincount(y[idx]).tolist() == [5, 5, 5, 5]
+
+
+def test_colour_to_gray_uses_the_augmentation_luma():
+    """data.match_channels turns RGB into the augmentation's grayscale (ITU-R 601 luma), rounded to uint8."""
+    from urlsom_core.augment import _luma
+    from urlsom_core.data import ImageData, match_channels
+
+    rgb = torch.randint(0, 256, (6, 3, 5, 5), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    gray = match_channels(ImageData(rgb, torch.zeros(6, dtype=torch.int64), ["a"], "t"), 1).images
+    assert gray.shape == (6, 1, 5, 5) and gray.dtype == torch.uint8
+    assert torch.equal(gray, _luma(rgb.float()).round().clamp(0, 255).to(torch.uint8))
+    pure = torch.zeros(3, 3, 1, 1, dtype=torch.uint8)
+    for c in range(3):
+        pure[c, c] = 200
+    assert match_channels(ImageData(pure, torch.zeros(3, dtype=torch.int64), ["a"], "t"), 1).images.flatten().tolist() \
+        == [60, 117, 23]  # 200 x 0.299, 0.587, 0.114, rounded

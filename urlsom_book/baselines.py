@@ -188,7 +188,7 @@ def urlsom_row(run: Any) -> dict[str, Any]:
     grid = tuple(cfg.model.grid)
     return score("URL-SOM", "images (the run's own network)", cfg.model.n_neurons, a["winner"], a["label"],
                  a.get("heldout_winner"), a.get("heldout_label"), float(run.metrics.get("train_seconds", 0.0)),
-                 grid=grid, train_top2=a["top2"], torus=cfg.model.boundary == "circular", run_key=cfg.key(),
+                 grid=grid, train_top2=a["top2"], torus=cfg.model.circular, run_key=cfg.key(),
                  epochs=run.metrics.get("epochs_trained"),
                  stop_reason=run.metrics.get("stop_reason"))
 

@@ -91,7 +91,7 @@ def run_row(run: Any, dataset: str, mode: str, sigma: float, seed: int) -> dict[
     from urlsom_core.metrics import usage_metrics
 
     m = dict(run.metrics)
-    torus = run.config.model.boundary == "circular"
+    torus = run.config.model.circular
     if "corner_over_representation" not in m or (torus and "corner_chance" not in m):
         m.update(usage_metrics(run.assignments()["winner"], tuple(run.config.model.grid), torus))
     row: dict[str, Any] = {"dataset": dataset, "boundary": mode, "sigma": sigma, "seed": seed,

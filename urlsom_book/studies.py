@@ -71,7 +71,7 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     contig = (m.get("contiguity"), m.get("contiguity_shuffled"))
     if net is not m:
         a = run.assignments()
-        contig = contiguity(network_winners(a), a["label"], cfg.model.grid, torus=cfg.model.boundary == "circular")
+        contig = contiguity(network_winners(a), a["label"], cfg.model.grid, torus=cfg.model.circular)
     row.update({
         "neural_selectivity": net.get("neural_selectivity"),
         "heldout_neural_selectivity": m.get("heldout_neural_selectivity"),

@@ -25,6 +25,7 @@ def table(outcomes: list[Any]) -> str:
 def run_map_figures(path: Path) -> dict[str, Any] | None:
     """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
     from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
+    from urlsom_core.config import is_circular
     from urlsom_core.files import read_json
     from urlsom_core.metrics import usage_metrics
     from urlsom_core.runs import network_figures
@@ -39,7 +40,7 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
            "grid": model.get("grid"), "boundary": model.get("boundary", "zeros"),
            "network_ns": net.get("neural_selectivity"), "network_live": net.get("active_neurons")}
-    torus = out["boundary"] == "circular"
+    torus = is_circular(out["boundary"])
     keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
     keys += ("corner_chance", "border_chance") if torus else ()
     out.update({k: m[k] for k in keys if k in m})

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from urlsom_core.config import is_circular
+
 # Ten well-separated colours (matplotlib's tab10), fixed here so no global style is read or changed.
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 DEAD = "#d9d9d9"
@@ -33,8 +35,9 @@ TORUS_NOTE = "toroidal map: edges wrap"
 
 
 def is_torus(model_config: Any) -> bool:
-    """Whether a run's map is a torus: its fixed convolution wraps (``boundary == "circular"``)."""
-    return getattr(model_config, "boundary", "zeros") == "circular"
+    """Whether a run's map is a torus (:func:`urlsom_core.config.is_circular` of its ``boundary``; a config
+    without one has the default zero padding)."""
+    return is_circular(getattr(model_config, "boundary", "zeros"))
 
 
 def label_color(i: int) -> str:
@@ -121,7 +124,7 @@ def wta_map(
     """Each sample drawn at its winner's grid position (column right, row down), moved uniformly within
     +-``jitter``, coloured by its label. ``window`` = (row0, row1, col0, col1) zooms (end exclusive);
     ``show_dead`` marks neurons that won no sample with a grey cross. ``torus``: the map is toroidal (a
-    circular boundary, ``ModelConfig.boundary == "circular"``), so its left and right edges and its top and
+    circular boundary, ``ModelConfig.circular``), so its left and right edges and its top and
     bottom edges are neighbours; the axis labels say so (:data:`TORUS_NOTE`) and the map's frame is drawn
     dashed. Pass ``torus=is_torus(config.model)``."""
     fig, ax = _axes(ax)

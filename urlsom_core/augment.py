@@ -37,7 +37,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-_GRAY = (0.299, 0.587, 0.114)
+from .config import JITTERS
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma weights of (R, G, B): grayscale here and in data
 
 
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
@@ -120,8 +122,8 @@ class Augment:
     jitter_reading: str = "torchvision"
 
     def __post_init__(self) -> None:
-        if self.jitter_reading not in JITTER_READINGS:
-            raise ValueError(f"jitter reading {self.jitter_reading!r}: allowed is one of {', '.join(JITTER_READINGS)}")
+        if self.jitter_reading not in JITTERS:
+            raise ValueError(f"jitter reading {self.jitter_reading!r}: allowed is one of {', '.join(JITTERS)}")
 
     # ------------------------------------------------------------------------------ random parameters
     def _crop_params(self, B: int, S: int, g: torch.Generator, dev: torch.device, T: int, rows: slice
@@ -254,9 +256,6 @@ class Augment:
         return self.normalize(x)
 
 
-JITTER_READINGS = ("torchvision", "simsiam")
-
-
 def torchvision_jitter(x: torch.Tensor, bright: torch.Tensor, contrast: torch.Tensor, sat: torch.Tensor,
                        hue: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """Colour jitter as torchvision's ``ColorJitter`` applies it, in a fixed order, on ``scale * x`` in [0, 1].
@@ -310,7 +309,7 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 1:
         return x
     r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    return (r * _GRAY[0]).add_(g, alpha=_GRAY[1]).add_(b, alpha=_GRAY[2])
+    return (r * LUMA_WEIGHTS[0]).add_(g, alpha=LUMA_WEIGHTS[1]).add_(b, alpha=LUMA_WEIGHTS[2])
 
 
 def hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

@@ -31,14 +31,22 @@ class ConfigError(ValueError):
 FILTERS = ("gaussian", "student")
 KERNEL_NORMS = ("sum", "peak", "neighbour")
 BOUNDARIES = ("zeros", "circular", "reflect", "mass")
-JITTERS = ("torchvision", "simsiam")  # readings of the colour jitter (augment.Augment.jitter_reading)
-GAUSSIAN_EXTENTS = ("side", "radius")  # readings of the 6-sigma kernel (filters.gaussian_support)
+JITTERS = ("torchvision", "simsiam")  # readings of the paper's colour jitter (augment.Augment.jitter_reading)
+# The readings of the paper's "6-sigma" Gaussian kernel (Sec. III.B) -> its half-width in sigmas
+# (filters.gaussian_support): a side of 6 sigma (+-3 sigma) or +-6 sigma.
+GAUSSIAN_EXTENTS: dict[str, float] = {"side": 3.0, "radius": 6.0}
 DEVICES = ("auto", "cpu", "cuda")
 
 
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ConfigError(msg)
+
+
+def is_circular(boundary: str) -> bool:
+    """Whether a map with this ``boundary`` is a torus: the fixed convolution wraps (``circular``), so grid
+    distances wrap too and no neuron is at an edge. :attr:`ModelConfig.circular` for a config."""
+    return boundary == "circular"
 
 
 def max_kernel_size(grid: tuple[int, int]) -> int:
@@ -207,6 +215,11 @@ class ModelConfig:
     @property
     def n_neurons(self) -> int:
         return self.grid[0] * self.grid[1]
+
+    @property
+    def circular(self) -> bool:
+        """Whether the map is a torus (``boundary`` ``circular``): its edges wrap, as its grid distances do."""
+        return is_circular(self.boundary)
 
 
 # torch.compile's modes (``train.compile_mode``, used when ``train.compile`` is true).

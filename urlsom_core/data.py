@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .augment import LUMA_WEIGHTS
 from .config import ConfigError, DataConfig
 from .sources import (
     ImageSource,
@@ -408,5 +409,5 @@ def match_channels(d: ImageData, c: int) -> ImageData:
         return d
     if c == 3 and d.channels == 1:
         return ImageData(d.images.expand(-1, 3, -1, -1).contiguous(), d.labels, d.classes, d.name)
-    gray = (d.images.float() * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    gray = (d.images.float() * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(1, keepdim=True)  # (N, 1, H, W)
     return ImageData(gray.round().clamp(0, 255).to(torch.uint8), d.labels, d.classes, d.name)

@@ -30,9 +30,7 @@ import math
 
 import torch
 
-from .config import KERNEL_NORMS, ConfigError
-
-GAUSSIAN_EXTENTS = {"side": 3.0, "radius": 6.0}  # reading of the paper's "6-sigma" -> half-width in sigmas
+from .config import GAUSSIAN_EXTENTS, KERNEL_NORMS, ConfigError
 
 
 def gaussian_support(sigma: float, extent: str = "side") -> int:

@@ -15,7 +15,7 @@ The map metrics the paper lacks (``map_metrics``, written into metrics.json): ``
 ``contiguity`` and ``contiguity_shuffled``, ``trustworthiness``, ``nmi`` and ``ari``. A metric that is
 undefined for a map (contiguity with no two adjacent live neurons, trustworthiness on too few samples) is
 NaN from the functions here and ``None`` (JSON null) in ``map_metrics``. On a toroidal map
-(``ModelConfig.boundary == "circular"``: the fixed convolution wraps) every grid distance wraps too
+(``ModelConfig.circular``: the fixed convolution wraps) every grid distance wraps too
 (``torus=True``): column 0 and column W-1 are neighbours.
 
 How the map is used (``usage_metrics``, also in metrics.json): the corner and border over-representation
@@ -346,7 +346,7 @@ def map_metrics(winners: np.ndarray, top2: np.ndarray, labels: np.ndarray, grid:
     map is used (``usage_metrics``: corner and border over-representation, live share, evenness).
 
     NMI and ARI compare the partition of the samples by winner with the labels (scikit-learn's scores;
-    NMI with arithmetic normalisation). ``torus``: the map wraps (``ModelConfig.boundary == "circular"``),
+    NMI with arithmetic normalisation). ``torus``: the map wraps (``ModelConfig.circular``),
     so topographic error, contiguity and trustworthiness use toroidal grid distance. An undefined value is
     ``None``.
     """
@@ -444,7 +444,7 @@ def usage_metrics(winners: np.ndarray, grid: tuple[int, int], torus: bool = Fals
     over log n (1 when every neuron wins equally often, 0 when one neuron wins all).
 
     The corner and border figures are always taken on the displayed grid, also for a toroidal map
-    (``torus=True``: ``boundary == "circular"``), where no neuron is at an edge: there, by symmetry, their
+    (``torus=True``: ``ModelConfig.circular``), where no neuron is at an edge: there, by symmetry, their
     expectation is 1 and a value far from 1 is chance or a map that is not shift-invariant. So a torus also
     gets ``corner_chance`` and ``border_chance`` (:func:`translate_chance` of the corners and of the outer
     ring: the share of their translates on the torus that win at least as many samples). On a zero-padded

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import BOUNDARIES, ModelConfig, max_kernel_size
+from .config import BOUNDARIES, ModelConfig, is_circular, max_kernel_size
 from .filters import crop_kernel, gaussian_kernel, student_t_kernel
 from .readout import local_top2, window_index
 
@@ -77,7 +77,7 @@ def _edge_index(size: int, pad: int, mode: str) -> torch.Tensor:
     """Source index of every position -pad .. size+pad-1 of a padded axis: wrapped (circular) or mirrored
     about the edge neurons (reflect: ..., 2, 1, 0, 1, 2, ...), for any pad, even one larger than the axis."""
     i = torch.arange(-pad, size + pad)
-    if mode == "circular":
+    if is_circular(mode):
         return i % size
     if size == 1:
         return torch.zeros_like(i)
@@ -170,7 +170,7 @@ class SOMHead(nn.Module):
         if cfg.prototype_readout:  # fitted after training (readout.fit_prototypes); absent otherwise
             self.register_buffer("prototypes", torch.zeros(cfg.n_neurons, in_features))  # (n, d)
             self.register_buffer("prototype_count", torch.zeros(cfg.n_neurons))  # (n,) images behind each
-            self.register_buffer("window", window_index(cfg.grid, cfg.boundary == "circular"), persistent=False)
+            self.register_buffer("window", window_index(cfg.grid, cfg.circular), persistent=False)
         if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
             self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
