@@ -1,7 +1,8 @@
 import pytest
 import torch
+from augment_oracles import color, crop_flip, hsv_to_rgb, rgb_to_hsv
 
-from urlsom_core.augment import Augment, hsv_to_rgb, rgb_to_hsv
+from urlsom_core.augment import Augment
 
 
 def _batch(n=16, c=3, s=32, seed=0):
@@ -13,7 +14,7 @@ def test_shapes_range_and_dtype():
     aug = Augment(out_size=32, flip=True)
     out = aug(x, torch.Generator().manual_seed(0))
     assert out.shape == (16, 3, 32, 32) and out.dtype == torch.float32
-    raw = aug.color(aug.crop_flip(x, torch.Generator().manual_seed(0)), torch.Generator().manual_seed(1))
+    raw = color(aug, crop_flip(aug, x, torch.Generator().manual_seed(0)), torch.Generator().manual_seed(1))
     assert raw.min() >= 0 and raw.max() <= 1
 
 
@@ -43,20 +44,20 @@ def test_identity_when_everything_is_off():
 def test_flip_only_flips():
     x = _batch(n=64)
     aug = Augment(out_size=32, flip=True, crop_min=1.0, jitter_p=0.0, gray_p=0.0)
-    out = aug.crop_flip(x, torch.Generator().manual_seed(0))
+    out = crop_flip(aug, x, torch.Generator().manual_seed(0))
     ref = x.float() / 255
     same = [(torch.allclose(out[i], ref[i], atol=1e-5)) for i in range(64)]
     flipped = [(torch.allclose(out[i], ref[i].flip(-1), atol=1e-5)) for i in range(64)]
     assert all(s or f for s, f in zip(same, flipped, strict=False))
     assert 10 < sum(flipped) < 54  # p = 0.5
-    no = Augment(out_size=32, flip=False, crop_min=1.0).crop_flip(x, torch.Generator().manual_seed(0))
+    no = crop_flip(Augment(out_size=32, flip=False, crop_min=1.0), x, torch.Generator().manual_seed(0))
     assert torch.allclose(no, ref, atol=1e-5)
 
 
 def test_grayscale_probability():
     x = _batch(n=400)
     aug = Augment(out_size=32, flip=False, jitter_p=0.0, gray_p=0.5)
-    out = aug.color(x.float() / 255, torch.Generator().manual_seed(0))
+    out = color(aug, x.float() / 255, torch.Generator().manual_seed(0))
     gray = ((out[:, 0] - out[:, 1]).abs().amax(dim=(1, 2)) < 1e-6) & ((out[:, 1] - out[:, 2]).abs().amax(dim=(1, 2)) < 1e-6)
     assert 0.4 < gray.float().mean() < 0.6
 
@@ -64,7 +65,7 @@ def test_grayscale_probability():
 def test_jitter_probability_and_crop_range():
     x = _batch(n=400)
     aug = Augment(out_size=32, flip=False, crop_min=1.0, jitter_p=0.8, gray_p=0.0)
-    out = aug.color(x.float() / 255, torch.Generator().manual_seed(0))
+    out = color(aug, x.float() / 255, torch.Generator().manual_seed(0))
     changed = (out - x.float() / 255).abs().amax(dim=(1, 2, 3)) > 1e-4
     assert 0.72 < changed.float().mean() < 0.88
 
@@ -120,7 +121,7 @@ def test_crop_positions_are_uniform_over_the_image_not_at_one_corner():
     their midpoint is the crop's centre, which must be uniform over the positions the crop side allows."""
     n = 2000
     aug = Augment(out_size=32, flip=False, crop_min=0.5)
-    out = aug.crop_flip(_ramp_image(n), torch.Generator().manual_seed(0)) * 255 / 8  # input pixel coordinates
+    out = crop_flip(aug, _ramp_image(n), torch.Generator().manual_seed(0)) * 255 / 8  # input pixel coordinates
     for axis, ch in ((3, 0), (2, 1)):  # x from channel 0 along columns, y from channel 1 along rows
         line = out[:, ch].mean(dim=1 if axis == 3 else 2)  # (n, 32): coordinate of each output column / row
         first, last = line[:, 0], line[:, -1]
@@ -162,7 +163,7 @@ def test_hue_shift_equals_the_hsv_round_trip():
     assert (ref - x).abs().amax() > 0.3  # the shifts do change colours
     aug = Augment(out_size=8, flip=False, jitter=0.0, jitter_p=1.0, gray_p=0.0)  # hue only
     p = aug._color_params(64, 3, torch.Generator().manual_seed(5), torch.device("cpu"), 64, slice(0, 64))
-    out = aug.color(x, torch.Generator().manual_seed(5))
+    out = color(aug, x, torch.Generator().manual_seed(5))
     ref = hsv_to_rgb(torch.cat(((hsv[:, :1] + p["hue"]) % 1.0, hsv[:, 1:]), 1))
     assert torch.allclose(out, ref, atol=1e-5)
     assert float(p["hue"].abs().max()) > 0.35
@@ -173,7 +174,7 @@ def test_grayscale_uses_itu_r_601_weights():
     x = torch.zeros(3, 3, 4, 4)
     for c in range(3):
         x[c, c] = 1.0
-    out = Augment(out_size=4, flip=False, jitter_p=0.0, gray_p=1.0).color(x, torch.Generator().manual_seed(0))
+    out = color(Augment(out_size=4, flip=False, jitter_p=0.0, gray_p=1.0), x, torch.Generator().manual_seed(0))
     for c, w in enumerate((0.299, 0.587, 0.114)):
         assert torch.allclose(out[c], torch.full((3, 4, 4), w), atol=1e-6), c
 
@@ -223,3 +224,15 @@ def test_rotation_angles_are_uniform_within_the_range():
     assert float(deg.abs().max()) <= 15.0 and float(deg.abs().max()) > 14.5
     assert 0.47 < float((deg > 0).float().mean()) < 0.53  # symmetric
     assert 0.47 < float((deg.abs() < 7.5).float().mean()) < 0.53  # uniform: half the draws within half the range
+
+
+def test_the_stages_alone_make_the_whole_augmentation():
+    """The test oracles ``crop_flip`` then ``color`` with one generator draw what a whole call draws, in its order,
+    so the stage tests above test the pipeline the training uses."""
+    x = _batch(n=32)
+    aug = Augment(out_size=24, flip=True, crop_min=0.5, rotate=0.0)
+    g = torch.Generator().manual_seed(7)
+    staged = aug.normalize(color(aug, crop_flip(aug, x, g), g))
+    whole = aug(x, torch.Generator().manual_seed(7))
+    assert torch.allclose(staged, whole, atol=1e-5)
+    assert not torch.allclose(whole, aug(x, torch.Generator().manual_seed(8)), atol=1e-3)  # the seed matters

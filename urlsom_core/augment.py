@@ -42,28 +42,6 @@ from .config import JITTERS
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601 luma weights of (R, G, B): grayscale here and in data
 
 
-def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """Batched RGB -> HSV for x in [0, 1] (B, 3, H, W); hue in [0, 1)."""
-    r, g, b = x.unbind(1)
-    maxc, _ = x.max(1)
-    minc, _ = x.min(1)
-    delta = maxc - minc
-    s = torch.where(maxc > 0, delta / maxc.clamp_min(1e-12), torch.zeros_like(maxc))
-    dsafe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    rc, gc, bc = (maxc - r) / dsafe, (maxc - g) / dsafe, (maxc - b) / dsafe
-    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
-    h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
-    return torch.stack((h, s, maxc), 1)
-
-
-def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """Batched HSV -> RGB (inverse of :func:`rgb_to_hsv`)."""
-    h, s, v = x.unbind(1)
-    k = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    t = (k + h.unsqueeze(1) * 6.0) % 6.0
-    return v.unsqueeze(1) - v.unsqueeze(1) * s.unsqueeze(1) * (torch.minimum(t, 4.0 - t).clamp(0.0, 1.0))
-
-
 def _const(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """A small constant (1, C, 1, 1) on ``device``, made once: no host-to-device copy per batch."""
     key = (values, str(device), dtype)
@@ -184,20 +162,6 @@ class Augment:
         return p
 
     # ----------------------------------------------------------------------------------------- stages
-    def crop_flip(self, x: torch.Tensor, g: torch.Generator, offset: int = 0, total: int | None = None) -> torch.Tensor:
-        """Random crop (side uniform in crop_min*S..S, integer pixels) + flip + resize: one grid_sample.
-
-        uint8 (B, C, S, S) -> float (B, C, out, out) in [0, 1]."""
-        B, _, S, _ = x.shape
-        grid = self._grid(*self._crop_params(B, S, g, x.device, total or B, slice(offset, offset + B)))
-        out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-        return out.mul_(1.0 / 255.0)
-
-    def color(self, x: torch.Tensor, g: torch.Generator, offset: int = 0, total: int | None = None) -> torch.Tensor:
-        """Colour jitter (p = jitter_p) then random grayscale (p = gray_p), per sample, x in [0, 1]."""
-        B, C = x.shape[:2]
-        return self._apply_color(x, self._color_params(B, C, g, x.device, total or B, slice(offset, offset + B)))
-
     def _apply_color(self, x: torch.Tensor, p: dict[str, torch.Tensor], scale: float = 1.0) -> torch.Tensor:
         """Colour jitter and grayscale with the drawn parameters ``p`` on ``scale * x``; returns a new tensor."""
         jitter = simsiam_jitter if self.jitter_reading == "simsiam" else torchvision_jitter
@@ -216,9 +180,10 @@ class Augment:
         """uint8 (B, C, S, S) -> augmented, standardised float32 (B, C, out, out).
 
         ``offset``/``total``: these B samples are rows ``offset..offset+B`` of a global batch of ``total``
-        (DDP); the random draws are those of the whole global batch. The same draws as ``crop_flip`` then
-        ``color``; on the CPU the work runs in chunks of images that fit the cache (about 2x faster than one
-        pass over a large batch, whose every elementwise operation streams through memory). With k > 1 torch
+        (DDP); the random draws are those of the whole global batch: first the crop's and flip's, then the
+        colour's (``_crop_params``, ``_color_params``). On the CPU the work runs in chunks of images that fit
+        the cache (about 2x faster than one pass over a large batch, whose every elementwise operation
+        streams through memory). With k > 1 torch
         threads the chunks run on k Python threads, each with one intra-op thread: a chunk's operations
         are too small for torch to split across threads with profit (two intra-op threads ran 2x slower
         than one), while whole chunks side by side scale. The result is the same for any thread count."""
@@ -315,7 +280,8 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
 def hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate the HSV hue of RGB ``x`` in [0, 1] (B, 3, H, W) by ``shift`` (B, 1, 1, 1) of the colour circle.
 
-    Equal to ``hsv_to_rgb(rgb_to_hsv(x)`` with hue + shift ``)``: value (max) and chroma (max - min) are kept,
+    Equal to converting to HSV, adding ``shift`` to the hue (mod 1) and converting back (colorsys's HSV; the tests
+    check it against that round trip): value (max) and chroma (max - min) are kept,
     and channel c becomes ``max - chroma * clamp(min(t, 4 - t), 0, 1)`` with ``t = (k_c + 6 h') mod 6``,
     ``k = (5, 3, 1)``. Written with arithmetic and float masks only (no where/argmax/remainder).
     """
@@ -324,7 +290,7 @@ def hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     minc = torch.minimum(torch.minimum(r, g), b)
     chroma = maxc - minc
     inv = 1.0 / chroma.clamp_min(1e-12)  # chroma 0: the numerators below are 0, the output is max
-    is_r = (maxc == r).to(x.dtype)  # ties resolve r, then g, then b (as rgb_to_hsv)
+    is_r = (maxc == r).to(x.dtype)  # ties resolve r, then g, then b (as colorsys.rgb_to_hsv)
     is_g = (maxc == g).to(x.dtype) * (1 - is_r)
     is_b = 1 - is_r - is_g
     h6 = ((g - b) * is_r + (b - r) * is_g + (r - g) * is_b) * inv + 2 * is_g + 4 * is_b  # hue * 6, in [-1, 5]
