@@ -148,3 +148,28 @@ def test_heatmaps_a_panel_per_dataset_and_quantity():
     assert len([a for a in fig.axes if a.images]) == 4
     assert [a.get_title() for a in fig.axes if a.images][::2] == ["corners x, digits (mean over seeds)",
                                                                     "corners x, cifar10 (mean over seeds)"]
+
+
+def test_logit_gap_is_the_kernel_centre_over_its_neighbour():
+    """A neighbour-normalised kernel's gap is its gain at any sigma; a sum-normalised Gaussian's falls as sigma^-4."""
+    from urlsom_core.config import ModelConfig
+
+    for sigma in (2.0, 5.0, 10.0):
+        assert B.logit_gap(ModelConfig(sigma=sigma, kernel_norm="neighbour", kernel_gain=0.008)) == pytest.approx(0.008, rel=1e-5)
+    gaps = [B.logit_gap(ModelConfig(sigma=s, kernel_norm="sum", kernel_gain=1.0)) for s in (5.0, 10.0)]
+    assert gaps[0] / gaps[1] == pytest.approx(16.0, rel=0.1)
+    peak = B.logit_gap(ModelConfig(sigma=2.0, kernel_norm="peak", kernel_gain=1.0))
+    assert peak == pytest.approx(1 - np.exp(-1 / 8), rel=1e-5)  # exp(-r^2 / (2 sigma^2)) at r = 1
+
+
+def test_the_cifar_kernel_the_page_quotes_is_the_study_config():
+    """cpu_model() is bench/configs/cifar10_cpu.yaml's model (the study's CIFAR-10 runs), its gap the 0.15 that the
+    neighbour-normalised CIFAR-10 runs use, and 37 times the gap at sigma 5."""
+    from urlsom_core.defaults import config_from_file
+
+    cfg = config_from_file(str(ROOT / "bench" / "configs" / "cifar10_cpu.yaml"))
+    assert B.cpu_model() == cfg.model and B.cpu_model(5.0) == cfg.replace(**{"model.sigma": 5.0}).model
+    res = json.loads((ROOT / "bench/results/boundary_study_cifar_sigma/results.json").read_text())
+    assert "model.kernel_gain=0.15" in res["overrides"]
+    assert round(B.logit_gap(B.cpu_model()), 2) == 0.15
+    assert round(B.logit_gap(B.cpu_model()) / B.logit_gap(B.cpu_model(5.0))) == 37

@@ -4,6 +4,7 @@ JupyterLab shows the markdown cells' glue roles as written; the book (``urlsom r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,14 @@ def test_network_note_gives_the_network_own_winners_only_where_something_was_fit
         "seed 1 NS 0.920 with 860 live neurons.")
     with pytest.raises(ValueError):
         network_note([biased], ["one", "two"])  # a label per run
+
+
+def test_no_notebook_types_a_table_in_its_prose():
+    """The book says every number on its pages is computed by the build: a table belongs in a code cell that reads
+    the runs or a results file, not in a markdown cell (measurement records live in book/results-log.md)."""
+    root = Path(__file__).resolve().parents[1]
+    names = sorted(p.stem for p in (root / "notebooks").glob("*.py"))
+    assert "study_boundary" in names and len(names) >= 15
+    typed = [(name, line) for name in names for cell in markdown_cells(name, root) for line in cell.splitlines()
+             if line.lstrip().startswith("|") and any(ch.isdigit() for ch in line)]
+    assert typed == []

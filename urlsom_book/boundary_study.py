@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from urlsom_core.config import BOUNDARIES, ConfigError, RunConfig
-from urlsom_core.defaults import with_defaults
+from urlsom_core.config import BOUNDARIES, ConfigError, ModelConfig, RunConfig
+from urlsom_core.defaults import CPU_SETTING, with_defaults
 
 MODES = BOUNDARIES  # zeros, circular, reflect, mass
 SIGMAS = (3.0, 5.0, 10.0)
@@ -82,6 +82,44 @@ def study_configs(base: RunConfig, modes: Sequence[str], sigmas: Sequence[float]
                 cfg = base.replace(**{"model.boundary": mode, "model.sigma": float(sigma), "train.seed": int(seed)})
                 out.append((mode, float(sigma), int(seed), cfg))
     return out
+
+
+def cpu_model(sigma: float | None = None) -> ModelConfig:
+    """The model of the study's CIFAR-10 runs: the ``cpu`` defaults row (``defaults.CPU_SETTING``, the
+    settings of bench/configs/cifar10_cpu.yaml: sum-normalised kernel x 32 at sigma 2) on a 30x30 map, at
+    ``sigma`` when given."""
+    model = {**CPU_SETTING["model"], "grid": (30, 30)}
+    if sigma is not None:
+        model["sigma"] = float(sigma)
+    return RunConfig.from_dict({"model": model}).model
+
+
+def logit_gap(model: ModelConfig) -> float:
+    """The logit gap a unit of the projection opens between a neuron and its nearest neighbour: the fixed
+    kernel's centre minus the cell next to it (the convolution of Eq. 1, Sec. III.B), after its norm and gain.
+
+    Parameters
+    ----------
+    model : ModelConfig
+        Its filter, sigma or scale, ``kernel_norm`` and ``kernel_gain`` set the kernel (``model.build_kernel``).
+
+    Returns
+    -------
+    float
+        ``K[c, c] - K[c, c + 1]`` for the kernel K (k, k) with centre c; ``kernel_gain`` exactly for
+        ``kernel_norm: neighbour``. A sum-normalised Gaussian's gap falls as sigma^-4 (peak
+        1 / (2 pi sigma^2), curvature 1 / sigma^2).
+
+    Example
+    -------
+    >>> round(logit_gap(cpu_model()), 3)     # the CIFAR-10 config: sum x 32 at sigma 2
+    0.15
+    """
+    from urlsom_core.model import build_kernel
+
+    k = build_kernel(model)  # (k, k), float32
+    c = k.shape[-1] // 2
+    return float(k[c, c] - k[c, c + 1]) if k.shape[-1] > 1 else float(k[c, c])
 
 
 def run_row(run: Any, dataset: str, mode: str, sigma: float, seed: int) -> dict[str, Any]:
