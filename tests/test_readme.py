@@ -34,3 +34,15 @@ def test_the_book_pages_the_readme_links_are_in_the_book():
     for page in links:
         assert (ROOT / f"{page}.md").is_file(), page
         assert page in files, f"{page} is linked from the README but not in _toc.yml"
+
+
+def test_the_layout_lists_every_module_of_both_packages():
+    """README's Layout has one table row per module of urlsom_core and urlsom_book, and no row for a module that
+    is gone."""
+    layout = README[README.index("## Layout"):]
+    for package in ("urlsom_core", "urlsom_book"):
+        section = layout[layout.index(f"`{package}/`, "):]
+        rows = section[:section.index("\n\n", section.index("| module |"))]
+        listed = set(re.findall(r"^\| `(\w+)` \|", rows, flags=re.M))
+        modules = {p.stem for p in (ROOT / package).glob("*.py") if p.stem != "__init__"}
+        assert listed == modules, (package, sorted(modules - listed), sorted(listed - modules))
