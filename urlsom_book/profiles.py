@@ -310,6 +310,6 @@ def describe(profile: str | Profile) -> str:
             diffs = cfg.diff(paper.runs[rname].config())
             for d in diffs:
                 s = run.settings.get(d.split(":")[0])
-                reason = s.source if s is not None and s.source else "this data's default (urlsom_core.config)"
+                reason = s.source if s is not None and s.source else "this data's default (urlsom_core.defaults.defaults_for)"
                 lines.append(f"  - `{d}`: {reason}")
     return "\n".join(lines)
