@@ -1,4 +1,4 @@
-"""``urlsom``: train, evaluate, reproduce, bench.
+"""``urlsom``: train, evaluate, map, reproduce, bench.
 
 Every bad parameter ends in one line on stderr, ``urlsom: error: ...``, exit code 2, and nothing written.
 """
@@ -11,8 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from urlsom_core.config import ConfigError, RunConfig, load_config_file
-from urlsom_core.defaults import NO_WARMUP_KICK, WARMUP_KICK, AutoDefaults, auto_defaults, with_defaults
+from urlsom_core.config import ConfigError, RunConfig
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when other processes share the cores: on a
 # busy 2-core machine every tensor operation then waits a scheduler slice for the other thread (measured: a
@@ -150,52 +149,16 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def resolve_args(args: argparse.Namespace) -> tuple[RunConfig, str | None]:
     """Dataclass defaults < the dataset's defaults (``defaults.defaults_for``) < the defaults rule
-    (``defaults.auto_defaults``, only without --config) < --config file < flags. Returns the config and the
-    rule's one-line reason (None with --config: a config file keeps the meaning and key it had)."""
-    base: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    dataset = args.dataset or base.get("data", {}).get("dataset") or "digits"
-    merged = with_defaults(dataset, base)
+    (``defaults.auto_defaults``, only without --config) < --config file < flags
+    (:func:`urlsom_core.configure.resolve_config`, which ``urlsom_core.SOM`` uses too). Returns the config and
+    the rule's one-line reason (None with --config: a config file keeps the meaning and key it had)."""
+    from urlsom_core.configure import resolve_config
+
     flags = {dotted: getattr(args, flag) for flag, dotted in _FLAGS.items() if getattr(args, flag, None) is not None}
     if flags.get("model.sigma_end") == NONE:
         flags["model.sigma_end"] = None
-    kick = getattr(args, "warmup_kick", None)
-    if kick is not None:
-        flags.update({f"train.{k}": v for k, v in (WARMUP_KICK if kick else NO_WARMUP_KICK).items()})
-    flags["data.dataset"] = dataset
-    reason, rule = None, None
-    if not args.config:
-        rule = _auto_rule(merged, flags, getattr(args, "device", "auto"))
-    if rule is not None:
-        for section, values in rule.sections.items():
-            merged[section].update(values)
-        given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
-        reason = rule.reason + (f"; given on the command line: {', '.join(given)}" if given else "")
-        own_filter = [k for k in ("model.sigma", "model.filter") if k in flags]
-        if merged["model"].get("sigma_end") is not None and own_filter and "model.sigma_end" not in flags:
-            merged["model"]["sigma_end"] = None  # the rule's shrinking sigma is for its own filter
-            reason += f"; with {' and '.join(own_filter)} given, the filter stays fixed (--sigma-end to shrink it)"
-    for dotted, v in flags.items():
-        section, name = dotted.split(".")
-        merged[section][name] = v
-    return RunConfig.from_dict(merged), reason
-
-
-def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device: str) -> AutoDefaults | None:
-    """``defaults.auto_defaults`` for the data the flags name, on the device --device picks; None for a folder
-    without one readable image header (the load then names its bad files)."""
-    import torch
-
-    from urlsom_core.data import describe
-    from urlsom_core.predict import cpu_bf16_native
-
-    data = {**merged["data"], **{k.partition(".")[2]: v for k, v in flags.items() if k.startswith("data.")}}
-    shape = describe(RunConfig.from_dict({"data": data}).data)
-    if shape.size < 1:
-        return None
-    kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
-    return auto_defaults(shape.n_images, shape.size, shape.channels, kind, torch.get_num_threads(),
-                         flags.get("train.max_minutes", merged["train"].get("max_minutes")),
-                         cpu_bf16=kind == "cpu" and cpu_bf16_native())
+    return resolve_config(flags, config_file=args.config, device=getattr(args, "device", "auto"),
+                          warmup_kick=getattr(args, "warmup_kick", None))
 
 
 def _print_metrics(m: dict[str, Any]) -> None:
@@ -260,8 +223,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+MAP_COLUMNS = ("row", "column", "neuron", "softmax")
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    """The winner of every image of a folder (any image files, in sub-folders too), a .zip of them or an .npz,
+    as CSV: the file's path inside the folder or zip (the image's index for an npz), the winner's row and
+    column, its row-major index and its Softmax value. The images reach the network as the run's own
+    evaluation brings them (``urlsom_core.api``); everything is read and checked before the CSV is written,
+    atomically."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    from urlsom_core.api import images_for_run, map_images, read_image_files
+    from urlsom_core.files import atomic_write
+    from urlsom_core.runs import Run
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder; allowed is the path of a CSV file")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist")
+    if not Path(args.run).is_dir():
+        raise ConfigError(f"--run {args.run}: does not exist; allowed is a run directory (urlsom train --out, SOM.save)")
+    run = Run.load(args.run)
+    names, images = read_image_files(args.images, run.config.data.input_size or 32)
+    res = map_images(run, images_for_run(run, images, name=args.images), args.device)
+    first = "index" if Path(args.images).suffix.lower() == ".npz" and Path(args.images).is_file() else "file"
+
+    def write(fh: Any) -> None:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow((first, *MAP_COLUMNS))
+        for name, r, c, j, p in zip(names, res["row"], res["column"], res["winner"], res["p_winner"], strict=True):
+            w.writerow((name, int(r), int(c), int(j), f"{float(p):.6f}"))
+
+    atomic_write(out, write, mode="w")
+    H, W = run.config.model.grid
+    print(f"mapped {len(names):,} images onto the {H}x{W} map of run {run.path}: {np.unique(res['winner']).size} "
+          f"neurons won one; wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="urlsom", description="URL-SOM: self-organizing representation learning (train, evaluate, reproduce, bench)")
+    p = _Parser(prog="urlsom", description="URL-SOM: self-organizing representation learning (train, evaluate, map, reproduce, bench)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a map and write metrics, assignments, checkpoint, provenance")
     t.add_argument("--out", required=True, help="run directory (same command again resumes or reuses)")
@@ -277,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.add_argument("--out", help="write the metrics JSON here")
     e.set_defaults(func=cmd_evaluate)
+    m = sub.add_parser("map", help="the winner (row, column) and its Softmax value of every image of a folder, "
+                       "zip or npz, no labels needed, as CSV")
+    m.add_argument("--run", required=True, help="a complete run directory (urlsom train --out, SOM.save)")
+    m.add_argument("--images", required=True, help="a folder of images (any image files, in sub-folders too), a "
+                   ".zip of them, or an .npz with an array 'images' (N x H x W [x C])")
+    m.add_argument("--out", required=True, help="the CSV to write: file (index for an npz), "
+                   + ", ".join(MAP_COLUMNS))
+    m.add_argument("--device", default="cpu")
+    m.set_defaults(func=cmd_map)
     for register in _extensions():
         register(sub)
     return p

@@ -193,6 +193,28 @@ def _resize_nhwc(t: torch.Tensor, size: int) -> torch.Tensor:
     return xf.round().clamp(0, 255).to(torch.uint8).contiguous()
 
 
+def to_input_size(x: list[np.ndarray] | np.ndarray, size: int) -> torch.Tensor:
+    """Images as the network gets them at load: (N, C, size, size) uint8, C in {1, 3}.
+
+    ``x`` is one uint8 array (N, H, W) or (N, H, W, C), or a list of (H, W, C) arrays of any sides (decoded
+    files), resized group by group of one shape; a list mixing gray and colour images is brought to colour.
+    An alpha channel is dropped; non-square images are resized on the short side and centre-cropped."""
+    if not isinstance(x, list):
+        arr = x if x.ndim == 4 else x[..., None]
+        return _resize_nhwc(torch.from_numpy(np.ascontiguousarray(arr)), size)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, a in enumerate(x):
+        groups.setdefault(a.shape, []).append(i)
+    parts = {}
+    for shape, idx in groups.items():
+        parts[shape] = (idx, _resize_nhwc(torch.from_numpy(np.stack([x[i] for i in idx])), size))
+    chans = max(p[1].shape[1] for p in parts.values())
+    images = torch.empty(len(x), chans, size, size, dtype=torch.uint8)
+    for idx, t in parts.values():
+        images[torch.as_tensor(idx)] = t.expand(-1, chans, -1, -1) if t.shape[1] != chans else t
+    return images
+
+
 def _source(spec: str, cfg: DataConfig) -> tuple[np.ndarray | ImageSource, np.ndarray, list[str]]:
     """One single spec's images (an array, or a folder indexed but not decoded), labels and class names."""
     kind, arg = parse_spec(spec)
@@ -315,20 +337,7 @@ def load_dataset(spec: str, cfg: DataConfig, subset: int | None = None, input_si
     else:  # folders, or several sources: one list of (H, W[, C]) images, grouped by shape below
         x_all = [a if a.ndim == 3 else a[:, :, None] for part in xs for a in part]
     size = input_size or cfg.input_size or default_input_size(native_size(x_all))
-    if isinstance(x_all, list):
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, a in enumerate(x_all):
-            groups.setdefault(a.shape, []).append(i)
-        parts = {}
-        for shape, idx in groups.items():
-            parts[shape] = (idx, _resize_nhwc(torch.from_numpy(np.stack([x_all[i] for i in idx])), size))
-        chans = max(p[1].shape[1] for p in parts.values())
-        images = torch.empty(len(x_all), chans, size, size, dtype=torch.uint8)
-        for idx, t in parts.values():
-            images[torch.as_tensor(idx)] = t.expand(-1, chans, -1, -1) if t.shape[1] != chans else t
-    else:
-        arr = x_all if x_all.ndim == 4 else x_all[..., None]
-        images = _resize_nhwc(torch.from_numpy(np.ascontiguousarray(arr)), size)
+    images = to_input_size(x_all, size)
     data = ImageData(images, torch.from_numpy(np.asarray(y, dtype=np.int64)), classes, spec)
     if cfg.invert_fraction > 0 and not cfg.invert_copy:  # copies are added in resolve, after the split
         data = invert_some(data, cfg.invert_fraction, cfg.split_seed)

@@ -478,3 +478,183 @@ def usage_metrics(winners: np.ndarray, grid: tuple[int, int], torus: bool = Fals
         out["corner_chance"] = translate_chance(winners, corner_neurons((H, W)), (H, W))
         out["border_chance"] = translate_chance(winners, border_neurons((H, W)), (H, W))
     return out
+
+
+# -------------------------------------------------------------------------------------------- U-matrix
+# Not a figure of the paper: the classical SOM's picture of where the map's features change (Ultsch and Siemon,
+# 1990), on prototypes taken from the network's embedding. The functions take a neighbour table (n, k), so a
+# lattice other than the square one only needs its own table.
+def square_neighbours(grid: tuple[int, int], torus: bool = False) -> np.ndarray:
+    """Each neuron's 4 lattice neighbours (up, down, left, right), (n, 4) row-major indices, -1 off the map.
+
+    ``torus``: the map wraps (``ModelConfig.boundary == "circular"``). On a torus of side 2 the neighbour up
+    and the neighbour down are one neuron: it is listed once (the other entry is -1).
+
+    Example:
+        >>> square_neighbours((2, 3))[0].tolist(), square_neighbours((2, 3), torus=True)[0].tolist()
+        ([-1, 3, -1, 1], [3, -1, 2, 1])
+    """
+    H, W = int(grid[0]), int(grid[1])
+    r, c = np.divmod(np.arange(H * W), W)
+    out = np.full((H * W, 4), -1, dtype=np.int64)
+    for k, (dr, dc) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+        rr, cc = r + dr, c + dc
+        if torus:
+            rr, cc = rr % H, cc % W
+            ok = np.ones(H * W, dtype=bool)
+        else:
+            ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        out[ok, k] = rr[ok] * W + cc[ok]
+    for k in range(1, 4):  # a neighbour met twice (a side of 2 on a torus) counts once
+        dup = (out[:, [k]] == out[:, :k]).any(1) & (out[:, k] >= 0)
+        out[dup, k] = -1
+    return out
+
+
+def neuron_prototypes(embedding: np.ndarray, winners: np.ndarray, n_neurons: int) -> np.ndarray:
+    """Each neuron's prototype: the mean embedding of the images it wins, (n, d) float64; NaN rows for neurons
+    that won nothing (dead).
+
+    ``embedding`` (N, d): the backbone features of un-augmented images (``predict(..., embed=True)``);
+    ``winners`` (N,) their winners.
+
+    Example:
+        >>> neuron_prototypes(np.array([[0.0, 2.0], [2.0, 0.0], [5.0, 5.0]]), np.array([1, 1, 2]), 3).tolist()
+        [[nan, nan], [1.0, 1.0], [5.0, 5.0]]
+    """
+    e = np.asarray(embedding, dtype=np.float64)
+    w = np.asarray(winners, dtype=np.int64).reshape(-1)
+    if e.ndim != 2 or len(e) != len(w):
+        raise ValueError(f"embedding {e.shape} and winners ({len(w)}): allowed is (N, d) and N winners")
+    if w.size and (w.min() < 0 or w.max() >= n_neurons):
+        raise ValueError(f"winner {int(w.max() if w.max() >= n_neurons else w.min())}: allowed are 0..{n_neurons - 1}")
+    sums = np.zeros((n_neurons, e.shape[1]))
+    np.add.at(sums, w, e)
+    counts = np.bincount(w, minlength=n_neurons).astype(np.float64)[:, None]  # (n, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def neighbour_distances(prototypes: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each neuron's prototype to each of its neighbours', (n, k); NaN where the
+    table has no neighbour (-1) or either prototype is NaN (a dead neuron)."""
+    P = np.asarray(prototypes, dtype=np.float64)
+    nb = np.asarray(neighbours, dtype=np.int64)
+    if P.ndim != 2 or nb.ndim != 2 or len(nb) != len(P):
+        raise ValueError(f"prototypes {P.shape} and neighbours {nb.shape}: allowed are (n, d) and (n, k)")
+    d = np.linalg.norm(P[:, None, :] - P[np.maximum(nb, 0)], axis=-1)  # (n, k)
+    return np.where(nb >= 0, d, np.nan)
+
+
+def u_matrix(prototypes: np.ndarray, grid: tuple[int, int], torus: bool = False,
+             neighbours: np.ndarray | None = None) -> np.ndarray:
+    """The U-matrix: each neuron's mean distance from its prototype to its live neighbours' prototypes, (H, W).
+
+    .. math:: U_j = \\frac{1}{|N(j)|} \\sum_{i \\in N(j)} \\lVert P_j - P_i \\rVert
+
+    with ``N(j)`` the neighbours of neuron j (``neighbours``, default :func:`square_neighbours` of ``grid``,
+    wrapping when ``torus``) that have a prototype. High values are ridges: where neighbouring neurons stand
+    for different images (cluster borders); low ones are basins. NaN for a dead neuron (its prototype is NaN,
+    :func:`neuron_prototypes`) and for a live one without a live neighbour.
+
+    Parameters
+    ----------
+    prototypes : ndarray
+        (n, d), n = H * W, row-major; NaN rows for dead neurons.
+    grid : (int, int)
+        H, W.
+    torus : bool
+        The map wraps (``ModelConfig.boundary == "circular"``); ignored when ``neighbours`` is given.
+    neighbours : ndarray, optional
+        (n, k) neighbour indices, -1 for none: the lattice (another lattice, another table).
+
+    Example:
+        >>> P = np.array([[0.0], [0.0], [3.0], [3.0]])  # a 1-d feature on a 2x2 map: left column 0, right 3
+        >>> u_matrix(P, (2, 2)).tolist()
+        [[1.5, 1.5], [1.5, 1.5]]
+    """
+    H, W = int(grid[0]), int(grid[1])
+    P = np.asarray(prototypes, dtype=np.float64)
+    if P.ndim != 2 or len(P) != H * W:
+        raise ValueError(f"prototypes {P.shape}: allowed is ({H * W}, d) for grid {H}x{W}")
+    nb = square_neighbours((H, W), torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
+    d = neighbour_distances(P, nb)  # (n, k)
+    seen = np.isfinite(d)
+    with np.errstate(invalid="ignore"):
+        u = np.where(seen, d, 0.0).sum(1) / seen.sum(1)  # (n,): NaN where no live neighbour
+    u[~np.isfinite(P).all(1)] = np.nan
+    return u.reshape(H, W)
+
+
+def ridge_contrast(umatrix: np.ndarray, majority_class: np.ndarray, torus: bool = False,
+                   neighbours: np.ndarray | None = None, shuffles: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Do the U-matrix's ridges follow the class borders? Its mean height on edges between neurons of different
+    majority class against its mean height on edges within a class.
+
+    An edge is a pair of neighbouring live neurons (both with a class and a finite U-matrix value); its height
+    is the mean of their two U-matrix values. ``ratio`` = ``between`` / ``within``: above 1 when the map's
+    features change more across class borders than inside a class (unlabelled, the U-matrix would show the
+    borders). The null keeps the map and the class counts and shuffles the classes over the live neurons
+    ``shuffles`` times (seeded): ``null_ratio`` is its mean ratio, ``null_ratio_95`` its 95th percentile and
+    ``p_value`` the share of shuffles (counting the map itself) with a ratio at least the map's. A shuffle
+    scatters the classes, so the null asks only whether border edges are higher than edges picked at random.
+
+    Parameters
+    ----------
+    umatrix : ndarray
+        (H, W) from :func:`u_matrix`; NaN for dead neurons.
+    majority_class : ndarray
+        (H, W) or (H*W,) each neuron's class (:func:`neuron_labels`), -1 for a dead neuron.
+    torus, neighbours
+        The lattice, as in :func:`u_matrix`.
+
+    Returns
+    -------
+    dict
+        ``between``, ``within``, ``ratio``, ``null_ratio``, ``null_ratio_95``, ``p_value``, ``between_edges``,
+        ``within_edges``; the figures are NaN when either kind of edge is missing.
+
+    Example:
+        >>> u = np.array([[0.0, 2.0, 2.0, 0.0]])  # a 1x4 strip, ridge in the middle
+        >>> r = ridge_contrast(u, np.array([0, 0, 1, 1]), shuffles=10)
+        >>> r["between"], r["within"], r["ratio"]
+        (2.0, 1.0, 2.0)
+    """
+    U = np.asarray(umatrix, dtype=np.float64)
+    H, W = U.shape
+    u = U.reshape(-1)
+    cls = np.asarray(majority_class, dtype=np.int64).reshape(-1)
+    if cls.size != u.size:
+        raise ValueError(f"majority_class of {cls.size} neurons: allowed is one per neuron of the {H}x{W} U-matrix")
+    nb = square_neighbours((H, W), torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
+    a = np.repeat(np.arange(u.size), nb.shape[1])
+    b = nb.reshape(-1)
+    keep = b > a  # each undirected edge once
+    a, b = a[keep], b[keep]
+    ok = (cls[a] >= 0) & (cls[b] >= 0) & np.isfinite(u[a]) & np.isfinite(u[b])
+    a, b = a[ok], b[ok]
+    height = (u[a] + u[b]) / 2.0  # (E,)
+
+    def ratio(c: np.ndarray) -> tuple[float, float, float, int, int]:
+        diff = c[a] != c[b]
+        nb_, nw = int(diff.sum()), int((~diff).sum())
+        if nb_ == 0 or nw == 0:
+            return float("nan"), float("nan"), float("nan"), nb_, nw
+        hb, hw = float(height[diff].mean()), float(height[~diff].mean())
+        return hb, hw, (hb / hw if hw > 0 else float("inf")), nb_, nw
+
+    between, within, r, n_between, n_within = ratio(cls)
+    live = np.flatnonzero((cls >= 0) & np.isfinite(u))
+    rng = np.random.default_rng(seed)
+    nulls = []
+    for _ in range(shuffles):
+        c = cls.copy()
+        c[live] = rng.permutation(cls[live])
+        nulls.append(ratio(c)[2])
+    null = np.array([v for v in nulls if np.isfinite(v)])
+    nan = float("nan")
+    return {"between": between, "within": within, "ratio": r,
+            "null_ratio": float(null.mean()) if null.size else nan,
+            "null_ratio_95": float(np.percentile(null, 95)) if null.size else nan,
+            "p_value": float((1 + (null >= r).sum()) / (1 + null.size)) if null.size and np.isfinite(r) else nan,
+            "between_edges": n_between, "within_edges": n_within}

@@ -16,21 +16,22 @@ from .model import URLSOM
 @torch.no_grad()
 def predict(
     model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False,
-    amp: bool = True,
+    amp: bool = True, activations: bool = False,
 ) -> dict[str, np.ndarray]:
     """Un-augmented outputs of ``model`` on ``data``.
 
     Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index; with
     ``model.prototype_readout`` the readout's, ``SOMHead.read_out``), ``spread`` (N,),
-    the number of neurons each output spreads over (``metrics.participation_ratio`` of the Softmax), and, if
-    ``embed``, the backbone features ``embedding`` (N, d). On CUDA the images go up from pinned memory
+    the number of neurons each output spreads over (``metrics.participation_ratio`` of the Softmax), if
+    ``embed`` the backbone features ``embedding`` (N, d), and if ``activations`` the Softmax itself,
+    ``softmax`` (N, n) float32 (Eq. 1's output, usage bias included). On CUDA the images go up from pinned memory
     asynchronously and the results come back once, at the end."""
     was = model.training
     model.eval()
     src = data.images
     if device.type == "cuda" and not src.is_cuda:
         src = src.pin_memory()
-    top2, spread, embs = [], [], []
+    top2, spread, embs, probs = [], [], [], []
     for i in range(0, len(data), batch):
         x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
         if device.type == "cuda":
@@ -42,11 +43,15 @@ def predict(
         spread.append(1.0 / p.double().square().sum(1))  # (b,): metrics.participation_ratio
         if embed:
             embs.append(h.float())
+        if activations:
+            probs.append(p.float())
     model.train(was)
     t2 = torch.cat(top2).cpu()
     out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy(), "spread": torch.cat(spread).cpu().numpy()}
     if embed:
         out["embedding"] = torch.cat(embs).cpu().numpy()
+    if activations:
+        out["softmax"] = torch.cat(probs).cpu().numpy()
     return out
 
 

@@ -45,7 +45,7 @@ from .data import Splits
 from .distributed import GlobalBatchNorm2d, distributed, init_distributed, max_over_ranks, pick_device, sync_batchnorm  # noqa: F401 - re-exported
 from .files import RunFileError
 from .loss import urlsom_loss
-from .metrics import neural_selectivity
+from .metrics import neural_selectivity, topographic_error
 from .model import URLSOM
 from .predict import _autocast, predict
 from .signals import StopSignals, TrainingInterrupted, signal_name
@@ -374,11 +374,16 @@ class Trainer:
         return row
 
     def monitor(self) -> dict[str, float | int]:
-        """NS and live neurons on a fixed sample of the training set (cheap, for progress and history)."""
+        """NS, live neurons (and their share of the map) and the topographic error (``metrics.topographic_error``:
+        the share of images whose two largest outputs are not grid neighbours) on a fixed sample of the
+        training set, un-augmented (cheap, for progress and history)."""
         sub = self.splits.train.subset(self.monitor_idx)
-        w = predict(self.model, sub, self.aug, self.device, amp=self.amp)["winner"]
-        r = neural_selectivity(w, sub.labels.numpy(), self.cfg.model.n_neurons)
-        return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"])}
+        out = predict(self.model, sub, self.aug, self.device, amp=self.amp)
+        m = self.cfg.model
+        r = neural_selectivity(out["winner"], sub.labels.numpy(), m.n_neurons)
+        te = topographic_error(out["top2"], m.grid, torus=m.boundary == "circular")
+        return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"]),
+                "monitor_live_share": round(r["active_neurons"] / m.n_neurons, 5), "monitor_te": round(te, 5)}
 
     # ----------------------------------------------------------------------------- stops across ranks
     def _any_rank(self, flag: bool) -> bool:
