@@ -7,6 +7,7 @@ the figure; none changes matplotlib's global style.
 ``wta_map``              Fig. 4, 6, 7, 8, 9, 11: each sample at its winner, jittered, coloured by label
 ``busiest_window``       Fig. 6: the zoom window with the most labels meeting
 ``loss_curve``           Fig. 5, 10: loss per epoch, learning-rate steps, the stop
+``ns_per_epoch``         NS and held-out NS per epoch (the run's monitor), the paper's 70.3% as a line
 ``kernel_profiles``      Fig. 11: radial profiles of the fixed filters
 =======================  =========================================================================
 
@@ -222,6 +223,50 @@ def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: float | None = 0.703,
+                 metrics: dict[str, Any] | None = None, title: str | None = None) -> Any:
+    """NS per epoch from a run's history.jsonl rows: the monitor's NS on its fixed sample of training images
+    (``monitor_ns``) and, where the run has a held-out split, its held-out NS (``monitor_heldout_ns``, neurons
+    labelled by that training sample), with the paper's NS (Fig. 4: 70.3%) as a horizontal line.
+
+    ``metrics``: the run's metrics.json (or :func:`urlsom_core.runs.network_figures` of it); its final NS and
+    held-out NS over all images are marked at the last epoch, so the distance between the monitor's sample
+    and the whole split shows. Rows without a figure (a run trained before the held-out monitor existed)
+    leave a gap. Epochs are drawn 1-based, as in the paper's Fig. 5."""
+    fig, ax = _axes(ax, (7, 4))
+    ep = np.array([h["epoch"] for h in history], dtype=np.float64) + 1  # (E,)
+
+    def column(key: str) -> np.ndarray:
+        return np.array([h.get(key, np.nan) if h.get(key) is not None else np.nan for h in history], dtype=np.float64)
+
+    ns, held = column("monitor_ns"), column("monitor_heldout_ns")
+    ax.plot(ep, ns, color=TAB10[0], linewidth=1.8, marker="o", markersize=3,
+            label="NS, monitor sample of the training images")
+    if np.isfinite(held).any():
+        ax.plot(ep, held, color=TAB10[1], linewidth=1.8, marker="o", markersize=3,
+                label="held-out NS, monitor sample of the held-out images")
+    if paper_ns is not None:
+        ax.axhline(paper_ns, color="#555555", linestyle="--", linewidth=1.0, label=f"paper, Fig. 4: {paper_ns:.1%}")
+    shown = [ns, held, np.array([paper_ns if paper_ns is not None else np.nan])]
+    if metrics and len(ep):
+        for key, colour, what in (("neural_selectivity", TAB10[0], "NS"),
+                                  ("heldout_neural_selectivity", TAB10[1], "held-out NS")):
+            v = metrics.get(key)
+            if v is not None:
+                shown.append(np.array([v], dtype=np.float64))
+                ax.plot([ep[-1]], [v], marker="*", markersize=12, color=colour, markeredgecolor="black",
+                        markeredgewidth=0.6, linestyle="none", label=f"final {what}, all images: {v:.3f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("neural selectivity")
+    values = np.concatenate(shown)
+    top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
+    ax.set_ylim(0.0, min(1.02, top + 0.08))
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     if title:
         ax.set_title(title, fontsize=10)
     return fig

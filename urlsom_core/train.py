@@ -191,6 +191,7 @@ class Trainer:
         self.gen_aug = torch.Generator(device=self.device).manual_seed(cfg.train.seed + 1)
         n_mon = min(cfg.train.monitor_samples, len(splits.train))
         self.monitor_idx = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(cfg.train.seed + 2))[:n_mon]
+        self.monitor_heldout_idx = _heldout_sample(splits, cfg.train.monitor_samples, cfg.train.seed + 3)
         self.state = _State()
         self.resumed_path: Path | None = None
         self._signals = StopSignals()
@@ -376,14 +377,36 @@ class Trainer:
     def monitor(self) -> dict[str, float | int]:
         """NS, live neurons (and their share of the map) and the topographic error (``metrics.topographic_error``:
         the share of images whose two largest outputs are not grid neighbours) on a fixed sample of the
-        training set, un-augmented (cheap, for progress and history)."""
+        training set, un-augmented (cheap, for progress and history), and with a held-out split the held-out
+        figures of :meth:`monitor_heldout`."""
         sub = self.splits.train.subset(self.monitor_idx)
         out = predict(self.model, sub, self.aug, self.device, amp=self.amp)
         m = self.cfg.model
         r = neural_selectivity(out["winner"], sub.labels.numpy(), m.n_neurons)
-        te = topographic_error(out["top2"], m.grid, torus=m.boundary == "circular")
-        return {"monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"]),
-                "monitor_live_share": round(r["active_neurons"] / m.n_neurons, 5), "monitor_te": round(te, 5)}
+        te = topographic_error(out["top2"], m.grid, torus=m.circular)
+        row: dict[str, float | int] = {
+            "monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"]),
+            "monitor_live_share": round(r["active_neurons"] / m.n_neurons, 5), "monitor_te": round(te, 5)}
+        if self.monitor_heldout_idx is not None:
+            row.update(self.monitor_heldout(out["winner"], sub.labels.numpy()))
+        return row
+
+    def monitor_heldout(self, train_winners: np.ndarray, train_labels: np.ndarray) -> dict[str, float]:
+        """Held-out NS (paper Sec. V.C, scored on images not trained on) of a fixed sample of at most
+        ``train.monitor_samples`` held-out images, with the neurons labelled by the monitor's training sample
+        ``train_winners`` / ``train_labels`` (N,): ``monitor_heldout_ns``, and ``monitor_heldout_on_dead``, the
+        share of that sample whose winner won no image of the training sample (counted wrong). A neuron
+        labelled by a sample of the training images is labelled less often and less surely than by all of
+        them, so this runs below the run's final held-out NS (metrics.json), by about that share and more."""
+        from .metrics import heldout_neural_selectivity, heldout_on_dead
+
+        assert self.splits.heldout is not None and self.monitor_heldout_idx is not None
+        sub = self.splits.heldout.subset(self.monitor_heldout_idx)
+        w = predict(self.model, sub, self.aug, self.device, amp=self.amp)["winner"]  # (M,)
+        n = self.cfg.model.n_neurons
+        return {"monitor_heldout_ns": round(heldout_neural_selectivity(train_winners, train_labels, w,
+                                                                        sub.labels.numpy(), n), 5),
+                "monitor_heldout_on_dead": round(heldout_on_dead(train_winners, w, n), 5)}
 
     # ----------------------------------------------------------------------------- stops across ranks
     def _any_rank(self, flag: bool) -> bool:
@@ -459,6 +482,13 @@ class Trainer:
         if self.out_dir is None or not ckpt.load_newest(self.out_dir, self.load_checkpoint, self.log):
             return None
         return self.state.epoch
+
+
+def _heldout_sample(splits: Splits, cap: int, seed: int) -> torch.Tensor | None:
+    """A fixed random sample of at most ``cap`` held-out images (indices), or None without a held-out split."""
+    if splits.heldout is None or len(splits.heldout) == 0:
+        return None
+    return torch.randperm(len(splits.heldout), generator=torch.Generator().manual_seed(seed))[:min(cap, len(splits.heldout))]
 
 
 TIMING_STEPS = 5  # training steps timed at the start of a session (after a warm-up step) for the expected end
