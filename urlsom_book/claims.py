@@ -672,7 +672,8 @@ def claim_ns_order(ns_high: float, ns_low: float, what: tuple[str, str], words: 
     measured = f"{_pct(ns_high)} and {_pct(ns_low)}: {100 * gap:+.1f} points{pp}"
     values = {"ns": [float(ns_high), float(ns_low)], "difference": gap, "noise": noise,
               "paper": list(paper) if paper else None}
-    verdict = HOLDS if gap > noise else FAILS if gap < -noise else CANNOT_TELL
+    eps = 1e-9  # a difference equal to the spread, up to rounding, cannot tell
+    verdict = HOLDS if gap > noise + eps else FAILS if gap < -noise - eps else CANNOT_TELL
     open_ = "" if noise > 0 else "no seed-to-seed spread given: any difference decides"
     return Claim(figure, words, measure, measured, verdict, threshold, maps, open_, values)
 
