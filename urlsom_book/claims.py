@@ -596,7 +596,7 @@ def claim_stop(history: Sequence[Mapping[str, Any]], stop_reason: str | None, pa
     measured = f"{epochs} epochs, stopped by {stop_reason or 'unknown'} ({epochs - paper_epoch:+d} epochs from the paper's)"
     if stop_reason != "early stop":
         return Claim("Fig. 5", words, measure, measured, CANNOT_TELL, threshold, maps,
-                     "the loss had not flattened for 10 epochs when training ended", values)
+                     "early stopping had not ended training: the epoch cap or the time budget came first", values)
     return Claim("Fig. 5", words, measure, measured, HOLDS if lo <= epochs <= hi else FAILS, threshold, maps, values=values)
 
 
@@ -711,7 +711,8 @@ def claim_dead_lines(m_lines: SomMap, m_other: SomMap, words: str, figure: str, 
                f"and against {m_other.name}")
     threshold = (f"holds when {m_lines.name}'s share is above all but {alpha:.0%} of the random placements' "
                  f"(one-sided p <= {alpha:g}) and above {m_other.name}'s")
-    open_ = f"'lines' gives no length: runs of at least {run}"
+    open_ = (f"'lines' gives no length or width: runs of at least {run}, so a block of dead neurons counts too; the "
+             "caption shows them at sigma 10 (Fig. 9 names the lines)")
     dead = m_lines.neuron_class < 0
     obs = dead_line_share(dead, m_lines.grid, m_lines.torus, run)
     other = dead_line_share(m_other.neuron_class < 0, m_other.grid, m_other.torus, run)
