@@ -299,3 +299,20 @@ def test_bad_maps_are_refused_in_one_line():
         C.SomMap(np.array([0, 1]), np.array([0, 2]), ["a", "b"], (2, 2))
     with pytest.raises(ValueError, match="verdict"):
         C.Claim("Fig. 4", "w", "m", "x", "maybe", "t")
+
+
+def test_claims_from_stored_runs_read_the_networks_own_map(tmp_path):
+    from urlsom_book.profiles import load_profile
+    from urlsom_core.runs import get_or_train
+
+    cfg = load_profile("tiny").runs["cifar10"].config()  # digits, a usage bias fitted after training
+    run = get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=lambda s: None)
+    a = run.assignments()
+    m = C.run_map(run, "seed 0")
+    assert np.array_equal(m.winners, a["network_winner"]) and m.torus == (cfg.model.boundary == "circular")
+    assert C.run_ns(run) == run.metrics["usage_balance"]["before"]["neural_selectivity"]
+    rows = C.claims_from_runs(fig4=[run, run], fig5=run, fig7=[run, run], fig11=[run, run], n_shuffles=20)
+    assert all(r.verdict == C.CANNOT_TELL for r in rows if r.figure == "Fig. 4")  # digits, not CIFAR-10
+    assert rows[12].verdict == C.CANNOT_TELL and "max epochs" in rows[12].measured  # 2 epochs: no early stop
+    assert rows[14].verdict == C.CANNOT_TELL  # the same run twice: no NS difference either way
+    assert [r.figure for r in rows].count("Fig. 11") == 3
