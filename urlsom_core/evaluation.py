@@ -85,8 +85,12 @@ def evaluate(cfg: RunConfig, model: URLSOM, aug: Augment, device: torch.device, 
                                      "top2": tr["top2"].astype(np.int32)}
     if te is not None:
         assign.update(heldout_winner=te["winner"].astype(np.int32), heldout_label=ye.astype(np.int16))
+
+    def heldout_winners(key: str) -> np.ndarray | None:
+        return te[key] if te is not None else None
+
     ref = None if labelled_by is None else (labelled_by["winner"], labelled_by["label"])
-    metrics = _figures(cfg, y, tr["top2"], tr["spread"], tr["embedding"], ye, te and te["winner"], ref)
+    metrics = _figures(cfg, y, tr["top2"], tr["spread"], tr["embedding"], ye, heldout_winners("winner"), ref)
     if readout is None:
         return metrics, assign
     ref = None if labelled_by is None else (labelled_by["readout_winner"], labelled_by["label"])
@@ -94,10 +98,11 @@ def evaluate(cfg: RunConfig, model: URLSOM, aug: Augment, device: torch.device, 
     if readout.rounds is not None:
         read["rounds"] = int(readout.rounds)
     read.update(_figures(cfg, y, tr["readout_top2"], tr["readout_spread"], tr["embedding"], ye,
-                         te and te["readout_winner"], ref))
+                         heldout_winners("readout_winner"), ref))
     if "bias_top2" in tr:  # the bias alone, before the prototypes refine its winners
-        full = _figures(cfg, y, tr["bias_top2"], None, None, ye, te and te["bias_top2"][:, 0], ref, full=False)
-        read["bias_only"] = {k: full[k] for k in BIAS_ONLY_KEYS if k in full}
+        we = heldout_winners("bias_top2")
+        short = _figures(cfg, y, tr["bias_top2"], None, None, ye, None if we is None else we[:, 0], ref, full=False)
+        read["bias_only"] = {k: short[k] for k in BIAS_ONLY_KEYS if k in short}
     metrics["readout"] = read
     assign.update(readout_winner=tr["readout_winner"].astype(np.int32), readout_top2=tr["readout_top2"].astype(np.int32))
     if te is not None:
