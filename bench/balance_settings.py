@@ -5,8 +5,8 @@ NS of each stored run without the bias and with it at several settings, side by 
     .venv/bin/python bench/balance_settings.py RUN --settings 100:0.3 400:1.0
 
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. The bias is fitted on
-the run's un-augmented training images (``balance.usage_bias``, ITERS:STEP, the defaults first), whatever the
-run's own ``model.usage_balance`` (a run that has one is scored from its logits without it); the winners are the
+the run's un-augmented training images (``readouts.usage_bias``, ITERS:STEP, the defaults first), whatever the
+run's own ``model.usage_balance`` (the network's logits, without the bias a run fitted); the winners are the
 network's own, without a run's prototype readout (``bench/readout_settings.py`` scores that). Nothing is
 trained; a 30x30 digits run takes about 10 s. The fit follows every winner through its iterations, so the last
 bits of the logits matter: with another torch thread count than the run's own fit (``OMP_NUM_THREADS``) or
@@ -53,7 +53,7 @@ def jittered(logits, k: int, seed: int):
 
 
 def settings_of(items: list[str] | None) -> list[tuple[int, float]]:
-    from urlsom_core.balance import BALANCE_ITERS, BALANCE_STEP
+    from urlsom_core.readouts import BALANCE_ITERS, BALANCE_STEP
 
     if items is None:
         return [(BALANCE_ITERS, BALANCE_STEP), (50, 0.3), (200, 0.3), (100, 1.0), (400, 1.0)]
@@ -75,16 +75,13 @@ def run_rows(path: str, settings: list[tuple[int, float]], jitter: int = 0) -> l
     import torch
 
     from urlsom_core import metrics as M
-    from urlsom_core.balance import map_logits, usage_bias
+    from urlsom_core.readouts import map_logits, usage_bias
     from urlsom_core.runs import Run
-    from urlsom_core.train import make_augment
 
     run = Run.load(path)
     sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
-    model = run.load_model()
-    if hasattr(model.head, "usage_bias"):
-        model.head.usage_bias.zero_()
-    aug = make_augment(run.config, sp)
+    model = run.load_model()  # the network alone: a bias the run fitted is not part of it
+    aug = run.augment()
     grid = tuple(run.config.model.grid)
     torus = run.config.model.circular
     dev = torch.device("cpu")

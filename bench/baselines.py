@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.data.eval_dataset:
                 check_spec(cfg.data.eval_dataset, cfg.data.data_root)
             configs[name] = (cfg, source)
-        from urlsom_core.train import pick_device
+        from urlsom_core.distributed import pick_device
 
         pick_device(args.device)
     except ConfigError as e:

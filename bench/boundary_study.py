@@ -91,7 +91,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, float, int, Any]]:
         if base.data.eval_dataset:
             check_spec(base.data.eval_dataset, base.data.data_root)
         out += [(name, m, s, seed, cfg) for m, s, seed, cfg in B.study_configs(base, modes, sigmas, seeds)]
-    from urlsom_core.train import pick_device
+    from urlsom_core.distributed import pick_device
 
     args.resolved_device = str(pick_device(args.device))
     return out

@@ -56,7 +56,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     },
 }
 SLACK = 0.02  # no seed more than this below its target
-NO_READOUT = "URL-SOM, network's winners"  # the rows of the figures metrics.json keeps from before the post-fits
+NO_READOUT = "URL-SOM, network's winners"  # the rows of the figures metrics.json keeps beside the readout's
 NO_BIAS = "URL-SOM, no bias"
 METRICS = (("neural_selectivity", "NS", ".3f"), ("heldout_neural_selectivity", "held-out NS", ".3f"),
            ("heldout_on_dead", "held-out on dead", ".3f"),
@@ -102,6 +102,7 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     import numpy as np
 
     from urlsom_book import baselines as B
+    from urlsom_core.evaluation import RUN_KEYS, readout_assignments
     from urlsom_core.runs import get_or_train
 
     grid = (args.grid[0], args.grid[1])
@@ -109,7 +110,7 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     if run is None:
         log(f"[{name} seed {seed}] training {cfg.key()} (budget {args.max_minutes:g} min)")
         run = get_or_train(cfg, root=args.runs, device=args.device, progress=False, log=log)
-    a = run.assignments()
+    a = readout_assignments(run.assignments())  # the map as `urlsom train` reads it out
     u = B.urlsom_row(run)
     u.update(usage(a["winner"], grid, cfg.model.circular), seed=seed)
     rows = [u]
@@ -131,12 +132,13 @@ def seed_rows(name: str, seed: int, cfg: Any, raw: tuple[Any, ...], args: argpar
     km = B.kmeans_row(X, y, Xe, ye, k, inputs, f"live neurons of {rows[1]['method']}", seed, log)
     km.update(method="k-means", seed=seed)
     rows.append(km)
-    readout = run.metrics.get("prototype_readout", {}).get("before")
-    before = run.metrics.get("usage_balance", {}).get("before")
-    if before:  # the same map without its usage-balancing bias (metrics.json keeps its figures)
-        rows.insert(1, {"method": NO_BIAS, "inputs": u["inputs"], **before, "seed": seed})
-    if readout:  # the same map with the network's own winners, bias included (no prototype readout)
-        rows.insert(1, {"method": NO_READOUT, "inputs": u["inputs"], **readout, "seed": seed})
+    read = run.metrics.get("readout") or {}
+    # the paper's map, no bias, no readout: metrics.json's top level
+    network = {k: v for k, v in run.metrics.items() if k not in RUN_KEYS and k != "readout"}
+    if read.get("usage_balance"):  # the same map without its usage-balancing bias
+        rows.insert(1, {"method": NO_BIAS, "inputs": u["inputs"], **network, "seed": seed})
+    if read.get("prototype_readout"):  # the same map with the network's own winners, bias included (no prototypes)
+        rows.insert(1, {"method": NO_READOUT, "inputs": u["inputs"], **read.get("bias_only", network), "seed": seed})
     return rows
 
 
@@ -193,10 +195,11 @@ def markdown(res: dict[str, Any]) -> str:
               f"{res['som_iterations']:,} updates, the same seeds; k-means with K = MiniSom sigma 1's live neurons. "
               "URL-SOM's TE and edge figures use toroidal distance where its map is a torus; MiniSom's map is flat."
               + (f" '{NO_READOUT}': the same maps with the network's own winners, the argmax of the Softmax "
-                 "(`model.prototype_readout` off; metrics.json's `prototype_readout.before`)." if NO_READOUT in methods
+                 "(`model.prototype_readout` off; metrics.json's `readout.bias_only` where there is a bias)."
+                 if NO_READOUT in methods
                  else "")
               + (f" '{NO_BIAS}': the same maps without their usage-balancing bias (`model.usage_balance`, "
-                 "fitted after training; metrics.json's `usage_balance.before`)"
+                 "fitted after training; metrics.json's top level)"
                  + (", and with the network's own winners." if NO_READOUT in methods else ".") if NO_BIAS in methods
                  else ""),
               "", f"Made by `{res['command']}` in {res['wall_seconds']:.0f} s (git {res['provenance']['git_commit']}, "

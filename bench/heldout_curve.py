@@ -53,7 +53,7 @@ def load_config(path: str, overrides: list[str]) -> Any:
 def curve(cfg: Any, every: int, log: Any) -> dict[str, Any]:
     """Train ``cfg`` once, scoring held-out NS every ``every`` epochs and at the end."""
     from urlsom_core.data import resolve
-    from urlsom_core.runs import evaluate
+    from urlsom_core.evaluation import evaluate
     from urlsom_core.train import Trainer
 
     splits = resolve(cfg.data)
@@ -61,8 +61,8 @@ def curve(cfg: Any, every: int, log: Any) -> dict[str, Any]:
     trainer: Trainer
 
     def score(epoch: int) -> dict[str, Any]:
-        """The run store's own metrics (``runs.evaluate``) of the model as it is now."""
-        m = evaluate(cfg, trainer.model, splits, trainer.device)[0]
+        """The run store's own metrics (``evaluation.evaluate``: the network's own winners) of the model as it is now."""
+        m = evaluate(cfg, trainer.model, trainer.aug, trainer.device, splits.train, splits.heldout)[0]
         return {"epoch": epoch, "heldout_ns": round(m["heldout_neural_selectivity"], 5),
                 "ns": round(m["neural_selectivity"], 5), "live": int(m["active_neurons"]),
                 "te": round(m["topographic_error"], 5)}

@@ -4,8 +4,8 @@ elsewhere; and how far the network's own embedding would take them (its nearest 
     .venv/bin/python bench/heldout_errors.py RUN [RUN ...] [--out FILE]
 
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. The map is scored as
-``metrics.json`` scores it (the run's own model, its usage-balancing bias included where it has one), nothing
-is trained. Columns, as shares of the held-out samples: ``held-out NS``; ``on dead`` (winner won no training
+the run reads it out (its readout's winners where it fitted one after training, metrics.json's ``readout``
+section; else the network's own), nothing is trained. Columns, as shares of the held-out samples: ``held-out NS``; ``on dead`` (winner won no training
 sample); ``at a boundary`` (a live neuron of another label with a neuron of the sample's label one step away,
 ``metrics.heldout_errors``); ``far`` (the other errors); then ``1-NN`` (the label of the nearest training
 sample in the backbone's embedding, cosine, is right: what a labelling of the embedding itself would reach)
@@ -36,20 +36,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_row(path: str) -> dict[str, object]:
     """The figures of one run (:data:`HEADER`'s columns after ``run``)."""
     import numpy as np
-    import torch
 
     from urlsom_core import metrics as M
-    from urlsom_core.predict import predict
+    from urlsom_core.evaluation import readout_assignments
     from urlsom_core.runs import Run
-    from urlsom_core.train import make_augment
 
     run = Run.load(path)
     sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
-    model, dev = run.load_model(), torch.device("cpu")
-    aug = make_augment(run.config, sp)
     grid, torus = tuple(run.config.model.grid), run.config.model.circular
-    pt = predict(model, sp.train, aug, dev, embed=True)
-    ph = predict(model, sp.heldout, aug, dev, embed=True)
+    pt = readout_assignments(run.predict(sp.train, embed=True))  # the map as the run reads it out
+    ph = readout_assignments(run.predict(sp.heldout, embed=True))
     yt, yh = sp.train.labels.numpy(), sp.heldout.labels.numpy()
     err = M.heldout_errors(pt["winner"], yt, ph["winner"], yh, grid, torus)
     et = pt["embedding"] / np.linalg.norm(pt["embedding"], axis=1, keepdims=True)  # (N, d)

@@ -5,9 +5,9 @@ and of the same map read out with the bias, side by side (NS, live neurons, corn
     OMP_NUM_THREADS=1 .venv/bin/python bench/quick_bias.py runs/* --out bench/results/quick_bias/quick_book.md
 
 Each RUN is a complete run directory (``urlsom train --out RUN`` or the store of ``make book``). The bias is
-fitted as a run's own fit does (``runs.balance_usage``: ``balance.usage_bias`` on the un-augmented training
+fitted as a run's own fit does (``readouts.balance_usage``: ``readouts.usage_bias`` on the un-augmented training
 images, defaults 100:0.3) whatever the run's own ``model.usage_balance``: a run trained without it gets it here,
-a run trained with it is fitted again from a zero bias. Nothing is trained; a 30x30 digits run takes a few
+a run trained with it is fitted again from a zero bias (a prototype readout the run has is left aside). Nothing is trained; a 30x30 digits run takes a few
 seconds. The fit follows every winner through its iterations, so another torch thread count than the run's
 own fit can move a map's figures by a few images (``bench/balance_settings.py --jitter`` measures how far).
 The last lines give the range over the runs of the figures the edge-bias targets name: live share, corners x
@@ -40,21 +40,17 @@ def run_figures(path: str) -> tuple[dict[str, object], dict[str, object]]:
     """(the network's own figures, the figures with the bias) of the stored run at ``path``."""
     import torch
 
-    from urlsom_core.model import URLSOM
-    from urlsom_core.runs import Run, balance_usage, evaluate
+    from urlsom_core.evaluation import evaluate, readout_figures
+    from urlsom_core.readouts import Readout, balance_usage
+    from urlsom_core.runs import Run
 
     run = Run.load(path)
-    cfg = run.config.replace(**{"model.usage_balance": True})
-    model = URLSOM(cfg.model, in_channels=int(run.resolved["channels"]))
-    state = torch.load(Path(path) / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {"head.usage_bias"}:
-        raise ValueError(f"run {path}: its checkpoint does not fit its config (missing {missing}, unexpected {unexpected})")
-    model.eval()
+    cfg, model, aug = run.config, run.load_model(), run.augment()
     sp, dev = run.splits(), torch.device("cpu")
-    before = balance_usage(cfg, model, sp, dev, log=lambda _: None)["before"]
-    after, _ = evaluate(cfg, model, sp, dev)
-    return before, after
+    bias = balance_usage(cfg, model, sp.train, aug, dev, log=lambda _: None)
+    readout = Readout(tuple(cfg.model.grid), cfg.model.boundary == "circular", bias=bias)
+    metrics, _ = evaluate(cfg, model, aug, dev, sp.train, sp.heldout, readout)
+    return metrics, readout_figures(metrics)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,10 +7,10 @@ each stored run with the network's own winners and with the readout at several s
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. A setting RADIUS:REFITS
 reads the map out among the neurons within Chebyshev distance RADIUS of the network's winner (1: the winner and
 its 8 neighbours, the default of ``model.prototype_readout``) with prototypes fitted from the network's winners
-and refitted from the readout's own at most REFITS times (``readout.fit_readout_prototypes``; 0: never; the
+and refitted from the readout's own at most REFITS times (``readouts.fit_readout_prototypes``; 0: never; the
 readout of a run refits once, 1:1). The
-network's winners are those of the run's model, usage bias included, whatever its own ``model.prototype_readout``
-(a run that has one is read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few
+network's winners are those of the run's model, with the usage bias the run fitted, whatever its own
+``model.prototype_readout`` (a run that has one is read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few
 seconds. The table goes to stdout and, with ``--out FILE``, to a Markdown file with the command and provenance.
 """
 
@@ -55,22 +55,21 @@ def run_rows(path: str, settings: list[tuple[int, int]]) -> list[dict[str, objec
 
     from urlsom_core import metrics as M
     from urlsom_core.predict import predict
-    from urlsom_core.readout import fit_readout_prototypes, local_top2, window_index
+    from urlsom_core.readouts import Readout, fit_readout_prototypes, local_top2, window_index
     from urlsom_core.runs import Run
-    from urlsom_core.train import make_augment
 
     run = Run.load(path)
     sp = run.heldout_splits()  # a ConfigError (a ValueError) without one
-    model = run.load_model()
-    if hasattr(model.head, "prototype_count"):
-        model.head.prototype_count.zero_()  # no prototypes: predict gives the network's own winners
-    aug = make_augment(run.config, sp)
+    model, aug = run.load_model(), run.augment()
     grid = tuple(run.config.model.grid)
     torus = run.config.model.circular
+    fitted = run.readout()
+    bias = Readout(grid, torus, bias=fitted.bias) if fitted is not None and fitted.bias is not None else None
     dev = torch.device("cpu")
-    tr, te = predict(model, sp.train, aug, dev, embed=True), predict(model, sp.heldout, aug, dev, embed=True)
+    tr, te = (predict(model, d, aug, dev, embed=True, readout=bias) for d in (sp.train, sp.heldout))
     Et, Eh = torch.from_numpy(tr["embedding"]), torch.from_numpy(te["embedding"])
-    Tt, Th = torch.from_numpy(tr["top2"]), torch.from_numpy(te["top2"])
+    key = "readout_top2" if bias is not None else "top2"  # the network's winners, with the run's bias
+    Tt, Th = torch.from_numpy(tr[key]), torch.from_numpy(te[key])
     yt, yh, n = sp.train.labels.numpy(), sp.heldout.labels.numpy(), grid[0] * grid[1]
     rows = []
     for setting in [None, *settings]:

@@ -41,10 +41,11 @@ runs = nb.runs  # one per seed
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
+from urlsom_core.evaluation import readout_assignments, readout_figures
 
 f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
 for ax, seed, run in zip(axes[0], nb.params["seeds"], runs, strict=True):
-    a, m = run.assignments(), run.metrics
+    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
     viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
                 legend=ax is axes[0][-1],
                 title=f"seed {seed}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
@@ -60,7 +61,7 @@ plt.show()
 # goes, but both group each class into a few contiguous regions. {glue:md}`network_note`
 
 # %% tags=["hide-input"]
-m0, m1 = runs[0].metrics, runs[-1].metrics
+m0, m1 = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
 nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],
            "epochs": m0["epochs_trained"], "train_s": m0["train_seconds"], "stop": m0["stop_reason"],

@@ -55,7 +55,9 @@ plt.show()
 # paper trained {glue:text}`paper_epochs`. The steps of the learning rate show as kinks at epochs 5 and 10.
 
 # %% tags=["hide-input"]
-m, h = run.metrics, run.history
+from urlsom_core.evaluation import readout_figures
+
+m, h = readout_figures(run.metrics), run.history  # as the profile reads the map out
 nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
            "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},

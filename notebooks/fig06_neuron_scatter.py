@@ -44,8 +44,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from urlsom_book import viz
+from urlsom_core.evaluation import readout_assignments, readout_figures
 
-a, m = run.assignments(), run.metrics
+a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
 grid_hw = run.config.model.grid
 window = viz.busiest_window(a["winner"], a["label"], grid_hw, size=int(nb.params["zoom"]))
 f, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")

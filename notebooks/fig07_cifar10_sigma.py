@@ -40,10 +40,11 @@ runs = nb.runs  # one per sigma
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
+from urlsom_core.evaluation import readout_assignments, readout_figures
 
 f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
 for ax, run in zip(axes[0], runs, strict=True):
-    a, m = run.assignments(), run.metrics
+    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
     viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
                 legend=ax is axes[0][-1],
                 title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, "
@@ -64,10 +65,8 @@ plt.show()
 # named in the data note).
 
 # %% tags=["hide-input"]
-from urlsom_core.runs import network_figures
-
-lo, hi = runs[0].metrics, runs[-1].metrics
-net_lo, net_hi = network_figures(lo)["active_neurons"], network_figures(hi)["active_neurons"]
+lo, hi = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
+net_lo, net_hi = runs[0].metrics["active_neurons"], runs[-1].metrics["active_neurons"]  # the network's own winners
 nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selectivity"],
            "ns": lo["neural_selectivity"], "live_sigma3": lo["active_neurons"], "live_sigma10": hi["active_neurons"],
            "live": lo["active_neurons"], "n_neurons": lo["n_neurons"], "epochs": lo["epochs_trained"],

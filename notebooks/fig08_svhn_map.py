@@ -42,9 +42,10 @@ run = nb.runs[0]
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
+from urlsom_core.evaluation import readout_assignments, readout_figures
 from urlsom_core.metrics import neural_selectivity
 
-a, m = run.assignments(), run.metrics
+a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
 grid_hw = run.config.model.grid
 light = viz.light_background(run.splits().train.images.numpy()).astype(int)
 contrast = neural_selectivity(a["winner"], light, m["n_neurons"])["neural_selectivity"]

@@ -39,14 +39,14 @@ run = nb.runs[0]
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
-from urlsom_core.runs import network_figures, network_winners
+from urlsom_core.evaluation import readout_assignments, readout_figures
 
-a, m = run.assignments(), run.metrics
-net = network_figures(m)
+own, net = run.assignments(), run.metrics  # the network's own winners and figures, the paper's map
+a, m = readout_assignments(own), readout_figures(net)  # as the profile reads it out
 panels = [(a["winner"], f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")]
-if net is not m:  # a bias was fitted after training: the network's own winners (the paper's map) beside
-    panels.append((network_winners(a), f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
-                                        f"{net['active_neurons']} live"))
+if "readout" in net:  # a bias was fitted after training: the network's own winners (the paper's map) beside
+    panels.append((own["winner"], f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
+                                  f"{net['active_neurons']} live"))
 f, axes = plt.subplots(1, len(panels), figsize=(6.6 * len(panels), 5.8), layout="constrained", squeeze=False)
 for ax, (winners, title) in zip(axes[0], panels, strict=True):
     viz.wta_map(winners, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax,

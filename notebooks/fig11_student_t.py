@@ -41,6 +41,7 @@ runs = nb.runs  # one per scale
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
+from urlsom_core.evaluation import readout_assignments, readout_figures
 
 grid_hw = runs[0].config.model.grid
 f, axes = plt.subplots(1, 1 + len(runs), figsize=(4.8 + 6.0 * len(runs), 5.2), layout="constrained",
@@ -49,7 +50,7 @@ viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=axe
                     sigma=nb.config().model.sigma)
 axes[0].set_title("filters (radial profile)", fontsize=10)
 for ax, run in zip(axes[1:], runs, strict=True):
-    a, m = run.assignments(), run.metrics
+    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
     viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
                 title=f"1/(1+r²/{run.config.model.student_scale:g}): NS {m['neural_selectivity']:.3f}, "
                       f"{m['active_neurons']} live")
@@ -67,7 +68,7 @@ plt.show()
 # neurons unused.
 
 # %% tags=["hide-input"]
-s1, s18 = runs[0].metrics, runs[-1].metrics
+s1, s18 = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
 nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_selectivity"],
            "ns": s1["neural_selectivity"], "live_scale1": s1["active_neurons"], "live_scale18": s18["active_neurons"],
            "live": s1["active_neurons"], "n_neurons": s1["n_neurons"], "epochs": s1["epochs_trained"],

@@ -1,5 +1,6 @@
-"""The usage-balancing bias: a pure function on constructed logit fields, the head that carries it, and a run
-that fits it, records what it changed and reloads to the same winners."""
+"""The usage-balancing bias: a pure function on constructed logit fields, the readout that applies it beside the
+head (which carries none of it), and a run that fits it, keeps the network's own figures first and the map as
+read out beside them, and reloads to the same winners."""
 
 import json
 import re
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from urlsom_core.balance import fit_usage_bias, usage_bias
 from urlsom_core.config import ConfigError, ModelConfig, RunConfig
 from urlsom_core.model import SOMHead
+from urlsom_core.readouts import Readout, usage_bias
 
 
 def _ramp(N=300, n=30, seed=0):
@@ -60,26 +61,30 @@ def test_bad_shapes_are_named(shape):
         usage_bias(torch.zeros(shape))
 
 
-def test_head_without_the_option_has_no_bias_and_with_it_adds_the_bias():
-    cfg = ModelConfig(grid=(4, 4), sigma=1.0)
-    plain = SOMHead(8, cfg)
-    assert "usage_bias" not in plain.state_dict()  # older checkpoints load as before
+def test_the_head_carries_no_bias_and_the_readout_adds_it_before_the_softmax():
+    plain = SOMHead(8, ModelConfig(grid=(4, 4), sigma=1.0))
     torch.manual_seed(0)
-    balanced = SOMHead(8, ModelConfig(grid=(4, 4), sigma=1.0, usage_balance=True))
-    balanced.load_state_dict({**plain.state_dict(), "usage_bias": torch.zeros(16)})
+    balanced = SOMHead(8, ModelConfig(grid=(4, 4), sigma=1.0, usage_balance=True, prototype_readout=True))
+    assert set(balanced.state_dict()) == set(plain.state_dict()) == {"proj.weight", "proj.bias", "kernel"}
+    balanced.load_state_dict(plain.state_dict())
     h = torch.randn(5, 8)
-    torch.testing.assert_close(balanced.logits(h), plain.logits(h))
+    torch.testing.assert_close(balanced(h), plain(h))  # the readout options change nothing in the head
     bias = torch.linspace(0, 1, 16)
-    balanced.usage_bias.copy_(bias)
-    torch.testing.assert_close(balanced.logits(h), plain.logits(h) + bias)
+    torch.testing.assert_close(Readout((4, 4), False, bias=bias).softmax(plain.logits(h)),
+                               torch.softmax(plain.logits(h) + bias, dim=1))
+    torch.testing.assert_close(Readout((4, 4), False, bias=torch.zeros(16)).softmax(plain.logits(h)), plain(h),
+                               rtol=0, atol=0)
 
 
-def test_fit_usage_bias_refuses_a_model_without_the_option():
-    from urlsom_core.model import URLSOM
-
-    model = URLSOM(ModelConfig(grid=(4, 4), sigma=1.0, widths=(4,), blocks=1), in_channels=1)
-    with pytest.raises(ValueError, match="built with model.usage_balance false"):
-        fit_usage_bias(model, torch.zeros(4, 1, 8, 8), lambda x: x, torch.device("cpu"))
+@pytest.mark.parametrize("kw, message", [
+    ({}, "neither a bias nor prototypes; allowed is at least one"),
+    ({"bias": torch.zeros(15)}, r"bias of shape \(15,\): allowed is \(16,\) for grid \(4, 4\)"),
+    ({"prototypes": torch.zeros(16, 3)}, "prototypes and counts go together"),
+    ({"prototypes": torch.zeros(9, 3), "counts": torch.zeros(9)}, r"allowed is \(n, d\) and \(n,\) with n = 16"),
+])
+def test_a_bad_readout_state_is_named(kw, message):
+    with pytest.raises(ValueError, match=message):
+        Readout((4, 4), False, **kw)
 
 
 def test_option_is_key_neutral_off_and_checked():
@@ -104,30 +109,41 @@ def balanced_run(tmp_path_factory):
     return train_run(cfg, out, device="cpu", progress=False, log=lines.append), out, lines
 
 
-def test_a_balanced_run_records_before_and_reloads_to_its_winners(balanced_run):
-    from urlsom_core.metrics import neural_selectivity, usage_metrics
-    from urlsom_core.runs import Run, network_figures, network_winners
+FIGURES = {"neural_selectivity", "neural_selectivity_per_neuron", "active_neurons", "n_neurons",
+           "heldout_neural_selectivity", "heldout_active_neurons", "heldout_on_dead", "topographic_error", "contiguity",
+           "contiguity_shuffled", "trustworthiness", "nmi", "ari", "corner_over_representation",
+           "border_over_representation", "live_share", "usage_evenness", "output_spread"}
+
+
+def test_a_balanced_run_leads_with_the_network_and_reloads_to_its_winners(balanced_run):
+    from urlsom_core.metrics import heldout_neural_selectivity, neural_selectivity, usage_metrics
+    from urlsom_core.readouts import READOUT_FILE
+    from urlsom_core.runs import Run
 
     run, out, lines = balanced_run
     m = json.loads((out / "metrics.json").read_text())
-    before = m["usage_balance"]["before"]
-    assert set(before) == {"neural_selectivity", "active_neurons", "heldout_neural_selectivity", "heldout_on_dead",
-                           "topographic_error", "corner_over_representation", "border_over_representation",
-                           "live_share", "usage_evenness"}
-    assert m["active_neurons"] >= before["active_neurons"]
-    # the network's own winners (the paper's map) are kept beside the winners read out, and give "before"
+    read = m["readout"]
+    # the network's own figures (the paper's map) at the top level, the map as read out beside them, both whole
+    assert FIGURES <= set(m) and FIGURES <= set(read) and "usage_balance" not in m
+    assert read["usage_balance"] is True and read["prototype_readout"] is False and "bias_only" not in read
+    assert read["active_neurons"] >= m["active_neurons"]
     a = run.assignments()
-    net = a["network_winner"]
-    assert net.shape == a["winner"].shape and np.unique(net).size == before["active_neurons"]
-    assert neural_selectivity(net, a["label"], 36)["neural_selectivity"] == pytest.approx(before["neural_selectivity"])
-    assert usage_metrics(net, (6, 6))["live_share"] == pytest.approx(before["live_share"])
-    assert network_figures(m) is before and network_winners(run.assignments()) is not None
-    np.testing.assert_array_equal(network_winners(run.assignments()), net)
+    net, ro = a["winner"], a["readout_winner"]
+    assert net.shape == ro.shape and np.unique(net).size == m["active_neurons"] and np.unique(ro).size == read["active_neurons"]
+    assert neural_selectivity(net, a["label"], 36)["neural_selectivity"] == pytest.approx(m["neural_selectivity"])
+    assert neural_selectivity(ro, a["label"], 36)["neural_selectivity"] == pytest.approx(read["neural_selectivity"])
+    assert heldout_neural_selectivity(ro, a["label"], a["readout_heldout_winner"], a["heldout_label"], 36) == \
+        pytest.approx(read["heldout_neural_selectivity"])
+    assert usage_metrics(net, (6, 6))["live_share"] == pytest.approx(m["live_share"])
     assert any(line.startswith("usage balance: a bias fitted on 240 training images") for line in lines)
+    # the fitted bias lives in its own file, hashed with the run; the model carries none of it
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert READOUT_FILE in manifest["files"] and run.readout().bias.abs().sum() > 0
     model = Run.load(out).load_model()
-    assert model.head.usage_bias.abs().sum() > 0  # the checkpoint holds the fitted bias
-    again = run.predict(run.splits().train)["winner"]
-    np.testing.assert_array_equal(again, run.assignments()["winner"])
+    assert not any("usage_bias" in k for k in model.state_dict())
+    again = run.predict(run.splits().train)
+    for key in ("winner", "top2", "readout_winner", "readout_top2"):
+        np.testing.assert_array_equal(again[key], a[key])
 
 
 def _bench(name):
@@ -152,10 +168,10 @@ def test_settings_script_scores_the_run_without_and_with_the_bias(balanced_run, 
     assert _script().main([str(out), "--settings", "100:0.3", "0:1", "--out", str(table)]) == 0
     rows = [line.split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
     assert [r[1] for r in rows] == ["no bias", "100 x 0.3", "0 x 1"]
-    before = run.metrics["usage_balance"]["before"]
-    assert float(rows[0][2]) == pytest.approx(before["heldout_neural_selectivity"], abs=5e-4)  # same map, same split
+    network, read = run.metrics, run.metrics["readout"]
+    assert float(rows[0][2]) == pytest.approx(network["heldout_neural_selectivity"], abs=5e-4)  # same map, same split
     assert rows[2][2:] == rows[0][2:]  # no iterations: the zero bias
-    assert float(rows[1][2]) == pytest.approx(run.metrics["heldout_neural_selectivity"], abs=5e-4)  # the run's own bias
+    assert float(rows[1][2]) == pytest.approx(read["heldout_neural_selectivity"], abs=5e-4)  # the run's own bias
     assert "Made by `python bench/balance_settings.py" in table.read_text()
 
 
@@ -186,7 +202,7 @@ def test_settings_script_bad_input_is_one_line(balanced_run, tmp_path, capsys, a
     assert not (tmp_path / "t.md").exists()
 
 
-def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_path, capsys):
+def test_cli_flags_set_the_option_and_print_the_figures_with_the_bias(tmp_path, capsys):
     from urlsom_book.cli import build_parser, main, resolve_args
 
     def cfg(*flags):
@@ -202,7 +218,9 @@ def test_cli_flags_set_the_option_and_print_the_figures_without_the_bias(tmp_pat
             "--widths", "8", "--blocks", "1", "--epochs", "1", "--batch-size", "32", "--quiet", "--device", "cpu"]
     assert main(argv) == 0
     printed = capsys.readouterr()
-    assert "without the usage-balancing bias: active_neurons " in printed.out
+    # the small-gray rule also reads the map out through prototypes: the bias alone gets a line of its own
+    assert "read out with the usage-balancing bias and the prototype readout: neural_selectivity " in printed.out
+    assert "with the usage-balancing bias alone (no prototype readout): neural_selectivity " in printed.out
     assert "usage balance: a bias fitted on 160 training images" in printed.err
 
 
@@ -216,7 +234,7 @@ def test_errors_script_scores_the_map_as_its_metrics(balanced_run, tmp_path, cap
     assert _errors_script().main([str(out), "--out", str(table)]) == 0
     cells = capsys.readouterr().out.strip().split(" | ")
     figures = [float(c.strip(" |")) for c in cells[1:]]
-    assert figures[0] == pytest.approx(run.metrics["heldout_neural_selectivity"], abs=5e-4)  # the run's own map, bias in
+    assert figures[0] == pytest.approx(run.metrics["readout"]["heldout_neural_selectivity"], abs=5e-4)  # bias in
     assert sum(figures[:4]) == pytest.approx(1.0, abs=2e-3)  # right, on dead, at a boundary, far
     assert sum(figures[5:]) == pytest.approx(1.0, abs=2e-3)  # on the 1-NN's neuron, one step, farther
     assert "Made by `python bench/heldout_errors.py" in table.read_text()
@@ -252,10 +270,10 @@ def test_quick_bias_script_puts_the_network_beside_the_map_with_the_bias(balance
     assert _bench("quick_bias").main([str(out), "--out", str(table)]) == 0
     printed = capsys.readouterr().out.splitlines()
     cells = [c.strip() for c in printed[0].strip("| ").split(" | ")]
-    before, m = run.metrics["usage_balance"]["before"], run.metrics
+    network, m = run.metrics, run.metrics["readout"]
     ns, live, corners = (c.split(" -> ") for c in cells[1:4])
-    assert float(ns[0]) == pytest.approx(before["neural_selectivity"], abs=5e-4)  # the network's own winners
-    assert int(live[0]) == before["active_neurons"] and int(live[1]) == m["active_neurons"]  # the run's own fit
+    assert float(ns[0]) == pytest.approx(network["neural_selectivity"], abs=5e-4)  # the network's own winners
+    assert int(live[0]) == network["active_neurons"] and int(live[1]) == m["active_neurons"]  # the run's own fit
     assert float(corners[1]) == pytest.approx(m["corner_over_representation"], abs=5e-3)
     assert printed[1].startswith("network's own winners: live share") and printed[2].startswith("with the bias:")
     assert "Made by `python bench/quick_bias.py" in table.read_text()

@@ -309,8 +309,9 @@ def test_claims_from_stored_runs_read_the_networks_own_map(tmp_path):
     run = get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=lambda s: None)
     a = run.assignments()
     m = C.run_map(run, "seed 0")
-    assert np.array_equal(m.winners, a["network_winner"]) and m.torus == (cfg.model.boundary == "circular")
-    assert C.run_ns(run) == run.metrics["usage_balance"]["before"]["neural_selectivity"]
+    assert np.array_equal(m.winners, a["winner"]) and m.torus == cfg.model.circular
+    assert "readout_winner" in a and not np.array_equal(a["winner"], a["readout_winner"])  # the bias moved some
+    assert C.run_ns(run) == run.metrics["neural_selectivity"] != run.metrics["readout"]["neural_selectivity"]
     rows = C.claims_from_runs(fig4=[run, run], fig5=run, fig7=[run, run], fig11=[run, run], n_shuffles=20)
     assert all(r.verdict == C.CANNOT_TELL for r in rows if r.figure == "Fig. 4")  # digits, not CIFAR-10
     assert rows[12].verdict == C.CANNOT_TELL and "max epochs" in rows[12].measured  # 2 epochs: no early stop

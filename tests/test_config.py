@@ -70,7 +70,8 @@ def test_crop_min_reaches_the_augmentation():
 
     for crop_min in (22 / 32, 0.4):
         cfg = RunConfig.from_dict({"data": {"dataset": "digits", "crop_min": crop_min}})
-        assert make_augment(cfg, resolve(cfg.data)).crop_min == crop_min
+        sp = resolve(cfg.data)
+        assert make_augment(cfg, sp.input_size, sp.flip, sp.train.channel_stats()).crop_min == crop_min
 
 
 def test_collapse_weight_schedule():

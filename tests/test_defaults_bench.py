@@ -60,17 +60,20 @@ def test_a_tiny_two_seed_table(tmp_path, capsys):
                                                      "MiniSom σ=1", "MiniSom σ=3→1", "k-means"]
     assert [r["seed"] for r in res["rows"]] == [0] * 6 + [1] * 6
     net = [r for r in res["rows"] if r["method"] == "URL-SOM, network's winners"]
-    readouts = [json.loads(p.read_text())["prototype_readout"]["before"] for p in sorted((tmp_path / "runs").glob("*/metrics.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted((tmp_path / "runs").glob("*/metrics.json"))]
+    readouts = [m["readout"]["bias_only"] for m in runs]  # the bias alone, no prototypes
     assert sorted(r["topographic_error"] for r in net) == sorted(b["topographic_error"] for b in readouts)
     nobias = [r for r in res["rows"] if r["method"] == "URL-SOM, no bias"]
-    runs = sorted((tmp_path / "runs").glob("*/metrics.json"))
-    befores = [json.loads(p.read_text())["usage_balance"]["before"] for p in runs]
-    assert sorted(r["heldout_neural_selectivity"] for r in nobias) == sorted(b["heldout_neural_selectivity"] for b in befores)
-    # metrics.json's "before" of the bias holds the network's own TE and usage figures: the row shows them
-    assert sorted(r["topographic_error"] for r in nobias) == sorted(b["topographic_error"] for b in befores)
-    assert res["summary"][2]["topographic_error"]["max"] == max(b["topographic_error"] for b in befores)
+    # metrics.json's top level: the network's own figures (no bias, no readout), TE and usage figures included
+    assert sorted(r["heldout_neural_selectivity"] for r in nobias) == sorted(m["heldout_neural_selectivity"] for m in runs)
+    assert sorted(r["topographic_error"] for r in nobias) == sorted(m["topographic_error"] for m in runs)
+    assert sorted(r["corner_over_representation"] for r in nobias) == sorted(m["corner_over_representation"] for m in runs)
+    assert res["summary"][2]["topographic_error"]["max"] == max(m["topographic_error"] for m in runs)
+    assert all("provenance" not in r for r in nobias)  # the figures only, not the run's own keys
+    u = [r for r in res["rows"] if r["method"] == "URL-SOM"]  # the map as `urlsom train` reads it out
+    assert sorted(r["neural_selectivity"] for r in u) == sorted(m["readout"]["neural_selectivity"] for m in runs)
     assert "no bias" in (out / "defaults_digits.md").read_text()
-    assert "`prototype_readout.before`" in (out / "defaults_digits.md").read_text()
+    assert "`readout.bias_only`" in (out / "defaults_digits.md").read_text()
     assert len(set(res["config_keys"])) == 2 and res["configs"][1]["train"]["seed"] == 1
     u = [r for r in res["rows"] if r["method"] == "URL-SOM"]
     hs = [r["heldout_neural_selectivity"] for r in u]

@@ -116,7 +116,8 @@ def test_the_config_field_reaches_the_augment():
     from urlsom_core.train import make_augment
 
     cfg = RunConfig.from_dict({"data": {"dataset": "digits", "jitter": "simsiam"}})
-    assert make_augment(cfg, resolve(cfg.data)).jitter_reading == "simsiam", (
+    sp = resolve(cfg.data)
+    assert make_augment(cfg, sp.input_size, sp.flip, sp.train.channel_stats()).jitter_reading == "simsiam", (
         "train.make_augment must pass jitter_reading=cfg.data.jitter to Augment")
 
 

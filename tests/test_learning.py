@@ -10,7 +10,8 @@ from urlsom_core.config import RunConfig
 from urlsom_core.data import resolve
 from urlsom_core.defaults import defaults_for
 from urlsom_core.metrics import heldout_neural_selectivity
-from urlsom_core.train import Trainer, predict
+from urlsom_core.predict import predict
+from urlsom_core.train import Trainer
 
 _D = defaults_for("digits")  # the digits settings of `urlsom train --dataset digits`, on a smaller map, 6 epochs
 CFG = {"data": {"dataset": "digits", "holdout": 0.25, "subset": 800},

@@ -99,10 +99,10 @@ def test_network_note_gives_the_network_own_winners_only_where_something_was_fit
 
     from urlsom_book.notebook import network_note
 
-    biased = SimpleNamespace(metrics={"neural_selectivity": 0.9, "active_neurons": 880, "usage_balance": {
-        "before": {"neural_selectivity": 0.9331, "active_neurons": 584}}})
-    read = SimpleNamespace(metrics={"neural_selectivity": 0.97, "active_neurons": 870, "prototype_readout": {
-        "before": {"neural_selectivity": 0.92, "active_neurons": 860}}})
+    biased = SimpleNamespace(metrics={"neural_selectivity": 0.9331, "active_neurons": 584, "readout": {
+        "usage_balance": True, "prototype_readout": False, "neural_selectivity": 0.9, "active_neurons": 880}})
+    read = SimpleNamespace(metrics={"neural_selectivity": 0.92, "active_neurons": 860, "readout": {
+        "usage_balance": False, "prototype_readout": True, "neural_selectivity": 0.97, "active_neurons": 870}})
     plain = SimpleNamespace(metrics={"neural_selectivity": 0.5, "active_neurons": 12})
     assert network_note([plain, plain], ["a", "b"]) == ""
     assert network_note([biased, read], ["seed 0", "seed 1"]) == (

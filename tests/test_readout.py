@@ -1,4 +1,4 @@
-"""The prototype readout (urlsom_core.readout) against a slow reference written from its definition, and in a run."""
+"""The prototype readout (urlsom_core.readouts) against a slow reference written from its definition, and in a run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from urlsom_core.readout import fit_prototypes, fit_readout_prototypes, local_top2, window_index
+from urlsom_core.readouts import fit_prototypes, fit_readout_prototypes, local_top2, window_index
 
 
 def _ref_window(j: int, grid: tuple[int, int], torus: bool) -> list[int]:
@@ -106,32 +106,41 @@ def readout_run(tmp_path_factory):
 
 
 def test_a_run_with_the_readout(readout_run):
-    """metrics.json keeps the network's own figures, the checkpoint the prototypes, and Run.predict reads the
-    map out as the run's assignments."""
+    """metrics.json leads with the network's own figures and gives the map as read out beside them (and with the
+    bias alone), readout.pt keeps the prototypes (the model none), and Run.predict gives the run's assignments."""
+    from urlsom_core.metrics import topographic_error
+    from urlsom_core.predict import predict
+    from urlsom_core.readouts import Readout
     from urlsom_core.runs import Run
 
     out = readout_run
     m = json.loads((out / "metrics.json").read_text())
-    before = m["prototype_readout"]["before"]
-    assert set(before) == {"neural_selectivity", "active_neurons", "topographic_error", "heldout_neural_selectivity",
-                           "heldout_on_dead"}
-    assert m["prototype_readout"]["rounds"] in (0, 1)  # one refit at most
+    read = m["readout"]
+    assert read["usage_balance"] is True and read["prototype_readout"] is True
+    bias_only = read["bias_only"]
+    assert set(bias_only) == {"neural_selectivity", "active_neurons", "topographic_error", "heldout_neural_selectivity",
+                              "heldout_on_dead"}
+    assert read["rounds"] in (0, 1)  # one refit at most
     run = Run.load(out)
-    model = run.load_model()
-    c = model.head.prototype_count
+    readout = run.readout()
+    c = readout.counts
     assert int(c.sum()) == 240 and int((c > 0).sum()) >= 1  # every training image is behind one prototype
+    model = run.load_model()
+    assert not any("prototype" in k or "usage_bias" in k for k in model.state_dict())  # the paper's head alone
     sp = run.splits()
     a = run.assignments()
     got = run.predict(sp.train)
-    assert np.array_equal(got["winner"], a["winner"]) and np.array_equal(got["top2"], a["top2"])
-    # with the prototypes zeroed the same model reports the network's own winners: metrics.json's "before"
-    model.head.prototype_count.zero_()
-    from urlsom_core.metrics import topographic_error
-    from urlsom_core.predict import predict
-    from urlsom_core.train import make_augment
-
-    raw = predict(model, sp.train, make_augment(run.config, sp), torch.device("cpu"))
-    assert topographic_error(raw["top2"], (6, 6), torus=True) == pytest.approx(before["topographic_error"])
+    for key in ("winner", "top2", "readout_winner", "readout_top2"):
+        assert np.array_equal(got[key], a[key]), key
+    assert topographic_error(a["top2"], (6, 6), torus=True) == pytest.approx(m["topographic_error"])
+    assert topographic_error(a["readout_top2"], (6, 6), torus=True) == pytest.approx(read["topographic_error"])
+    # the same model with the bias alone: the figures of metrics.json's "bias_only"
+    aug, cpu = run.augment(), torch.device("cpu")
+    raw = predict(model, sp.train, aug, cpu, readout=Readout((6, 6), True, bias=readout.bias))
+    assert topographic_error(raw["readout_top2"], (6, 6), torus=True) == pytest.approx(bias_only["topographic_error"])
+    np.testing.assert_array_equal(raw["readout_top2"], got["bias_top2"])
+    # and with no readout, the network's own winners: the assignments' winner
+    np.testing.assert_array_equal(predict(model, sp.train, aug, cpu)["top2"], a["top2"])
 
 
 def _script():
@@ -150,12 +159,12 @@ def test_settings_script_scores_the_network_and_the_readout(readout_run, tmp_pat
     assert _script().main([str(readout_run), "--settings", "1:1", "1:0", "--out", str(table)]) == 0
     rows = [line.strip("| ").split(" | ") for line in capsys.readouterr().out.strip().splitlines()]
     assert [r[1] for r in rows] == ["network's winners", "1:1", "1:0"]
-    m = json.loads((readout_run / "metrics.json").read_text())
-    before = m["prototype_readout"]["before"]
-    assert float(rows[0][3]) == pytest.approx(before["heldout_neural_selectivity"], abs=5e-4)
-    assert float(rows[0][6]) == pytest.approx(before["topographic_error"], abs=5e-4)
-    assert float(rows[1][3]) == pytest.approx(m["heldout_neural_selectivity"], abs=5e-4)  # the run's own readout
-    assert int(rows[1][2]) == m["prototype_readout"]["rounds"] and rows[2][2] == "0"
+    read = json.loads((readout_run / "metrics.json").read_text())["readout"]
+    bias_only = read["bias_only"]  # the network's winners with the run's bias, no prototypes
+    assert float(rows[0][3]) == pytest.approx(bias_only["heldout_neural_selectivity"], abs=5e-4)
+    assert float(rows[0][6]) == pytest.approx(bias_only["topographic_error"], abs=5e-4)
+    assert float(rows[1][3]) == pytest.approx(read["heldout_neural_selectivity"], abs=5e-4)  # the run's own readout
+    assert int(rows[1][2]) == read["rounds"] and rows[2][2] == "0"
     assert "Made by `python bench/readout_settings.py" in table.read_text()
 
 

@@ -23,11 +23,13 @@ import torch
 
 from urlsom_book import cli
 from urlsom_core import train as train_mod
+from urlsom_core.checkpoint import CHECKPOINT_FORMAT, CheckpointError
 from urlsom_core.config import ConfigError, RunConfig
 from urlsom_core.data import resolve
 from urlsom_core.files import DirLock, RunFileError, atomic_write, read_json, read_jsonl, write_json
 from urlsom_core.runs import RESULT_FILES, RunMismatch, get_or_train, incomplete_reason, run_dir, train_run
-from urlsom_core.train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted
+from urlsom_core.signals import TrainingInterrupted
+from urlsom_core.train import Trainer, TrainingDiverged
 
 # 240 digits in batches of 8: 30 steps an epoch, long enough to be stopped in the middle of one.
 ARGS = ["--dataset", "digits", "--subset", "240", "--grid", "5", "5", "--sigma", "1", "--widths", "8", "--blocks", "1",
@@ -241,7 +243,7 @@ def test_sigterm_saves_a_checkpoint_exits_with_a_message_and_resumes_bitwise(kil
 
 @pytest.mark.slow  # trains a reference run in a child process (minutes on 2 cores)
 def test_corrupt_checkpoint_is_named_and_training_restarts_from_the_previous_one(killed):
-    assert killed["res"]["corrupt_loads_in_torch"] == train_mod.CHECKPOINT_FORMAT  # silently, without our digest
+    assert killed["res"]["corrupt_loads_in_torch"] == CHECKPOINT_FORMAT  # silently, without our digest
     rc, out, err = killed["res"]["corrupt"]
     assert rc == 0, err
     path = killed["corrupt"] / "checkpoint.pt"
@@ -563,11 +565,19 @@ def test_importing_the_package_changes_no_signal_handler():
     subprocess.run([sys.executable, "-c", code], check=True, env=_env(), timeout=120)
 
 
-def test_checkpoint_interval_is_checked(monkeypatch, tmp_path):
-    monkeypatch.setenv("URLSOM_CHECKPOINT_SECONDS", "soon")
+def test_checkpoint_interval_is_checked(monkeypatch, tmp_path, capsys):
     cfg = RunConfig.from_dict({"model": {"grid": [5, 5], "widths": [8], "blocks": 1}})
-    with pytest.raises(ConfigError, match="URLSOM_CHECKPOINT_SECONDS 'soon': allowed is a number of seconds >= 0"):
-        train_run(cfg, tmp_path / "run", device="cpu")
+    with pytest.raises(ConfigError, match=r"^checkpoint interval -1: allowed is a number of seconds >= 0$"):
+        train_run(cfg, tmp_path / "run", device="cpu", checkpoint_seconds=-1)
     assert not (tmp_path / "run").exists()
     assert cli.main(["train", "--out", str(tmp_path / "run"), *SMALL, "--checkpoint-every", "-1"]) == 2
     assert not (tmp_path / "run").exists()
+    capsys.readouterr()
+    # the command's environment variable: read by the command, checked before anything is written
+    monkeypatch.setenv("URLSOM_CHECKPOINT_SECONDS", "soon")
+    assert cli.main(["train", "--out", str(tmp_path / "run"), *SMALL]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "urlsom: error: URLSOM_CHECKPOINT_SECONDS 'soon': allowed is a number of seconds >= 0"]
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setenv("URLSOM_CHECKPOINT_SECONDS", "7.5")
+    assert cli.checkpoint_seconds(None) == 7.5 and cli.checkpoint_seconds(0.0) == 0.0  # the flag wins

@@ -319,13 +319,14 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
 
 
 def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
-    """From metrics.json when it has the usage figures; from assignments.npz when an older run lacks them."""
+    """From metrics.json when it has the usage figures; from assignments.npz when an older run lacks them; a run
+    read out after training shows its read-out map, with the network's own in the last column."""
     import numpy as np
 
     from urlsom_core.files import write_json
 
-    new, old = tmp_path / "new", tmp_path / "old"
-    for d in (new, old):
+    new, old, read = tmp_path / "new", tmp_path / "old", tmp_path / "read"
+    for d in (new, old, read):
         d.mkdir()
         write_json(d / "config.json", {"config": {"model": {"grid": [4, 4], "boundary": "circular"}}})
     write_json(new / "metrics.json", {"neural_selectivity": 0.5, "active_neurons": 16, "n_neurons": 16,
@@ -334,8 +335,14 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     write_json(old / "metrics.json", {"neural_selectivity": 0.25, "active_neurons": 4, "n_neurons": 16,
                                       "usage_balance": {"before": {"neural_selectivity": 0.2, "active_neurons": 3}}})
     np.savez(old / "assignments.npz", winner=np.array([0, 3, 12, 15] * 5))  # all on the corners
+    usage = {"corner_over_representation": 1.0, "border_over_representation": 1.0, "live_share": 1.0,
+             "usage_evenness": 1.0, "corner_chance": 0.5, "border_chance": 0.5}
+    write_json(read / "metrics.json", {"neural_selectivity": 0.2, "active_neurons": 3, "n_neurons": 16, **usage,
+                                       "live_share": 0.19, "readout": {"usage_balance": True, "neural_selectivity": 0.5,
+                                                                       "active_neurons": 16, "n_neurons": 16, **usage}})
     used = {"k-new": {"figures": ["fig04"], "path": str(new)}, "k-old": {"figures": ["fig07", "fig08"], "path": str(old)},
-            "k-gone": {"figures": ["fig09"], "path": str(tmp_path / "gone")}}
+            "k-gone": {"figures": ["fig09"], "path": str(tmp_path / "gone")},
+            "k-read": {"figures": ["fig11"], "path": str(read)}}
     for info in used.values():
         info["map"] = summary.run_map_figures(Path(info["path"]))
     assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
@@ -350,6 +357,8 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     assert text[3] == ("| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 | "
                        "0.200, 3 |")
     assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - | -, - |"
+    assert text[5] == ("| k-read | fig11 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 (0.50) | 1.00 (0.50) | 1.000 | "
+                       "0.200, 3 |")
 
 
 def test_start_reads_the_notebooks_own_parameters_and_the_profile_fills_the_rest(tmp_path, monkeypatch):

@@ -104,21 +104,31 @@ def test_gamma_sigma_heatmaps_write_every_cell_and_change_no_global_style():
 
 def test_a_study_scores_the_network_own_winners_where_a_bias_was_fitted():
     """A run read out with a usage bias: the row's NS, live neurons, TE and contiguity are the network's own
-    (``usage_balance.before`` and ``network_winner``), ``live_read_out`` the map's as read out."""
+    (metrics.json's top level and the assignments' ``winner``), ``live_read_out`` the map's as read out
+    (the ``readout`` section)."""
     from urlsom_core.metrics import contiguity
 
     cfg = RunConfig.from_dict(TINY)
     winner = np.arange(16).repeat(2)  # read out: every neuron wins two
     network = np.array([0, 1, 2, 3] * 8)  # the network alone: four neurons, one row of the 4x4 map
     label = np.arange(32) % 4
-    metrics = {"neural_selectivity": 0.9, "active_neurons": 16, "n_neurons": 16, "topographic_error": 0.3,
-               "contiguity": 0.1, "contiguity_shuffled": 0.2, "epochs_trained": 3,
-               "usage_balance": {"before": {"neural_selectivity": 1.0, "active_neurons": 4, "topographic_error": 0.05}}}
+    c_net = contiguity(network, label, (4, 4))
+    metrics = {"neural_selectivity": 1.0, "active_neurons": 4, "n_neurons": 16, "topographic_error": 0.05,
+               "contiguity": c_net[0], "contiguity_shuffled": c_net[1], "epochs_trained": 3,
+               "readout": {"usage_balance": True, "prototype_readout": False, "neural_selectivity": 0.9,
+                           "active_neurons": 16, "n_neurons": 16, "topographic_error": 0.3, "contiguity": 0.1,
+                           "contiguity_shuffled": 0.2, "trustworthiness": 0.7, "nmi": 0.6,
+                           "heldout_neural_selectivity": 0.8}}
     run = SimpleNamespace(config=cfg, resolved={"n_train": 32}, metrics=metrics,
-                          assignments=lambda: {"winner": winner, "network_winner": network, "label": label})
+                          assignments=lambda: {"winner": network, "readout_winner": winner, "label": label})
     row = S.summarize(run)
     assert (row["neural_selectivity"], row["active_neurons"], row["topographic_error"]) == (1.0, 4, 0.05)
-    assert row["live_read_out"] == 16
-    assert (row["contiguity"], row["contiguity_shuffled"]) == contiguity(network, label, (4, 4))
+    assert row["live_read_out"] == 16 and row["epochs"] == 3
+    assert (row["trustworthiness"], row["nmi"], row["heldout_neural_selectivity"]) == (0.7, 0.6, 0.8)  # as read out
+    assert (row["contiguity"], row["contiguity_shuffled"]) == c_net
+    # a run whose metrics.json kept no contiguity of the network's own winners: computed from them
+    del metrics["contiguity"], metrics["contiguity_shuffled"]
+    row = S.summarize(run)
+    assert (row["contiguity"], row["contiguity_shuffled"]) == c_net
     plain = S.summarize(fake_run(cfg, 0.5, 10, 0.2))  # nothing fitted: the run's own figures
     assert (plain["neural_selectivity"], plain["active_neurons"], plain["live_read_out"]) == (0.5, 10, 10)

@@ -183,8 +183,11 @@ def _num(v: float) -> float | None:
 
 
 def urlsom_row(run: Any) -> dict[str, Any]:
-    """The URL-SOM row, from a run of the store (``runs.Run``): its winners on train and held-out data."""
-    a = run.assignments()
+    """The URL-SOM row, from a run of the store (``runs.Run``): its winners on train and held-out data, as the
+    run reads its map out (a readout's winners where one was fitted after training, else the network's own)."""
+    from urlsom_core.evaluation import readout_assignments
+
+    a = readout_assignments(run.assignments())
     cfg: RunConfig = run.config
     grid = tuple(cfg.model.grid)
     return score("URL-SOM", "images (the run's own network)", cfg.model.n_neurons, a["winner"], a["label"],

@@ -126,12 +126,13 @@ def run_row(run: Any, dataset: str, mode: str, sigma: float, seed: int) -> dict[
     """One run's line of results.json: its numbers, config, key, training and wall time, provenance.
 
     The usage figures come from metrics.json, or from the run's assignments when it predates them."""
+    from urlsom_core.evaluation import readout_assignments, readout_figures
     from urlsom_core.metrics import usage_metrics
 
-    m = dict(run.metrics)
+    m = readout_figures(run.metrics)  # the map as its run reads it out (the network's own without a readout)
     torus = run.config.model.circular
     if "corner_over_representation" not in m or (torus and "corner_chance" not in m):
-        m.update(usage_metrics(run.assignments()["winner"], tuple(run.config.model.grid), torus))
+        m.update(usage_metrics(readout_assignments(run.assignments())["winner"], tuple(run.config.model.grid), torus))
     row: dict[str, Any] = {"dataset": dataset, "boundary": mode, "sigma": sigma, "seed": seed,
                            "key": run.config.key(), "path": str(run.path), "cache_hit": bool(run.cache_hit)}
     for k, _ in COLUMNS:

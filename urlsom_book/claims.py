@@ -80,7 +80,7 @@ class SomMap:
     ----------
     winners : ndarray (N,)
         Each image's winning neuron, a flat row-major index in ``0 .. h*w-1`` (the network's own winners for
-        the paper's map: ``urlsom_core.runs.network_winners``).
+        the paper's map: ``assignments.npz``'s ``winner``).
     labels : ndarray (N,)
         Each image's class index into ``classes``.
     classes : sequence of str
@@ -781,18 +781,14 @@ def fig4_claims(maps: Sequence[SomMap], ns: Sequence[float], paper: Sequence[flo
 def run_map(run: Any, name: str) -> SomMap:
     """The paper's map of a stored run (``urlsom_core.runs.Run``): the network's own winners of its training
     images (no usage bias, no readout), their labels and classes, the grid and whether it wraps."""
-    from urlsom_core.runs import network_winners
-
-    a = run.assignments()
-    return SomMap(network_winners(a), a["label"], list(run.resolved["classes"]), tuple(run.config.model.grid),
-                  run.config.model.boundary == "circular", name)
+    a = run.assignments()  # its winner is the network's own
+    return SomMap(a["winner"], a["label"], list(run.resolved["classes"]), tuple(run.config.model.grid),
+                  run.config.model.circular, name)
 
 
 def run_ns(run: Any) -> float:
-    """The NS of a stored run's own map (``urlsom_core.runs.network_figures``: without a usage bias or readout)."""
-    from urlsom_core.runs import network_figures
-
-    return float(network_figures(run.metrics)["neural_selectivity"])
+    """The NS of a stored run's own map (metrics.json's top level: without a usage bias or readout)."""
+    return float(run.metrics["neural_selectivity"])
 
 
 def claims_from_runs(fig4: Sequence[Any] = (), fig5: Any = None, fig7: Sequence[Any] = (), fig11: Sequence[Any] = (),

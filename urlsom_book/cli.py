@@ -6,6 +6,7 @@ Every bad parameter ends in one line on stderr, ``urlsom: error: ...``, exit cod
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -170,27 +171,37 @@ def _print_metrics(m: dict[str, Any]) -> None:
         if k in m:
             v = m[k]
             print(f"  {k:32s} {v:.4f}" if isinstance(v, float) else f"  {k:32s} {v}")
-    for key, what in (("prototype_readout", "with the network's own winners (no prototype readout)"),
-                      ("usage_balance", "without the usage-balancing bias")):
-        before = m.get(key, {}).get("before", {})
-        if before:  # the same map without what was fitted after training
-            print(f"  {what}: " + ", ".join(
-                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in before.items()))
+    read = m.get("readout")
+    if read:  # the same network read out by what was fitted after training (not the paper's method)
+        what = " and ".join(w for k, w in (("usage_balance", "the usage-balancing bias"),
+                                           ("prototype_readout", "the prototype readout")) if read.get(k))
+        print(f"  read out with {what}: " + _figures_line(read))
+        if read.get("bias_only"):
+            print("  with the usage-balancing bias alone (no prototype readout): " + _figures_line(read["bias_only"]))
+
+
+def _figures_line(f: dict[str, Any]) -> str:
+    keys = ("neural_selectivity", "heldout_neural_selectivity", "heldout_on_dead", "active_neurons",
+            "topographic_error", "contiguity")
+    return ", ".join(f"{k} {f[k]:.4f}" if isinstance(f[k], float) else f"{k} {f[k]}" for k in keys if k in f)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one run. Under ``torchrun --nproc-per-node K urlsom train ...`` every process joins one DDP group
     (NCCL on CUDA, one GPU per process; gloo on the CPU), each takes batch_size / K pairs of every batch, the
     loss uses the batch mean ``a`` of the whole batch, and only rank 0 writes files and prints."""
-    from urlsom_core.runs import stderr_log, train_run
-    from urlsom_core.train import init_distributed
+    from urlsom_core.distributed import init_distributed
+    from urlsom_core.runs import train_run
+
+    from .notebook import stderr_log
 
     cfg, rule = resolve_args(args)
+    every = checkpoint_seconds(args.checkpoint_every)
     rank, world, device = init_distributed(args.device)
     log = stderr_log if rank == 0 else (lambda s: None)  # --quiet drops only the progress bar
     try:
         run = train_run(cfg, args.out, device=device, progress=not args.quiet and rank == 0, log=log,
-                        checkpoint_seconds=args.checkpoint_every, defaults_rule=rule)
+                        checkpoint_seconds=every, defaults_rule=rule)
     finally:
         if world > 1:
             import torch
@@ -204,17 +215,39 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkpoint_seconds(flag: float | None) -> float | None:
+    """Mid-epoch checkpoint interval of ``urlsom train``: ``--checkpoint-every``, else
+    ``$URLSOM_CHECKPOINT_SECONDS``, else None (the run store's default, 120 s)."""
+    if flag is not None:
+        return flag
+    env = os.environ.get("URLSOM_CHECKPOINT_SECONDS")
+    if env is None:
+        return None
+    try:
+        seconds = float(env)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"URLSOM_CHECKPOINT_SECONDS {env!r}: allowed is a number of seconds >= 0")
+    return seconds
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """The map of a stored run scored on ``--dataset``: the network's own figures, and a readout's beside them,
+    with held-out NS from the neuron labels of the run's training images (read from its assignments: the
+    training images themselves are not loaded)."""
+    from urlsom_core.data import check_spec
+    from urlsom_core.distributed import pick_device
+    from urlsom_core.evaluation import evaluate
     from urlsom_core.files import provenance, write_json
-    from urlsom_core.runs import Run, evaluate_on, load_for_eval
+    from urlsom_core.runs import Run, load_for_eval
 
     run = Run.load(args.run)
-    from urlsom_core.runs import check_spec
-
     check_spec(args.dataset, run.config.data.data_root)
     data = load_for_eval(run, args.dataset, args.subset)
-    m = evaluate_on(run, data, device=args.device)
-    m["run"] = str(run.path)
+    m, _ = evaluate(run.config, run.load_model(args.device), run.augment(), pick_device(args.device), data,
+                    readout=run.readout(), labelled_by=run.assignments())
+    m.update(dataset=data.name, n_samples=len(data), run=str(run.path))
     m["provenance"] = provenance(args.device, run.config.train.seed)
     _print_metrics(m)
     if args.out:
@@ -224,12 +257,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 MAP_COLUMNS = ("row", "column", "neuron", "softmax")
+READOUT_COLUMNS = ("readout_row", "readout_column", "readout_neuron")  # with a readout fitted after training
 
 
 def cmd_map(args: argparse.Namespace) -> int:
     """The winner of every image of a folder (any image files, in sub-folders too), a .zip of them or an .npz,
-    as CSV: the file's path inside the folder or zip (the image's index for an npz), the winner's row and
-    column, its row-major index and its Softmax value. The images reach the network as the run's own
+    as CSV: the file's path inside the folder or zip (the image's index for an npz), the network's own winner
+    (the paper's map): its row and column, its row-major index and its Softmax value; where the run has a
+    readout fitted after training (not the paper's method), the readout's winner in three more columns. The images reach the network as the run's own
     evaluation brings them (``urlsom_core.api``); everything is read and checked before the CSV is written,
     atomically."""
     import csv
@@ -255,9 +290,13 @@ def cmd_map(args: argparse.Namespace) -> int:
 
     def write(fh: Any) -> None:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow((first, *MAP_COLUMNS))
-        for name, r, c, j, p in zip(names, res["row"], res["column"], res["winner"], res["p_winner"], strict=True):
-            w.writerow((name, int(r), int(c), int(j), f"{float(p):.6f}"))
+        readout = "readout_winner" in res
+        w.writerow((first, *MAP_COLUMNS, *(READOUT_COLUMNS if readout else ())))
+        for i, name in enumerate(names):
+            row = [name, int(res["row"][i]), int(res["column"][i]), int(res["winner"][i]), f"{float(res['p_winner'][i]):.6f}"]
+            if readout:
+                row += [int(res["readout_row"][i]), int(res["readout_column"][i]), int(res["readout_winner"][i])]
+            w.writerow(row)
 
     atomic_write(out, write, mode="w")
     H, W = run.config.model.grid
@@ -305,8 +344,10 @@ def _extensions() -> list[Callable[[Any], None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from urlsom_core.checkpoint import CheckpointError
     from urlsom_core.files import RunFileError
-    from urlsom_core.train import CheckpointError, TrainingDiverged, TrainingInterrupted
+    from urlsom_core.signals import TrainingInterrupted
+    from urlsom_core.train import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     if getattr(args, "device", None) and "URLSOM_THREADS" in os.environ:

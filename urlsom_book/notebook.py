@@ -27,6 +27,7 @@ import ast
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class FigureSetup:
         the book leaves them out of its pages (``nb_output_stderr`` in ``_config.yml``), where a build's
         clock times would mean nothing to a reader. The line printed per run says whether it was trained.
         """
-        from urlsom_core.runs import get_or_train, stderr_log
+        from urlsom_core.runs import get_or_train
 
         self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False, log=stderr_log)
                      for cfg in self.configs()]
@@ -201,23 +202,28 @@ class FigureSetup:
         return _markdown("\n\n".join(p for p in parts if p))
 
 
+def stderr_log(line: str) -> None:
+    """A training's messages (why a run trains or resumes, the epoch-time line, warnings) to stderr: the
+    ``urlsom`` command's log, and the notebooks', whose stderr the book leaves out of its pages."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def network_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
     """One sentence with each run's NS and live neurons as the network's own winners give them (the paper's
-    map, :func:`urlsom_core.runs.network_figures`), or ``""`` when no run fitted anything after training.
+    map: the top level of metrics.json), or ``""`` when no run fitted a readout after training (then the page's
+    figures are the network's own already).
 
     Example:
         >>> class R:
-        ...     metrics = {"usage_balance": {"before": {"neural_selectivity": 0.9331, "active_neurons": 584}}}
+        ...     metrics = {"neural_selectivity": 0.9331, "active_neurons": 584, "readout": {"usage_balance": True}}
         >>> network_note([R()], ["seed 0"])
         "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons."
     """
-    from urlsom_core.runs import network_figures
-
-    if not any(network_figures(r.metrics) is not r.metrics for r in runs):
+    if not any(r.metrics.get("readout") for r in runs):
         return ""
     parts = []
     for run, label in zip(runs, labels, strict=True):
-        f = network_figures(run.metrics)
+        f = run.metrics
         live = f["active_neurons"]
         parts.append(f"{label} NS {f['neural_selectivity']:.3f} with {live} live neuron{'' if live == 1 else 's'}")
     return "The network's own winners, the paper's map without the bias, give: " + "; ".join(parts) + "."
@@ -421,7 +427,7 @@ def setup(notebook: str, profile: str | None = None, device: str | None = None, 
         runs_root=Path(runs_root) if runs_root else default_runs_root(),
         out_dir=Path(out_dir) if out_dir else default_out_dir(),
     )
-    from urlsom_core.train import pick_device
+    from urlsom_core.distributed import pick_device
 
     pick_device(fs.device)  # a device that is not there: the CLI's message
     from urlsom_core.data import check_spec

@@ -309,7 +309,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     runs = Path(runs_root).resolve() if runs_root else default_runs_root().resolve()
     dev = device or prof.device
     if device:
-        from urlsom_core.train import pick_device
+        from urlsom_core.distributed import pick_device
 
         pick_device(device)
     t_start = time.time()

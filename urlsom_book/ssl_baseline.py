@@ -165,7 +165,7 @@ def train_simsiam(cfg: RunConfig, splits: Splits, s: SimSiamSettings, device: to
 
     seed = cfg.train.seed
     seed_everything(seed)
-    aug = make_augment(cfg, splits)
+    aug = make_augment(cfg, splits.input_size, splits.flip, splits.train.channel_stats())
     bb = backbone_for(cfg, splits.train.channels)
     model = SimSiam(bb, bb.out_features, s).to(device)
     crit = NegativeCosineSimilarity()
@@ -287,10 +287,10 @@ def compare(cfg: RunConfig, s: SimSiamSettings, run: Any = None, device: str = "
     initialisation and, with ``run`` (a ``urlsom_core.runs.Run``), URL-SOM's backbone by the same kNN.
     Returns the result (see the module's docstring), provenance included."""
     from urlsom_core.data import resolve
+    from urlsom_core.distributed import pick_device
     from urlsom_core.files import provenance
     from urlsom_core.predict import predict
-    from urlsom_core.runs import network_figures
-    from urlsom_core.train import make_augment, pick_device
+    from urlsom_core.train import make_augment
 
     version = require_lightly()
     t_start = time.monotonic()
@@ -303,7 +303,7 @@ def compare(cfg: RunConfig, s: SimSiamSettings, run: Any = None, device: str = "
     def score(feats: Callable[[ImageData], np.ndarray]) -> float:
         return knn_accuracy(feats(bank), yb, feats(query), yq, n_classes, s.knn_k, s.knn_t)
 
-    aug = make_augment(cfg, splits)
+    aug = make_augment(cfg, splits.input_size, splits.flip, splits.train.channel_stats())
     torch.manual_seed(cfg.train.seed)
     rand_bb = backbone_for(cfg, splits.train.channels).to(dev)
     random_acc = score(lambda d: embed(rand_bb, d, aug, dev))
@@ -331,14 +331,14 @@ def compare(cfg: RunConfig, s: SimSiamSettings, run: Any = None, device: str = "
     }
     if run is not None:
         same = run.config.data == cfg.data
-        run_aug = make_augment(run.config, splits if same else run.splits())
+        run_aug = run.augment()  # the run's own view, its stored channel statistics
         net = run.load_model(str(dev))
 
         def urlsom_feats(d: ImageData) -> np.ndarray:
             return predict(net, d, run_aug, dev, embed=True)["embedding"]
 
         urlsom_acc = score(urlsom_feats)
-        own = network_figures(run.metrics)
+        own = run.metrics  # the network's own figures (the paper's map) lead metrics.json
         result["urlsom"] = {
             "run": str(run.path), "config_key": run.config.key(), "knn_accuracy": urlsom_acc,
             "neural_selectivity": own.get("neural_selectivity"),

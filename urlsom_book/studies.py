@@ -38,9 +38,11 @@ def sweep(base: RunConfig, variants: Sequence[dict[str, Any]], root: Any = "runs
     """The run of ``base`` changed by each variant (from the store, trained when missing), in order.
 
     ``log`` gets one line per run (trained now or reused); the training's own messages go to
-    :func:`urlsom_core.runs.stderr_log`, which the book leaves out of its pages.
+    :func:`urlsom_book.notebook.stderr_log`, which the book leaves out of its pages.
     """
-    from urlsom_core.runs import get_or_train, stderr_log
+    from urlsom_core.runs import get_or_train
+
+    from .notebook import stderr_log
 
     configs = [base.replace(**v) for v in variants]  # every config validated before any training
     runs = []
@@ -55,23 +57,23 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     """One row of a study table: the variant's values and the run's metrics.
 
     A study asks what a training setting does to the network, so its figures are those of the network's own
-    winners, the paper's map (:func:`urlsom_core.runs.network_figures`), also where the run reads its map
-    out with a bias fitted after training (``model.usage_balance``, the quick profile): that bias lets
-    nearly every neuron win and would hide the live neurons a setting leaves. ``live_read_out`` is the
-    live count of the map as read out; contiguity is taken on the network's own winners, trustworthiness
-    and NMI stay those of the map as read out. ``heldout_neural_selectivity`` is the read-out map's."""
+    winners, the paper's map (metrics.json's top level), also where the run reads its map out with a bias
+    fitted after training (``model.usage_balance``, the quick profile; metrics.json's ``readout`` section):
+    that bias lets nearly every neuron win and would hide the live neurons a setting leaves.
+    ``live_read_out`` is the live count of the map as read out; trustworthiness and NMI stay those of the
+    map as read out, and so does ``heldout_neural_selectivity``."""
+    from urlsom_core.evaluation import readout_figures
     from urlsom_core.metrics import contiguity
-    from urlsom_core.runs import network_figures, network_winners
 
-    m = run.metrics
-    net = network_figures(m)
+    net = run.metrics
+    m = readout_figures(net)
     cfg: RunConfig = run.config
     n_train = int(run.resolved.get("n_train", m.get("n_samples", 0)))
     row = {k.split(".")[-1]: (list(v) if isinstance(v, tuple) else v) for k, v in (variant or {}).items()}
-    contig = (m.get("contiguity"), m.get("contiguity_shuffled"))
-    if net is not m:
+    contig = (net.get("contiguity"), net.get("contiguity_shuffled"))
+    if "contiguity" not in net:  # a run whose files kept no contiguity of the network's own winners
         a = run.assignments()
-        contig = contiguity(network_winners(a), a["label"], cfg.model.grid, torus=cfg.model.circular)
+        contig = contiguity(a["winner"], a["label"], cfg.model.grid, torus=cfg.model.circular)
     row.update({
         "neural_selectivity": net.get("neural_selectivity"),
         "heldout_neural_selectivity": m.get("heldout_neural_selectivity"),
@@ -228,8 +230,6 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
                      sigmas: Sequence[float], fig: Any = None) -> Any:
     """Small multiples: one map per (gamma, sigma), samples at their winners coloured by label, NS and TE
     in each title; rows are gamma, columns sigma."""
-    from urlsom_core.runs import network_winners
-
     from . import viz
 
     nr, nc = len(gammas), len(sigmas)
@@ -239,7 +239,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
     for i, (run, r) in enumerate(zip(runs, rows, strict=True)):
         ax = axes[i // nc, i % nc]
         a = run.assignments()  # the network's own winners, as the study's figures (:func:`summarize`)
-        viz.wta_map(network_winners(a), a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
+        viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
                     classes=run.resolved.get("classes"), torus=viz.is_torus(run.config.model),
                     title=f"γ={r['gamma']:g} σ={r['sigma']:g}\nNS {_f(r['neural_selectivity'])}  "
                           f"TE {_f(r['topographic_error'])}  live {r['active_neurons']}")

@@ -26,17 +26,17 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
     from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
     from urlsom_core.config import is_circular
+    from urlsom_core.evaluation import readout_assignments, readout_figures, unnest_assignments, unnest_metrics
     from urlsom_core.files import read_json
     from urlsom_core.metrics import usage_metrics
-    from urlsom_core.runs import network_figures
 
     try:
-        m = read_json(path / "metrics.json")
+        net = unnest_metrics(read_json(path / "metrics.json"))  # the network's own figures at the top level
         conf = read_json(path / "config.json")
     except (OSError, ValueError):
         return None
     model = conf.get("config", {}).get("model", {})
-    net = network_figures(m)
+    m = readout_figures(net)  # the map as its run reads it out (the network's own without a readout)
     out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
            "grid": model.get("grid"), "boundary": model.get("boundary", "zeros"),
            "network_ns": net.get("neural_selectivity"), "network_live": net.get("active_neurons")}
@@ -48,13 +48,14 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
         import numpy as np
 
         with np.load(path / "assignments.npz") as z:
-            out.update(usage_metrics(z["winner"], tuple(out["grid"]), torus))
+            a = readout_assignments(unnest_assignments({k: z[k] for k in z.files}))
+        out.update(usage_metrics(a["winner"], tuple(out["grid"]), torus))
     return out
 
 
 def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
     """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness, and
-    the NS and live neurons of the network's own winners (``runs.network_figures``: the paper's map, without
+    the NS and live neurons of the network's own winners (metrics.json's top level: the paper's map, without
     a bias or readout fitted after training; the same as NS and live when nothing was fitted).
 
     On a toroidal map each of corners x and border x carries its chance in brackets

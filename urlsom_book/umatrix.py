@@ -55,7 +55,7 @@ def run_u_matrix(run: Any, device: str = "cpu", shuffles: int = 1000, seed: int 
     training label, -1 for dead), ``torus`` (the map wraps: ``boundary == "circular"``) and ``ridge``
     (:func:`urlsom_core.metrics.ridge_contrast` with ``shuffles`` label shuffles)."""
     grid = tuple(run.config.model.grid)
-    torus = run.config.model.boundary == "circular"
+    torus = run.config.model.circular
     p = run_prototypes(run, device)
     umat = u_matrix_values(p["prototypes"], grid, torus=torus)
     major = neuron_labels(p["winner"], p["label"], grid[0] * grid[1]).reshape(grid)

@@ -234,7 +234,7 @@ def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: fl
     (``monitor_ns``) and, where the run has a held-out split, its held-out NS (``monitor_heldout_ns``, neurons
     labelled by that training sample), with the paper's NS (Fig. 4: 70.3%) as a horizontal line.
 
-    ``metrics``: the run's metrics.json (or :func:`urlsom_core.runs.network_figures` of it); its final NS and
+    ``metrics``: the run's metrics.json (the network's own figures at its top level); its final NS and
     held-out NS over all images are marked at the last epoch, so the distance between the monitor's sample
     and the whole split shows. Rows without a figure (a run trained before the held-out monitor existed)
     leave a gap. Epochs are drawn 1-based, as in the paper's Fig. 5."""

@@ -358,15 +358,17 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
     names = list(runs)
     if not names:
         raise ValueError("inspector: no runs given")
+    from urlsom_core.evaluation import readout_assignments, readout_figures
+
     data = []
     for name in names:
         run = runs[name]
-        a = run.assignments()
+        a = readout_assignments(run.assignments())  # the map as its run reads it out
         classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
         data.append((run, a, tuple(int(g) for g in run.config.model.grid), classes, is_torus(run.config.model)))
     maps = []
     for name, (run, a, grid, classes, torus) in zip(names, data, strict=True):
-        m = run.metrics
+        m = readout_figures(run.metrics)
         title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
                  "neurons live" + (f"\n{TORUS_NOTE}" if torus else ""))
         maps.append(_map_image(a["winner"], a["label"], grid, classes, title, torus))

@@ -178,12 +178,11 @@ def images_for_run(run: Any, images: list[np.ndarray] | np.ndarray, name: str = 
 
 
 def run_augment(run: Any) -> Any:
-    """The run's un-augmented view (``Augment.plain``: resize and the training images' channel statistics),
-    as its own evaluation uses it; a one-line ConfigError when the training data is gone."""
-    from .train import make_augment
-
+    """The run's un-augmented view (``Augment.plain``: resize and the training images' channel statistics,
+    stored with the run), as its own evaluation uses it; a one-line ConfigError when a run stored without its
+    statistics has lost its training data."""
     try:
-        return make_augment(run.config, run.splits())
+        return run.augment()
     except ConfigError as e:
         raise ConfigError(f"run {run.path}: its training data ({run.config.data.dataset}) is needed for the channel "
                           f"statistics that standardise the images, and cannot be read ({e})") from None
@@ -194,9 +193,10 @@ def map_images(run: Any, data: Any, device: str = "cpu", model: Any = None, aug:
     """Winners of ``run``'s map on ``data`` (an :class:`~urlsom_core.data.ImageData` from
     :func:`images_for_run`), in chunks of ``MAP_CHUNK`` images.
 
-    Returns ``winner`` (N,) row-major neuron (the run's own winner, as ``urlsom evaluate`` scores it: with
-    ``model.prototype_readout`` the readout's), ``row`` and ``column`` (N,), ``p_winner`` (N,) the Softmax of
-    Eq. 1 at the winner, and with ``softmax`` the whole Softmax ``softmax`` (N, n) float32.
+    Returns the network's own ``winner`` (N,) row-major neuron (the paper's map: the argmax of Eq. 1's
+    Softmax), its ``row`` and ``column`` (N,), ``p_winner`` (N,) the Softmax at the winner, with ``softmax``
+    the whole Softmax ``softmax`` (N, n) float32, and where the run has a readout fitted after training (not
+    the paper's method) the readout's ``readout_winner``, ``readout_row`` and ``readout_column`` beside them.
     ``model`` / ``aug``: the run's network and view when already loaded."""
     import torch
 
@@ -206,21 +206,27 @@ def map_images(run: Any, data: Any, device: str = "cpu", model: Any = None, aug:
     dev = pick_device(device)
     model = model if model is not None else run.load_model(str(dev))
     aug = aug if aug is not None else run_augment(run)
+    readout = run.readout()
     H, W = run.config.model.grid
-    winners, p_win, probs = [], [], []
+    winners, p_win, probs, read = [], [], [], []
     for i in range(0, len(data), MAP_CHUNK):
         part = data.subset(torch.arange(i, min(i + MAP_CHUNK, len(data))))
-        out = predict(model, part, aug, dev, activations=True)
+        out = predict(model, part, aug, dev, activations=True, readout=readout)
         w = out["winner"].astype(np.int64)
         winners.append(w)
         p_win.append(out["softmax"][np.arange(len(w)), w])
         if softmax:
             probs.append(out["softmax"])
+        if readout is not None:
+            read.append(out["readout_winner"].astype(np.int64))
     w = np.concatenate(winners) if winners else np.zeros(0, dtype=np.int64)
     res = {"winner": w, "row": w // W, "column": w % W,
            "p_winner": np.concatenate(p_win) if p_win else np.zeros(0, dtype=np.float32)}
     if softmax:
         res["softmax"] = np.concatenate(probs) if probs else np.zeros((0, H * W), dtype=np.float32)
+    if readout is not None:
+        r = np.concatenate(read) if read else np.zeros(0, dtype=np.int64)
+        res.update(readout_winner=r, readout_row=r // W, readout_column=r % W)
     return res
 
 
@@ -269,9 +275,10 @@ class SOM:
     Notes
     -----
     The map is the paper's (Sec. III, Eq. 1): a ResNet backbone, a linear projection to the grid, a fixed
-    radial convolution and a Softmax over the neurons. An image's winner is the neuron of its largest output;
-    where the defaults turn on the prototype readout (small gray images; not the paper's method) the winner is
-    the readout's, which is the Softmax's winner or one of its 8 neighbours (``urlsom_core.readout``).
+    radial convolution and a Softmax over the neurons. An image's winner is the neuron of its largest output,
+    the network's own. Where the defaults fit a readout after training (small gray images: a usage bias and
+    a prototype readout, not the paper's method), :meth:`winner` gives the network's winner and
+    ``winner(images, readout=True)`` the readout's (``urlsom_core.readouts``).
     """
 
     def __init__(self, grid: Sequence[int] = (30, 30), epochs: int | None = None, seed: int = 0, *,
@@ -370,19 +377,24 @@ class SOM:
         model, aug, dev = self._network()
         return map_images(run, images_for_run(run, x), dev, model=model, aug=aug, softmax=softmax)
 
-    def winner(self, images: Any) -> np.ndarray:
-        """Each image's winning neuron as (row, column), (N, 2) int64.
+    def winner(self, images: Any, readout: bool = False) -> np.ndarray:
+        """Each image's winning neuron as (row, column), (N, 2) int64: the network's own (the paper's map).
 
         ``images``: arrays as :meth:`fit` takes them (one image: add a first axis, ``x[None]``), or the path of
-        a folder, a .zip of images or an .npz (:func:`read_image_files`)."""
+        a folder, a .zip of images or an .npz (:func:`read_image_files`). ``readout``: the winner of the
+        readout fitted after training instead (a ConfigError where the run has none)."""
         out = self._outputs(images, softmax=False)
-        return np.stack((out["row"], out["column"]), 1)
+        if not readout:
+            return np.stack((out["row"], out["column"]), 1)
+        if "readout_winner" not in out:
+            raise ConfigError("this SOM has no readout fitted after training (model.usage_balance and "
+                              "model.prototype_readout are off): allowed is readout=False")
+        return np.stack((out["readout_row"], out["readout_column"]), 1)
 
     def activation_map(self, images: Any) -> np.ndarray:
         """The map's output for each image, the Softmax of Eq. 1 over the grid, (N, H, W) float32 (each sums to 1).
 
-        Its largest entry is the network's own winner; :meth:`winner` is the run's winner (the same neuron
-        unless the prototype readout moved it by a step)."""
+        Its largest entry is the network's own winner, :meth:`winner`."""
         out = self._outputs(images, softmax=True)
         H, W = self._fitted().config.model.grid
         return out["softmax"].reshape(-1, H, W)

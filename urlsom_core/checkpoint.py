@@ -26,6 +26,11 @@ PREVIOUS = "checkpoint.prev.pt"
 CHECKPOINT_FORMAT = 2  # 2: with a content digest
 
 
+# State of a readout fitted after training that a model's state dict could carry (``urlsom_core.readouts``
+# keeps it in its own file, readout.pt): left out when a checkpoint's model is loaded.
+READOUT_STATE = ("head.usage_bias", "head.prototypes", "head.prototype_count")
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint could not be read; the message names the file."""
 
@@ -111,6 +116,11 @@ def load(path: Path, cfg: RunConfig) -> dict[str, Any]:
     if old != cfg:
         raise CheckpointError(f"checkpoint {path} belongs to another config ({'; '.join(cfg.diff(old))})")
     return ck
+
+
+def model_state(ck: dict[str, Any]) -> dict[str, Any]:
+    """The network's state dict of checkpoint ``ck``, without any readout state it carries (``READOUT_STATE``)."""
+    return {k: v for k, v in ck["model"].items() if k not in READOUT_STATE}
 
 
 def load_newest(out_dir: Path, load_one: Callable[[Path], None], log: Callable[[str], None]) -> bool:

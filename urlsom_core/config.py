@@ -150,12 +150,12 @@ class ModelConfig:
     filter is fixed (Sec. III.B); this is not the paper's method.
     ``usage_balance`` (not the paper's method; off in the paper): after training, fit a per-neuron bias,
     added to the convolved map before the Softmax, on the un-augmented training images so that every neuron
-    wins about as many of them as any other (``balance.usage_bias``, a classical SOM's "conscience"). For
+    wins about as many of them as any other (``readouts.usage_bias``, a classical SOM's "conscience"). For
     few images per neuron, where a trained map leaves many neurons without a training image.
     ``prototype_readout`` (not the paper's method; off in the paper): after training (and the bias), give each
     neuron the mean normalised embedding of the training images it wins, and take as an image's winner the
     neuron with the nearest such prototype among the network's winner and its 8 neighbours
-    (``readout.local_top2``): the map's placement, refined by at most a step.
+    (``readouts.local_top2``): the map's placement, refined by at most a step.
     """
 
     widths: tuple[int, ...] = (16, 48, 256)

@@ -1,7 +1,7 @@
 """Map quality. Neural Selectivity (paper Sec. V.C) and what goes with it.
 
-Every sample's winner is the argmax of its un-augmented Softmax output (with ``model.prototype_readout``, not
-the paper's, the neuron the prototype readout picks beside it: ``urlsom_core.readout``). A neuron's label is the mode of
+Every sample's winner is the argmax of its un-augmented Softmax output (a readout fitted after training,
+``urlsom_core.readouts``, gives winners of its own, scored by the same functions). A neuron's label is the mode of
 its samples' labels (ties go to the smallest label). NS is the fraction of samples whose label equals
 their winner's label; the per-neuron NS averages each live neuron's purity; a live neuron won at least
 one sample. The held-out NS takes neuron labels from one split and scores another; a held-out sample
@@ -32,6 +32,8 @@ Example:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -143,16 +145,19 @@ def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_win
             "next_to_class": float(near.sum() / m), "far": float((wrong & ~near).sum() / m)}
 
 
-def participation_ratio(p: np.ndarray) -> np.ndarray:
+def participation_ratio(p: Any) -> Any:
     """How many neurons each output spreads over: ``1 / sum_j p_ij^2`` for rows ``p`` (N, n) that sum to 1.
 
     1 for a one-hot output, n for the uniform one; for a square blob of k equal neurons, k. Not a figure of
     the paper: it shows how peaked the Softmax of Eq. 1 is at the end of training (the loss's balance of
-    loss_WTA against loss_collapse sets it).
+    loss_WTA against loss_collapse sets it). ``p`` is a numpy array, or a torch tensor (then computed in
+    float64 on its device and returned as a tensor there: ``predict`` calls it on each batch). Returns (N,).
 
     >>> participation_ratio(np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]]))
     array([1., 4., 2.])
     """
+    if hasattr(p, "double") and not isinstance(p, np.ndarray):  # a torch tensor, left where it is
+        return 1.0 / p.double().square().sum(1)
     p = np.asarray(p, dtype=np.float64)
     return 1.0 / np.square(p).sum(axis=1)
 
@@ -188,7 +193,7 @@ def grid_coords(neurons: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def top2(scores: np.ndarray, largest: bool = True) -> np.ndarray:
     """Each row's best and second-best column, (N, 2): largest outputs (a Softmax map) or, with
     ``largest=False``, smallest distances (a classical SOM). Ties go to the lower neuron index (stable
-    sort), the rule ``train.predict`` follows too."""
+    sort), the rule ``predict.predict`` follows too."""
     scores = np.asarray(scores)
     if scores.ndim != 2 or scores.shape[1] < 2:
         raise ValueError(f"scores of shape {scores.shape}: allowed is (N, n) with n >= 2 neurons")

@@ -20,7 +20,6 @@ from torch import nn
 
 from .config import BOUNDARIES, ModelConfig, is_circular, max_kernel_size
 from .filters import crop_kernel, gaussian_kernel, student_t_kernel
-from .readout import local_top2, window_index
 
 
 class BasicBlock(nn.Module):
@@ -141,8 +140,17 @@ def convolution_matrix(kernel: torch.Tensor, grid: tuple[int, int], boundary: st
     return m.to(torch.float32)
 
 
+def softmax(logits: torch.Tensor) -> torch.Tensor:
+    """The Softmax over the neurons (Sec. IV.A) of convolved maps ``logits`` (N, n), in float32 also inside
+    an autocast region. Returns (N, n)."""
+    with torch.autocast(logits.device.type, enabled=False):
+        return torch.softmax(logits.float(), dim=1)
+
+
 class SOMHead(nn.Module):
-    """Linear projection to the grid, fixed radial convolution, Softmax (Sec. III, Fig. 1; Softmax of Sec. IV.A).
+    """Linear projection to the grid, fixed radial convolution, Softmax (Sec. III, Eq. 1, Fig. 1; Softmax of
+    Sec. IV.A): the paper's head and nothing else. Readouts fitted after training (a usage bias, prototypes) are
+    applied outside it (:mod:`urlsom_core.readouts`), and a checkpoint of the head holds none of their state.
 
     The convolution is linear and fixed, so on maps of at most ``DENSE_MAX_NEURONS`` neurons it runs as one
     matrix product with :func:`convolution_matrix` (a non-persistent buffer, rebuilt from the kernel):
@@ -165,12 +173,6 @@ class SOMHead(nn.Module):
         dense = cfg.n_neurons <= DENSE_MAX_NEURONS
         op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
-        if cfg.usage_balance:  # fitted after training (balance.usage_bias); absent otherwise, as in older checkpoints
-            self.register_buffer("usage_bias", torch.zeros(cfg.n_neurons))  # (n,)
-        if cfg.prototype_readout:  # fitted after training (readout.fit_prototypes); absent otherwise
-            self.register_buffer("prototypes", torch.zeros(cfg.n_neurons, in_features))  # (n, d)
-            self.register_buffer("prototype_count", torch.zeros(cfg.n_neurons))  # (n,) images behind each
-            self.register_buffer("window", window_index(cfg.grid, cfg.circular), persistent=False)
         if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
             self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
@@ -202,22 +204,10 @@ class SOMHead(nn.Module):
             else:
                 H, W = self.grid
                 m = fixed_convolution(y.view(-1, 1, H, W), self.kernel.float(), self.boundary).flatten(1)  # (N, n)
-            if self.cfg.usage_balance:
-                m = m + self.usage_bias.float()
             return m
 
-    def read_out(self, h: torch.Tensor, top2: torch.Tensor) -> torch.Tensor:
-        """The best and second-best neurons (N, 2) the map reports for embeddings ``h``: ``top2``, the Softmax's
-        two largest outputs, or with ``model.prototype_readout`` those refined by the neurons' prototypes
-        (:func:`urlsom_core.readout.local_top2`; the network's own until the prototypes are fitted)."""
-        if not self.cfg.prototype_readout:
-            return top2
-        return local_top2(h, top2, self.prototypes, self.prototype_count, self.window)
-
     def forward(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
-        logits = self.logits(h, noise_std)
-        with torch.autocast(logits.device.type, enabled=False):
-            return torch.softmax(logits, dim=1)
+        return softmax(self.logits(h, noise_std))
 
 
 class URLSOM(nn.Module):

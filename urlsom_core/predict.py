@@ -1,58 +1,93 @@
-"""Un-augmented outputs of a trained map: winners, second choices and backbone features."""
+"""Un-augmented outputs of a trained map: winners, second choices and backbone features, the network's own
+(the paper's map) and, given a readout (:mod:`urlsom_core.readouts`), the map as read out beside them."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from .augment import Augment
 from .data import ImageData
-from .model import URLSOM
+from .metrics import participation_ratio
+from .model import URLSOM, softmax
+
+
+class ReadoutLike(Protocol):
+    """What :func:`predict` applies of a readout fitted after training (:class:`urlsom_core.readouts.Readout`,
+    which builds on this module)."""
+
+    @property
+    def usage_balance(self) -> bool: ...
+
+    @property
+    def prototype_readout(self) -> bool: ...
+
+    def softmax(self, logits: torch.Tensor) -> torch.Tensor: ...
+
+    def refine(self, h: torch.Tensor, top2: torch.Tensor) -> torch.Tensor: ...
 
 
 @torch.no_grad()
 def predict(
     model: URLSOM, data: ImageData, aug: Augment, device: torch.device, batch: int = 1024, embed: bool = False,
-    amp: bool = True, activations: bool = False,
+    amp: bool = True, readout: ReadoutLike | None = None, activations: bool = False,
 ) -> dict[str, np.ndarray]:
     """Un-augmented outputs of ``model`` on ``data``.
 
-    Returns ``winner`` (N,) and ``top2`` (N, 2) neuron indices (ties go to the lower index; with
-    ``model.prototype_readout`` the readout's, ``SOMHead.read_out``), ``spread`` (N,),
-    the number of neurons each output spreads over (``metrics.participation_ratio`` of the Softmax), if
-    ``embed`` the backbone features ``embedding`` (N, d), and if ``activations`` the Softmax itself,
-    ``softmax`` (N, n) float32 (Eq. 1's output, usage bias included). On CUDA the images go up from pinned memory
-    asynchronously and the results come back once, at the end."""
+    Returns the network's own ``winner`` (N,) and ``top2`` (N, 2) neuron indices, the argmax and the two
+    largest outputs of the Softmax of Eq. 1 (ties go to the lower index), ``spread`` (N,), the number of
+    neurons each output spreads over (:func:`~urlsom_core.metrics.participation_ratio` of the Softmax), and,
+    if ``embed``, the backbone features ``embedding`` (N, d). With a ``readout``, from the same forward pass,
+    the map as read out: ``readout_winner``, ``readout_top2`` and ``readout_spread`` (the Softmax with the
+    readout's bias, its top two refined by the prototypes), and where the readout has both a bias and
+    prototypes ``bias_top2``, the top two with the bias before the prototypes refine them. If ``activations``,
+    the network's Softmax itself, ``softmax`` (N, n) float32 (Eq. 1's output, no readout). On CUDA the images
+    go up from pinned memory asynchronously and the results come back once, at the end."""
     was = model.training
     model.eval()
     src = data.images
     if device.type == "cuda" and not src.is_cuda:
         src = src.pin_memory()
-    top2, spread, embs, probs = [], [], [], []
+    out: dict[str, list[torch.Tensor]] = {}
+
+    def keep(key: str, value: torch.Tensor) -> None:
+        out.setdefault(key, []).append(value)
+
     for i in range(0, len(data), batch):
         x = aug.plain(src[i : i + batch].to(device, non_blocking=True))
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         with _autocast(device, amp):
             h = model.embed(x)
-            p = model.head(h)
-        top2.append(model.head.read_out(h, torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2]))
-        spread.append(1.0 / p.double().square().sum(1))  # (b,): metrics.participation_ratio
+            logits = model.head.logits(h)  # (b, n) float32
+        p = softmax(logits)  # (b, n): Eq. 1's output, as model.head(h)
+        keep("top2", _top2(p))
+        keep("spread", participation_ratio(p))  # (b,) float64
         if embed:
-            embs.append(h.float())
+            keep("embedding", h.float())
         if activations:
-            probs.append(p.float())
+            keep("softmax", p.float())
+        if readout is not None:
+            q = readout.softmax(logits) if readout.usage_balance else p  # (b, n)
+            t2 = _top2(q) if readout.usage_balance else out["top2"][-1]
+            if readout.usage_balance and readout.prototype_readout:
+                keep("bias_top2", t2)
+            keep("readout_top2", readout.refine(h, t2))
+            keep("readout_spread", participation_ratio(q))
     model.train(was)
-    t2 = torch.cat(top2).cpu()
-    out = {"winner": t2[:, 0].numpy(), "top2": t2.numpy(), "spread": torch.cat(spread).cpu().numpy()}
-    if embed:
-        out["embedding"] = torch.cat(embs).cpu().numpy()
-    if activations:
-        out["softmax"] = torch.cat(probs).cpu().numpy()
-    return out
+    res = {k: torch.cat(v).cpu().numpy() for k, v in out.items()}
+    res["winner"] = res["top2"][:, 0]
+    if readout is not None:
+        res["readout_winner"] = res["readout_top2"][:, 0]
+    return res
+
+
+def _top2(p: torch.Tensor) -> torch.Tensor:
+    """The two largest outputs of each row of ``p`` (N, n), ties to the lower index: (N, 2) int64."""
+    return torch.sort(p, dim=1, descending=True, stable=True).indices[:, :2]
 
 
 def _autocast(device: torch.device, enabled: bool = True, cpu: bool = False) -> Any:

@@ -2,18 +2,24 @@
 
 A run directory holds::
 
-    config.json      the config, its key and what was resolved from the data (input size, flips, sizes)
+    config.json      the config, its key and what was resolved from the data (input size, flips, sizes, and the
+                     training images' channel statistics ``channel_stats``, computed once per run)
     manifest.json    status ("running" until the very end, then "complete"; "interrupted" or "failed" with a
                      ``reason`` when a signal or an error stopped it), provenance, file hashes, and with
                      ``data.skip_bad_images`` the image files left out (``skipped_bad_images``)
     history.jsonl    one row per epoch (loss terms, learning rate, monitor NS, seconds)
     checkpoint.pt    resumable state (model, optimizer, RNG states); checkpoint.prev.pt the one before
-    metrics.json     neural selectivity and the map metrics, with provenance
-    assignments.npz  ``winner`` and ``label`` per training sample (and ``heldout_*`` when scored)
+    metrics.json     the network's own figures (neural selectivity, the map metrics) with provenance, and with
+                     a readout its own section ``readout`` (``evaluation.evaluate``)
+    assignments.npz  ``winner``, ``top2`` and ``label`` per training sample (``heldout_*`` when scored;
+                     ``readout_*`` with a readout)
+    readout.pt       with ``model.usage_balance`` or ``model.prototype_readout``: the readout fitted after
+                     training (``readouts.Readout``)
 
 Every file is written atomically. A directory whose manifest is not "complete", whose config differs, or
 whose files do not match their recorded hashes is never a cache hit; ``get_or_train`` says why it trains.
-One process writes a run at a time (``.lock``); a killed one leaves at most temporary files, removed by the
+Each result file is hashed once on a cache hit (the check) and once on a training (the manifest). One
+process writes a run at a time (``.lock``); a killed one leaves at most temporary files, removed by the
 next writer, and rerunning the same command resumes from the last checkpoint.
 
 Example:
@@ -28,12 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +45,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import checkpoint as ckpt
+from . import readouts
 from .augment import Augment
-from .balance import fit_usage_bias
+from .checkpoint import CheckpointError
 from .config import ConfigError, RunConfig
-from .data import ImageData, Splits, check_spec, load_dataset, resolve
+from .data import ImageData, Splits, align_classes, check_spec, inverted_copies, load_dataset, match_channels, resolve
+from .distributed import pick_device
+from .evaluation import evaluate, unnest_assignments, unnest_metrics
 from .files import (
     DirLock,
     RunFileError,
@@ -56,19 +64,14 @@ from .files import (
     write_json,
     write_jsonl,
 )
-from .metrics import (
-    heldout_neural_selectivity,
-    heldout_on_dead,
-    map_metrics,
-    neural_selectivity,
-    topographic_error,
-    usage_metrics,
-)
 from .model import URLSOM
-from .readout import fit_readout_prototypes
-from .train import CheckpointError, Trainer, TrainingDiverged, TrainingInterrupted, make_augment, pick_device, predict
+from .predict import predict
+from .readouts import READOUT_FILE, Readout
+from .signals import TrainingInterrupted
+from .train import Trainer, TrainingDiverged, make_augment
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
+DEFAULT_CHECKPOINT_SECONDS = 120.0
 
 
 class RunMismatch(ConfigError):
@@ -85,7 +88,11 @@ def _sha256(path: Path) -> str:
 
 @dataclass
 class Run:
-    """A finished run, loaded from its directory."""
+    """A finished run, loaded from its directory.
+
+    ``metrics`` and :meth:`assignments` are in the layout of :func:`~urlsom_core.evaluation.evaluate` (the
+    network's own figures and winners first, a readout's beside them), also for a run whose files nest the
+    network's figures under ``usage_balance.before`` (read through ``evaluation.unnest_metrics``)."""
 
     path: Path
     config: RunConfig
@@ -98,17 +105,23 @@ class Run:
 
     @classmethod
     def load(cls, path: str | Path, cache_hit: bool = False) -> Run:
+        """The complete run at ``path``, after checking it (:func:`incomplete_reason`: its files' hashes)."""
         path = Path(path)
         why = incomplete_reason(path)
         if why:
             raise ConfigError(f"run {path}: not a complete run ({why})")
+        return cls._read(path, cache_hit)
+
+    @classmethod
+    def _read(cls, path: Path, cache_hit: bool) -> Run:
+        """The run at ``path``, already checked by the caller."""
         c = read_json(path / "config.json")
-        return cls(path, RunConfig.from_dict(c["config"]), read_json(path / "metrics.json"),
+        return cls(path, RunConfig.from_dict(c["config"]), unnest_metrics(read_json(path / "metrics.json")),
                    read_jsonl(path / "history.jsonl"), read_json(path / "manifest.json"), c["resolved"], cache_hit)
 
     def assignments(self) -> dict[str, np.ndarray]:
         with np.load(self.path / "assignments.npz") as z:
-            return {k: z[k] for k in z.files}
+            return unnest_assignments({k: z[k] for k in z.files})
 
     def splits(self) -> Splits:
         """The run's data, loaded again (same config, same images)."""
@@ -124,49 +137,53 @@ class Run:
                               "--eval-dataset)")
         return sp
 
+    def channel_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The training images' channel statistics (mean, std), as stored with the run; a run stored without
+        them has them computed from its training images (:meth:`splits`)."""
+        st = self.resolved.get("channel_stats")
+        if st is not None:
+            return tuple(float(v) for v in st["mean"]), tuple(float(v) for v in st["std"])
+        return self.splits().train.channel_stats()
+
+    def augment(self) -> Augment:
+        """The run's augmentation (its un-augmented path, ``plain``, is what prediction uses)."""
+        r = self.resolved
+        return make_augment(self.config, int(r["input_size"]), bool(r["flip"]), self.channel_stats())
+
     def load_model(self, device: str = "cpu") -> URLSOM:
+        """The trained network (the paper's map), in eval mode."""
         dev = pick_device(device)
         ck = torch.load(self.path / "checkpoint.pt", map_location=dev, weights_only=True)
         model = URLSOM(self.config.model, in_channels=int(self.resolved["channels"])).to(dev)
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(ckpt.model_state(ck))
         return model.eval()
 
+    def readout(self) -> Readout | None:
+        """The run's fitted readout (``readout.pt``; or, for a run whose checkpoint carried it, from there), or
+        None when its config asks for none."""
+        m = self.config.model
+        if not (m.usage_balance or m.prototype_readout):
+            return None
+        if (self.path / READOUT_FILE).exists():
+            return Readout.load(self.path / READOUT_FILE)
+        state = torch.load(self.path / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+        found = readouts.from_model_state(self.config, state, (self.metrics.get("readout") or {}).get("rounds"))
+        if found is None:
+            raise ConfigError(f"run {self.path}: its config has a readout but the run holds no fitted readout "
+                              f"({READOUT_FILE} is missing); allowed: a complete run, or delete it to train again")
+        return found
+
     def predict(self, data: ImageData, device: str = "cpu", embed: bool = False) -> dict[str, np.ndarray]:
-        """Winners (and optionally embeddings) of this run's map on ``data``."""
-        dev = pick_device(device)
-        aug = make_augment(self.config, self.splits())
-        return predict(self.load_model(device), data, aug, dev, embed=embed)
-
-
-def network_figures(metrics: dict[str, Any]) -> dict[str, Any]:
-    """A run's figures with the network's own winners, the paper's map (the argmax of Eq. 3's Softmax): the
-    ``before`` of ``usage_balance`` when a bias was fitted after training (``model.usage_balance``), else that
-    of ``prototype_readout``, else ``metrics`` itself. Keys as in metrics.json (NS, live neurons, TE ...).
-
-    Example:
-        >>> network_figures({"active_neurons": 880, "usage_balance": {"before": {"active_neurons": 580}}})
-        {'active_neurons': 580}
-        >>> network_figures({"active_neurons": 580})
-        {'active_neurons': 580}
-    """
-    for key in ("usage_balance", "prototype_readout"):
-        before = (metrics.get(key) or {}).get("before")
-        if before:
-            return before
-    return metrics
-
-
-def network_winners(assignments: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The network's own winners of the training images in a run's assignments (the paper's map, the winners
-    :func:`network_figures` scores): ``network_winner`` when a bias or a readout was fitted after training,
-    else ``winner``."""
-    return assignments["network_winner"] if "network_winner" in assignments else assignments["winner"]
+        """:func:`~urlsom_core.predict.predict` of this run's map on ``data``: the network's own winners and,
+        with a readout, the readout's beside them (``readout_winner``, ...)."""
+        return predict(self.load_model(device), data, self.augment(), pick_device(device), embed=embed,
+                       readout=self.readout())
 
 
 def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
     """Why ``path`` is not a usable complete run of ``cfg`` (None when it is): no manifest, another
     config, a status other than "complete" (with the recorded reason), or a file missing or not matching
-    the hash recorded when the run completed."""
+    the hash recorded when the run completed (each file hashed once)."""
     path = Path(path)
     m = path / "manifest.json"
     if not m.exists():
@@ -210,82 +227,42 @@ def check_inputs(cfg: RunConfig, device: str) -> torch.device:
     return pick_device(device)
 
 
-def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metrics and assignments of a trained model on its training data (and held-out data)."""
-    aug = make_augment(run_cfg, splits)
-    n = run_cfg.model.n_neurons
-    tr = predict(model, splits.train, aug, device, embed=True)
-    y = splits.train.labels.numpy()
-    metrics: dict[str, Any] = dict(neural_selectivity(tr["winner"], y, n))
-    metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"],
-                               torus=run_cfg.model.circular))  # usage metrics included
-    metrics["output_spread"] = float(np.median(tr["spread"]))  # neurons an un-augmented output spreads over
-    assign = {"winner": tr["winner"].astype(np.int32), "label": y.astype(np.int16), "top2": tr["top2"].astype(np.int32)}
-    if splits.heldout is not None:
-        te = predict(model, splits.heldout, aug, device)
-        ye = splits.heldout.labels.numpy()
-        metrics["heldout_neural_selectivity"] = heldout_neural_selectivity(tr["winner"], y, te["winner"], ye, n)
-        metrics["heldout_active_neurons"] = int(np.unique(te["winner"]).size)
-        metrics["heldout_on_dead"] = heldout_on_dead(tr["winner"], te["winner"], n)
-        assign.update(heldout_winner=te["winner"].astype(np.int32), heldout_label=ye.astype(np.int16))
-    return metrics, assign
+def checkpoint_interval(seconds: float | None = None) -> float:
+    """Seconds between mid-epoch checkpoints: ``seconds`` (0: every step), or 120 when None."""
+    if seconds is None:
+        return DEFAULT_CHECKPOINT_SECONDS
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"checkpoint interval {seconds}: allowed is a number of seconds >= 0")
+    return float(seconds)
 
 
-def current_figures(model: URLSOM, splits: Splits, aug: Augment, cfg: RunConfig, device: torch.device,
-                    embed: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The map's figures as ``model`` reads out now (NS, live neurons, TE and, with a held-out split, held-out
-    NS and the held-out share on neurons that won no training image), and ``predict``'s output on the training
-    images: the ``before`` of what is fitted after training (:func:`balance_usage`, :func:`fit_readout`)."""
-    n = cfg.model.n_neurons
-    tr = predict(model, splits.train, aug, device, embed=embed)
-    w, y = tr["winner"], splits.train.labels.numpy()
-    figures: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
-                               "active_neurons": int(np.unique(w).size),
-                               "topographic_error": topographic_error(tr["top2"], cfg.model.grid,
-                                                                      torus=cfg.model.circular)}
-    if splits.heldout is not None:
-        we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
-        figures.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
-                       heldout_on_dead=heldout_on_dead(w, we, n))
-    return figures, tr
+def _stored(cfg: RunConfig, out: Path, log: Callable[[str], None]) -> tuple[Run | None, bytes | None]:
+    """The complete run of ``cfg`` at ``out`` (a cache hit), else None after logging why it trains; and the
+    manifest's bytes as checked (None without one), so that the writer re-checks only a manifest that changed.
+    Another config at ``out`` is a :class:`RunMismatch`."""
+    if not (out / "config.json").exists():
+        return None, None
+    try:
+        old: RunConfig | None = RunConfig.from_dict(read_json(out / "config.json")["config"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        old = None
+        log(f"run {out}: config.json is unreadable ({e}); its checkpoint is used only if it holds this config")
+    if old is not None and old != cfg:
+        raise RunMismatch(f"--out {out} holds a run of another config ({'; '.join(cfg.diff(old))}); "
+                          "allowed: the same config, or a new directory")
+    seen = _manifest_bytes(out)
+    why = incomplete_reason(out, cfg)
+    if why is None:
+        return Run._read(out, cache_hit=True), seen
+    log(f"run {out}: {why}; training (resuming from its checkpoint if there is one)")
+    return None, seen
 
 
-def balance_usage(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fit the model's usage-balancing bias on the training images (``balance.fit_usage_bias``) and return
-    the map's figures without it (``before``: NS, live neurons, held-out NS, the held-out share on neurons
-    that won no training image, TE and ``metrics.usage_metrics``), so that metrics.json shows what the bias
-    changed, and the network's own winners of the training images (``network_winner``, for assignments.npz)."""
-    aug = make_augment(cfg, splits)
-    n = cfg.model.n_neurons
-    model.head.usage_bias.zero_()
-    before, tr = current_figures(model, splits, aug, cfg, device)
-    before.update(usage_metrics(tr["winner"], cfg.model.grid, torus=cfg.model.circular))
-    fit_usage_bias(model, splits.train.images, aug.plain, device)
-    log(f"usage balance: a bias fitted on {len(splits.train):,} training images; without it "
-        f"{before['active_neurons']} of {n} neurons won a training image")
-    return {"before": before, "network_winner": tr["winner"].astype(np.int32)}
-
-
-def fit_readout(cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.device,
-                log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fit the model's prototype readout on the un-augmented training images (``readout.fit_prototypes``,
-    from the network's winners, its usage bias included) and return the map's figures with the network's own
-    winners (``before``: NS, live neurons, held-out NS, the held-out share on neurons that won no training
-    image, and TE), so that metrics.json shows what the readout changed, and those winners of the training
-    images (``network_winner``)."""
-    aug = make_augment(cfg, splits)
-    n = cfg.model.n_neurons
-    head = model.head
-    head.prototype_count.zero_()  # no prototypes: predict reports the network's own winners
-    before, tr = current_figures(model, splits, aug, cfg, device, embed=True)
-    emb, net_top2 = torch.from_numpy(tr["embedding"]), torch.from_numpy(tr["top2"])
-    P, counts, rounds = fit_readout_prototypes(emb, net_top2, n, head.window.cpu())
-    head.prototypes.copy_(P)
-    head.prototype_count.copy_(counts)
-    log(f"prototype readout: {int((counts > 0).sum())} of {n} neurons got a prototype from {len(splits.train):,} "
-        f"training images ({rounds} rounds)")
-    return {"before": before, "rounds": rounds, "network_winner": tr["winner"].astype(np.int32)}
+def _manifest_bytes(out: Path) -> bytes | None:
+    try:
+        return (out / "manifest.json").read_bytes()
+    except OSError:
+        return None
 
 
 def train_run(
@@ -301,7 +278,7 @@ def train_run(
 
     Only one process writes a run at a time (a lock on ``out/.lock``). A failure or a stop signal records
     status "failed" / "interrupted" and its reason in manifest.json before the error propagates.
-    ``checkpoint_seconds``: mid-epoch checkpoint interval (default: $URLSOM_CHECKPOINT_SECONDS, else 120).
+    ``checkpoint_seconds``: mid-epoch checkpoint interval (default 120).
     ``defaults_rule``: the line saying which defaults the config got from the data and the machine
     (``defaults.auto_defaults``); logged once the data is loaded, written beside the config in config.json and
     into manifest.json.
@@ -309,19 +286,15 @@ def train_run(
     out = Path(out)
     dev = check_inputs(cfg, device)
     every = checkpoint_interval(checkpoint_seconds)
-    if (out / "config.json").exists():
-        try:
-            old: RunConfig | None = RunConfig.from_dict(read_json(out / "config.json")["config"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            old = None
-            log(f"run {out}: config.json is unreadable ({e}); its checkpoint is used only if it holds this config")
-        if old is not None and old != cfg:
-            raise RunMismatch(f"--out {out} holds a run of another config ({'; '.join(cfg.diff(old))}); "
-                              "allowed: the same config, or a new directory")
-        why = incomplete_reason(out, cfg)
-        if why is None:
-            return Run.load(out, cache_hit=True)
-        log(f"run {out}: {why}; training (resuming from its checkpoint if there is one)")
+    run, seen = _stored(cfg, out, log)
+    if run is not None:
+        return run
+    return _train(cfg, out, dev, progress, log, every, defaults_rule, seen)
+
+
+def _train(cfg: RunConfig, out: Path, dev: torch.device, progress: bool, log: Callable[[str], None],
+           checkpoint_seconds: float, defaults_rule: str | None, seen: bytes | None) -> Run:
+    """Load the data, take the lock and train; ``seen``: the manifest's bytes when :func:`_stored` checked it."""
     splits = resolve(cfg.data)  # fails before anything is written when the data is bad
     if splits.skipped:
         shown = ", ".join(f"{b['file']} ({b['reason']})" for b in splits.skipped[:5])
@@ -334,24 +307,10 @@ def train_run(
     with DirLock(out) if writer else contextlib.nullcontext():
         if writer:
             remove_stale_temporaries(out)  # left by a process killed mid-write; the lock says it is dead
-            if incomplete_reason(out, cfg) is None:  # another process completed it while we waited
-                return Run.load(out, cache_hit=True)
-        return _train_locked(cfg, out, dev, splits, progress, log, every, defaults_rule)
-
-
-def checkpoint_interval(seconds: float | None = None) -> float:
-    """Seconds between mid-epoch checkpoints: ``seconds``, else $URLSOM_CHECKPOINT_SECONDS, else 120 (0: every step)."""
-    if seconds is None:
-        env = os.environ.get("URLSOM_CHECKPOINT_SECONDS")
-        if env is None:
-            return 120.0
-        try:
-            seconds = float(env)
-        except ValueError:
-            raise ConfigError(f"URLSOM_CHECKPOINT_SECONDS {env!r}: allowed is a number of seconds >= 0") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConfigError(f"checkpoint interval {seconds}: allowed is a number of seconds >= 0")
-    return float(seconds)
+            # another process may have completed it before we took the lock: then its manifest changed
+            if _manifest_bytes(out) != seen and incomplete_reason(out, cfg) is None:
+                return Run._read(out, cache_hit=True)
+        return _train_locked(cfg, out, dev, splits, progress, log, checkpoint_seconds, defaults_rule)
 
 
 def _train_locked(
@@ -359,10 +318,12 @@ def _train_locked(
     checkpoint_seconds: float, defaults_rule: str | None = None,
 ) -> Run:
     t0 = time.time()
+    mean, std = splits.train.channel_stats()  # once per run; stored with it, read back by evaluation and predict
     resolved = {
         "input_size": splits.input_size, "flip": splits.flip, "channels": splits.train.channels,
         "n_train": len(splits.train), "n_heldout": len(splits.heldout) if splits.heldout else 0,
         "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
+        "channel_stats": {"mean": list(mean), "std": list(std)},
     }
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun only rank 0 writes files
     rule = {"defaults_rule": defaults_rule} if defaults_rule else {}
@@ -382,7 +343,8 @@ def _train_locked(
     if writer:
         write_json(out / "manifest.json", manifest)
 
-    trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log)
+    trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log,
+                      stats=(mean, std))
     history_path = out / "history.jsonl"
 
     def on_epoch(row: dict[str, Any]) -> None:
@@ -399,21 +361,12 @@ def _train_locked(
     if trainer.rank != 0:
         return None  # type: ignore[return-value]
     write_jsonl(history_path, result.history)
-    balanced = balance_usage(cfg, result.model, splits, dev, log) if cfg.model.usage_balance else None
-    readout = fit_readout(cfg, result.model, splits, dev, log) if cfg.model.prototype_readout else None
-    if balanced is not None or readout is not None:
-        trainer.save_checkpoint()  # the model with its fitted bias and prototypes
-    metrics, assign = evaluate(cfg, result.model, splits, dev)
-    # the network's own winners (the paper's map: no bias, no readout), beside the winners read out
-    fitted = [f for f in (balanced, readout) if f is not None]
-    if fitted:
-        assign["network_winner"] = fitted[0]["network_winner"]
-    for f in fitted:
-        f.pop("network_winner")
-    if balanced is not None:
-        metrics["usage_balance"] = balanced
+    readout = readouts.fit(cfg, result.model, splits.train, trainer.aug, dev, log)  # not the paper's: optional
+    files = list(RESULT_FILES)
     if readout is not None:
-        metrics["prototype_readout"] = readout
+        readout.save(out / READOUT_FILE)
+        files.append(READOUT_FILE)
+    metrics, assign = evaluate(cfg, result.model, trainer.aug, dev, splits.train, splits.heldout, readout)
     metrics.update(
         epochs_trained=result.epochs, stop_reason=result.stop_reason, train_seconds=round(result.train_seconds, 3),
         final_loss=result.history[-1]["loss"] if result.history else None, config_key=cfg.key(), provenance=prov,
@@ -425,10 +378,10 @@ def _train_locked(
         status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), stop_reason=result.stop_reason,
         epochs=result.epochs, train_seconds=round(result.train_seconds, 3),
         wall_time_s=round(time.time() - t0 + manifest["wall_time_s"], 3),
-        files={name: _sha256(out / name) for name in RESULT_FILES},
+        files={name: _sha256(out / name) for name in files},
     )
     write_json(out / "manifest.json", manifest)
-    return Run.load(out)
+    return Run._read(out, cache_hit=False)
 
 
 def _record_stop(out: Path, manifest: dict[str, Any], status: str, reason: str, wall: float,
@@ -441,12 +394,6 @@ def _record_stop(out: Path, manifest: dict[str, Any], status: str, reason: str, 
         write_json(out / "manifest.json", manifest)
     except RunFileError:
         pass
-
-
-def stderr_log(line: str) -> None:
-    """A training's messages (why a run trains or resumes, the epoch-time line, warnings) to stderr: the
-    ``urlsom`` command's log, and the notebooks', whose stderr the book leaves out of its pages."""
-    print(line, file=sys.stderr, flush=True)
 
 
 def run_dir(cfg: RunConfig, root: str | Path = "runs") -> Path:
@@ -472,7 +419,7 @@ def get_or_train(
     log : callable
         Receives why a run trains, resumes or is reused.
     checkpoint_seconds : float, optional
-        Mid-epoch checkpoint interval; default ``$URLSOM_CHECKPOINT_SECONDS`` or 120.
+        Mid-epoch checkpoint interval; default 120.
 
     Returns
     -------
@@ -481,38 +428,19 @@ def get_or_train(
         ``predict(data)`` and its provenance.
     """
     path = run_dir(cfg, root)
-    if (path / "config.json").exists():
-        why = incomplete_reason(path, cfg)
-        if why is None:
-            return Run.load(path, cache_hit=True)
-    else:
+    every = checkpoint_interval(checkpoint_seconds)
+    if not (path / "config.json").exists():
         log(f"run {path.name}: not in the store; training")
-    return train_run(cfg, path, device=device, progress=progress, log=log, checkpoint_seconds=checkpoint_seconds)
-
-
-def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any]:
-    """Metrics of ``run``'s map on another dataset; held-out NS uses the run's own neuron labels."""
-    out = run.predict(data, device, embed=True)
-    a = run.assignments()
-    n = run.config.model.n_neurons
-    y = data.labels.numpy()
-    m: dict[str, Any] = dict(neural_selectivity(out["winner"], y, n))
-    m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"],
-                         torus=run.config.model.circular))
-    m["heldout_neural_selectivity"] = heldout_neural_selectivity(a["winner"], a["label"], out["winner"], y, n)
-    m["heldout_on_dead"] = heldout_on_dead(a["winner"], out["winner"], n)
-    m["dataset"] = data.name
-    m["n_samples"] = len(data)
-    return m
+    run, seen = _stored(cfg, path, log)
+    if run is not None:
+        return run
+    return _train(cfg, path, check_inputs(cfg, device), progress, log, every, None, seen)
 
 
 def load_for_eval(run: Run, spec: str, subset: int | None = None) -> ImageData:
-    from .data import align_classes, inverted_copies, match_channels
-
+    """The dataset ``spec`` as ``run``'s network sees its images: its input size, channels, class order and,
+    with ``data.invert_fraction``, inverted copies as its held-out part gets them. The run's training images
+    are not read."""
     d = load_dataset(spec, run.config.data, subset, input_size=int(run.resolved["input_size"]))
     d = inverted_copies(d, run.config.data, held_out=True)  # as resolve does for the run's own held-out part
     return align_classes(match_channels(d, int(run.resolved["channels"])), list(run.resolved["classes"]))
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -29,7 +29,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,10 @@ import torch
 
 from . import checkpoint as ckpt
 from .augment import Augment
-from .checkpoint import CHECKPOINT, CHECKPOINT_FORMAT, CheckpointError
+from .checkpoint import CHECKPOINT
 from .config import ConfigError, RunConfig
 from .data import Splits
-from .distributed import GlobalBatchNorm2d, distributed, init_distributed, max_over_ranks, pick_device, sync_batchnorm  # noqa: F401 - re-exported
-from .files import RunFileError
+from .distributed import distributed, max_over_ranks, pick_device, sync_batchnorm
 from .loss import urlsom_loss
 from .metrics import neural_selectivity, topographic_error
 from .model import URLSOM
@@ -63,10 +62,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_augment(cfg: RunConfig, splits: Splits) -> Augment:
-    mean, std = splits.train.channel_stats()
-    return Augment(out_size=splits.input_size, flip=splits.flip, crop_min=cfg.data.crop_min, mean=mean, std=std,
-                   jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
+def make_augment(cfg: RunConfig, input_size: int, flip: bool,
+                 stats: tuple[Sequence[float], Sequence[float]]) -> Augment:
+    """The run's augmentation (paper Sec. V.B): views of side ``input_size`` (``flip``: with horizontal flips),
+    normalised by the training set's channel statistics ``stats`` = (mean, std) per channel
+    (``ImageData.channel_stats``, computed once per run and stored with it), as ``cfg.data`` says."""
+    mean, std = stats
+    return Augment(out_size=int(input_size), flip=bool(flip), crop_min=cfg.data.crop_min, mean=tuple(mean),
+                   std=tuple(std), jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
 
 
 def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
@@ -125,6 +128,9 @@ class Trainer:
     sync_every : int
         Read the loss terms back from the device (finiteness check, progress) every this many steps and
         at the end of every epoch.
+    stats : tuple, optional
+        The training images' channel statistics (mean, std) (``ImageData.channel_stats``); computed from
+        ``splits`` when not given (the run store passes the ones it stores with the run).
 
     Attributes
     ----------
@@ -147,6 +153,7 @@ class Trainer:
         checkpoint_seconds: float = 120.0,
         log: Callable[[str], None] = print,
         sync_every: int = 25,
+        stats: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> None:
         if not (isinstance(sync_every, int) and sync_every >= 1):
             raise ConfigError(f"sync_every {sync_every!r}: allowed is an integer >= 1")
@@ -156,7 +163,8 @@ class Trainer:
         self.sync_every = sync_every
         self.rank, self.world = distributed()
         seed_everything(cfg.train.seed)
-        self.aug = make_augment(cfg, splits)
+        self.stats = stats if stats is not None else splits.train.channel_stats()
+        self.aug = make_augment(cfg, splits.input_size, splits.flip, self.stats)
         self.model = build_model(cfg, splits.train.channels, self.device)
         self.amp = cfg.train.amp and self.device.type == "cuda"  # also the monitor's predictions
         self.amp_cpu = cfg.train.amp and cfg.train.amp_cpu and self.device.type == "cpu"  # training steps only
@@ -464,7 +472,7 @@ class Trainer:
 
         An unreadable or altered file, or one of another config, is a :class:`CheckpointError` naming it."""
         ck = ckpt.load(path, self.cfg)
-        self.model.load_state_dict(ck["model"])
+        self.model.load_state_dict(ckpt.model_state(ck))
         self.opt.load_state_dict(ck["optimizer"])
         s = self.state
         s.epoch, s.step, s.perm = ck["epoch"], ck["step"], ck["perm"]
@@ -567,5 +575,4 @@ def _show(bar: Any, text: str, advance: bool = False) -> None:
         bar.set_postfix_str(text)
 
 
-__all__ = ["Trainer", "TrainResult", "epoch_time_line", "TrainingDiverged", "TrainingInterrupted", "CheckpointError", "RunFileError",
-           "predict", "pick_device", "init_distributed", "CHECKPOINT_FORMAT", "TERMS"]
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "epoch_time_line", "make_augment", "build_model", "TERMS"]
