@@ -454,8 +454,9 @@ def check_out(path: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     from urlsom_core.data import check_spec
     from urlsom_core.files import RunFileError, write_json
-    from urlsom_core.runs import stderr_log
     from urlsom_core.train import TrainingDiverged
+
+    from .notebook import stderr_log
 
     args = build_parser().parse_args(argv)
     try:

@@ -11,8 +11,8 @@ settings on the same images are the same run, trained once. A fitted SOM *is* a 
 
 Arrays given to :meth:`SOM.fit` are written once as an ``.npz`` (``images``, ``labels``: the ``npz:PATH``
 layout of :mod:`urlsom_core.data`) into a content-addressed cache, ``root/arrays/<hash>.npz``, so the run's
-config names a plain dataset spec. The run reads its training images again for the channel statistics that
-standardise every image it maps: keep that file (or the dataset the spec names) where the spec says.
+config names a plain dataset spec. The channel statistics that standardise every image it maps are stored
+with the run (``config.json``), so a saved SOM maps new images without its training data.
 
 New images reach the network as the run's own evaluation brings them (``runs.load_for_eval``): resized to the
 run's input size, brought to its channels, standardised with its training images' channel statistics
@@ -230,6 +230,13 @@ def map_images(run: Any, data: Any, device: str = "cpu", model: Any = None, aug:
     return res
 
 
+def _to_stderr(line: str) -> None:
+    """A training's messages (the defaults line, why a run trains or resumes, the epoch-time line) to stderr."""
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
 def _quiet(line: str) -> None:
     pass
 
@@ -344,10 +351,10 @@ class SOM:
             (N,) class of each image, for arrays: used only to score the map (neural selectivity, the class
             map); the training uses no label.
         """
-        from .runs import run_dir, stderr_log, train_run
+        from .runs import run_dir, train_run
 
         cfg, reason = self.config_for(images, labels)
-        log = stderr_log if self.verbose else _quiet
+        log = _to_stderr if self.verbose else _quiet
         self.run_ = train_run(cfg, run_dir(cfg, self.root), device=self.device, progress=self.verbose, log=log,
                               defaults_rule=reason)
         self.config_, self.defaults_rule_, self._net = cfg, reason, None
