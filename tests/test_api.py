@@ -169,9 +169,12 @@ def test_save_load_and_the_commands_read_the_saved_map(fitted, tmp_path, capsys)
     csv = tmp_path / "winners.csv"
     assert cli.main(["map", "--run", str(out), "--images", npz, "--out", str(csv)]) == 0
     lines = csv.read_text().splitlines()
-    assert lines[0] == "index,row,column,neuron,softmax" and len(lines) == 129
+    # the network's own winner first; the digits defaults fit a readout after training, whose winner follows
+    assert lines[0] == "index,row,column,neuron,softmax,readout_row,readout_column,readout_neuron" and len(lines) == 129
     rows = np.array([[int(v) for v in line.split(",")[1:3]] for line in lines[1:]])
     assert (rows == som.winner(x)).all()
+    read = np.array([[int(v) for v in line.split(",")[5:7]] for line in lines[1:]])
+    assert (read == som.winner(x, readout=True)).all()
     capsys.readouterr()
 
 

@@ -52,16 +52,19 @@ def test_a_folder_is_mapped_as_the_runs_evaluation_maps_it(run, folder, tmp_path
     assert main(["map", "--run", str(run), "--images", str(folder), "--out", str(out)]) == 0
     assert "mapped 12 images onto the 5x5 map" in capsys.readouterr().out
     rows = _read(out)
-    assert rows[0] == ["file", "row", "column", "neuron", "softmax"]
+    # the network's own winner (the paper's map), then the readout's: the digits defaults fit one after training
+    assert rows[0] == ["file", "row", "column", "neuron", "softmax", "readout_row", "readout_column", "readout_neuron"]
     assert [r[0] for r in rows[1:]] == sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))
     # the run's own evaluation path (urlsom evaluate: load_for_eval + Run.predict) on the same folder
     from urlsom_core.runs import Run, load_for_eval
 
     r = Run.load(run)
     data = load_for_eval(r, f"imagefolder:{folder}")
-    want = r.predict(data)["winner"]
+    want = r.predict(data)
     got = np.array([int(v[3]) for v in rows[1:]])
-    assert (got == want).all()
+    assert (got == want["winner"]).all()
+    assert (np.array([int(v[7]) for v in rows[1:]]) == want["readout_winner"]).all()
+    assert all(int(v[5]) * 5 + int(v[6]) == int(v[7]) for v in rows[1:])
     assert all(int(v[1]) * 5 + int(v[2]) == int(v[3]) for v in rows[1:])
     p = np.array([float(v[4]) for v in rows[1:]])
     assert ((p > 0) & (p <= 1)).all()
