@@ -14,9 +14,13 @@
 # %% [markdown]
 # # Fig. 6: a zoom into the map, samples scattered around their winner
 #
+# {glue:md}`page_note`
+#
 # A window of the Fig. 4 map (first seed; the same run, reused from the store), chosen where the most labels
-# meet. Each sample is scattered uniformly within $\pm$ jitter of its winning neuron; grey crosses mark dead
-# neurons, which won no sample. Data: {glue:text}`data_note`.
+# meet, drawn three ways as on Fig. 4's page: the class map (each neuron its majority class's colour, paler
+# the less pure), the image mosaic (each neuron's most typical image) and the paper's drawing, where each
+# sample is scattered uniformly within $\pm$ jitter of its winning neuron. Dead neurons, which won no
+# sample, are cross-hatched (grey crosses in the paper's drawing). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -40,7 +44,6 @@ nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against
 run = nb.runs[0]
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import numpy as np
 
 from urlsom_book import viz
@@ -48,13 +51,10 @@ from urlsom_book import viz
 a, m = run.assignments(), run.metrics
 grid_hw = run.config.model.grid
 window = viz.busiest_window(a["winner"], a["label"], grid_hw, size=int(nb.params["zoom"]))
-f, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], window=window,
-            jitter=float(nb.params["jitter"]), show_dead=True,
-            title=f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the {grid_hw[0]}x{grid_hw[1]} map")
-f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))
-nb.save(f)
-plt.show()
+f = nb.map_figure([run], [f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the "
+                          f"{grid_hw[0]}x{grid_hw[1]} map"], window=window, jitter=float(nb.params["jitter"]))
+f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"), fontsize=13)
+nb.show(f)
 
 # %% [markdown]
 # In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map

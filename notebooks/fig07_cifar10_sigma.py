@@ -14,9 +14,14 @@
 # %% [markdown]
 # # Fig. 7: sigma 3 against sigma 10, and the map inspector
 #
+# {glue:md}`page_note`
+#
 # The width of the fixed Gaussian filter sets how far a winner pulls its neighbours along. Two trainings
-# that differ only in sigma. Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
-# pick a run and a neuron and see the images it won.
+# that differ only in sigma, one row each, drawn three ways as on Fig. 4's page: the class map (each neuron
+# its majority class's colour, paler the less pure, dead neurons cross-hatched), the image mosaic (each
+# neuron's most typical image) and the paper's drawing (each image at its winner).
+# Data: {glue:text}`data_note`. Below the figure, an inspector of both maps: pick a run and a neuron and see the
+# images it won.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -37,20 +42,9 @@ nb = start("fig07_cifar10_sigma", globals())  # the parameters resolved against 
 runs = nb.runs  # one per sigma
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-
-from urlsom_book import viz
-
-f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
-for ax, run in zip(axes[0], runs, strict=True):
-    a, m = run.assignments(), run.metrics
-    viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
-                legend=ax is axes[0][-1],
-                title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, "
-                      f"{m['active_neurons']} live neurons")
-f.suptitle(nb.title("Fig. 7: the filter width sigma"))
-nb.save(f)
-plt.show()
+f = nb.map_figure(runs, [f"sigma {r.config.model.sigma:g}" for r in runs])
+f.suptitle(nb.title("Fig. 7: the filter width sigma"), fontsize=13)
+nb.show(f)
 
 # %% [markdown]
 # With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with

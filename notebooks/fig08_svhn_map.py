@@ -14,10 +14,14 @@
 # %% [markdown]
 # # Fig. 8: the SVHN map
 #
-# The map of the SVHN run (sigma 5, no horizontal flips), coloured by digit on the left. The paper explains
-# its two clusters per digit by SVHN's two kinds of numbers, light on dark and dark on light; on the right
-# the same map coloured by that contrast (measured on each image: is its border brighter than its centre?).
-# Data: {glue:text}`data_note`.
+# {glue:md}`page_note`
+#
+# The map of the SVHN run (sigma 5, no horizontal flips), drawn three ways as on Fig. 4's page: the class map
+# by digit (each neuron its majority digit's colour, paler the less pure, dead neurons cross-hatched), the
+# image mosaic (each neuron's most typical image) and the paper's drawing (each image at its winner). The
+# paper explains its two clusters per digit by SVHN's two kinds of numbers, light on dark and dark on light;
+# below, the same map coloured by that contrast (measured on each image: is its border brighter than its
+# centre?). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -40,6 +44,7 @@ run = nb.runs[0]
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from urlsom_book import viz
 from urlsom_core.metrics import neural_selectivity
@@ -48,13 +53,18 @@ a, m = run.assignments(), run.metrics
 grid_hw = run.config.model.grid
 light = viz.light_background(run.splits().train.images.numpy()).astype(int)
 contrast = neural_selectivity(a["winner"], light, m["n_neurons"])["neural_selectivity"]
+f = nb.map_figure([run], ["by digit"])
+f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"), fontsize=13)
+display(nb.show(f))
 f, axes = plt.subplots(1, 2, figsize=(12.4, 5.4), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0], classes=run.resolved["classes"],
-            title=f"by digit: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
-viz.wta_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[1], classes=["light digit, dark ground", "dark digit, light ground"],
-            title=f"by contrast: contrast NS {contrast:.3f}")
-f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"))
-nb.save(f)
+viz.class_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0],
+              classes=["light digit, dark ground", "dark digit, light ground"],
+              title=f"by contrast, class map: contrast NS {contrast:.3f}")
+viz.wta_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[1],
+            classes=["light digit, dark ground", "dark digit, light ground"], legend=False,
+            title="by contrast, the paper's drawing")
+f.suptitle(nb.title("Fig. 8: the same map coloured by contrast"))
+nb.save(f, "_contrast")
 plt.show()
 
 # %% [markdown]

@@ -14,7 +14,12 @@
 # %% [markdown]
 # # Fig. 9: the SVHN map with sigma 10
 #
-# The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:text}`data_note`.
+# {glue:md}`page_note`
+#
+# The SVHN training of Fig. 8 with a wider filter, sigma 10, drawn three ways as on Fig. 4's page: the class
+# map (each neuron its majority digit's colour, paler the less pure, dead neurons cross-hatched), the image
+# mosaic (each neuron's most typical image) and the paper's drawing (each image at its winner).
+# Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -37,23 +42,27 @@ run = nb.runs[0]
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from urlsom_book import viz
 from urlsom_core.runs import network_figures, network_winners
 
 a, m = run.assignments(), run.metrics
 net = network_figures(m)
-panels = [(a["winner"], f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")]
+f = nb.map_figure([run], [f"sigma {run.config.model.sigma:g}"])
+f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"), fontsize=13)
+display(nb.show(f))
 if net is not m:  # a bias was fitted after training: the network's own winners (the paper's map) beside
-    panels.append((network_winners(a), f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
-                                        f"{net['active_neurons']} live"))
-f, axes = plt.subplots(1, len(panels), figsize=(6.6 * len(panels), 5.8), layout="constrained", squeeze=False)
-for ax, (winners, title) in zip(axes[0], panels, strict=True):
-    viz.wta_map(winners, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax,
-                classes=run.resolved["classes"], legend=ax is axes[0][-1], title=title)
-f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
-nb.save(f)
-plt.show()
+    own = network_winners(a)
+    f, axes = plt.subplots(1, 2, figsize=(13.2, 5.8), layout="constrained")
+    viz.class_map(own, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=axes[0],
+                  classes=run.resolved["classes"], title=f"the network's own winners, class map: NS "
+                                                         f"{net['neural_selectivity']:.3f}, {net['active_neurons']} live")
+    viz.wta_map(own, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=axes[1],
+                classes=run.resolved["classes"], legend=False, title="the network's own winners, the paper's drawing")
+    f.suptitle(nb.title("Fig. 9: the map without the bias"))
+    nb.save(f, "_network")
+    plt.show()
 
 # %% [markdown]
 # With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of

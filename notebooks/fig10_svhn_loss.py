@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Fig. 10: the SVHN loss per epoch
 #
+# {glue:md}`page_note`
+#
 # The loss of the Fig. 8 run (the same run, reused from the store) per epoch, with its three terms, the
 # learning-rate steps and the epoch where training stopped. Data: {glue:text}`data_note`.
 

@@ -14,9 +14,14 @@
 # %% [markdown]
 # # Fig. 11: t-student filters
 #
+# {glue:md}`page_note`
+#
 # The Gaussian filter replaced by a heavy-tailed t-student filter $1/(1 + r^2/s)$ spanning the whole map,
-# with $s = 1$ and $s = 18$. Left: the two filters' radial profiles (and the Gaussian of Fig. 4 for
-# reference); right: the two maps. Data: {glue:text}`data_note`.
+# with $s = 1$ and $s = 18$. First the two filters' radial profiles (and the Gaussian of Fig. 4 for
+# reference); then the two maps, one row each, drawn three ways as on Fig. 4's page: the class map (each
+# neuron its majority class's colour, paler the less pure, dead neurons cross-hatched), the image mosaic
+# (each neuron's most typical image) and the paper's drawing (each image at its winner).
+# Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -43,19 +48,14 @@ import matplotlib.pyplot as plt
 from urlsom_book import viz
 
 grid_hw = runs[0].config.model.grid
-f, axes = plt.subplots(1, 1 + len(runs), figsize=(4.8 + 6.0 * len(runs), 5.2), layout="constrained",
-                       gridspec_kw={"width_ratios": [0.7] + [1.0] * len(runs)})
-viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=axes[0],
-                    sigma=nb.config().model.sigma)
-axes[0].set_title("filters (radial profile)", fontsize=10)
-for ax, run in zip(axes[1:], runs, strict=True):
-    a, m = run.assignments(), run.metrics
-    viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
-                title=f"1/(1+r²/{run.config.model.student_scale:g}): NS {m['neural_selectivity']:.3f}, "
-                      f"{m['active_neurons']} live")
-f.suptitle(nb.title("Fig. 11: t-student filters"))
-nb.save(f)
+f, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
+viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=ax, sigma=nb.config().model.sigma)
+ax.set_title("Fig. 11: the filters (radial profile)", fontsize=10)
+nb.save(f, "_filters")
 plt.show()
+f = nb.map_figure(runs, [f"1/(1+r²/{r.config.model.student_scale:g})" for r in runs])
+f.suptitle(nb.title("Fig. 11: t-student filters"), fontsize=13)
+nb.show(f)
 
 # %% [markdown]
 # With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with

@@ -378,7 +378,9 @@ def test_a_notebooks_training_messages_go_to_stderr_and_its_run_line_to_stdout(t
 
 def test_report_shows_every_number_and_the_papers_caption(tmp_path):
     fs = notebook.setup("fig04_cifar10_map", "tiny", out_dir=str(tmp_path))
-    md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100}, compare={"ns": "NS"}).data
+    md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100, "odd_key": 3, "network_note": ""},
+                   compare={"ns": "NS"}).data
     assert "| NS | 0.703 (Fig. 4: NS 70.3% (first run); Sec. V.C: 70%) | 0.500 |" in md
-    assert "| `live` |  | 12 |" in md and "xxxx" not in md
+    assert "| live neurons (won an image) |  | 12 |" in md and "xxxx" not in md  # a readable name, no long text
+    assert "| `odd_key` |  | 3 |" in md and "network_note" not in md  # an unnamed key as written; no prose text
     assert "The paper's caption of Fig. 4" in md and "60000 samples" in md
