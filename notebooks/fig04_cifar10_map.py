@@ -16,14 +16,8 @@
 #
 # {glue:md}`page_note`
 #
-# Two trainings that differ only in their seed, one row each, each map drawn three ways. Every image's
-# neuron is its winner, the argmax of its un-augmented Softmax output. Left, the class map: each neuron
-# filled with the colour of its majority class, paler the less pure it is (purity: the share of its images
-# in that class), grey and cross-hatched where a neuron won no image; the legend names the classes. Middle, the
-# image mosaic: each neuron shows its most typical image, the one whose backbone embedding is nearest the
-# mean embedding of the images it won. Right, the paper's own drawing: every image at its winning neuron,
-# moved at random within $\pm 0.4$ of it so that images sharing a neuron stay visible, coloured by its label
-# in the class map's colours. Data: {glue:text}`data_note`.
+# Two trainings that differ only in their seed, one row each: the class map, the image mosaic and the paper's
+# own drawing of the same map (how to read them: below the figure). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -45,10 +39,25 @@ from urlsom_book.notebook import start
 nb = start("fig04_cifar10_map", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per seed
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 f = nb.map_figure(runs, [f"seed {s}" for s in nb.params["seeds"]])
 f.suptitle(nb.title("Fig. 4: the map of all images, two seeds"), fontsize=13)
 nb.show(f)
+
+# %% [markdown]
+# Every image's neuron is its winner, the argmax of its un-augmented Softmax output. Left, the class map: each
+# neuron filled with the colour of its majority class, paler the less pure it is (purity: the share of its
+# images in that class), grey and cross-hatched where a neuron won no image; the legend names the classes.
+# Right, the paper's own drawing: every image at its winning neuron, moved at random within $\pm 0.4$ of it so
+# that images sharing a neuron stay visible, coloured by its label in the class map's colours. Below, the image
+# mosaic of each map: each neuron shows its most typical image, the one whose backbone embedding is nearest the
+# mean embedding of the images it won (cross-hatched where a neuron won none).
+
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
+
+for i, (seed, run) in enumerate(zip(nb.params["seeds"], runs, strict=True)):
+    display(nb.show(nb.mosaic_figure(run, f"seed {seed}"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of

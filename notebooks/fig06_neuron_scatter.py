@@ -17,9 +17,8 @@
 # {glue:md}`page_note`
 #
 # A window of the Fig. 4 map (first seed; the same run, reused from the store), chosen where the most labels
-# meet, drawn three ways as on Fig. 4's page: the class map (each neuron its majority class's colour, paler
-# the less pure), the image mosaic (each neuron's most typical image) and the paper's drawing, where each
-# sample is scattered uniformly within $\pm$ jitter of its winning neuron. Dead neurons, which won no
+# meet: its class map, image mosaic and the paper's drawing, where each sample is scattered uniformly within
+# $\pm$ jitter of its winning neuron (how to read them: on Fig. 4's page). Dead neurons, which won no
 # sample, are cross-hatched (grey crosses in the paper's drawing). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
@@ -43,7 +42,7 @@ from urlsom_book.notebook import start
 nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 import numpy as np
 
 from urlsom_book import viz
@@ -55,6 +54,9 @@ f = nb.map_figure([run], [f"rows {window[0]}-{window[1] - 1}, columns {window[2]
                           f"{grid_hw[0]}x{grid_hw[1]} map"], window=window, jitter=float(nb.params["jitter"]))
 f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"), fontsize=13)
 nb.show(f)
+
+# %% tags=["hide-input", "full-width"]
+nb.show(nb.mosaic_figure(run, "the same window", window=window), suffix="_mosaic0")
 
 # %% [markdown]
 # In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map

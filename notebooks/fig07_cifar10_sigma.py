@@ -17,11 +17,9 @@
 # {glue:md}`page_note`
 #
 # The width of the fixed Gaussian filter sets how far a winner pulls its neighbours along. Two trainings
-# that differ only in sigma, one row each, drawn three ways as on Fig. 4's page: the class map (each neuron
-# its majority class's colour, paler the less pure, dead neurons cross-hatched), the image mosaic (each
-# neuron's most typical image) and the paper's drawing (each image at its winner).
-# Data: {glue:text}`data_note`. Below the figure, an inspector of both maps: pick a run and a neuron and see the
-# images it won.
+# that differ only in sigma, one row each: the class map, the image mosaic and the paper's drawing (how to
+# read them: on Fig. 4's page). Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
+# pick a run and a neuron and see the images it won.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -41,10 +39,16 @@ from urlsom_book.notebook import start
 nb = start("fig07_cifar10_sigma", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per sigma
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 f = nb.map_figure(runs, [f"sigma {r.config.model.sigma:g}" for r in runs])
 f.suptitle(nb.title("Fig. 7: the filter width sigma"), fontsize=13)
 nb.show(f)
+
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
+
+for i, run in enumerate(runs):
+    display(nb.show(nb.mosaic_figure(run, f"sigma {run.config.model.sigma:g}"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with

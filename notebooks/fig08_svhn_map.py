@@ -16,12 +16,10 @@
 #
 # {glue:md}`page_note`
 #
-# The map of the SVHN run (sigma 5, no horizontal flips), drawn three ways as on Fig. 4's page: the class map
-# by digit (each neuron its majority digit's colour, paler the less pure, dead neurons cross-hatched), the
-# image mosaic (each neuron's most typical image) and the paper's drawing (each image at its winner). The
-# paper explains its two clusters per digit by SVHN's two kinds of numbers, light on dark and dark on light;
-# below, the same map coloured by that contrast (measured on each image: is its border brighter than its
-# centre?). Data: {glue:text}`data_note`.
+# The map of the SVHN run (sigma 5, no horizontal flips) by digit: its class map, image mosaic and the
+# paper's drawing (how to read them: on Fig. 4's page). The paper explains its two clusters per digit by
+# SVHN's two kinds of numbers, light on dark and dark on light; below, the same map coloured by that contrast
+# (measured on each image: is its border brighter than its centre?). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -42,7 +40,7 @@ from urlsom_book.notebook import start
 nb = start("fig08_svhn_map", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 import matplotlib.pyplot as plt
 from IPython.display import display
 
@@ -56,6 +54,7 @@ contrast = neural_selectivity(a["winner"], light, m["n_neurons"])["neural_select
 f = nb.map_figure([run], ["by digit"])
 f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"), fontsize=13)
 display(nb.show(f))
+display(nb.show(nb.mosaic_figure(run, "sigma 5"), suffix="_mosaic0"))
 f, axes = plt.subplots(1, 2, figsize=(12.4, 5.4), layout="constrained")
 viz.class_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0],
               classes=["light digit, dark ground", "dark digit, light ground"],

@@ -16,10 +16,8 @@
 #
 # {glue:md}`page_note`
 #
-# The SVHN training of Fig. 8 with a wider filter, sigma 10, drawn three ways as on Fig. 4's page: the class
-# map (each neuron its majority digit's colour, paler the less pure, dead neurons cross-hatched), the image
-# mosaic (each neuron's most typical image) and the paper's drawing (each image at its winner).
-# Data: {glue:text}`data_note`.
+# The SVHN training of Fig. 8 with a wider filter, sigma 10: its class map, image mosaic and the paper's
+# drawing (how to read them: on Fig. 4's page). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -40,7 +38,7 @@ from urlsom_book.notebook import start
 nb = start("fig09_svhn_sigma10", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 import matplotlib.pyplot as plt
 from IPython.display import display
 
@@ -52,6 +50,7 @@ net = network_figures(m)
 f = nb.map_figure([run], [f"sigma {run.config.model.sigma:g}"])
 f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"), fontsize=13)
 display(nb.show(f))
+display(nb.show(nb.mosaic_figure(run, f"sigma {run.config.model.sigma:g}"), suffix="_mosaic0"))
 if net is not m:  # a bias was fitted after training: the network's own winners (the paper's map) beside
     own = network_winners(a)
     f, axes = plt.subplots(1, 2, figsize=(13.2, 5.8), layout="constrained")

@@ -17,11 +17,9 @@
 # {glue:md}`page_note`
 #
 # The Gaussian filter replaced by a heavy-tailed t-student filter $1/(1 + r^2/s)$ spanning the whole map,
-# with $s = 1$ and $s = 18$. First the two filters' radial profiles (and the Gaussian of Fig. 4 for
-# reference); then the two maps, one row each, drawn three ways as on Fig. 4's page: the class map (each
-# neuron its majority class's colour, paler the less pure, dead neurons cross-hatched), the image mosaic
-# (each neuron's most typical image) and the paper's drawing (each image at its winner).
-# Data: {glue:text}`data_note`.
+# with $s = 1$ and $s = 18$: first the two filters' radial profiles (and the Gaussian of Fig. 4 for
+# reference), then the two maps, one row each, as class map, image mosaic and the paper's drawing (how to
+# read them: on Fig. 4's page). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -53,9 +51,17 @@ viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=ax,
 ax.set_title("Fig. 11: the filters (radial profile)", fontsize=10)
 nb.save(f, "_filters")
 plt.show()
+
+# %% tags=["hide-input", "full-width"]
 f = nb.map_figure(runs, [f"1/(1+r²/{r.config.model.student_scale:g})" for r in runs])
 f.suptitle(nb.title("Fig. 11: t-student filters"), fontsize=13)
 nb.show(f)
+
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
+
+for i, run in enumerate(runs):
+    display(nb.show(nb.mosaic_figure(run, f"1/(1+r²/{run.config.model.student_scale:g})"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with

@@ -146,13 +146,15 @@ def reported_keys(src: Path) -> set[str]:
 
 
 def test_every_number_a_figure_page_reports_has_a_readable_name():
+    for fig, numbers in profiles.paper_profile().reported.items():  # the paper's numbers get a row on every page
+        if fig != "text":
+            assert set(numbers) <= set(notebook.LABELS), (fig, set(numbers) - set(notebook.LABELS))
     for src in sorted((ROOT / "notebooks").glob("fig*.py")):
         missing = {k for k in reported_keys(src) if k not in notebook.LABELS and not k.endswith("_note")}
-        missing -= set(profiles.paper_profile().reported.get(src.stem, {}))  # their rows carry the paper's labels
         assert not missing, f"{src.stem} reports {sorted(missing)} without a name in urlsom_book.notebook.LABELS"
 
 
-def test_map_figure_draws_class_map_mosaic_and_scatter_with_each_neurons_own_image(tmp_path):
+def test_map_pages_draw_class_map_and_scatter_and_a_mosaic_of_each_neurons_own_image(tmp_path):
     from urlsom_core.config import RunConfig
     from urlsom_core.runs import get_or_train
 
@@ -166,8 +168,9 @@ def test_map_figure_draws_class_map_mosaic_and_scatter_with_each_neurons_own_ima
     assert images.shape == (120, 1, 16, 16) and picks.shape == (9,)
     for j, i in enumerate(picks):  # each neuron shows one of its own images; a dead one none
         assert (i == -1) == (j not in set(w.tolist())) and (i == -1 or w[i] == j)
-    fig = fs.map_figure([run], ["seed 0"])
-    assert len(fig.axes) == 3 and fig.axes[0].get_title().startswith("seed 0: NS ")
+    fig = fs.map_figure([run, run], ["seed 0", "seed 1"])
+    assert len(fig.axes) == 4 and fig.axes[2].get_title().startswith("seed 1: NS ")  # a row per run, two panels
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert set(legend) - {"dead neuron (won no image)"} <= {str(d) for d in range(10)}  # the digits' class names
-    assert np.asarray(fig.axes[1].images[0].get_array()).shape[:2] == (3 * 17 - 1, 3 * 17 - 1)  # 16 px + 1 gap
+    mosaic = fs.mosaic_figure(run, "seed 0").axes[0]
+    assert np.asarray(mosaic.images[0].get_array()).shape[:2] == (3 * 17 - 1, 3 * 17 - 1)  # 16 px + 1 gap

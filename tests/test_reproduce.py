@@ -188,8 +188,12 @@ def test_bad_profiles_say_what_is_wrong(tmp_path):
 
 def test_the_example_user_profile_loads():
     p = profiles.load_profile(str(ROOT / "book" / "example-profile.yaml"))
-    assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:")
-    assert p.runs["svhn"].config().data.invert_copy  # inherited from quick
+    assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:../shared/")
+    assert p.runs["svhn"].config().data.invert_copy  # inherited from quick, through cifar10-cpu
+    parent = profiles.load_profile("cifar10-cpu")
+    for name in ("cifar10", "cifar10_t", "cifar10_heldout"):  # only the data and the epochs change
+        diff = {d.split(":")[0] for d in p.runs[name].config().diff(parent.runs[name].config())}
+        assert diff <= {"data.dataset", "data.eval_dataset", "train.epochs"} and "train.epochs" in diff, (name, diff)
 
 
 def test_setup_fails_fast_with_the_cli_message(tmp_path, capsys):

@@ -192,12 +192,10 @@ class FigureSetup:
         cfgs = self.figure_configs()
         if any(c.model.prototype_readout for c in cfgs):
             return ("**Not the paper's method alone**: each map is read out through prototypes fitted after "
-                    "training (`model.prototype_readout`); the text below also gives the network's own winners, "
-                    "the paper's map.")
+                    "training; the text also gives the network's own winners, the paper's map.")
         if any(c.model.usage_balance for c in cfgs):
             return ("**Not the paper's method alone**: each map is read out with a usage-balancing bias fitted "
-                    "after training (`model.usage_balance`), so that the neurons win about equally many images; "
-                    "the text below also gives the network's own winners, the paper's map.")
+                    "after training; the text also gives the network's own winners, the paper's map.")
         return ""
 
     @property
@@ -223,26 +221,39 @@ class FigureSetup:
 
     def map_figure(self, runs: Sequence[Any] | None = None, names: Sequence[str] | None = None,
                    window: tuple[int, int, int, int] | None = None, jitter: float = 0.4) -> Any:
-        """One row per run (default: this figure's runs): its class map, its image mosaic and the paper's
-        scatter (:func:`urlsom_book.viz.map_row`), each row headed by ``names`` and the run's NS and live
-        neurons; a bare matplotlib Figure (show it with :meth:`show`)."""
+        """One row per run (default: this figure's runs): its class map and, beside it, the paper's scatter
+        (:func:`urlsom_book.viz.map_row`), each row headed by ``names`` and the run's NS and live neurons; a
+        bare matplotlib Figure (show it with :meth:`show`). The mosaics: :meth:`mosaic_figure`."""
         from matplotlib.figure import Figure
 
         from . import viz
 
         runs = list(self.runs if runs is None else runs)
         names = list(names) if names is not None else [""] * len(runs)
-        zoom = window is not None
-        fig = Figure(figsize=(19.0, (7.6 if zoom else 7.4) * len(runs)), layout="constrained")
-        axes = fig.subplots(len(runs), 3, squeeze=False)
+        fig = Figure(figsize=(12.6, 7.0 * len(runs)), layout="constrained")
+        axes = fig.subplots(len(runs), 2, squeeze=False)
         for row, run, name in zip(axes, runs, names, strict=True):
             a, m = run.assignments(), run.metrics
-            images, picks = self.map_inputs(run)
             head = f"{name}: " if name else ""
-            viz.map_row(row, a["winner"], a["label"], run.config.model.grid, images, picks,
-                        classes=run.resolved["classes"], window=window, torus=viz.is_torus(run.config.model),
-                        jitter=jitter, name=f"{head}NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of "
-                                            f"{m['n_neurons']} neurons live")
+            viz.map_row(row, a["winner"], a["label"], run.config.model.grid, classes=run.resolved["classes"],
+                        window=window, torus=viz.is_torus(run.config.model), jitter=jitter,
+                        name=f"{head}NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
+                             "neurons live")
+        return fig
+
+    def mosaic_figure(self, run: Any, name: str = "", window: tuple[int, int, int, int] | None = None) -> Any:
+        """``run``'s image mosaic (:func:`urlsom_book.viz.mosaic` of :meth:`map_inputs`), a figure of its own
+        sized so that a 30x30 map's 32-pixel thumbnails keep about their own size; ``name`` heads it."""
+        from matplotlib.figure import Figure
+
+        from . import viz
+
+        images, picks = self.map_inputs(run)
+        fig = Figure(figsize=(7.8, 8.2), layout="constrained")
+        viz.mosaic(images, picks, run.config.model.grid, ax=fig.add_subplot(), window=window,
+                   torus=viz.is_torus(run.config.model),
+                   title=(f"{name}: " if name else "") + "each neuron's most typical image (nearest the mean "
+                                                          "embedding of the images it won)")
         return fig
 
     def network_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:
@@ -289,7 +300,7 @@ class FigureSetup:
         # every number the paper reports for this notebook gets a row (the book's results page cites them),
         # labelled by ``compare`` where the notebook names it, else by its key
         labels = dict(compare or {})
-        labels.update({k: k for k in paper_profile().reported.get(self.notebook, {}) if k not in labels})
+        labels.update({k: LABELS.get(k, k) for k in paper_profile().reported.get(self.notebook, {}) if k not in labels})
         for key, label in labels.items():
             ref = self.paper(key)
             paper_txt = fmt_paper(ref.value) if ref is not None and ref.value is not None else (

@@ -8,7 +8,7 @@ the figure; none changes matplotlib's global style.
 ``class_map``            the same maps as a class map: each neuron its majority class, shaded by purity
 ``typical_images``       each neuron's most typical image: nearest the mean embedding of its images
 ``mosaic``               the same maps as an image mosaic: each neuron its most typical image
-``map_row``              the three side by side (class map, mosaic, the paper's scatter) for one run
+``map_row``              a run's class map with the paper's scatter beside it
 ``busiest_window``       Fig. 6: the zoom window with the most labels meeting
 ``loss_curve``           Fig. 5, 10: loss per epoch, learning-rate steps, the stop
 ``kernel_profiles``      Fig. 11: radial profiles of the fixed filters
@@ -441,8 +441,6 @@ def map_row(
     winners: np.ndarray,
     labels: np.ndarray,
     grid: Sequence[int],
-    images: np.ndarray,
-    picks: np.ndarray,
     classes: Sequence[str] | None = None,
     name: str = "",
     window: tuple[int, int, int, int] | None = None,
@@ -450,16 +448,15 @@ def map_row(
     jitter: float = 0.4,
     legend: bool = True,
 ) -> None:
-    """One run's map three ways on three ``axes``: the class map (:func:`class_map`, with the legend of class
-    names), the image mosaic (:func:`mosaic`) and the paper's scatter of every image at its winner
-    (:func:`wta_map`, in the same colours). ``name`` (e.g. "seed 0: NS 0.45") heads the row, above the class
-    map."""
+    """One run's map on two ``axes``: the class map (:func:`class_map`, with the legend of class names) and,
+    beside it, the paper's scatter of every image at its winner (:func:`wta_map`, in the same colours).
+    ``name`` (e.g. "seed 0: NS 0.45") heads the row, above the class map. The image mosaic
+    (:func:`mosaic`) needs the room of a figure of its own to show its thumbnails."""
     class_map(winners, labels, grid, ax=axes[0], classes=classes, window=window, torus=torus, legend=legend,
               title=(f"{name}\n" if name else "") + "class map: majority class, paler where less pure")
-    mosaic(images, picks, grid, ax=axes[1], window=window, torus=torus,
-           title="image mosaic: each neuron's most typical image")
-    wta_map(winners, labels, grid, ax=axes[2], classes=classes, window=window, torus=torus, jitter=jitter,
-            legend=False, show_dead=window is not None, title="the paper's drawing: each image at its winner")
+    wta_map(winners, labels, grid, ax=axes[1], classes=classes, window=window, torus=torus, jitter=jitter,
+            legend=False, show_dead=window is not None,
+            title=(f"{name}\n" if name else "") + "the paper's drawing: each image at its winner")
 
 
 def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence[float]], ax: Any = None,
