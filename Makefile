@@ -1,5 +1,6 @@
 # urlsom: two commands on a fresh machine.
 #   make book   build the Jupyter Book on the quick profile (embedded data, offline, CPU)  -> _build/html
+#               (make book PROFILE=cifar10-cpu: on CIFAR-10 itself, about 2 hours on 2 cores)
 #   make test-all  run ruff and the whole test suite (what CI runs)
 #   make test      ruff and the fast tests only (no slow, no browser tests): the edit-test loop
 PYTHON ?= python3
@@ -26,10 +27,12 @@ test: env lint
 test-all: env lint
 	$(BIN)/python -m pytest -q
 
-# The book: execute every figure notebook on the quick profile (runs/ caches trainings), then render it.
+# The book: execute every figure notebook on a profile (runs/ caches trainings), then render it.
+# PROFILE=cifar10-cpu: the CIFAR-10 figures on CIFAR-10's 60,000 images (data/cifar10-jpg/train.zip and test.zip).
 JOBS ?= 2
+PROFILE ?= quick
 book: env
-	$(BIN)/urlsom reproduce --profile quick --jobs $(JOBS)
+	$(BIN)/urlsom reproduce --profile $(PROFILE) --jobs $(JOBS)
 	$(BIN)/jupyter-book build . -W
 
 # JupyterLab on this checkout, 127.0.0.1 only: .py notebooks open as notebooks on double-click (.jupyter/labconfig),

@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Fig. 1: the URL-SOM network
 #
+# {glue:md}`page_note`
+#
 # The network drawn from a model built by `urlsom_core.model.URLSOM`: each stage with the shape of its
 # output (measured by passing an image through it) and its trainable parameters (counted from the model), and
 # the fixed filter shown from the model's own buffer. Above: the paper's network (Sec. V.B); the table also

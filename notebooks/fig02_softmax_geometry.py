@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Fig. 2: the Softmax line and the unit circle, n = 2
 #
+# {glue:md}`page_note`
+#
 # With two neurons every Softmax output $p$ lies on the line from $p_1 = (1, 0)$ to $p_2 = (0, 1)$; L2
 # normalisation takes it to $P = p / \lVert p \rVert$ on the unit circle, and the equal-probability point $u$ to
 # $U$ (paper Sec. III.B). Everything drawn is computed with torch's softmax and normalisation, as the loss does.

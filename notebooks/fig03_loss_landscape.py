@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Fig. 3: the loss landscape of a two-neuron map
 #
+# {glue:md}`page_note`
+#
 # Why does the URL-SOM loss make each sample pick one neuron, and the samples spread evenly over the neurons?
 # Take a map of two neurons. Each sample's Softmax input is $x$ on one neuron and $0$ on the other, and a
 # fraction $p$ of the samples pick neuron 1. The figure shows

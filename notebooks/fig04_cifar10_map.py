@@ -14,9 +14,10 @@
 # %% [markdown]
 # # Fig. 4: the CIFAR-10 map, two seeds
 #
-# Every training sample drawn at its winning neuron (the argmax of its un-augmented Softmax output), moved
-# at random within $\pm 0.4$ of it so that samples sharing a neuron stay visible, and coloured by its label.
-# Two trainings that differ only in their seed, side by side. Data: {glue:text}`data_note`.
+# {glue:md}`page_note`
+#
+# Two trainings that differ only in their seed, one row each: the class map, the image mosaic and the paper's
+# own drawing of the same map (how to read them: below the figure). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -27,6 +28,7 @@ filter: str = None  # fixed filter, gaussian or student; None: the profile's (pa
 gamma: float = None  # weight of loss_similarity in the loss (Eq. 8); None: the profile's (paper: 2)
 epochs: int = None  # most epochs, early stopping may end sooner; None: the profile's (paper: 500)
 seeds: list = None  # the two training seeds shown side by side; None: the profile's ([0, 1])
+heldout_run: str = None  # a run of the profile trained without the images it scores, for a held-out NS; None: the profile's (cifar10-cpu: cifar10_heldout; quick and paper: none)
 device: str = None  # auto, cpu, cuda or cuda:N; None: the profile's
 runs_root: str = None  # run store shared by all figures; None: $URLSOM_RUNS or runs/ at the repository top
 out_dir: str = None  # where figure files and the numbers record go; None: executed/ at the repository top
@@ -37,36 +39,51 @@ from urlsom_book.notebook import start
 nb = start("fig04_cifar10_map", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per seed
 
-# %% tags=["hide-input"]
-import matplotlib.pyplot as plt
+# %% tags=["hide-input", "full-width"]
+f = nb.map_figure(runs, [f"seed {s}" for s in nb.params["seeds"]])
+f.suptitle(nb.title("Fig. 4: the map of all images, two seeds"), fontsize=13)
+nb.show(f)
 
-from urlsom_book import viz
-from urlsom_core.evaluation import readout_assignments, readout_figures
+# %% [markdown]
+# Every image's neuron is its winner, the argmax of its un-augmented Softmax output. Left, the class map: each
+# neuron filled with the colour of its majority class, paler the less pure it is (purity: the share of its
+# images in that class), grey and cross-hatched where a neuron won no image; the legend names the classes.
+# Right, the paper's own drawing: every image at its winning neuron, moved at random within $\pm 0.4$ of it so
+# that images sharing a neuron stay visible, coloured by its label in the class map's colours. Below, the image
+# mosaic of each map: each neuron shows its most typical image, the one whose backbone embedding is nearest the
+# mean embedding of the images it won (cross-hatched where a neuron won none).
 
-f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
-for ax, seed, run in zip(axes[0], nb.params["seeds"], runs, strict=True):
-    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
-    viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
-                legend=ax is axes[0][-1],
-                title=f"seed {seed}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
-f.suptitle(nb.title("Fig. 4: WTA response of all samples, coloured by label"))
-nb.save(f)
-plt.show()
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
+
+for i, (seed, run) in enumerate(zip(nb.params["seeds"], runs, strict=True)):
+    display(nb.show(nb.mosaic_figure(run, f"seed {seed}"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
 # {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
 # {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
 # {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
-# goes, but both group each class into a few contiguous regions. {glue:md}`network_note`
+# goes. {glue:md}`readout_note` {glue:md}`heldout_note`
 
 # %% tags=["hide-input"]
-m0, m1 = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
-nb.report({"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
+m0, m1 = runs[0].metrics, runs[-1].metrics
+held = nb.heldout  # trained without the images it scores (the profile's heldout_run), or None
+heldout_note = "" if held is None else (
+    f"NS over the images a map was trained on says how well it sorts them; a held-out NS says how well its "
+    f"neurons' labels carry over to images it never saw. The paper trains on the test images too, so its maps "
+    f"have none. A held-out run does: the first seed's training on the {held.resolved['n_train']:,} training "
+    f"images only ({held.metrics['epochs_trained']} epochs, NS {held.metrics['neural_selectivity']:.3f} over "
+    f"them) scores {held.metrics['heldout_neural_selectivity']:.3f} on the {held.resolved['n_heldout']:,} test "
+    "images, each labelled by its neuron's majority class among the training images.")
+numbers = {"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],
            "epochs": m0["epochs_trained"], "train_s": m0["train_seconds"], "stop": m0["stop_reason"],
-           "network_note": nb.network_note([f"seed {s}" for s in nb.params["seeds"]])},
-          runs=runs, compare={"n_images": "images", "n_neurons": "neurons", "ns": "NS (first seed)"})
+           "readout_note": nb.readout_note([f"seed {s}" for s in nb.params["seeds"]]), "heldout_note": heldout_note}
+if held is not None:
+    numbers["heldout_ns"] = held.metrics["heldout_neural_selectivity"]
+nb.report(numbers, runs=runs + ([held] if held is not None else []),
+          compare={"n_images": "images", "n_neurons": "neurons", "ns": "NS (first seed)"})
 
 # %% [markdown]
 # ## Map inspector

@@ -14,9 +14,12 @@
 # %% [markdown]
 # # Fig. 6: a zoom into the map, samples scattered around their winner
 #
+# {glue:md}`page_note`
+#
 # A window of the Fig. 4 map (first seed; the same run, reused from the store), chosen where the most labels
-# meet. Each sample is scattered uniformly within $\pm$ jitter of its winning neuron; grey crosses mark dead
-# neurons, which won no sample. Data: {glue:text}`data_note`.
+# meet: its class map, image mosaic and the paper's drawing, where each sample is scattered uniformly within
+# $\pm$ jitter of its winning neuron (how to read them: on Fig. 4's page). Dead neurons, which won no
+# sample, are cross-hatched (grey crosses in the paper's drawing). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -39,28 +42,26 @@ from urlsom_book.notebook import start
 nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
-import matplotlib.pyplot as plt
+# %% tags=["hide-input", "full-width"]
 import numpy as np
 
 from urlsom_book import viz
-from urlsom_core.evaluation import readout_assignments, readout_figures
 
-a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
+a, m = run.assignments(), run.metrics  # the network's own winners: the paper's map
 grid_hw = run.config.model.grid
 window = viz.busiest_window(a["winner"], a["label"], grid_hw, size=int(nb.params["zoom"]))
-f, ax = plt.subplots(figsize=(7.5, 6.5), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], window=window,
-            jitter=float(nb.params["jitter"]), show_dead=True,
-            title=f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the {grid_hw[0]}x{grid_hw[1]} map")
-f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"))
-nb.save(f)
-plt.show()
+f = nb.map_figure([run], [f"rows {window[0]}-{window[1] - 1}, columns {window[2]}-{window[3] - 1} of the "
+                          f"{grid_hw[0]}x{grid_hw[1]} map"], window=window, jitter=float(nb.params["jitter"]))
+f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"), fontsize=13)
+nb.show(f)
+
+# %% tags=["hide-input", "full-width"]
+nb.show(nb.mosaic_figure(run, "the same window", window=window), suffix="_mosaic0")
 
 # %% [markdown]
 # In this window {glue:text}`window_live` of {glue:text}`window_cells` neurons are live. Over the whole map
 # {glue:text}`dead` of {glue:text}`n_neurons` neurons are dead; NS is {glue:text}`ns:.3f` over samples and
-# {glue:text}`ns_per_neuron:.3f` averaged over live neurons. {glue:md}`network_note`
+# {glue:text}`ns_per_neuron:.3f` averaged over live neurons. {glue:md}`readout_note`
 
 # %% tags=["hide-input"]
 r0, r1, c0, c1 = window
@@ -69,5 +70,5 @@ live_in = int(np.isin(cells, np.unique(a["winner"])).sum())
 nb.report({"ns": m["neural_selectivity"], "ns_per_neuron": m["neural_selectivity_per_neuron"],
            "live": m["active_neurons"], "dead": m["n_neurons"] - m["active_neurons"], "n_neurons": m["n_neurons"],
            "window_live": live_in, "window_cells": len(cells), "epochs": m["epochs_trained"],
-           "train_s": m["train_seconds"], "network_note": nb.network_note(["the whole map:"])},
+           "train_s": m["train_seconds"], "readout_note": nb.readout_note(["the whole map:"])},
           runs=[run], compare={"ns": "NS"})

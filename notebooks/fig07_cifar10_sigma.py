@@ -14,8 +14,11 @@
 # %% [markdown]
 # # Fig. 7: sigma 3 against sigma 10, and the map inspector
 #
+# {glue:md}`page_note`
+#
 # The width of the fixed Gaussian filter sets how far a winner pulls its neighbours along. Two trainings
-# that differ only in sigma. Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
+# that differ only in sigma, one row each: the class map, the image mosaic and the paper's drawing (how to
+# read them: on Fig. 4's page). Data: {glue:text}`data_note`. Below the figure, an inspector of both maps:
 # pick a run and a neuron and see the images it won.
 
 # %% tags=["parameters", "hide-input"]
@@ -36,27 +39,21 @@ from urlsom_book.notebook import start
 nb = start("fig07_cifar10_sigma", globals())  # the parameters resolved against the profile; the runs trained or reused
 runs = nb.runs  # one per sigma
 
-# %% tags=["hide-input"]
-import matplotlib.pyplot as plt
+# %% tags=["hide-input", "full-width"]
+f = nb.map_figure(runs, [f"sigma {r.config.model.sigma:g}" for r in runs])
+f.suptitle(nb.title("Fig. 7: the filter width sigma"), fontsize=13)
+nb.show(f)
 
-from urlsom_book import viz
-from urlsom_core.evaluation import readout_assignments, readout_figures
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
 
-f, axes = plt.subplots(1, len(runs), figsize=(6.2 * len(runs), 5.4), layout="constrained", squeeze=False)
-for ax, run in zip(axes[0], runs, strict=True):
-    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
-    viz.wta_map(a["winner"], a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"],
-                legend=ax is axes[0][-1],
-                title=f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, "
-                      f"{m['active_neurons']} live neurons")
-f.suptitle(nb.title("Fig. 7: the filter width sigma"))
-nb.save(f)
-plt.show()
+for i, run in enumerate(runs):
+    display(nb.show(nb.mosaic_figure(run, f"sigma {run.config.model.sigma:g}"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With sigma {glue:text}`sigma_lo:.0f` the map reaches NS {glue:text}`ns_sigma3:.3f` with
 # {glue:text}`live_sigma3` live neurons; with sigma {glue:text}`sigma_hi:.0f`, NS {glue:text}`ns_sigma10:.3f`
-# with {glue:text}`live_sigma10`. {glue:md}`network_note`
+# with {glue:text}`live_sigma10`. {glue:md}`readout_note`
 # Without a bias, the wider filter left {glue:text}`live_reading` neurons live. A wider
 # filter couples more neurons, so neighbours of a winner are pulled along over a longer range; whether that
 # leaves fewer neurons live, or spreads the winners further, depends on the map and the training (the
@@ -65,7 +62,7 @@ plt.show()
 # named in the data note).
 
 # %% tags=["hide-input"]
-lo, hi = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
+lo, hi = runs[0].metrics, runs[-1].metrics
 net_lo, net_hi = runs[0].metrics["active_neurons"], runs[-1].metrics["active_neurons"]  # the network's own winners
 nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selectivity"],
            "ns": lo["neural_selectivity"], "live_sigma3": lo["active_neurons"], "live_sigma10": hi["active_neurons"],
@@ -74,7 +71,7 @@ nb.report({"ns_sigma3": lo["neural_selectivity"], "ns_sigma10": hi["neural_selec
            "contiguity_sigma3": lo.get("contiguity"), "contiguity_sigma10": hi.get("contiguity"),
            "sigma_lo": float(runs[0].config.model.sigma), "sigma_hi": float(runs[-1].config.model.sigma),
            "n_images": lo["n_samples"], "live_reading": ("more" if net_hi > net_lo else "fewer" if net_hi < net_lo else "as many"),
-           "network_note": nb.network_note([f"sigma {r.config.model.sigma:g}" for r in runs])},
+           "readout_note": nb.readout_note([f"sigma {r.config.model.sigma:g}" for r in runs])},
           runs=runs, compare={"n_images": "images", "ns_sigma3": "NS, first sigma", "ns_sigma10": "NS, second sigma"})
 
 # %% [markdown]

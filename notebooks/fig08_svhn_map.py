@@ -14,10 +14,12 @@
 # %% [markdown]
 # # Fig. 8: the SVHN map
 #
-# The map of the SVHN run (sigma 5, no horizontal flips), coloured by digit on the left. The paper explains
-# its two clusters per digit by SVHN's two kinds of numbers, light on dark and dark on light; on the right
-# the same map coloured by that contrast (measured on each image: is its border brighter than its centre?).
-# Data: {glue:text}`data_note`.
+# {glue:md}`page_note`
+#
+# The map of the SVHN run (sigma 5, no horizontal flips) by digit: its class map, image mosaic and the
+# paper's drawing (how to read them: on Fig. 4's page). The paper explains its two clusters per digit by
+# SVHN's two kinds of numbers, light on dark and dark on light; below, the same map coloured by that contrast
+# (measured on each image: is its border brighter than its centre?). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -38,28 +40,34 @@ from urlsom_book.notebook import start
 nb = start("fig08_svhn_map", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from urlsom_book import viz
-from urlsom_core.evaluation import readout_assignments, readout_figures
 from urlsom_core.metrics import neural_selectivity
 
-a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
+a, m = run.assignments(), run.metrics  # the network's own winners: the paper's map
 grid_hw = run.config.model.grid
 light = viz.light_background(run.splits().train.images.numpy()).astype(int)
 contrast = neural_selectivity(a["winner"], light, m["n_neurons"])["neural_selectivity"]
+f = nb.map_figure([run], ["by digit"])
+f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"), fontsize=13)
+display(nb.show(f))
+display(nb.show(nb.mosaic_figure(run, "sigma 5"), suffix="_mosaic0"))
 f, axes = plt.subplots(1, 2, figsize=(12.4, 5.4), layout="constrained")
-viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0], classes=run.resolved["classes"],
-            title=f"by digit: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")
-viz.wta_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[1], classes=["light digit, dark ground", "dark digit, light ground"],
-            title=f"by contrast: contrast NS {contrast:.3f}")
-f.suptitle(nb.title("Fig. 8: SVHN map, sigma 5"))
-nb.save(f)
+viz.class_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[0],
+              classes=["light digit, dark ground", "dark digit, light ground"],
+              title=f"by contrast, class map: contrast NS {contrast:.3f}")
+viz.wta_map(a["winner"], light, grid_hw, torus=viz.is_torus(run.config.model), ax=axes[1],
+            classes=["light digit, dark ground", "dark digit, light ground"], legend=False,
+            title="by contrast, the paper's drawing")
+f.suptitle(nb.title("Fig. 8: the same map coloured by contrast"))
+nb.save(f, "_contrast")
 plt.show()
 
 # %% [markdown]
-# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. {glue:md}`network_note`
+# NS is {glue:text}`ns:.3f` with {glue:text}`live` of {glue:text}`n_neurons` neurons live. {glue:md}`readout_note`
 # Of the images,
 # {glue:text}`light_share:.2f` are dark figures on a light ground. Labelled by contrast instead of by digit,
 # the same map scores {glue:text}`contrast_ns:.3f`, against {glue:text}`contrast_chance:.3f` for a map that
@@ -71,7 +79,7 @@ share = float(light.mean())
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"],
            "contrast_ns": contrast, "contrast_chance": max(share, 1 - share), "light_share": share,
-           "network_note": nb.network_note(["digit"])},
+           "readout_note": nb.readout_note(["digit"])},
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]

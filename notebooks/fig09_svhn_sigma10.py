@@ -14,7 +14,10 @@
 # %% [markdown]
 # # Fig. 9: the SVHN map with sigma 10
 #
-# The SVHN training of Fig. 8 with a wider filter, sigma 10. Data: {glue:text}`data_note`.
+# {glue:md}`page_note`
+#
+# The SVHN training of Fig. 8 with a wider filter, sigma 10: its class map, image mosaic and the paper's
+# drawing (how to read them: on Fig. 4's page). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -35,36 +38,40 @@ from urlsom_book.notebook import start
 nb = start("fig09_svhn_sigma10", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 import matplotlib.pyplot as plt
+from IPython.display import display
 
 from urlsom_book import viz
 from urlsom_core.evaluation import readout_assignments, readout_figures
 
-own, net = run.assignments(), run.metrics  # the network's own winners and figures, the paper's map
-a, m = readout_assignments(own), readout_figures(net)  # as the profile reads it out
-panels = [(a["winner"], f"sigma {run.config.model.sigma:g}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} live neurons")]
-if "readout" in net:  # a bias was fitted after training: the network's own winners (the paper's map) beside
-    panels.append((own["winner"], f"the network's own winners: NS {net['neural_selectivity']:.3f}, "
-                                  f"{net['active_neurons']} live"))
-f, axes = plt.subplots(1, len(panels), figsize=(6.6 * len(panels), 5.8), layout="constrained", squeeze=False)
-for ax, (winners, title) in zip(axes[0], panels, strict=True):
-    viz.wta_map(winners, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=ax,
-                classes=run.resolved["classes"], legend=ax is axes[0][-1], title=title)
-f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"))
-nb.save(f)
-plt.show()
+a, m = run.assignments(), run.metrics  # the network's own winners and figures: the paper's map
+f = nb.map_figure([run], [f"sigma {run.config.model.sigma:g}"])
+f.suptitle(nb.title("Fig. 9: SVHN map, sigma 10"), fontsize=13)
+display(nb.show(f))
+display(nb.show(nb.mosaic_figure(run, f"sigma {run.config.model.sigma:g}"), suffix="_mosaic0"))
+if "readout" in m:  # a bias was fitted after training (not the paper's method): the map as read out, beside
+    read, rm = readout_assignments(a)["winner"], readout_figures(m)
+    f, axes = plt.subplots(1, 2, figsize=(13.2, 5.8), layout="constrained")
+    viz.class_map(read, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=axes[0],
+                  classes=run.resolved["classes"], title=f"read out with the usage bias, class map: NS "
+                                                         f"{rm['neural_selectivity']:.3f}, {rm['active_neurons']} live")
+    viz.wta_map(read, a["label"], run.config.model.grid, torus=viz.is_torus(run.config.model), ax=axes[1],
+                classes=run.resolved["classes"], legend=False, title="read out with the usage bias, the paper's drawing")
+    f.suptitle(nb.title("Fig. 9: the map read out with a usage bias (not the paper's method)"))
+    nb.save(f, "_readout")
+    plt.show()
 
 # %% [markdown]
 # With sigma {glue:text}`sigma:.0f` the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
-# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs. {glue:md}`network_note` The paper
+# {glue:text}`n_neurons` neurons live after {glue:text}`epochs` epochs. {glue:md}`readout_note` The paper
 # notices "the lines formed by dead neurons between some clusters" (Fig. 9 caption): look for them in the
 # network's own winners, where the map leaves neurons unused.
 
 # %% tags=["hide-input"]
 nb.report({"ns": m["neural_selectivity"], "live": m["active_neurons"], "n_neurons": m["n_neurons"],
            "n_images": m["n_samples"], "epochs": m["epochs_trained"], "train_s": m["train_seconds"], "sigma": float(run.config.model.sigma),
-           "contiguity": m.get("contiguity"), "network_note": nb.network_note([f"sigma {run.config.model.sigma:g}"])},
+           "contiguity": m.get("contiguity"), "readout_note": nb.readout_note([f"sigma {run.config.model.sigma:g}"])},
           runs=[run], compare={"n_images": "images", "ns": "NS"})
 
 # %% [markdown]

@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Fig. 10: the SVHN loss per epoch
 #
+# {glue:md}`page_note`
+#
 # The loss of the Fig. 8 run (the same run, reused from the store) per epoch, with its three terms, the
 # learning-rate steps and the epoch where training stopped. Data: {glue:text}`data_note`.
 
@@ -53,9 +55,8 @@ plt.show()
 # epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training).
 
 # %% tags=["hide-input"]
-from urlsom_core.evaluation import readout_figures
 
-m, h = readout_figures(run.metrics), run.history  # as the profile reads the map out
+m, h = run.metrics, run.history  # the network's own map: the paper's
 nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss": h[0]["loss"],
            "final_loss": h[-1]["loss"], "ns": m["neural_selectivity"], "live": m["active_neurons"],
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"]},

@@ -14,9 +14,12 @@
 # %% [markdown]
 # # Fig. 11: t-student filters
 #
+# {glue:md}`page_note`
+#
 # The Gaussian filter replaced by a heavy-tailed t-student filter $1/(1 + r^2/s)$ spanning the whole map,
-# with $s = 1$ and $s = 18$. Left: the two filters' radial profiles (and the Gaussian of Fig. 4 for
-# reference); right: the two maps. Data: {glue:text}`data_note`.
+# with $s = 1$ and $s = 18$: first the two filters' radial profiles (and the Gaussian of Fig. 4 for
+# reference), then the two maps, one row each, as class map, image mosaic and the paper's drawing (how to
+# read them: on Fig. 4's page). Data: {glue:text}`data_note`.
 
 # %% tags=["parameters", "hide-input"]
 profile: str = None  # profile that fills every parameter left at None: quick, paper, tiny or a YAML file; None: $URLSOM_PROFILE, else quick
@@ -41,41 +44,43 @@ runs = nb.runs  # one per scale
 import matplotlib.pyplot as plt
 
 from urlsom_book import viz
-from urlsom_core.evaluation import readout_assignments, readout_figures
 
 grid_hw = runs[0].config.model.grid
-f, axes = plt.subplots(1, 1 + len(runs), figsize=(4.8 + 6.0 * len(runs), 5.2), layout="constrained",
-                       gridspec_kw={"width_ratios": [0.7] + [1.0] * len(runs)})
-viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=axes[0],
-                    sigma=nb.config().model.sigma)
-axes[0].set_title("filters (radial profile)", fontsize=10)
-for ax, run in zip(axes[1:], runs, strict=True):
-    a, m = readout_assignments(run.assignments()), readout_figures(run.metrics)  # as the profile reads it out
-    viz.wta_map(a["winner"], a["label"], grid_hw, torus=viz.is_torus(run.config.model), ax=ax, classes=run.resolved["classes"], legend=ax is axes[-1],
-                title=f"1/(1+r²/{run.config.model.student_scale:g}): NS {m['neural_selectivity']:.3f}, "
-                      f"{m['active_neurons']} live")
-f.suptitle(nb.title("Fig. 11: t-student filters"))
-nb.save(f)
+f, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
+viz.kernel_profiles(nb.params["student_scales"], radius=max(grid_hw) - 1, ax=ax, sigma=nb.config().model.sigma)
+ax.set_title("Fig. 11: the filters (radial profile)", fontsize=10)
+nb.save(f, "_filters")
 plt.show()
+
+# %% tags=["hide-input", "full-width"]
+f = nb.map_figure(runs, [f"1/(1+r²/{r.config.model.student_scale:g})" for r in runs])
+f.suptitle(nb.title("Fig. 11: t-student filters"), fontsize=13)
+nb.show(f)
+
+# %% tags=["hide-input", "full-width"]
+from IPython.display import display
+
+for i, run in enumerate(runs):
+    display(nb.show(nb.mosaic_figure(run, f"1/(1+r²/{run.config.model.student_scale:g})"), suffix=f"_mosaic{i}"))
 
 # %% [markdown]
 # With $s$ = {glue:text}`scale_lo:.0f` the map reaches NS {glue:text}`ns_scale1:.3f` with
 # {glue:text}`live_scale1` live neurons; with $s$ = {glue:text}`scale_hi:.0f`, NS
 # {glue:text}`ns_scale18:.3f` with {glue:text}`live_scale18`, of {glue:text}`n_neurons` neurons each.
-# {glue:md}`network_note` The
+# {glue:md}`readout_note` The
 # paper finds the $s = 1$ map better "at the expense of more clusters, more dead neurons, and noisier SOM"
 # (Fig. 11 caption): with Fig. 9's lines of dead neurons, the one figure whose map the paper expects to leave
 # neurons unused.
 
 # %% tags=["hide-input"]
-s1, s18 = readout_figures(runs[0].metrics), readout_figures(runs[-1].metrics)
+s1, s18 = runs[0].metrics, runs[-1].metrics
 nb.report({"ns_scale1": s1["neural_selectivity"], "ns_scale18": s18["neural_selectivity"],
            "ns": s1["neural_selectivity"], "live_scale1": s1["active_neurons"], "live_scale18": s18["active_neurons"],
            "live": s1["active_neurons"], "n_neurons": s1["n_neurons"], "epochs": s1["epochs_trained"],
            "train_s": s1["train_seconds"] + s18["train_seconds"],
            "scale_lo": float(runs[0].config.model.student_scale), "scale_hi": float(runs[-1].config.model.student_scale),
            "ns_best": max(s1["neural_selectivity"], s18["neural_selectivity"]),
-           "network_note": nb.network_note([f"s = {r.config.model.student_scale:g}" for r in runs])},
+           "readout_note": nb.readout_note([f"s = {r.config.model.student_scale:g}" for r in runs])},
           runs=runs, compare={"ns_scale1": "NS, first scale", "ns_scale18": "NS, second scale",
                               "ns_best": "NS, t-student (the better scale)"})
 

@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Study: batch size against map size
 #
+# {glue:md}`page_note`
+#
 # The paper leaves open why a batch of N = 256 pairs trains a map of n = 900 neurons, and more: the
 # collapse term (Eq. 5) pulls the batch's mean output towards the uniform direction, yet with near one-hot
 # outputs a batch of N pairs touches at most 2N neurons, fewer than n when 2N < n. This page trains the same n-neuron map over a range of N (the profile lists them), everything else

@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Study: the map's edge (boundary mode against sigma)
 #
+# {glue:md}`page_note`
+#
 # The fixed convolution of the SOM head (Sec. III.B, Fig. 1) is a 'same' convolution of the H x W map, and the paper is
 # silent on what it sees beyond the map's edge: Sec. III.B says only that t-student filters "require filter
 # size that is bigger than SOM size to avoid edge artifacts". TensorFlow's `padding='same'` pads with zeros;

@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Study: gamma against sigma
 #
+# {glue:md}`page_note`
+#
 # Two knobs shape a URL-SOM map: gamma, the weight of the similarity term that makes the two views of an
 # image answer alike (Eq. 8, the paper uses 2), and sigma, the width of the fixed Gaussian filter that makes
 # neighbouring neurons answer alike (the paper uses 5 and shows 3 and 10 in Fig. 7). The paper does not vary

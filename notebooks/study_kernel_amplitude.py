@@ -14,6 +14,8 @@
 # %% [markdown]
 # # Study: the amplitude of the fixed kernel
 #
+# {glue:md}`page_note`
+#
 # The paper fixes the shape of the radial filter but not its amplitude. The filtered map goes straight into
 # the Softmax, so the amplitude is an inverse temperature: too small and every neuron answers almost the
 # same, too large and one neuron takes everything. This page trains the same map with the kernel

@@ -70,7 +70,7 @@ def test_report_adds_the_prose_by_hand_and_not_for_the_book(tmp_path, monkeypatc
     monkeypatch.delenv(notebook.BOOK_ENV, raising=False)
     fs = notebook.setup("fig07_cifar10_sigma", "tiny", out_dir=str(tmp_path))
     nums = {"ns_sigma3": 0.5, "ns_sigma10": 0.4, "live_sigma3": 20, "live_sigma10": 18, "sigma_lo": 3.0,
-            "sigma_hi": 10.0, "live_reading": "fewer", "network_note": ""}
+            "sigma_hi": 10.0, "live_reading": "fewer", "readout_note": ""}
     md = fs.report(nums).data
     assert "With sigma 3 the map reaches NS 0.500 with\n> 20 live neurons; with sigma 10, NS 0.400" in md
     assert "the wider filter left fewer neurons live" in md
@@ -94,22 +94,25 @@ def test_reproduce_runs_the_notebooks_for_the_book(tmp_path, monkeypatch):
     assert code == 1 and seen == ["1"]
 
 
-def test_network_note_gives_the_network_own_winners_only_where_something_was_fitted():
+def test_readout_note_gives_the_read_out_figures_only_where_something_was_fitted():
     from types import SimpleNamespace
 
-    from urlsom_book.notebook import network_note
+    from urlsom_book.notebook import readout_note
 
     biased = SimpleNamespace(metrics={"neural_selectivity": 0.9331, "active_neurons": 584, "readout": {
         "usage_balance": True, "prototype_readout": False, "neural_selectivity": 0.9, "active_neurons": 880}})
     read = SimpleNamespace(metrics={"neural_selectivity": 0.92, "active_neurons": 860, "readout": {
         "usage_balance": False, "prototype_readout": True, "neural_selectivity": 0.97, "active_neurons": 870}})
     plain = SimpleNamespace(metrics={"neural_selectivity": 0.5, "active_neurons": 12})
-    assert network_note([plain, plain], ["a", "b"]) == ""
-    assert network_note([biased, read], ["seed 0", "seed 1"]) == (
-        "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons; "
-        "seed 1 NS 0.920 with 860 live neurons.")
+    assert readout_note([plain, plain], ["a", "b"]) == ""
+    assert readout_note([biased, read], ["seed 0", "seed 1"]) == (
+        "Read out with a usage-balancing bias and a prototype readout fitted after training (not the paper's "
+        "method), the same maps give: seed 0 NS 0.900 with 880 live neurons; seed 1 NS 0.970 with 870 live neurons.")
+    assert readout_note([biased, plain], ["seed 0", "seed 1"]) == (
+        "Read out with a usage-balancing bias fitted after training (not the paper's method), the same maps give: "
+        "seed 0 NS 0.900 with 880 live neurons.")
     with pytest.raises(ValueError):
-        network_note([biased], ["one", "two"])  # a label per run
+        readout_note([biased], ["one", "two"])  # a label per run
 
 
 def test_no_notebook_types_a_table_in_its_prose():

@@ -51,7 +51,7 @@ def test_report_gives_every_reported_number_a_row_and_a_glue(tmp_path):
     table = fs.report({"ns": 0.5, "ns_seed2": 0.25, "n_images": 10, "n_neurons": 4}, compare={"ns": "NS (first seed)"})
     md = table.data
     assert "| NS (first seed) | 0.703 (Fig. 4: NS 70.3% (first run); Sec. V.C: 70%) | 0.500 |" in md
-    assert "| ns_seed2 | 0.7058 (Fig. 4: NS 70.58% (second run)) | 0.250 |" in md
+    assert "| NS, second seed | 0.7058 (Fig. 4: NS 70.58% (second run)) | 0.250 |" in md
     import json
 
     numbers = json.loads((tmp_path / "out" / "records" / "fig04_cifar10_map.json").read_text())["numbers"]

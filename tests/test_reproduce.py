@@ -189,8 +189,12 @@ def test_bad_profiles_say_what_is_wrong(tmp_path):
 
 def test_the_example_user_profile_loads():
     p = profiles.load_profile(str(ROOT / "book" / "example-profile.yaml"))
-    assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:")
-    assert p.runs["svhn"].config().data.invert_copy  # inherited from quick
+    assert p.runs["cifar10"].config().data.dataset.startswith("imagefolder:../shared/")
+    assert p.runs["svhn"].config().data.invert_copy  # inherited from quick, through cifar10-cpu
+    parent = profiles.load_profile("cifar10-cpu")
+    for name in ("cifar10", "cifar10_t", "cifar10_heldout"):  # only the data and the epochs change
+        diff = {d.split(":")[0] for d in p.runs[name].config().diff(parent.runs[name].config())}
+        assert diff <= {"data.dataset", "data.eval_dataset", "train.epochs"} and "train.epochs" in diff, (name, diff)
 
 
 def test_setup_fails_fast_with_the_cli_message(tmp_path, capsys):
@@ -388,7 +392,9 @@ def test_a_notebooks_training_messages_go_to_stderr_and_its_run_line_to_stdout(t
 
 def test_report_shows_every_number_and_the_papers_caption(tmp_path):
     fs = notebook.setup("fig04_cifar10_map", "tiny", out_dir=str(tmp_path))
-    md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100}, compare={"ns": "NS"}).data
+    md = fs.report({"ns": 0.5, "live": 12, "reading": "x" * 100, "odd_key": 3, "readout_note": ""},
+                   compare={"ns": "NS"}).data
     assert "| NS | 0.703 (Fig. 4: NS 70.3% (first run); Sec. V.C: 70%) | 0.500 |" in md
-    assert "| `live` |  | 12 |" in md and "xxxx" not in md
+    assert "| live neurons (won an image) |  | 12 |" in md and "xxxx" not in md  # a readable name, no long text
+    assert "| `odd_key` |  | 3 |" in md and "readout_note" not in md  # an unnamed key as written; no prose text
     assert "The paper's caption of Fig. 4" in md and "60000 samples" in md

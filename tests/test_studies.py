@@ -132,3 +132,21 @@ def test_a_study_scores_the_network_own_winners_where_a_bias_was_fitted():
     assert (row["contiguity"], row["contiguity_shuffled"]) == c_net
     plain = S.summarize(fake_run(cfg, 0.5, 10, 0.2))  # nothing fitted: the run's own figures
     assert (plain["neural_selectivity"], plain["active_neurons"], plain["live_read_out"]) == (0.5, 10, 10)
+
+
+def test_a_study_of_one_setting_gives_its_numbers_and_compares_nothing():
+    base = RunConfig.from_dict(TINY)
+    v = S.gamma_sigma_variants([2.0], [5.0])
+    row = [S.summarize(fake_run(base.replace(**v[0]), 0.5, 9, 0.1), v[0])]
+    text = S.read_gamma_sigma(row, [2.0], [5.0])
+    assert text == ("One training, gamma 2 and sigma 5: NS 0.500 with 9 of 16 neurons live, TE 0.100. " + S.ONE_SETTING)
+    v = S.batch_variants([8], (4, 4))
+    text = S.read_batch([S.summarize(fake_run(base.replace(**v[0]), 0.5, 9, 0.1), v[0])])
+    assert text.endswith(S.ONE_SETTING) and "best" not in text and "fold" not in text
+    v = S.amplitude_variants(["default"], base)
+    text = S.read_amplitude(S.amplitude_rows([fake_run(base.replace(**v[0]), 0.5, 9, 0.1)], v))
+    assert text.startswith("The ") and "reaches NS 0.500" in text and "highest" not in text and S.ONE_SETTING in text
+    # two gammas at one sigma: no claim that one of them moves NS more than the other
+    v = S.gamma_sigma_variants([1.0, 2.0], [5.0])
+    rows = [S.summarize(fake_run(base.replace(**x), ns, 9, 0.1), x) for x, ns in zip(v, (0.4, 0.6), strict=True)]
+    assert "moves NS more" not in S.read_gamma_sigma(rows, [1.0, 2.0], [5.0])

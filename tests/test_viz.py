@@ -117,3 +117,106 @@ def test_viz_changes_no_global_style():
     viz.wta_map(np.array([0, 1]), np.array([0, 1]), (2, 2))
     viz.plot_loss_landscape(viz.loss_landscape(nx=5, nq=5, batch=4))
     assert dict(matplotlib.rcParams) == before
+
+
+# ------------------------------------------------------------------------------ class map and mosaic
+# A hand-made 3x3 map: neuron 0 wins three images of class 1 (pure), neuron 4 two of class 2 and one of class 0
+# (purity 2/3), neuron 8 one of class 0 and one of class 2 (a tie: the smaller label), the other six none.
+W33 = np.array([0, 0, 0, 4, 4, 4, 8, 8])
+Y33 = np.array([1, 1, 1, 2, 0, 2, 2, 0])
+
+
+def _rgb(hex_colour):
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255.0
+
+
+def hatched(ax):
+    """(row, column) of each cell hatched as dead on ``ax`` (the centres of its hatched squares)."""
+    cells = []
+    for coll in ax.collections:
+        if coll.get_hatch():
+            for path in coll.get_paths():
+                lo, hi = path.vertices.min(0), path.vertices.max(0)
+                cells.append((round(float(lo[1] + hi[1]) / 2), round(float(lo[0] + hi[0]) / 2)))
+    return sorted(cells)
+
+
+def test_class_purity_on_a_hand_made_map():
+    majority, purity, count = viz.class_purity(W33, Y33, 9)
+    assert majority.tolist() == [1, -1, -1, -1, 2, -1, -1, -1, 0]
+    assert purity[[0, 4, 8]] == pytest.approx([1.0, 2 / 3, 0.5]) and purity[[1, 2, 3, 5, 6, 7]].tolist() == [0.0] * 6
+    assert count.tolist() == [3, 0, 0, 0, 3, 0, 0, 0, 2]
+
+
+def test_class_map_fills_each_neuron_with_its_class_colour_shaded_by_purity_and_marks_the_dead():
+    fig = Figure()
+    ax = fig.add_subplot()
+    names = ["airplane", "automobile", "bird"]
+    assert viz.class_map(W33, Y33, (3, 3), ax=ax, classes=names) is fig
+    img = np.asarray(ax.images[0].get_array())  # (3, 3, 3) RGB
+    assert img.shape == (3, 3, 3)
+    assert np.allclose(img[0, 0], _rgb(viz.label_color(1)))  # pure: the class's full colour
+    assert np.allclose(img[1, 1], 2 / 3 * _rgb(viz.label_color(2)) + 1 / 3)  # 2/3 pure: a third white
+    assert np.allclose(img[2, 2], 0.5 * _rgb(viz.label_color(0)) + 0.5)
+    for r, c in [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]:
+        assert np.allclose(img[r, c], _rgb(viz.DEAD))
+    assert hatched(ax) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]  # every dead neuron, no other
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["airplane", "automobile", "bird", "dead neuron (won no image)"]  # names, not label numbers
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # row 0 at the top, as in wta_map
+
+
+def test_class_map_window_shows_only_its_neurons():
+    fig = viz.class_map(W33, Y33, (3, 3), window=(1, 3, 1, 3), legend=False)
+    ax = fig.axes[0]
+    img = np.asarray(ax.images[0].get_array())
+    assert img.shape == (2, 2, 3) and np.allclose(img[0, 0], 2 / 3 * _rgb(viz.label_color(2)) + 1 / 3)
+    assert ax.get_xlim() == (0.5, 2.5)
+
+
+def test_typical_image_is_the_one_nearest_the_neurons_mean_embedding():
+    # neuron 0 wins images 0, 1, 2: their unit embeddings point at 0, 60 and 90 degrees, the mean at about 52,
+    # so image 1 (60) is nearest; image 3, the only image of neuron 1, is its own; neuron 2 wins none. Image
+    # 0 has by far the largest embedding, which must not matter (cosine, not a dot product).
+    deg = np.deg2rad([0.0, 60.0, 90.0, 10.0])
+    emb = np.stack([np.cos(deg), np.sin(deg)], 1) * np.array([[50.0], [1.0], [1.0], [1.0]])
+    assert viz.typical_images(np.array([0, 0, 0, 1]), emb, 3).tolist() == [1, 3, -1]
+    # ties go to the lower index, whatever the order of the images
+    assert viz.typical_images(np.array([2, 2]), np.ones((2, 4)), 3).tolist() == [-1, -1, 0]
+    with pytest.raises(ValueError, match="one row per winner"):
+        viz.typical_images(np.array([0, 1]), np.ones((3, 4)), 2)
+
+
+def test_mosaic_tiles_each_neurons_image_where_the_neuron_is():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(4, 3, 5, 5), dtype=np.uint8)
+    picks = np.array([2, -1, 0, 3])  # a 2x2 map; neuron 1 is dead
+    arr = viz.mosaic_array(images, picks, (2, 2), gap=1)
+    assert arr.shape == (11, 11, 3) and arr.dtype == np.uint8
+    assert np.array_equal(arr[0:5, 0:5], np.moveaxis(images[2], 0, -1))  # neuron (0, 0)
+    assert np.array_equal(arr[6:11, 0:5], np.moveaxis(images[0], 0, -1))  # neuron (1, 0)
+    assert np.array_equal(arr[6:11, 6:11], np.moveaxis(images[3], 0, -1))  # neuron (1, 1)
+    assert np.all(arr[0:5, 6:11] == np.round(_rgb(viz.DEAD) * 255))  # the dead neuron
+    assert np.all(arr[5] == 255) and np.all(arr[:, 5] == 255)  # the white gap
+    gray = viz.mosaic_array(images[:, :1], picks, (2, 2), window=(1, 2, 0, 2))  # one row; gray -> RGB
+    assert gray.shape == (5, 11, 3) and np.array_equal(gray[:, :5, 1], images[0, 0])
+    fig = viz.mosaic(images, picks, (2, 2))
+    assert hatched(fig.axes[0]) == [(0, 1)]  # the dead neuron, hatched
+
+
+def test_map_row_draws_the_class_map_with_the_papers_scatter_beside_it():
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    viz.map_row(axes, W33, Y33, (3, 3), classes=["a", "b", "c"], name="seed 0")
+    assert [ax.get_title().splitlines()[0] for ax in axes] == ["seed 0"] * 2  # the row's name above both
+    assert "class map" in axes[0].get_title() and "paper" in axes[1].get_title()
+    assert np.asarray(axes[0].images[0].get_array()).shape == (3, 3, 3)
+    assert len(axes[1].collections[0].get_offsets()) == len(W33)  # every image at its winner
+    assert axes[0].get_legend() is not None and axes[1].get_legend() is None  # one legend: the class map's
+
+
+def test_class_map_and_mosaic_change_no_global_style():
+    before = dict(matplotlib.rcParams)
+    viz.class_map(W33, Y33, (3, 3))
+    viz.mosaic(np.zeros((8, 3, 4, 4), dtype=np.uint8), viz.typical_images(W33, np.eye(8), 9), (3, 3))
+    assert dict(matplotlib.rcParams) == before

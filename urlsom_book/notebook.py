@@ -52,6 +52,36 @@ from .profiles import (
 )
 
 DEFAULT_PROFILE = "quick"
+# Readable names of the numbers a figure page reports (``FigureSetup.report`` rows that ``compare`` does not
+# name); a key missing here is shown as written, in code type.
+LABELS = {
+    "ns": "NS", "ns_seed2": "NS, second seed", "heldout_ns": "held-out NS (a run without the test images)",
+    "live": "live neurons (won an image)", "live_seed2": "live neurons, second seed", "dead": "dead neurons",
+    "n_neurons": "neurons", "n_images": "images", "epochs": "epochs trained",
+    "epochs_sigma10": "epochs trained, second sigma", "train_s": "training time (s)", "stop": "why training stopped",
+    "first_loss": "loss, first epoch", "final_loss": "loss, last epoch", "ns_per_neuron": "NS averaged over live neurons",
+    "window_live": "live neurons in the zoomed window", "window_cells": "neurons in the zoomed window",
+    "ns_sigma3": "NS, first sigma", "ns_sigma10": "NS, second sigma", "live_sigma3": "live neurons, first sigma",
+    "live_sigma10": "live neurons, second sigma", "contiguity": "contiguity (same-label grid neighbours)",
+    "contiguity_sigma3": "contiguity, first sigma", "contiguity_sigma10": "contiguity, second sigma",
+    "sigma": "sigma", "sigma_lo": "first sigma", "sigma_hi": "second sigma", "live_reading": "the wider filter left",
+    "contrast_ns": "NS by contrast (light or dark ground)", "contrast_chance": "contrast NS of a map blind to contrast",
+    "light_share": "share of dark figures on a light ground", "ns_scale1": "NS, first scale",
+    "ns_scale18": "NS, second scale", "live_scale1": "live neurons, first scale", "live_scale18": "live neurons, second scale",
+    "scale_lo": "first t-student scale s", "scale_hi": "second t-student scale s", "ns_best": "NS, the better scale",
+    "total_params": "trainable parameters (the paper's network)", "projection_params": "of which the projection",
+    "paper_grid": "the paper's map", "kernel_side": "side of the fixed filter (neurons)",
+    "build_total_params": "trainable parameters (this build's network)",
+    "build_projection_params": "of which the projection (this build)", "min_x": "Softmax input at the minimum",
+    "min_p": "selection probability at the minimum", "min_loss": "loss at the minimum", "x_max": "largest Softmax input",
+    "x": "Softmax input x", "p1": "p, first coordinate", "p2": "p, second coordinate", "p_norm": "length of p",
+    "P_norm": "length of P (normalised p)", "U1": "U, first coordinate", "U2": "U, second coordinate",
+    "cos_PU": "cosine of P with U", "cos_min": "cosine with U at a winner-take-all corner",
+    "line_sum_max_error": "largest error of p1 + p2 = 1 along the line",
+    "best_ns": "best NS", "best_batch": "batch size of the best NS", "best_gamma": "gamma of the best NS",
+    "best_sigma": "sigma of the best NS", "n_runs": "maps trained", "results_found": "results files found",
+    "lr_steps": "learning-rate steps (epochs)",
+}
 BOOK_ENV = "URLSOM_BOOK"  # set by ``urlsom reproduce``: the book renders the glue roles, report() need not
 GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>[a-z]*))?\}`(?P<ref>[^`]+)`")
 
@@ -70,6 +100,7 @@ class FigureSetup:
     started: float = field(default_factory=time.time)
     runs: list[Any] = field(default_factory=list)  # filled by :meth:`get_runs` (start(..., train=True))
     root: Path | None = None  # the repository top holding notebooks/ (None: the checkout this package runs from)
+    heldout: Any = None  # the held-out run (``heldout_run``), filled by :meth:`get_runs` where the profile names one
 
     def config(self, **knobs: Any) -> RunConfig:
         """The run's config with this notebook's knobs, and ``knobs`` (e.g. ``sigma=3.0``) on top."""
@@ -82,9 +113,9 @@ class FigureSetup:
             vals[KNOBS[k]] = v
         return self.run.config(**vals)
 
-    def configs(self) -> list[RunConfig]:
-        """Every config this notebook trains or reuses: one per value of its list parameter (``seeds``,
-        ``sigmas``, ``student_scales``), else its one config; none when it trains nothing."""
+    def figure_configs(self) -> list[RunConfig]:
+        """The configs of the figure's maps: one per value of its list parameter (``seeds``, ``sigmas``,
+        ``student_scales``), else its one config; none when it trains nothing."""
         if self.run is None:
             return []
         for plist, knob in LIST_KNOBS.items():
@@ -94,6 +125,32 @@ class FigureSetup:
                     raise ConfigError(f"{plist} {values!r}: allowed is a non-empty list")
                 return [self.config(**{knob: v}) for v in values]
         return [self.config()]
+
+    def heldout_config(self) -> RunConfig | None:
+        """The config of the profile's held-out run for this figure (the figure entry ``heldout_run``: a run of
+        the profile trained without the images it is scored on), with this notebook's knobs but its data, and
+        the first value of its list parameter (Fig. 4: the first seed). None when the profile names none, or
+        when the notebook's data is not the profile's (the held-out run would be of other data)."""
+        name = self.params.get("heldout_run")
+        if not name or self.run is None:
+            return None
+        if name not in self.profile.runs:
+            raise ConfigError(f"heldout_run {name!r}: allowed are the runs of profile {self.profile.name!r} "
+                              f"({', '.join(sorted(self.profile.runs))})")
+        if self.params.get("dataset") not in (None, self.run.knob("dataset")):
+            return None
+        vals = {KNOBS[k]: v for k, v in self.params.items() if k in KNOBS and k != "dataset"}
+        for plist, knob in LIST_KNOBS.items():
+            values = self.params.get(plist)
+            if isinstance(values, (list, tuple)) and values:
+                vals[KNOBS[knob]] = values[0]
+        return self.profile.runs[name].config(**vals)
+
+    def configs(self) -> list[RunConfig]:
+        """Every config this notebook trains or reuses: :meth:`figure_configs`, then :meth:`heldout_config`
+        where there is one."""
+        held = self.heldout_config()
+        return self.figure_configs() + ([held] if held is not None else [])
 
     def get_runs(self, quiet: bool = False) -> list[Any]:
         """Train or reuse (``urlsom_core.runs.get_or_train``) every config of :meth:`configs`; one line each.
@@ -105,10 +162,13 @@ class FigureSetup:
         """
         from urlsom_core.runs import get_or_train
 
-        self.runs = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False, log=stderr_log)
-                     for cfg in self.configs()]
-        for r in self.runs if not quiet else []:
-            print(f"run {r.path.name}: {'reused from the store' if r.cache_hit else 'trained now'}")
+        n = len(self.figure_configs())
+        got = [get_or_train(cfg, root=self.runs_root, device=self.device, progress=False, log=stderr_log)
+               for cfg in self.configs()]
+        self.runs, self.heldout = got[:n], (got[n] if len(got) > n else None)
+        for r in got if not quiet else []:
+            what = " (held out)" if r is self.heldout else ""
+            print(f"run {r.path.name}{what}: {'reused from the store' if r.cache_hit else 'trained now'}")
         return self.runs
 
     @property
@@ -126,9 +186,80 @@ class FigureSetup:
             note += "; maps read out with a usage-balancing bias (not the paper's method)"
         return note
 
-    def network_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:
-        """:func:`network_note` of ``runs`` (default: this figure's runs), one label each."""
-        return network_note(self.runs if runs is None else runs, labels)
+    @property
+    def method_note(self) -> str:
+        """One sentence when this figure's maps are not the paper's method alone (a usage-balancing bias or a
+        prototype readout fitted after training), else ''."""
+        cfgs = self.figure_configs()
+        if any(c.model.prototype_readout for c in cfgs):
+            return ("**Not the paper's method alone**: each map is read out through prototypes fitted after "
+                    "training; the text also gives the network's own winners, the paper's map.")
+        if any(c.model.usage_balance for c in cfgs):
+            return ("**Not the paper's method alone**: each map is read out with a usage-balancing bias fitted "
+                    "after training; the text also gives the network's own winners, the paper's map.")
+        return ""
+
+    @property
+    def page_note(self) -> str:
+        """The first lines of a page: which profile (rung of the ladder) built it, and :attr:`method_note`."""
+        note = f"Built by the profile `{self.profile.name}`: {self.profile.rung}."
+        return f"{note} {self.method_note}" if self.method_note else note
+
+    def map_inputs(self, run: Any) -> tuple[Any, Any]:
+        """(images (N, C, S, S) uint8, picks (n,)) of ``run``'s training images for its mosaic: each neuron's
+        most typical image (:func:`urlsom_book.viz.typical_images`, the image nearest the mean embedding of
+        the images it wins under the run's winners, ``assignments()["winner"]``), from the backbone embedding
+        of every training image (``Run.predict(..., embed=True)``)."""
+        from . import viz
+
+        data = run.splits().train
+        a = run.assignments()
+        if len(data) != len(a["winner"]):
+            raise ConfigError(f"run {run.path}: its data has {len(data):,} images, its assignments "
+                              f"{len(a['winner']):,}; allowed is the data the run was trained on")
+        emb = run.predict(data, device=self.device, embed=True)["embedding"]  # (N, d)
+        return data.images.numpy(), viz.typical_images(a["winner"], emb, run.config.model.n_neurons)
+
+    def map_figure(self, runs: Sequence[Any] | None = None, names: Sequence[str] | None = None,
+                   window: tuple[int, int, int, int] | None = None, jitter: float = 0.4) -> Any:
+        """One row per run (default: this figure's runs): its class map and, beside it, the paper's scatter
+        (:func:`urlsom_book.viz.map_row`), each row headed by ``names`` and the run's NS and live neurons; a
+        bare matplotlib Figure (show it with :meth:`show`). The mosaics: :meth:`mosaic_figure`."""
+        from matplotlib.figure import Figure
+
+        from . import viz
+
+        runs = list(self.runs if runs is None else runs)
+        names = list(names) if names is not None else [""] * len(runs)
+        fig = Figure(figsize=(12.6, 7.0 * len(runs)), layout="constrained")
+        axes = fig.subplots(len(runs), 2, squeeze=False)
+        for row, run, name in zip(axes, runs, names, strict=True):
+            a, m = run.assignments(), run.metrics
+            head = f"{name}: " if name else ""
+            viz.map_row(row, a["winner"], a["label"], run.config.model.grid, classes=run.resolved["classes"],
+                        window=window, torus=viz.is_torus(run.config.model), jitter=jitter,
+                        name=f"{head}NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
+                             "neurons live")
+        return fig
+
+    def mosaic_figure(self, run: Any, name: str = "", window: tuple[int, int, int, int] | None = None) -> Any:
+        """``run``'s image mosaic (:func:`urlsom_book.viz.mosaic` of :meth:`map_inputs`), a figure of its own
+        sized so that a 30x30 map's 32-pixel thumbnails keep about their own size; ``name`` heads it."""
+        from matplotlib.figure import Figure
+
+        from . import viz
+
+        images, picks = self.map_inputs(run)
+        fig = Figure(figsize=(7.8, 8.2), layout="constrained")
+        viz.mosaic(images, picks, run.config.model.grid, ax=fig.add_subplot(), window=window,
+                   torus=viz.is_torus(run.config.model),
+                   title=(f"{name}: " if name else "") + "each neuron's most typical image (nearest the mean "
+                                                          "embedding of the images it won)")
+        return fig
+
+    def readout_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:
+        """:func:`readout_note` of ``runs`` (default: this figure's runs), one label each."""
+        return readout_note(self.runs if runs is None else runs, labels)
 
     def title(self, text: str) -> str:
         """A figure title that says which data stood in for the paper's."""
@@ -170,7 +301,7 @@ class FigureSetup:
         # every number the paper reports for this notebook gets a row (the book's results page cites them),
         # labelled by ``compare`` where the notebook names it, else by its key
         labels = dict(compare or {})
-        labels.update({k: k for k in paper_profile().reported.get(self.notebook, {}) if k not in labels})
+        labels.update({k: LABELS.get(k, k) for k in paper_profile().reported.get(self.notebook, {}) if k not in labels})
         for key, label in labels.items():
             ref = self.paper(key)
             paper_txt = fmt_paper(ref.value) if ref is not None and ref.value is not None else (
@@ -179,12 +310,13 @@ class FigureSetup:
                 paper_txt += f" ({ref.paper})"
             glued[f"paper_{key}"] = paper_txt
             rows.append((label, paper_txt, fmt(numbers.get(key))))
-        rows += [(f"`{k}`", "", fmt(v)) for k, v in numbers.items()  # a long text (a study's reading) stays out
-                 if k not in labels and not (isinstance(v, str) and len(v) > 60)]
+        rows += [(LABELS.get(k, f"`{k}`"), "", fmt(v)) for k, v in numbers.items()  # texts for the prose stay out
+                 if k not in labels and not k.endswith("_note") and not (isinstance(v, str) and len(v) > 60)]
         run_info = [{"key": r.config.key(), "path": str(Path(r.path).resolve()), "cache_hit": bool(r.cache_hit),
                      "train_seconds": r.metrics.get("train_seconds"), "epochs": r.metrics.get("epochs_trained"),
                      "stop_reason": r.metrics.get("stop_reason")} for r in (runs or self.runs)]
         glued["data_note"] = self.data_note
+        glued["page_note"] = self.page_note
         glued["profile_name"] = self.profile.name
         glued["wall"] = round(time.time() - self.started, 1)
         _glue_all(glued)
@@ -208,25 +340,36 @@ def stderr_log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def network_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
-    """One sentence with each run's NS and live neurons as the network's own winners give them (the paper's
-    map: the top level of metrics.json), or ``""`` when no run fitted a readout after training (then the page's
-    figures are the network's own already).
+def readout_note(runs: Sequence[Any], labels: Sequence[str]) -> str:
+    """One sentence with each run's NS and live neurons as its readout fitted after training gives them (the
+    ``readout`` section of metrics.json: a usage-balancing bias and/or a prototype readout, not the paper's
+    method), or ``""`` when no run fitted one. The page's figures and numbers are the network's own winners,
+    the paper's map; this sentence puts the read-out map's beside them.
 
     Example:
         >>> class R:
-        ...     metrics = {"neural_selectivity": 0.9331, "active_neurons": 584, "readout": {"usage_balance": True}}
-        >>> network_note([R()], ["seed 0"])
-        "The network's own winners, the paper's map without the bias, give: seed 0 NS 0.933 with 584 live neurons."
+        ...     metrics = {"neural_selectivity": 0.9331, "active_neurons": 584,
+        ...                "readout": {"usage_balance": True, "neural_selectivity": 0.957, "active_neurons": 898}}
+        >>> readout_note([R()], ["seed 0"])
+        "Read out with a usage-balancing bias fitted after training (not the paper's method), the same maps give: seed 0 NS 0.957 with 898 live neurons."
     """
-    if not any(r.metrics.get("readout") for r in runs):
+    if len(runs) != len(labels):
+        raise ValueError(f"{len(labels)} labels for {len(runs)} runs: allowed is one label per run")
+    reads = [r.metrics.get("readout") for r in runs]
+    if not any(reads):
         return ""
+    kinds = {k for r in reads if r for k, name in (("usage_balance", "a usage-balancing bias"),
+                                                   ("prototype_readout", "a prototype readout")) if r.get(k)}
+    what = " and ".join(name for k, name in (("usage_balance", "a usage-balancing bias"),
+                                             ("prototype_readout", "a prototype readout")) if k in kinds)
     parts = []
-    for run, label in zip(runs, labels, strict=True):
-        f = run.metrics
-        live = f["active_neurons"]
-        parts.append(f"{label} NS {f['neural_selectivity']:.3f} with {live} live neuron{'' if live == 1 else 's'}")
-    return "The network's own winners, the paper's map without the bias, give: " + "; ".join(parts) + "."
+    for read, label in zip(reads, labels, strict=True):
+        if not read:
+            continue
+        live = read["active_neurons"]
+        parts.append(f"{label} NS {read['neural_selectivity']:.3f} with {live} live neuron{'' if live == 1 else 's'}")
+    return (f"Read out with {what} fitted after training (not the paper's method), the same maps give: "
+            + "; ".join(parts) + ".")
 
 
 def fmt_paper(v: Any) -> str:

@@ -7,6 +7,7 @@ it comes from; the other profiles ``extends`` it and write down only what they c
 
     name: quick
     extends: paper                    # figures and reported numbers come from the parent unless given here
+    rung: digits standing in for the paper's data, offline, minutes on a CPU   # one line: what builds a page
     about: one paragraph for the book
     device: auto                      # default device of every notebook
     runs:                             # the trainings the figures share, by role
@@ -14,11 +15,16 @@ it comes from; the other profiles ``extends`` it and write down only what they c
         inherit: false                # false: start from urlsom_core.defaults.defaults_for(dataset), not the parent
         stands_in_for: CIFAR-10       # the paper's data this run replaces (null: it is the paper's data)
         data_label: scikit-learn digits (1,797 8x8 images) standing in for CIFAR-10
+        data_files: null              # what to put where when the data is missing (one line; urlsom reproduce)
         settings:                     # dotted RunConfig fields: a plain value or {value, paper | why}
           data.dataset: {value: digits, why: CIFAR-10 cannot be downloaded offline}
           model.grid: {value: [20, 20], why: a 30x30 map needs 2.2x the CPU time}
+      digits:
+        from: cifar10                 # start from the parent's run of that name (not this file's), renamed
     figures:                          # per notebook: which run it uses and its own parameters
-      fig04_cifar10_map: {run: cifar10, seeds: {value: [0, 1], paper: "Fig. 4"}}
+      fig04_cifar10_map: {run: cifar10, seeds: {value: [0, 1], paper: "Fig. 4"},
+                          heldout_run: {value: cifar10_heldout, why: "a run without the test images"}}
+      study_gamma_sigma: {run: digits}
     reported:                         # only in `paper`: numbers the paper reports, per notebook
       fig04_cifar10_map:
         n_images: {value: 60000, paper: "Fig. 4"}
@@ -50,8 +56,8 @@ from urlsom_core.config import ConfigError, RunConfig, read_yaml_mapping
 from urlsom_core.defaults import defaults_for
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-TOP_KEYS = ("name", "extends", "about", "device", "runs", "figures", "reported")
-RUN_KEYS = ("inherit", "stands_in_for", "data_label", "settings")
+TOP_KEYS = ("name", "extends", "rung", "about", "device", "runs", "figures", "reported")
+RUN_KEYS = ("inherit", "from", "stands_in_for", "data_label", "data_files", "settings")
 SETTING_KEYS = ("value", "paper", "why", "note")
 
 # Notebook parameter -> the RunConfig field it sets. A notebook declares the knobs it exposes; a knob left
@@ -126,6 +132,7 @@ class RunSpec:
     stands_in_for: str | None = None
     data_label: str = ""
     profile: str = ""
+    data_files: str | None = None  # what to put where when the run's data is missing (the one-line error)
 
     def config(self, **dotted: Any) -> RunConfig:
         """The run's RunConfig, with ``section.field`` overrides (e.g. ``**{"model.sigma": 3.0}``)."""
@@ -157,6 +164,7 @@ class Profile:
     path: Path
     about: str
     device: str
+    rung: str
     runs: dict[str, RunSpec]
     figures: dict[str, dict[str, Setting]]
     reported: dict[str, dict[str, Setting]]
@@ -257,8 +265,15 @@ def load_profile(spec: str | Profile, _seen: tuple[str, ...] = ()) -> Profile:
         unknown = set(raw) - set(RUN_KEYS)
         if unknown:
             raise ConfigError(f"profile {name!r} run {rname!r} keys {sorted(unknown)}: allowed are {', '.join(RUN_KEYS)}")
-        inherit = bool(raw.get("inherit", True)) and rname in runs
-        base = runs[rname] if inherit else None
+        if "from" in raw:  # another run of the parent, under this name
+            src = raw["from"]
+            if parent is None or src not in parent.runs:
+                raise ConfigError(f"profile {name!r} run {rname!r} from {src!r}: allowed are the parent's runs "
+                                  f"({', '.join(sorted(parent.runs)) if parent else 'none: no extends'})")
+            base: RunSpec | None = parent.runs[src]
+        else:
+            inherit = bool(raw.get("inherit", True)) and rname in runs
+            base = runs[rname] if inherit else None
         own = {k: Setting.parse(v, f"profile {name!r} run {rname!r} setting {k!r}")
                for k, v in (raw.get("settings") or {}).items()}
         settings = {**(base.settings if base else {}), **own}
@@ -267,6 +282,7 @@ def load_profile(spec: str | Profile, _seen: tuple[str, ...] = ()) -> Profile:
             stands_in_for=raw.get("stands_in_for", base.stands_in_for if base else None),
             data_label=str(raw.get("data_label", base.data_label if base else "")),
             profile=name,
+            data_files=raw.get("data_files", base.data_files if base else None),
         )
         changes[rname] = own
 
@@ -283,14 +299,21 @@ def load_profile(spec: str | Profile, _seen: tuple[str, ...] = ()) -> Profile:
 
     prof = Profile(
         name=name, path=path, about=str(d.get("about", parent.about if parent else "")).strip(),
-        device=str(d.get("device", parent.device if parent else "auto")), runs=runs, figures=figures,
+        device=str(d.get("device", parent.device if parent else "auto")),
+        rung=str(d.get("rung") or (f"a profile of its own, extending {parent.name}" if parent else "a profile of its own")
+                 ).strip(),
+        runs=runs, figures=figures,
         reported=reported, chain=[name] + (parent.chain if parent else []), changes=changes,
     )
     for r in prof.runs.values():  # every run must build: fail on load, not in the middle of a book
         r.profile = name
         r.config()
-    for fname in prof.figures:
+    for fname, entry in prof.figures.items():
         prof.run_for(fname)
+        held = entry.get("heldout_run")
+        if held is not None and held.value is not None and held.value not in prof.runs:
+            raise ConfigError(f"profile {name!r} figure {fname!r} heldout_run {held.value!r}: allowed are "
+                              f"{', '.join(sorted(prof.runs))}")
     return prof
 
 

@@ -42,6 +42,7 @@ from .notebook import BOOK_ENV, FigureSetup
 from .profiles import (
     COMMON,
     Profile,
+    RunSpec,
     default_out_dir,
     default_runs_root,
     describe,
@@ -150,6 +151,39 @@ def declared(ipynb: Path) -> dict[str, Any]:
     import papermill
 
     return dict(papermill.inspect_notebook(str(ipynb)))
+
+
+def data_runs(profile: Profile, names: list[str]) -> list[RunSpec]:
+    """The runs of ``profile`` that the notebooks ``names`` use: each one's ``run`` and ``heldout_run``."""
+    out: list[RunSpec] = []
+    for n in names:
+        run = profile.run_for(n)
+        held = profile.figure(n).get("heldout_run")
+        for r in [run] + ([profile.runs[held.value]] if held is not None and held.value else []):
+            if r is not None and r not in out:
+                out.append(r)
+    return out
+
+
+def check_data(profile: Profile, names: list[str], top: Path) -> None:
+    """Raise one ConfigError line when a file or folder the notebooks ``names`` read is missing: which one, and
+    what to put where (the run's ``data_files``, else the path itself). Paths are relative to the repository
+    top ``top``, where the notebooks run. Torchvision's datasets (``cifar10``, ``svhn``) are downloaded on first
+    use when online, so only a bad root is reported for them (their own one line on a failed download)."""
+    from urlsom_core.data import parse_spec, split_spec
+
+    for run in data_runs(profile, names):
+        cfg = run.config()
+        for spec in (cfg.data.dataset, cfg.data.eval_dataset):
+            for part in split_spec(spec) if spec else []:
+                kind, arg = parse_spec(part)
+                if kind not in ("imagefolder", "npz", "mnist") or not arg:
+                    continue
+                path = Path(arg) if Path(arg).is_absolute() else top / arg
+                if not path.exists():
+                    where = run.data_files or f"the {kind} data {arg} (relative to {top})"
+                    raise ConfigError(f"profile {profile.name!r} reads {arg}, which is missing (run {run.name!r}): "
+                                      f"put {where}")
 
 
 def plan_keys(profile: Profile, name: str, params: dict[str, Any]) -> list[str]:
@@ -305,6 +339,7 @@ def reproduce(profile: str, only: str | None = None, device: str | None = None, 
     prof = load_profile(profile)
     top = find_root(root)
     names = select(registry(top), only)
+    check_data(prof, names, top)  # before any notebook runs or trains
     out = Path(out_dir).resolve() if out_dir else top / EXECUTED
     runs = Path(runs_root).resolve() if runs_root else default_runs_root().resolve()
     dev = device or prof.device

@@ -190,6 +190,11 @@ def plot_amplitude(rows: Sequence[dict[str, Any]], axes: Sequence[Any] | None = 
     return axes[0].figure
 
 
+# What a study page says when its profile lists one setting only: its numbers, and no comparison.
+ONE_SETTING = ("This build trained one setting only, so the page compares nothing; a profile that lists several "
+               "(the quick profile does) makes the comparison.")
+
+
 def read_amplitude(rows: Sequence[dict[str, Any]]) -> str:
     """One paragraph from the numbers: each setting's NS, live neurons and TE, the best and any collapse."""
     parts = []
@@ -199,6 +204,8 @@ def read_amplitude(rows: Sequence[dict[str, Any]]) -> str:
                      f"and a topographic error of {_f(r['topographic_error'])}")
     best = max(rows, key=lambda r: r["neural_selectivity"] or 0.0)
     most = max(rows, key=lambda r: r["active_neurons"] or 0)
+    if len(rows) == 1:
+        return parts[0][0].upper() + parts[0][1:] + ". " + ONE_SETTING
     text = "With everything else fixed, " + "; ".join(parts) + ". "
     text += f"The highest NS comes from the {best['setting']} kernel"
     text += (", which also keeps the most neurons live. " if best["active_neurons"] == most["active_neurons"] else
@@ -287,6 +294,10 @@ def read_gamma_sigma(rows: Sequence[dict[str, Any]], gammas: Sequence[float], si
     by_g = {g: [r for r in rows if r["gamma"] == g] for g in gammas}
     s0, s1 = sigmas[0], sigmas[-1]
     g0, g1 = gammas[0], gammas[-1]
+    if len(rows) == 1:
+        r = rows[0]
+        return (f"One training, gamma {r['gamma']:g} and sigma {r['sigma']:g}: NS {_f(r['neural_selectivity'])} with "
+                f"{r['active_neurons']} of {r['n_neurons']} neurons live, TE {_f(r['topographic_error'])}. " + ONE_SETTING)
     text = (f"Over the {len(rows)} trainings NS ranges from {_f(worst['neural_selectivity'])} (gamma {worst['gamma']:g}, "
             f"sigma {worst['sigma']:g}) to {_f(best['neural_selectivity'])} (gamma {best['gamma']:g}, sigma "
             f"{best['sigma']:g}). ")
@@ -300,10 +311,11 @@ def read_gamma_sigma(rows: Sequence[dict[str, Any]], gammas: Sequence[float], si
         text += (f"Averaged over sigma, gamma {g0:g} against {g1:g} gives NS {_mean(by_g[g0], 'neural_selectivity'):.3f} "
                  f"against {_mean(by_g[g1], 'neural_selectivity'):.3f} and TE {_mean(by_g[g0], 'topographic_error'):.3f} "
                  f"against {_mean(by_g[g1], 'topographic_error'):.3f}. ")
-    ns_spread_s = abs(_mean(by_s[s1], "neural_selectivity") - _mean(by_s[s0], "neural_selectivity"))
-    ns_spread_g = abs(_mean(by_g[g1], "neural_selectivity") - _mean(by_g[g0], "neural_selectivity"))
-    text += ("On this data sigma moves NS more than gamma does." if ns_spread_s > ns_spread_g else
-             "On this data gamma moves NS more than sigma does.")
+    if s0 != s1 and g0 != g1:  # which moves NS more: only where both were varied
+        ns_spread_s = abs(_mean(by_s[s1], "neural_selectivity") - _mean(by_s[s0], "neural_selectivity"))
+        ns_spread_g = abs(_mean(by_g[g1], "neural_selectivity") - _mean(by_g[g0], "neural_selectivity"))
+        text += ("On this data sigma moves NS more than gamma does." if ns_spread_s > ns_spread_g else
+                 "On this data gamma moves NS more than sigma does.")
     down = [f"gamma {r['gamma']:g} / sigma {r['sigma']:g}" for r in rows if collapsed(r)]
     if down:
         text += f" Collapsed (at most {COLLAPSE_LIVE} live neurons): {', '.join(down)}."
@@ -359,6 +371,8 @@ def read_batch(rows: Sequence[dict[str, Any]]) -> str:
     parts = [f"N = {r['batch_size']}: NS {_f(r['neural_selectivity'])}, {r['active_neurons']} live, TE "
              f"{_f(r['topographic_error'])} ({r['steps_per_epoch']} steps an epoch, {r['epochs']} epochs)" for r in rows]
     best = max(rows, key=lambda r: r["neural_selectivity"] or 0.0)
+    if len(rows) == 1:
+        return f"At n = {n} neurons: " + parts[0] + ". " + ONE_SETTING
     text = f"At n = {n} neurons: " + "; ".join(parts) + f". The best NS is at N = {best['batch_size']}. "
     small = [r for r in rows if r["batch_size"] < n]
     big = [r for r in rows if r["batch_size"] >= n]

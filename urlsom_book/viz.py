@@ -5,6 +5,10 @@ the figure; none changes matplotlib's global style.
 ``loss_landscape``       Fig. 3: loss_WTA + loss_collapse for n = 2 over Softmax input and selection
 ``plot_loss_landscape``  its picture, the minimum marked
 ``wta_map``              Fig. 4, 6, 7, 8, 9, 11: each sample at its winner, jittered, coloured by label
+``class_map``            the same maps as a class map: each neuron its majority class, shaded by purity
+``typical_images``       each neuron's most typical image: nearest the mean embedding of its images
+``mosaic``               the same maps as an image mosaic: each neuron its most typical image
+``map_row``              a run's class map with the paper's scatter beside it
 ``busiest_window``       Fig. 6: the zoom window with the most labels meeting
 ``loss_curve``           Fig. 5, 10: loss per epoch, learning-rate steps, the stop
 ``ns_per_epoch``         NS and held-out NS per epoch (the run's monitor), the paper's 70.3% as a line
@@ -29,7 +33,8 @@ from urlsom_core.config import is_circular
 
 # Ten well-separated colours (matplotlib's tab10), fixed here so no global style is read or changed.
 TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-DEAD = "#d9d9d9"
+DEAD = "#d9d9d9"  # a dead neuron (it won no image)
+DEAD_MARK = "#8c8c8c"  # the hatch drawn over it
 
 
 TORUS_NOTE = "toroidal map: edges wrap"
@@ -198,6 +203,264 @@ def busiest_window(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int],
             if score > best_score:
                 best, best_score = (r0, r0 + sh, c0, c0 + sw), score
     return best
+
+
+# ------------------------------------------------------------------ class map and image mosaic
+def class_purity(winners: np.ndarray, labels: np.ndarray, n_neurons: int,
+                 n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each neuron's majority class, its purity and the number of images it won.
+
+    The purity of a neuron is the share of its images that belong to its majority class: the neuron's own
+    neural selectivity (Sec. V.C, where NS averages it over images). Ties go to the smallest label, as in
+    :func:`urlsom_core.metrics.neuron_labels`.
+
+    Parameters
+    ----------
+    winners, labels : array (N,)
+        Each image's winning neuron (row-major) and its label.
+    n_neurons : int
+        H * W.
+    n_classes : int, optional
+        Number of labels (default: the largest label + 1).
+
+    Returns
+    -------
+    majority : (n_neurons,) int64, -1 for a dead neuron (it won no image)
+    purity : (n_neurons,) float64 in (0, 1], 0 for a dead neuron
+    count : (n_neurons,) int64
+
+    Example
+    -------
+    >>> m, p, c = class_purity(np.array([0, 0, 0, 2]), np.array([1, 1, 0, 2]), 3)
+    >>> m.tolist(), p.round(3).tolist(), c.tolist()
+    ([1, -1, 2], [0.667, 0.0, 1.0], [3, 0, 1])
+    """
+    winners = np.asarray(winners, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    k = int(n_classes) if n_classes is not None else int(labels.max(initial=0)) + 1
+    table = np.zeros((int(n_neurons), k), dtype=np.int64)  # (n, K) images of each label per neuron
+    np.add.at(table, (winners, labels), 1)
+    count = table.sum(1)
+    majority = table.argmax(1)  # first maximum: ties go to the smallest label
+    purity = np.where(count > 0, table.max(1) / np.maximum(count, 1), 0.0)
+    majority[count == 0] = -1
+    return majority, purity, count
+
+
+def _rgb(color: str) -> np.ndarray:
+    h = color.lstrip("#")
+    return np.array([int(h[i : i + 2], 16) for i in (0, 2, 4)], dtype=np.float64) / 255.0
+
+
+def class_colors(majority: np.ndarray, purity: np.ndarray) -> np.ndarray:
+    """The class map's colour of each neuron, (n,) -> (n, 3) RGB in [0, 1]: its majority class's colour
+    (:func:`label_color`) mixed with white in proportion to its impurity, ``purity * colour + (1 - purity) *
+    white``, so a pure neuron shows its class's full colour and a mixed one a pale tint; a dead neuron
+    (majority -1) is :data:`DEAD` grey.
+
+    >>> class_colors(np.array([0, -1]), np.array([0.5, 0.0])).round(3).tolist()
+    [[0.561, 0.733, 0.853], [0.851, 0.851, 0.851]]
+    """
+    majority = np.asarray(majority, dtype=np.int64)
+    p = np.clip(np.asarray(purity, dtype=np.float64), 0.0, 1.0)[:, None]  # (n, 1)
+    base = np.array([_rgb(label_color(m)) if m >= 0 else _rgb(DEAD) for m in majority]).reshape(-1, 3)  # (n, 3)
+    out = p * base + (1.0 - p) * 1.0
+    out[majority < 0] = _rgb(DEAD)
+    return out
+
+
+def _grid_axes(ax: Any, grid: Sequence[int], window: tuple[int, int, int, int] | None, torus: bool,
+               title: str | None) -> None:
+    """Limits, integer ticks, axis labels and the torus's dashed frame, as :func:`wta_map` draws them."""
+    from matplotlib.ticker import MaxNLocator
+
+    H, W = int(grid[0]), int(grid[1])
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    ax.set_xlim(c0 - 0.5, c1 - 0.5)
+    ax.set_ylim(r1 - 0.5, r0 - 0.5)
+    ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("map column" + (f" ({TORUS_NOTE})" if torus else ""))
+    ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
+    if torus and window is None:
+        for side in ax.spines.values():
+            side.set_linestyle((0, (4, 3)))
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
+def _mark_dead(ax: Any, alive: np.ndarray, grid: Sequence[int], window: tuple[int, int, int, int] | None) -> Any:
+    """Cross-hatch every dead neuron's cell (``alive`` False) inside ``window``: one PatchCollection of unit
+    squares centred on the neurons (column, row), returned (None when there is none). A hatch, not a colour,
+    so that no class colour, however pale, reads as a dead neuron."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
+    H, W = int(grid[0]), int(grid[1])
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    rr, cc = np.divmod(np.flatnonzero(~np.asarray(alive, dtype=bool)), W)
+    inside = (rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1)
+    if not inside.any():
+        return None
+    boxes = [Rectangle((c - 0.5, r - 0.5), 1.0, 1.0) for r, c in zip(rr[inside], cc[inside], strict=True)]
+    hatch = PatchCollection(boxes, facecolor="none", edgecolor=DEAD_MARK, linewidth=0.0, hatch="xx")
+    ax.add_collection(hatch)
+    return hatch
+
+
+def class_map(
+    winners: np.ndarray,
+    labels: np.ndarray,
+    grid: Sequence[int],
+    ax: Any = None,
+    classes: Sequence[str] | None = None,
+    title: str | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    torus: bool = False,
+    legend: bool = True,
+) -> Any:
+    """The map as a reader of SOMs draws it: each neuron a square in its majority class's colour, paler the
+    lower its purity (:func:`class_purity`, :func:`class_colors`), dead neurons grey and cross-hatched. The legend
+    names the classes (``classes``: the data's class names, e.g. airplane, automobile, ...). ``window`` =
+    (row0, row1, col0, col1) zooms (end exclusive); ``torus`` as in :func:`wta_map`."""
+    fig, ax = _axes(ax)
+    H, W = int(grid[0]), int(grid[1])
+    labels = np.asarray(labels, dtype=np.int64)
+    n_classes = max(int(labels.max(initial=0)) + 1, len(classes) if classes is not None else 0)
+    majority, purity, _ = class_purity(winners, labels, H * W, n_classes)
+    img = class_colors(majority, purity).reshape(H, W, 3)  # (H, W, 3)
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    ax.imshow(img[r0:r1, c0:c1], extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="nearest")
+    _mark_dead(ax, majority >= 0, grid, window)
+    _grid_axes(ax, grid, window, torus, title)
+    if legend:
+        from matplotlib.patches import Patch
+
+        names = list(classes) if classes is not None else [str(v) for v in range(n_classes)]
+        present = sorted(set(majority[majority >= 0].tolist()))
+        handles: list[Any] = [Patch(facecolor=label_color(v), label=names[v] if v < len(names) else str(v))
+                              for v in present]
+        handles.append(Patch(facecolor=DEAD, edgecolor=DEAD_MARK, hatch="xx", linewidth=0.0,
+                             label="dead neuron (won no image)"))
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), fontsize=8, frameon=False,
+                  ncol=min(4, len(handles)), handletextpad=0.4, columnspacing=1.2, borderaxespad=0.0,
+                  title="majority class (paler: less pure)", title_fontsize=8)
+    return fig
+
+
+def typical_images(winners: np.ndarray, embeddings: np.ndarray, n_neurons: int) -> np.ndarray:
+    """Each neuron's most typical image: among the images it wins, the one whose embedding is nearest (largest
+    cosine) the neuron's prototype, the mean of their L2-normalised embeddings; -1 for a dead neuron.
+
+    The prototype is the centre of what the network put on that neuron, so its nearest image is the most
+    representative one, where the image with the neuron's largest Softmax output would be the one it placed
+    most confidently, often an extreme. Ties go to the lower image index.
+
+    Parameters
+    ----------
+    winners : (N,) int
+        Each image's neuron.
+    embeddings : (N, d) float
+        Each image's backbone features (``Run.predict(data, embed=True)["embedding"]``).
+    n_neurons : int
+
+    Returns
+    -------
+    (n_neurons,) int64: an index into the N images, or -1.
+
+    Example
+    -------
+    >>> e = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.0, 1.0]])
+    >>> typical_images(np.array([0, 0, 0, 2]), e, 3).tolist()
+    [1, -1, 3]
+    """
+    w = np.asarray(winners, dtype=np.int64)
+    e = np.asarray(embeddings, dtype=np.float64)
+    if e.ndim != 2 or len(e) != len(w):
+        raise ValueError(f"embeddings of shape {e.shape}: allowed is ({len(w)}, d), one row per winner")
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)  # (N, d)
+    proto = np.zeros((int(n_neurons), e.shape[1]))  # (n, d)
+    np.add.at(proto, w, e)
+    proto /= np.maximum(np.linalg.norm(proto, axis=1, keepdims=True), 1e-12)
+    score = np.einsum("nd,nd->n", e, proto[w])  # (N,) cosine to its neuron's prototype
+    order = np.lexsort((-score, w))  # by neuron, best first; lexsort is stable, so ties keep the lower index
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = w[order][1:] != w[order][:-1]
+    out = np.full(int(n_neurons), -1, dtype=np.int64)
+    out[w[order][first]] = order[first]
+    return out
+
+
+def mosaic_array(images: np.ndarray, picks: np.ndarray, grid: Sequence[int],
+                 window: tuple[int, int, int, int] | None = None, gap: int = 1) -> np.ndarray:
+    """The thumbnails of ``picks`` (one image index per neuron, row-major, -1 for none) tiled as the map:
+    (N, C, S, S) uint8 images -> (h*(S+gap)-gap, w*(S+gap)-gap, 3) uint8, ``gap`` white pixels between
+    cells, a neuron without an image filled with :data:`DEAD` grey; gray images (C = 1) become gray RGB.
+    ``window`` = (row0, row1, col0, col1) keeps that part of the map."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images of shape {images.shape}: allowed is (N, C, S, S) with C 1 or 3")
+    H, W = int(grid[0]), int(grid[1])
+    picks = np.asarray(picks, dtype=np.int64).reshape(H, W)
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    S, step = images.shape[-1], images.shape[-1] + gap
+    dead = np.round(_rgb(DEAD) * 255).astype(np.uint8)
+    out = np.full(((r1 - r0) * step - gap, (c1 - c0) * step - gap, 3), 255, dtype=np.uint8)
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            top, left = (r - r0) * step, (c - c0) * step
+            i = picks[r, c]
+            if i < 0:
+                out[top : top + S, left : left + S] = dead
+            else:
+                out[top : top + S, left : left + S] = np.moveaxis(images[i], 0, -1)  # (S, S, C) -> broadcast
+    return out
+
+
+def mosaic(
+    images: np.ndarray,
+    picks: np.ndarray,
+    grid: Sequence[int],
+    ax: Any = None,
+    title: str | None = None,
+    window: tuple[int, int, int, int] | None = None,
+    torus: bool = False,
+) -> Any:
+    """The map as an image mosaic: at each neuron the thumbnail of its most typical image (``picks``, from
+    :func:`typical_images`), dead neurons grey and cross-hatched (:func:`mosaic_array`). Same axes as
+    :func:`class_map`, so the two can be read side by side."""
+    fig, ax = _axes(ax, (6, 6))
+    H, W = int(grid[0]), int(grid[1])
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    arr = mosaic_array(images, picks, grid, window)
+    ax.imshow(arr, extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="antialiased")
+    _mark_dead(ax, np.asarray(picks).reshape(-1) >= 0, grid, window)
+    _grid_axes(ax, grid, window, torus, title)
+    return fig
+
+
+def map_row(
+    axes: Sequence[Any],
+    winners: np.ndarray,
+    labels: np.ndarray,
+    grid: Sequence[int],
+    classes: Sequence[str] | None = None,
+    name: str = "",
+    window: tuple[int, int, int, int] | None = None,
+    torus: bool = False,
+    jitter: float = 0.4,
+    legend: bool = True,
+) -> None:
+    """One run's map on two ``axes``: the class map (:func:`class_map`, with the legend of class names) and,
+    beside it, the paper's scatter of every image at its winner (:func:`wta_map`, in the same colours).
+    ``name`` (e.g. "seed 0: NS 0.45") heads the row, above the class map. The image mosaic
+    (:func:`mosaic`) needs the room of a figure of its own to show its thumbnails."""
+    class_map(winners, labels, grid, ax=axes[0], classes=classes, window=window, torus=torus, legend=legend,
+              title=(f"{name}\n" if name else "") + "class map: majority class, paler where less pure")
+    wta_map(winners, labels, grid, ax=axes[1], classes=classes, window=window, torus=torus, jitter=jitter,
+            legend=False, show_dead=window is not None,
+            title=(f"{name}\n" if name else "") + "the paper's drawing: each image at its winner")
 
 
 def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence[float]], ax: Any = None,
