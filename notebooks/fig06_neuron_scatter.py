@@ -42,7 +42,7 @@ from urlsom_book.notebook import start
 nb = start("fig06_neuron_scatter", globals())  # the parameters resolved against the profile; the run trained or reused
 run = nb.runs[0]
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input"]
 import numpy as np
 
 from urlsom_book import viz
@@ -55,7 +55,7 @@ f = nb.map_figure([run], [f"rows {window[0]}-{window[1] - 1}, columns {window[2]
 f.suptitle(nb.title("Fig. 6: samples sharing a winner, scattered around it"), fontsize=13)
 nb.show(f)
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input"]
 nb.show(nb.mosaic_figure(run, "the same window", window=window), suffix="_mosaic0")
 
 # %% [markdown]
