@@ -11,8 +11,8 @@ loss_similarity (Eq. 6) compares two such blurs, so nothing trains the position 
 The readout keeps the map's placement and refines it by at most one step. After training (and after the usage
 bias, when there is one) each neuron j gets a prototype ``P_j``: the mean of the L2-normalised embeddings
 ``e = h / |h|`` of the un-augmented training images whose network winner it is (:func:`fit_prototypes`). An
-image's winner is then, among the network's winner ``w`` and its 8 neighbours on the grid, the neuron whose
-prototype is nearest to the image's embedding,
+image's winner is then, among the network's winner ``w`` and its 8 neighbours on the grid (6 on a hexagonal
+lattice), the neuron whose prototype is nearest to the image's embedding,
 
 .. math:: \\text{winner}(x) = \\arg\\min_{j \\in \\mathcal{N}_8(w(x)) \\cup \\{w(x)\\},\\; n_j > 0}
           \\lVert e(x) - P_j \\rVert^2,
@@ -37,9 +37,10 @@ WINDOW = 1  # Chebyshev radius of the window around the network's winner: the 3x
 MAX_ROUNDS = 1  # refits of the prototypes from the readout's own winners (fit_readout_prototypes; module docstring)
 
 
-def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW) -> torch.Tensor:
+def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW, lattice: str = "square") -> torch.Tensor:
     """(n, (2 radius + 1)^2) indices of each neuron's window (itself first, then row-major offsets), -1 where
-    the window leaves a flat map. ``torus``: the map wraps.
+    the window leaves a flat map. ``torus``: the map wraps. On a hexagonal lattice (``lattice="hex"``,
+    radius 1 only) the window is the neuron and its 6 neighbours, (n, 7) (``lattice.neighbour_table``).
 
     Examples
     --------
@@ -49,7 +50,17 @@ def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW) -> to
     [0, 1, 2, 3, 4, 5, 6, 7, 8]
     >>> window_index((2, 2), torus=True)[0].tolist()  # a neuron met twice on a small torus counts once
     [0, 3, 2, -1, 1, -1, -1, -1, -1]
+    >>> window_index((4, 4), torus=True, lattice="hex")[0].tolist()
+    [0, 3, 1, 15, 12, 7, 4]
     """
+    if lattice == "hex":
+        from .config import ConfigError
+        from .lattice import neighbour_table
+
+        if radius != 1:
+            raise ConfigError(f"window radius {radius} on lattice hex: allowed is 1 (a neuron and its 6 neighbours)")
+        nb = torch.from_numpy(neighbour_table(grid, "hex", torus))  # (n, 6)
+        return torch.cat((torch.arange(len(nb))[:, None], nb), 1)
     H, W = grid
     offs = [(0, 0)] + [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
                        if (dy, dx) != (0, 0)]

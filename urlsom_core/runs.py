@@ -218,7 +218,7 @@ def evaluate(run_cfg: RunConfig, model: URLSOM, splits: Splits, device: torch.de
     y = splits.train.labels.numpy()
     metrics: dict[str, Any] = dict(neural_selectivity(tr["winner"], y, n))
     metrics.update(map_metrics(tr["winner"], tr["top2"], y, run_cfg.model.grid, tr["embedding"],
-                               torus=run_cfg.model.circular))  # usage metrics included
+                               torus=run_cfg.model.circular, lattice=run_cfg.model.lattice))  # usage metrics included
     metrics["output_spread"] = float(np.median(tr["spread"]))  # neurons an un-augmented output spreads over
     assign = {"winner": tr["winner"].astype(np.int32), "label": y.astype(np.int16), "top2": tr["top2"].astype(np.int32)}
     if splits.heldout is not None:
@@ -242,7 +242,7 @@ def current_figures(model: URLSOM, splits: Splits, aug: Augment, cfg: RunConfig,
     figures: dict[str, Any] = {"neural_selectivity": neural_selectivity(w, y, n)["neural_selectivity"],
                                "active_neurons": int(np.unique(w).size),
                                "topographic_error": topographic_error(tr["top2"], cfg.model.grid,
-                                                                      torus=cfg.model.circular)}
+                                                                      torus=cfg.model.circular, lattice=cfg.model.lattice)}
     if splits.heldout is not None:
         we, ye = predict(model, splits.heldout, aug, device)["winner"], splits.heldout.labels.numpy()
         figures.update(heldout_neural_selectivity=heldout_neural_selectivity(w, y, we, ye, n),
@@ -498,7 +498,7 @@ def evaluate_on(run: Run, data: ImageData, device: str = "cpu") -> dict[str, Any
     y = data.labels.numpy()
     m: dict[str, Any] = dict(neural_selectivity(out["winner"], y, n))
     m.update(map_metrics(out["winner"], out["top2"], y, run.config.model.grid, out["embedding"],
-                         torus=run.config.model.circular))
+                         torus=run.config.model.circular, lattice=run.config.model.lattice))
     m["heldout_neural_selectivity"] = heldout_neural_selectivity(a["winner"], a["label"], out["winner"], y, n)
     m["heldout_on_dead"] = heldout_on_dead(a["winner"], out["winner"], n)
     m["dataset"] = data.name
