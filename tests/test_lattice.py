@@ -5,6 +5,7 @@ readout window, the drawings and the command-line flag."""
 from __future__ import annotations
 
 import doctest
+import json
 import math
 
 import matplotlib
@@ -444,3 +445,16 @@ def test_a_hex_runs_metrics_and_monitor_use_the_hexagonal_neighbours(hex_run):
     p = um.run_prototypes(hex_run)
     assert r["lattice"] == "hex"
     np.testing.assert_array_equal(r["umatrix"], u_matrix(p["prototypes"], grid, torus=True, lattice="hex"))
+
+
+def test_the_inspector_of_a_hex_run_draws_its_map_and_locators_in_hexagons(hex_run, monkeypatch):
+    from urlsom_book import widgets
+
+    seen = []
+    draw = widgets._map_image
+    monkeypatch.setattr(widgets, "_map_image", lambda *a, **k: seen.append(a[6] if len(a) > 6 else k) or draw(*a, **k))
+    box = widgets.inspector({"hex": hex_run}, n_images=1)
+    assert seen == ["hex"]
+    html = json.dumps([c.value for c in box.children if hasattr(c, "value")])
+    cw = 90 / 6.5  # where_rule: 6 columns and the half cell of the odd rows
+    assert f"height:{round(cw * (5 * HEX_ROW + 1))}px" in html
