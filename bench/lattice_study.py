@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
             "The network's own winners (the paper's map), on the training images (NS, TE, live neurons) and the "
             "held-out images (held-out NS); everything else the same per pair. TE: the two largest outputs are not "
             "neighbours (8 around a square cell, 6 around a hexagonal one); TE (d = 1): not adjacent cells at "
-            "distance 1 (4 on the square lattice, 6 on the hexagonal one). `bench/lattice_study.py`."]
+            "distance 1 (4 on the square lattice, 6 on the hexagonal one). Minutes: training time on a shared "
+            "machine, one thread each, one run after another; not a speed comparison (both lattices run the fixed "
+            "convolution as the same (n, n) matrix product). `bench/lattice_study.py`."]
     what = {"digits": "scikit-learn digits: the quick profile's Fig. 4 run (30x30 torus, sigma 5, 30 epochs, batch 256; "
                       "no usage bias), 1,437 training and 360 held-out digits (holdout 0.2), one config file per run "
                       "beside this one",
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         text += ["", f"## {what[study]}", "", *table(rows), "", "Commands (from the repository's root):", ""]
         text += [f"    {r['command']}" for r in rows]
         rules = sorted({r["defaults_rule"] for r in rows if r["defaults_rule"]})
-        text += ["", *[f"Defaults: {r}" for r in rules]] if rules else []
+        text += ["", *[f"What the defaults rule picked: `{r}`" for r in rules]] if rules else []
     text += ["", f"Made by `python bench/lattice_study.py {' '.join(sys.argv[1:] if argv is None else argv)}` in "
              f"{(time.time() - t0) / 60:.0f} min, one run after another."]
     (out / "hex_vs_square.md").write_text("\n".join(text) + "\n")

@@ -85,3 +85,25 @@ def test_tiny_study_end_to_end(tmp_path):
     md = (tmp_path / "o" / "hex_vs_square.md").read_text()
     assert "| **hex - square, mean [min, max]** | 1 seed(s) |" in md and "--config" in md
     assert (tmp_path / "o" / "digits_hex_seed0.yaml").is_file()
+
+
+RESULTS = ROOT / "bench" / "results" / "lattice"
+
+
+@pytest.mark.skipif(not (RESULTS / "hex_vs_square.json").is_file(), reason="no committed results")
+def test_the_committed_results_name_their_configs(monkeypatch):
+    """Every digits run of the committed table is its config file beside it (the command's --config), and each
+    pair differs only in the lattice."""
+    from urlsom_book.cli import build_parser, config_from_args
+
+    monkeypatch.chdir(ROOT)
+    res = json.loads((RESULTS / "hex_vs_square.json").read_text())
+    rows = res["studies"]["digits"]
+    assert sorted({r["seed"] for r in rows}) == [0, 1, 2] and all(r["rc"] == 0 for r in rows)
+    for r in rows:
+        cfg = config_from_args(build_parser().parse_args(["train", *r["command"].split()[2:]]))
+        assert cfg.key() == r["config_key"] and cfg.model.lattice == r["lattice"] and cfg.train.seed == r["seed"]
+    cifar = res["studies"]["cifar10"]
+    assert [r["lattice"] for r in cifar] == ["square", "hex"]
+    assert cifar[0]["figures"]["epochs"] == cifar[1]["figures"]["epochs"]  # the same training length
+    assert all(r["figures"]["stop"] == "max epochs" for r in cifar)
