@@ -48,7 +48,7 @@ def run_figures(path: str) -> tuple[dict[str, object], dict[str, object]]:
     cfg, model, aug = run.config, run.load_model(), run.augment()
     sp, dev = run.splits(), torch.device("cpu")
     bias = balance_usage(cfg, model, sp.train, aug, dev, log=lambda _: None)
-    readout = Readout(tuple(cfg.model.grid), cfg.model.boundary == "circular", bias=bias)
+    readout = Readout(tuple(cfg.model.grid), cfg.model.circular, bias=bias, lattice=cfg.model.lattice)
     metrics, _ = evaluate(cfg, model, aug, dev, sp.train, sp.heldout, readout)
     return metrics, readout_figures(metrics)
 

@@ -68,6 +68,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--kernel-gain", type=float, help="kernel amplitude multiplier (inverse Softmax temperature)")
     m.add_argument("--boundary", help="what the fixed convolution sees beyond the map's edge: zeros (the paper's "
                    "'same' reading), circular (a torus), reflect or mass (kernel renormalised inside the map)")
+    m.add_argument("--lattice", help="square (the paper's map) | hex: hexagonal cells in offset rows, 6 neighbours "
+                   "each (with --boundary circular a hexagonal torus: an even number of rows)")
     m.add_argument("--gaussian-extent", help="reading of the paper's 6-sigma Gaussian kernel: side (6 sigma "
                    "wide, +-3 sigma; default) or radius (+-6 sigma)")
     m.add_argument("--widths", type=int, nargs="+", help="ResNet stage widths (paper 16 48 256)")
@@ -80,7 +82,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="the paper's map: no usage-balancing bias")
     m.add_argument("--prototype-readout", action="store_true", default=None,
                    help="after training, let each image's winner be the neuron with the nearest prototype among the "
-                   "network's winner and its 8 neighbours (not the paper's; the digits defaults have it on)")
+                   "network's winner and its 8 neighbours, 6 on hex (not the paper's; the digits defaults have it on)")
     m.add_argument("--no-prototype-readout", dest="prototype_readout", action="store_false",
                    help="the paper's winners: the argmax of the map's output")
     t = p.add_argument_group("training")
@@ -120,7 +122,7 @@ _FLAGS = {
     "grid": "model.grid", "filter": "model.filter", "sigma": "model.sigma", "sigma_end": "model.sigma_end",
     "anneal_share": "train.anneal_share", "student_scale": "model.student_scale",
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
-    "boundary": "model.boundary", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
+    "boundary": "model.boundary", "lattice": "model.lattice", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout",
     "usage_balance": "model.usage_balance", "prototype_readout": "model.prototype_readout", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",

@@ -73,7 +73,8 @@ def summarize(run: Any, variant: dict[str, Any] | None = None) -> dict[str, Any]
     contig = (net.get("contiguity"), net.get("contiguity_shuffled"))
     if "contiguity" not in net:  # a run whose files kept no contiguity of the network's own winners
         a = run.assignments()
-        contig = contiguity(a["winner"], a["label"], cfg.model.grid, torus=cfg.model.circular)
+        contig = contiguity(a["winner"], a["label"], cfg.model.grid, torus=cfg.model.circular,
+                            lattice=cfg.model.lattice)
     row.update({
         "neural_selectivity": net.get("neural_selectivity"),
         "heldout_neural_selectivity": m.get("heldout_neural_selectivity"),
@@ -248,6 +249,7 @@ def plot_gamma_sigma(runs: Sequence[Any], rows: Sequence[dict[str, Any]], gammas
         a = run.assignments()  # the network's own winners, as the study's figures (:func:`summarize`)
         viz.wta_map(a["winner"], a["label"], run.config.model.grid, ax=ax, legend=(i == nc - 1),
                     classes=run.resolved.get("classes"), torus=viz.is_torus(run.config.model),
+                    lattice=viz.lattice_of(run.config.model),
                     title=f"γ={r['gamma']:g} σ={r['sigma']:g}\nNS {_f(r['neural_selectivity'])}  "
                           f"TE {_f(r['topographic_error'])}  live {r['active_neurons']}")
         if i % nc:

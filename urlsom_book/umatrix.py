@@ -52,28 +52,46 @@ def run_u_matrix(run: Any, device: str = "cpu", shuffles: int = 1000, seed: int 
     """A stored run's U-matrix and how its ridges follow the class borders.
 
     Returns ``umatrix`` (H, W) (NaN for dead neurons), ``majority_class`` (H, W) (each neuron's most frequent
-    training label, -1 for dead), ``torus`` (the map wraps: ``boundary == "circular"``) and ``ridge``
-    (:func:`urlsom_core.metrics.ridge_contrast` with ``shuffles`` label shuffles)."""
+    training label, -1 for dead), ``torus`` (the map wraps: ``boundary == "circular"``), ``lattice``
+    (``square`` or ``hex``: the neighbours are the 4 cells sharing a side, or the 6 hexagonal ones) and
+    ``ridge`` (:func:`urlsom_core.metrics.ridge_contrast` with ``shuffles`` label shuffles)."""
     grid = tuple(run.config.model.grid)
     torus = run.config.model.circular
+    lattice = run.config.model.lattice
     p = run_prototypes(run, device)
-    umat = u_matrix_values(p["prototypes"], grid, torus=torus)
+    umat = u_matrix_values(p["prototypes"], grid, torus=torus, lattice=lattice)
     major = neuron_labels(p["winner"], p["label"], grid[0] * grid[1]).reshape(grid)
-    return {"umatrix": umat, "majority_class": major, "torus": torus,
-            "ridge": ridge_contrast(umat, major, torus=torus, shuffles=shuffles, seed=seed)}
+    return {"umatrix": umat, "majority_class": major, "torus": torus, "lattice": lattice,
+            "ridge": ridge_contrast(umat, major, torus=torus, shuffles=shuffles, seed=seed, lattice=lattice)}
 
 
-def class_border_segments(majority_class: np.ndarray) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+def class_border_segments(majority_class: np.ndarray,
+                          lattice: str = "square") -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """Line segments ((x0, y0), (x1, y1)) between horizontally or vertically neighbouring live neurons of
     different majority class, in the map's (column, row) coordinates; wrapping edges of a torus are not
-    drawn.
+    drawn. On ``lattice`` hex: the side that two neighbouring hexagons of different class share, in the
+    coordinates of :func:`urlsom_book.viz.neuron_xy`.
 
     Example:
         >>> class_border_segments(np.array([[0, 1], [0, 0]]))
         [((0.5, -0.5), (0.5, 0.5)), ((0.5, 0.5), (1.5, 0.5))]
+        >>> np.round(class_border_segments(np.array([[0, 1]]), "hex"), 3).tolist()  # the side between two hexagons
+        [[[0.5, -0.289], [0.5, 0.289]]]
     """
     m = np.asarray(majority_class)
     H, W = m.shape
+    if lattice == "hex":
+        from urlsom_core.lattice import neighbour_pairs
+
+        from .viz import HEX_RADIUS, neuron_xy
+
+        cls = m.reshape(-1)
+        p = neighbour_pairs((H, W), "hex")  # (P, 2), flat: no wrapping edge
+        p = p[(cls[p[:, 0]] >= 0) & (cls[p[:, 1]] >= 0) & (cls[p[:, 0]] != cls[p[:, 1]])]
+        x, y = neuron_xy(p, (H, W), "hex")  # (P, 2) each
+        mid = np.stack(((x[:, 0] + x[:, 1]) / 2, (y[:, 0] + y[:, 1]) / 2), 1)
+        side = np.stack((-(y[:, 1] - y[:, 0]), x[:, 1] - x[:, 0]), 1) * (HEX_RADIUS / 2)  # half the shared side
+        return [(tuple(float(v) for v in a), tuple(float(v) for v in b)) for a, b in zip(mid - side, mid + side, strict=True)]
     segs = []
     for r in range(H):
         for c in range(W):
@@ -87,27 +105,40 @@ def class_border_segments(majority_class: np.ndarray) -> list[tuple[tuple[float,
 
 
 def u_matrix(umat: np.ndarray, ax: Any = None, torus: bool = False, majority_class: np.ndarray | None = None,
-             title: str | None = None, cmap: str = "Greys", colorbar: bool = True) -> Any:
+             title: str | None = None, cmap: str = "Greys", colorbar: bool = True, lattice: str = "square") -> Any:
     """Draw a U-matrix (H, W): each neuron a square at (column, row), row 0 at the top as on the map figures,
     dark where its prototype is far from its neighbours' (a ridge), light where close; dead neurons (NaN) in a
     pale sand colour. With ``majority_class`` (H, W) the class borders (:func:`class_border_segments`) are drawn
     as thin red lines, to see whether the ridges follow them. ``torus``: the map wraps; the frame is drawn
-    dashed and the axis labels say so."""
+    dashed and the axis labels say so. ``lattice`` hex: each neuron a hexagon (:func:`urlsom_book.viz.hexagons`)."""
     import matplotlib
 
     fig, ax = _axes(ax, (6, 5))
     u = np.asarray(umat, dtype=np.float64)
     H, W = u.shape
     colours = matplotlib.colormaps[cmap].with_extremes(bad=DEAD_COLOUR)  # a copy: the registered map is unchanged
-    im = ax.imshow(np.ma.masked_invalid(u), cmap=colours, interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+    if lattice == "hex":
+        from matplotlib.colors import Normalize
+
+        from .viz import _hex_frame, hexagons
+
+        finite = u[np.isfinite(u)]
+        norm = Normalize(float(finite.min()), float(finite.max())) if finite.size else None
+        im = hexagons(ax, (H, W), values=u, cmap=colours, norm=norm)
+    else:
+        im = ax.imshow(np.ma.masked_invalid(u), cmap=colours, interpolation="nearest",
+                       extent=(-0.5, W - 0.5, H - 0.5, -0.5))
     if majority_class is not None:
         from matplotlib.collections import LineCollection
 
-        segs = class_border_segments(np.asarray(majority_class).reshape(H, W))
+        segs = class_border_segments(np.asarray(majority_class).reshape(H, W), lattice)
         ax.add_collection(LineCollection(segs, colors="#d62728", linewidths=0.9, label="class border"))
-    ax.set_xlim(-0.5, W - 0.5)
-    ax.set_ylim(H - 0.5, -0.5)
-    ax.set_aspect("equal")
+    if lattice == "hex":
+        _hex_frame(ax, 0, H, 0, W)
+    else:
+        ax.set_xlim(-0.5, W - 0.5)
+        ax.set_ylim(H - 0.5, -0.5)
+        ax.set_aspect("equal")
     ax.set_xlabel("map column" + (" (toroidal map: edges wrap)" if torus else ""))
     ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
     if torus:

@@ -9,6 +9,8 @@ the figure; none changes matplotlib's global style.
 ``typical_images``       each neuron's most typical image: nearest the mean embedding of its images
 ``mosaic``               the same maps as an image mosaic: each neuron its most typical image
 ``map_row``              a run's class map with the paper's scatter beside it
+``neuron_xy``            where a neuron is drawn, on a square or a hexagonal lattice
+``hexagons``             one hexagon per neuron of a hexagonal map, filled by a value or a colour
 ``busiest_window``       Fig. 6: the zoom window with the most labels meeting
 ``loss_curve``           Fig. 5, 10: loss per epoch, learning-rate steps, the stop
 ``ns_per_epoch``         NS and held-out NS per epoch (the run's monitor), the paper's 70.3% as a line
@@ -44,6 +46,75 @@ def is_torus(model_config: Any) -> bool:
     """Whether a run's map is a torus (:func:`urlsom_core.config.is_circular` of its ``boundary``; a config
     without one has the default zero padding)."""
     return is_circular(getattr(model_config, "boundary", "zeros"))
+
+
+def lattice_of(model_config: Any) -> str:
+    """A run's lattice (``ModelConfig.lattice``; a config without one is square)."""
+    return str(getattr(model_config, "lattice", "square"))
+
+
+HEX_ROW = 3**0.5 / 2  # the hexagonal lattice's row step (urlsom_core.lattice.HEX_ROW)
+HEX_RADIUS = 1 / 3**0.5  # a hexagon's centre-to-corner distance when neighbouring centres are 1 apart
+
+
+def neuron_xy(neurons: np.ndarray, grid: Sequence[int], lattice: str = "square") -> tuple[np.ndarray, np.ndarray]:
+    """Where the map figures draw neurons (row-major indices): x to the right, y down the rows, in cell widths.
+
+    Square: (column, row). Hex (``lattice="hex"``, offset rows): x is the column plus half a cell on odd rows,
+    y the row times sqrt(3)/2, the centres of :func:`urlsom_core.lattice.cell_centres`.
+
+    Example:
+        >>> x, y = neuron_xy(np.array([0, 3, 4]), (2, 3), "hex")  # (0, 0), (1, 0), (1, 1)
+        >>> x.tolist(), np.round(y, 3).tolist()
+        ([0.0, 0.5, 1.5], [0.0, 0.866, 0.866])
+    """
+    from urlsom_core.lattice import cell_centres
+
+    yx = cell_centres((int(grid[0]), int(grid[1])), lattice)[np.asarray(neurons, dtype=np.int64)]  # (N, 2)
+    return yx[..., 1], yx[..., 0]
+
+
+def hexagon_vertices(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The 6 corners of the hexagon around each centre (x, y), (N, 6, 2): pointed at the top and bottom, sides
+    vertical, so that the cells of :func:`neuron_xy` on the hexagonal lattice tile the plane without gaps."""
+    a = np.deg2rad(np.arange(30, 360, 60))  # (6,) the corners' directions
+    return np.stack((np.asarray(x, dtype=np.float64)[:, None] + HEX_RADIUS * np.cos(a)[None],
+                     np.asarray(y, dtype=np.float64)[:, None] + HEX_RADIUS * np.sin(a)[None]), -1)
+
+
+def hexagons(ax: Any, grid: Sequence[int], values: np.ndarray | None = None, colors: Any = None,
+             neurons: np.ndarray | None = None, cmap: Any = None, norm: Any = None, **kw: Any) -> Any:
+    """Draw one hexagon per neuron of a hexagonal map on ``ax`` and return the ``PolyCollection``.
+
+    ``values`` (n,) or (H, W) fills them through ``cmap``/``norm`` (NaN: the colour map's "bad" colour; the
+    collection then serves a colour bar); else ``colors`` (one or one per neuron; default white). ``neurons``
+    picks which to draw (row-major indices; default all). Other keywords go to the collection (``edgecolor``,
+    ``linewidth``, ``zorder``...). The axes' limits are left to the caller."""
+    from matplotlib.collections import PolyCollection
+
+    H, W = int(grid[0]), int(grid[1])
+    idx = np.arange(H * W) if neurons is None else np.asarray(neurons, dtype=np.int64)
+    x, y = neuron_xy(idx, (H, W), "hex")
+    kw.setdefault("edgecolor", "face")
+    if values is not None:
+        v = np.asarray(values, dtype=np.float64).reshape(-1)[idx]
+        coll = PolyCollection(hexagon_vertices(x, y), array=np.ma.masked_invalid(v), cmap=cmap, norm=norm, **kw)
+    else:
+        coll = PolyCollection(hexagon_vertices(x, y), facecolors="white" if colors is None else colors, **kw)
+    ax.add_collection(coll)
+    return coll
+
+
+def _hex_frame(ax: Any, r0: int, r1: int, c0: int, c1: int) -> None:
+    """Limits and row ticks of a hexagonal map's cells r0..r1-1, c0..c1-1 (end exclusive), row 0 at the top."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(c0 - 0.5, c1)
+    ax.set_ylim((r1 - 1) * HEX_ROW + HEX_RADIUS, r0 * HEX_ROW - HEX_RADIUS)
+    ax.set_aspect("equal")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    rows = [int(t) for t in MaxNLocator(integer=True).tick_values(r0, r1 - 1) if r0 <= t <= r1 - 1]
+    ax.set_yticks([t * HEX_ROW for t in rows], [str(t) for t in rows])
 
 
 def label_color(i: int) -> str:
@@ -126,21 +197,35 @@ def wta_map(
     size: float | None = None,
     legend: bool = True,
     torus: bool = False,
+    lattice: str = "square",
 ) -> Any:
     """Each sample drawn at its winner's grid position (column right, row down), moved uniformly within
     +-``jitter``, coloured by its label. ``window`` = (row0, row1, col0, col1) zooms (end exclusive);
     ``show_dead`` marks neurons that won no sample with a grey cross. ``torus``: the map is toroidal (a
     circular boundary, ``ModelConfig.circular``), so its left and right edges and its top and
     bottom edges are neighbours; the axis labels say so (:data:`TORUS_NOTE`) and the map's frame is drawn
-    dashed. Pass ``torus=is_torus(config.model)``."""
+    dashed. Pass ``torus=is_torus(config.model)``. ``lattice``: ``hex`` draws a hexagonal map (pass
+    ``lattice=lattice_of(config.model)``): every cell a hexagon (:func:`hexagons`, thin grey outlines), the
+    samples at :func:`neuron_xy`, their vertical jitter scaled by sqrt(3)/2 so that they stay in their
+    hexagon (for ``jitter`` <= 0.4)."""
     fig, ax = _axes(ax)
     H, W = int(grid[0]), int(grid[1])
+    hexagonal = lattice == "hex"
     winners = np.asarray(winners, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    r = winners // W + rng.uniform(-jitter, jitter, len(winners))
-    c = winners % W + rng.uniform(-jitter, jitter, len(winners))
+    if hexagonal:
+        jr = rng.uniform(-jitter, jitter, len(winners)) * HEX_ROW
+        x, y = neuron_xy(winners, (H, W), "hex")
+        r, c = y + jr, x + rng.uniform(-jitter, jitter, len(winners))
+    else:
+        r = winners // W + rng.uniform(-jitter, jitter, len(winners))
+        c = winners % W + rng.uniform(-jitter, jitter, len(winners))
     r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    if hexagonal:
+        rr, cc = np.divmod(np.arange(H * W), W)
+        cells = np.flatnonzero((rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1))
+        hexagons(ax, (H, W), neurons=cells, colors="white", edgecolor="#dddddd", linewidth=0.4, zorder=0)
     keep = (winners // W >= r0) & (winners // W < r1) & (winners % W >= c0) & (winners % W < c1)
     n_cells = (r1 - r0) * (c1 - c0)
     if size is None:
@@ -151,21 +236,27 @@ def wta_map(
     if show_dead:
         live = np.zeros(H * W, dtype=bool)
         live[np.unique(winners)] = True
-        rr, cc = np.divmod(np.flatnonzero(~live), W)
+        dead = np.flatnonzero(~live)
+        rr, cc = np.divmod(dead, W)
         inside = (rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1)
+        if hexagonal:
+            cc, rr = neuron_xy(dead, (H, W), "hex")
         ax.scatter(cc[inside], rr[inside], marker="x", s=30, c=DEAD, linewidths=1.2, label="dead neuron")
-    if window is not None:
+    if window is not None and not hexagonal:
         for k in range(r0, r1 + 1):
             ax.axhline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
         for k in range(c0, c1 + 1):
             ax.axvline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
-    ax.set_xlim(c0 - 0.5, c1 - 0.5)
-    ax.set_ylim(r1 - 0.5, r0 - 0.5)
-    ax.set_aspect("equal")
-    from matplotlib.ticker import MaxNLocator
+    if hexagonal:
+        _hex_frame(ax, r0, r1, c0, c1)
+    else:
+        ax.set_xlim(c0 - 0.5, c1 - 0.5)
+        ax.set_ylim(r1 - 0.5, r0 - 0.5)
+        ax.set_aspect("equal")
+        from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("map column" + (f" ({TORUS_NOTE})" if torus else ""))
     ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
     if torus and window is None:  # the frame is no edge: drawn dashed

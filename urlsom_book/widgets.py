@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .viz import TORUS_NOTE, is_torus, label_color
+from .viz import HEX_ROW, TORUS_NOTE, is_torus, label_color, lattice_of, neuron_xy
 
 PIXELATED = "image-rendering: pixelated; image-rendering: crisp-edges;"
 
@@ -98,10 +98,19 @@ def label_bars(counts: np.ndarray, classes: Sequence[str], width: int = 220, non
     return "".join(parts)
 
 
-def where_svg(grid: Sequence[int], pos: tuple[int, int], width: int = 90) -> str:
+def where_svg(grid: Sequence[int], pos: tuple[int, int], width: int = 90, lattice: str = "square") -> str:
     """A small inline SVG locating neuron ``pos`` on the map: the map's outline, the neuron a black square
-    (a few hundred bytes, where a PNG of the whole map per neuron costs several times more)."""
+    (a few hundred bytes, where a PNG of the whole map per neuron costs several times more). ``lattice`` hex:
+    the outline holds the offset rows (W + 1/2 cells wide, rows sqrt(3)/2 apart) and the square sits where the
+    neuron's hexagon is (:func:`urlsom_book.viz.neuron_xy`)."""
     H, W = int(grid[0]), int(grid[1])
+    if lattice == "hex":
+        cw = width / (W + 0.5)
+        h = cw * ((H - 1) * HEX_ROW + 1)
+        x, y = neuron_xy(np.array(pos[0] * W + pos[1]), (H, W), "hex")
+        return (f'<svg width="{width}" height="{h:.0f}"><rect width="{width}" height="{h:.0f}" fill="#eee"/>'
+                f'<rect x="{float(x) * cw:.0f}" y="{float(y) * cw:.0f}" width="{max(cw, 3):.0f}" '
+                f'height="{max(cw, 3):.0f}"/></svg>')
     h = width * H / W
     cw, ch = width / W, h / H
     return (f'<svg width="{width}" height="{h:.0f}"><rect width="{width}" height="{h:.0f}" fill="#eee"/>'
@@ -147,27 +156,31 @@ def picks(winners: np.ndarray, n_neurons: int, seed: int = 0, n_images: int = 9)
 
 
 def panels_for(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid: Sequence[int],
-               classes: Sequence[str], seed: int = 0, n_images: int = 9, torus: bool = False) -> list[str]:
+               classes: Sequence[str], seed: int = 0, n_images: int = 9, torus: bool = False,
+               lattice: str = "square") -> list[str]:
     """The self-contained HTML panel of every neuron, row-major, with up to ``n_images`` seeded random images
-    each (:func:`picks`) as an inline PNG (``torus``: the map wraps, and each panel says so). The inspector
-    draws the same numbers more compactly (:func:`inspector_panels`)."""
+    each (:func:`picks`) as an inline PNG (``torus``: the map wraps, and each panel says so; ``lattice``: where
+    the panel's small map places the neuron, :func:`where_svg`). The inspector draws the same numbers more
+    compactly (:func:`inspector_panels`)."""
     H, W = int(grid[0]), int(grid[1])
     labels = np.asarray(labels, dtype=np.int64)
     return [neuron_panel(images[pick], labels[idx], classes, divmod(j, W), len(winners),
-                         where=where_svg(grid, divmod(j, W)), compact=True, torus=torus)
+                         where=where_svg(grid, divmod(j, W), lattice=lattice), compact=True, torus=torus)
             for j, (idx, pick) in enumerate(picks(winners, H * W, seed, n_images))]
 
 
 def _map_image(winners: np.ndarray, labels: np.ndarray, grid: Sequence[int], classes: Sequence[str], title: str,
-               torus: bool = False) -> tuple[bytes, str]:
-    """The run's WTA map (:func:`urlsom_book.viz.wta_map`) as a lossless image: (bytes, MIME type)."""
+               torus: bool = False, lattice: str = "square") -> tuple[bytes, str]:
+    """The run's WTA map (:func:`urlsom_book.viz.wta_map`, hexagons on ``lattice`` hex) as a lossless image:
+    (bytes, MIME type)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from .viz import wta_map
 
     fig = Figure(figsize=(5.2, 4.2), dpi=90, layout="constrained")
-    wta_map(winners, labels, grid, ax=fig.add_subplot(), classes=classes, title=title, show_dead=False, torus=torus)
+    wta_map(winners, labels, grid, ax=fig.add_subplot(), classes=classes, title=title, show_dead=False, torus=torus,
+            lattice=lattice)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return _lossless(np.asarray(canvas.buffer_rgba())[..., :3].copy())
@@ -267,29 +280,35 @@ CSS = (".urlsom-p{display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap}"
        "background:#bbb;margin-right:3px}")
 
 
-def where_rule(name: str, grid: Sequence[int], width: int = 90) -> tuple[str, float, float]:
+def where_rule(name: str, grid: Sequence[int], width: int = 90, lattice: str = "square") -> tuple[str, float, float]:
     """The CSS rule of class ``name``: a grey ``width`` px box shaped like the map with a black square (one
     neuron, at least 3 px) that each panel places with its background position. Returns (rule, px per
-    column, px per row)."""
+    column, px per row). ``lattice`` hex: the box holds the offset rows (W + 1/2 cells wide, rows sqrt(3)/2
+    apart); a panel places the square at :func:`urlsom_book.viz.neuron_xy` times the px per column."""
     H, W = int(grid[0]), int(grid[1])
     cw = ch = width / W
-    return (f".{name}{{flex:none;width:{width}px;height:{round(ch * H)}px;background:linear-gradient(#000,#000) "
-            f"no-repeat #eee;background-size:{max(3, round(cw))}px {max(3, round(ch))}px}}", cw, ch)
+    height = ch * H
+    if lattice == "hex":
+        cw = width / (W + 0.5)
+        ch, height = cw * HEX_ROW, cw * ((H - 1) * HEX_ROW + 1)
+    return (f".{name}{{flex:none;width:{width}px;height:{round(height)}px;background:linear-gradient(#000,#000) "
+            f"no-repeat #eee;background-size:{max(3, round(cw))}px {max(3, round(cw))}px}}", cw, ch)
 
 
 def inspector_panels(winners: np.ndarray, labels: np.ndarray, images: np.ndarray, grid: Sequence[int],
-                     classes: Sequence[str], name: str, seed: int = 0, n_images: int = 9
+                     classes: Sequence[str], name: str, seed: int = 0, n_images: int = 9, lattice: str = "square"
                      ) -> tuple[list[str], str, str]:
     """The inspector's panels of one run, row-major, in compact markup: (panels, dead, css). A live neuron's
     panel holds a marker locating it, its gallery (up to ``n_images`` seeded random images, :func:`picks`, cut
     from the run's sprite) and its numbers and histogram (:func:`summary`, :func:`bars`); a dead neuron's
     panel is the string ``dead`` (the same for every dead neuron, so the inspector stores it once).
-    ``css``: the rules of the run's sprite (class ``name`` + "s") and marker (``name`` + "w")."""
+    ``css``: the rules of the run's sprite (class ``name`` + "s") and marker (``name`` + "w"); ``lattice`` hex
+    places the marker on the offset rows (:func:`where_rule`)."""
     H, W = int(grid[0]), int(grid[1])
     labels = np.asarray(labels, dtype=np.int64)
     chosen = picks(winners, H * W, seed, n_images)
     sprite = make_sprite(images, [p for _, p in chosen], grid, n_images) if n_images > 0 else None
-    where, cw, ch = where_rule(f"{name}w", grid)
+    where, cw, ch = where_rule(f"{name}w", grid, lattice=lattice)
     dead = f"<div class=urlsom-p><div><b>dead neuron</b>: it won none of the {len(winners):,} samples</div></div>"
     out = []
     for j, (idx, _) in enumerate(chosen):
@@ -298,7 +317,8 @@ def inspector_panels(winners: np.ndarray, labels: np.ndarray, images: np.ndarray
             continue
         r, c = divmod(j, W)
         counts, info = summary(labels[idx], classes, len(winners))
-        marker = f"<i class={name}w style='background-position:{round(c * cw)}px {round(r * ch)}px'></i>"
+        x = c + 0.5 * (r % 2) if lattice == "hex" else c  # the odd rows of a hexagonal map: half a cell right
+        marker = f"<i class={name}w style='background-position:{round(x * cw)}px {round(r * ch)}px'></i>"
         gallery = sprite.div(j, name + "s") if sprite is not None else ""
         out.append(f"<div class=urlsom-p>{marker}{gallery}<div><b>neuron (row {r}, column {c})"
                    f"</b><br>{info}{bars(counts, classes)}</div></div>")
@@ -358,27 +378,26 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
     names = list(runs)
     if not names:
         raise ValueError("inspector: no runs given")
-    from urlsom_core.evaluation import readout_assignments, readout_figures
-
     data = []
     for name in names:
         run = runs[name]
-        a = readout_assignments(run.assignments())  # the map as its run reads it out
+        a = run.assignments()  # the network's own winners: the paper's map
         classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
-        data.append((run, a, tuple(int(g) for g in run.config.model.grid), classes, is_torus(run.config.model)))
+        data.append((run, a, tuple(int(g) for g in run.config.model.grid), classes, is_torus(run.config.model),
+                     lattice_of(run.config.model)))
     maps = []
-    for name, (run, a, grid, classes, torus) in zip(names, data, strict=True):
-        m = readout_figures(run.metrics)
+    for name, (run, a, grid, classes, torus, lattice) in zip(names, data, strict=True):
+        m = run.metrics
         title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
                  "neurons live" + (f"\n{TORUS_NOTE}" if torus else ""))
-        maps.append(_map_image(a["winner"], a["label"], grid, classes, title, torus))
+        maps.append(_map_image(a["winner"], a["label"], grid, classes, title, torus, lattice))
     uid = hashlib.sha1(b"".join(m for m, _ in maps)).hexdigest()[:8]  # class names unique to this inspector's runs
 
     def make(k: int) -> tuple[list[list[str]], str]:
         out, css = [], CSS
-        for i, (run, a, grid, classes, _) in enumerate(data):
+        for i, (run, a, grid, classes, _, lattice) in enumerate(data):
             panels, _, rules = inspector_panels(a["winner"], a["label"], run.splits().train.images.numpy(), grid,
-                                                classes, f"u{uid}{i}", seed=seed, n_images=k)
+                                                classes, f"u{uid}{i}", seed=seed, n_images=k, lattice=lattice)
             out.append(panels)
             css += rules
         return out, css
@@ -419,7 +438,7 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
 
     shared = {"layout": w.Layout(), "style": HTMLStyle()}  # one layout and style model for every panel
     stacks, map_boxes = [], []
-    for (image, mime), panels, (_, _, grid, _, _) in zip(maps, built, data, strict=True):
+    for (image, mime), panels, (_, _, grid, _, _, _) in zip(maps, built, data, strict=True):
         map_boxes.append(w.VBox([w.Image(value=image, format=mime.split("/")[1], layout=w.Layout(width="470px"))]))
         html = {p: w.HTML(p, **shared) for p in dict.fromkeys(panels)}  # one model per distinct panel
         rows = [w.Stack([html[panels[r * grid[1] + c]] for c in range(grid[1])], selected_index=0)

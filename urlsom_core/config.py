@@ -31,6 +31,12 @@ class ConfigError(ValueError):
 FILTERS = ("gaussian", "student")
 KERNEL_NORMS = ("sum", "peak", "neighbour")
 BOUNDARIES = ("zeros", "circular", "reflect", "mass")
+# The map's lattice (urlsom_core.lattice): square cells, or hexagonal cells in offset rows ("odd-r": odd rows
+# shifted right by half a cell, rows sqrt(3)/2 apart, every neuron 1 from its 6 neighbours).
+LATTICES = ("square", "hex")
+HEX_BOUNDARIES = ("zeros", "circular", "mass")  # reflect: the offset rows leave no straight edge to mirror about
+# The hexagonal kernel exists only as the dense (n, n) operator of the head (model.DENSE_MAX_NEURONS, the same number).
+HEX_MAX_NEURONS = 4096
 JITTERS = ("torchvision", "simsiam")  # readings of the paper's colour jitter (augment.Augment.jitter_reading)
 # The readings of the paper's "6-sigma" Gaussian kernel (Sec. III.B) -> its half-width in sigmas
 # (filters.gaussian_support): a side of 6 sigma (+-3 sigma) or +-6 sigma.
@@ -154,8 +160,14 @@ class ModelConfig:
     few images per neuron, where a trained map leaves many neurons without a training image.
     ``prototype_readout`` (not the paper's method; off in the paper): after training (and the bias), give each
     neuron the mean normalised embedding of the training images it wins, and take as an image's winner the
-    neuron with the nearest such prototype among the network's winner and its 8 neighbours
-    (``readouts.local_top2``): the map's placement, refined by at most a step.
+    neuron with the nearest such prototype among the network's winner and its 8 neighbours (6 on a hexagonal
+    lattice; ``readouts.local_top2``): the map's placement, refined by at most a step.
+    ``lattice`` (the paper's map is square): ``square`` or ``hex``, hexagonal cells in offset rows (odd rows
+    shifted right by half a cell, rows sqrt(3)/2 apart; :mod:`urlsom_core.lattice`), the layout classical SOM
+    software offers beside the square one. On ``hex`` the fixed kernel is the same radial function of the
+    Euclidean distance between cell centres (``model.hex_convolution_matrix``), the map's neighbours are the 6
+    cells around a cell, and ``circular`` is a hexagonal torus, which needs an even number of rows; ``reflect``
+    has no meaning there (the offset rows leave no straight edge) and the map has at most 4,096 neurons.
     """
 
     widths: tuple[int, ...] = (16, 48, 256)
@@ -173,6 +185,7 @@ class ModelConfig:
     sigma_end: float | None = None
     usage_balance: bool = False
     prototype_readout: bool = False
+    lattice: str = "square"
 
     def validate(self) -> None:
         g = self.grid
@@ -211,6 +224,17 @@ class ModelConfig:
                f"usage_balance {self.usage_balance!r}: allowed is true or false")
         _check(isinstance(self.prototype_readout, bool),
                f"prototype_readout {self.prototype_readout!r}: allowed is true or false")
+        _check(self.lattice in LATTICES, f"lattice {self.lattice!r}: allowed is one of {', '.join(LATTICES)}")
+        if self.lattice == "hex":
+            _check(self.boundary in HEX_BOUNDARIES,
+                   f"boundary {self.boundary!r} with lattice hex: allowed are {', '.join(HEX_BOUNDARIES)} (offset "
+                   "rows leave the left and right edges jagged, with no line of edge neurons to mirror about)")
+            _check(not self.circular or g[0] % 2 == 0,
+                   f"lattice hex with boundary circular on grid {g[0]}x{g[1]}: allowed is an even number of rows (odd "
+                   "rows are shifted by half a cell, so a hexagonal torus closes only after an even number of rows)")
+            _check(g[0] * g[1] <= HEX_MAX_NEURONS,
+                   f"lattice hex on grid {g[0]}x{g[1]}: allowed is at most {HEX_MAX_NEURONS} neurons (the hexagonal "
+                   "kernel runs as one (n, n) matrix)")
 
     @property
     def n_neurons(self) -> int:
@@ -232,7 +256,8 @@ KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "
                                                     ("train", "amp_cpu"): False,
                                                     ("data", "rotate"): 0.0,
                                                     ("model", "usage_balance"): False,
-                                                    ("model", "prototype_readout"): False}
+                                                    ("model", "prototype_readout"): False,
+                                                    ("model", "lattice"): "square"}
 
 
 @dataclass(frozen=True)

@@ -119,10 +119,10 @@ def _figures(cfg: RunConfig, y: np.ndarray, top2: np.ndarray, spread: np.ndarray
     w = top2[:, 0]
     out: dict[str, Any] = dict(neural_selectivity(w, y, n))
     if full:
-        out.update(map_metrics(w, top2, y, grid, emb, torus=torus))  # usage metrics included
+        out.update(map_metrics(w, top2, y, grid, emb, torus=torus, lattice=cfg.model.lattice))  # usage metrics included
         out["output_spread"] = float(np.median(spread))  # neurons an un-augmented output spreads over
     else:
-        out["topographic_error"] = topographic_error(top2, grid, torus=torus)
+        out["topographic_error"] = topographic_error(top2, grid, torus=torus, lattice=cfg.model.lattice)
     if we is not None:
         out["heldout_neural_selectivity"] = heldout_neural_selectivity(w, y, we, ye, n)
         if full:

@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from .config import GAUSSIAN_EXTENTS, KERNEL_NORMS, ConfigError
+from .config import FILTERS, GAUSSIAN_EXTENTS, KERNEL_NORMS, ConfigError
 
 
 def gaussian_support(sigma: float, extent: str = "side") -> int:
@@ -124,3 +124,69 @@ def crop_kernel(k: torch.Tensor, size: int) -> torch.Tensor:
         return k
     o = (s - size) // 2
     return k[o : o + size, o : o + size]
+
+
+def radial(d2: torch.Tensor, filter: str = "gaussian", sigma: float = 5.0, scale: float = 1.0) -> torch.Tensor:
+    """The fixed filters as functions of the squared distance ``d2`` between two cells (any shape, float64):
+    the Gaussian ``exp(-d^2 / (2 sigma^2))`` (Sec. III.B) or the t-student ``1 / (1 + d^2 / scale)`` (Sec. V.E,
+    Fig. 11), 1 at distance 0. What :func:`gaussian_kernel` and :func:`student_t_kernel` sample at the integer
+    offsets of the square lattice, here at any distance (the hexagonal lattice's, ``model.hex_convolution_matrix``).
+
+    Example:
+        >>> radial(torch.tensor([0.0, 1.0, 4.0]), "student", scale=1.0).tolist()
+        [1.0, 0.5, 0.2]
+    """
+    d2 = torch.as_tensor(d2, dtype=torch.float64)
+    if filter == "gaussian":
+        if not (math.isfinite(sigma) and sigma > 0):
+            raise ConfigError(f"sigma {sigma}: allowed is sigma > 0")
+        return torch.exp(-d2 / (2.0 * sigma**2))
+    if filter == "student":
+        if not (math.isfinite(scale) and scale > 0):
+            raise ConfigError(f"student scale {scale}: allowed is > 0")
+        return 1.0 / (1.0 + d2 / scale)
+    raise ConfigError(f"filter {filter!r}: allowed is one of {', '.join(FILTERS)}")
+
+
+def lattice_kernel(d2: torch.Tensor, support_d2: torch.Tensor, filter: str = "gaussian", sigma: float = 5.0,
+                   scale: float = 1.0, norm: str = "sum", gain: float = 1.0) -> torch.Tensor:
+    """The fixed kernel's weights at squared distances ``d2``, with the amplitude the square kernels get
+    (:func:`gaussian_kernel`, :func:`student_t_kernel`; the module docstring), taken on any lattice.
+
+    Parameters
+    ----------
+    d2 : torch.Tensor
+        Squared distances between cell centres (any shape), in cell widths.
+    support_d2 : torch.Tensor
+        (m,) squared lengths of every offset of the lattice inside the kernel's support, the centre included
+        (``lattice.kernel_offsets``): what ``sum`` normalises over.
+    filter, sigma, scale
+        The radial function (:func:`radial`).
+    norm : {"sum", "peak", "neighbour"}
+        Unit sum over the support, a peak of 1, or the centre 1 above its nearest neighbours (at distance 1, the
+        4 neighbours of a square cell or the 6 of a hexagonal one; a peak of 1 when the support has none).
+    gain : float
+        Extra factor on the normalised kernel.
+
+    Returns
+    -------
+    torch.Tensor
+        float64, the shape of ``d2``.
+
+    Example:
+        >>> support = torch.tensor([0.0] + [1.0] * 6)  # a cell and its 6 hexagonal neighbours
+        >>> round(float(lattice_kernel(torch.tensor(0.0), support, sigma=1.0, norm="neighbour")), 4)  # 1 / (1 - e^-0.5)
+        2.5415
+    """
+    support_d2 = torch.as_tensor(support_d2, dtype=torch.float64)
+    w = radial(d2, filter, sigma, scale)
+    if norm == "sum":
+        s = radial(support_d2, filter, sigma, scale).sum()
+    elif norm == "peak":
+        s = torch.tensor(1.0, dtype=torch.float64)
+    elif norm == "neighbour":
+        near = bool(((support_d2 - 1.0).abs() < 1e-9).any())
+        s = 1.0 - radial(torch.tensor(1.0), filter, sigma, scale) if near else torch.tensor(1.0, dtype=torch.float64)
+    else:
+        raise ConfigError(f"kernel norm {norm!r}: allowed is one of {', '.join(KERNEL_NORMS)}")
+    return w / s * gain

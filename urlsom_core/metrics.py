@@ -16,7 +16,9 @@ The map metrics the paper lacks (``map_metrics``, written into metrics.json): ``
 undefined for a map (contiguity with no two adjacent live neurons, trustworthiness on too few samples) is
 NaN from the functions here and ``None`` (JSON null) in ``map_metrics``. On a toroidal map
 (``ModelConfig.circular``: the fixed convolution wraps) every grid distance wraps too
-(``torus=True``): column 0 and column W-1 are neighbours.
+(``torus=True``): column 0 and column W-1 are neighbours. On a hexagonal map (``lattice="hex"``,
+``ModelConfig.lattice``; :mod:`urlsom_core.lattice`) a neuron's neighbours are the 6 cells around it where a
+square map has 8 (sides and corners), and grid distances are between the hexagons' centres.
 
 How the map is used (``usage_metrics``, also in metrics.json): the corner and border over-representation
 (share of samples won by the 4 corner neurons / the outer ring, over their share of the neurons), the live
@@ -36,6 +38,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from .lattice import are_neighbours, cell_centres, neighbour_pairs, neighbour_table, periods
 
 
 def neuron_labels(winners: np.ndarray, labels: np.ndarray, n_neurons: int) -> np.ndarray:
@@ -112,12 +116,13 @@ def heldout_on_dead(train_winners: np.ndarray, test_winners: np.ndarray, n_neuro
 
 
 def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_winners: np.ndarray,
-                   test_labels: np.ndarray, grid: tuple[int, int], torus: bool = False) -> dict[str, float]:
+                   test_labels: np.ndarray, grid: tuple[int, int], torus: bool = False,
+                   lattice: str = "square") -> dict[str, float]:
     """Where the held-out samples that :func:`heldout_neural_selectivity` counts wrong landed, as shares of
     all held-out samples: ``on_dead`` (their winner won no ``train`` sample), ``next_to_class`` (a live neuron
-    of another label, with a neuron of their own label within one step, 8-neighbourhood, wrapping when
-    ``torus``: a class boundary of the map) and ``far`` (the rest). ``right`` is the held-out NS; the four add
-    up to 1. NaN for no held-out samples.
+    of another label, with a neuron of their own label within one step, 8-neighbourhood or the 6 hexagonal
+    neighbours on ``lattice`` hex, wrapping when ``torus``: a class boundary of the map) and ``far`` (the rest).
+    ``right`` is the held-out NS; the four add up to 1. NaN for no held-out samples.
 
     Example:
         >>> w, y = np.array([0, 1, 3]), np.array([5, 6, 6])  # 2x2 map: neuron 2 dead, neurons 0, 1, 3 labelled
@@ -135,7 +140,7 @@ def heldout_errors(train_winners: np.ndarray, train_labels: np.ndarray, test_win
     dead = nl[test_winners] < 0
     wrong = ~right & ~dead
     beside = np.zeros((n, int(max(nl.max(), test_labels.max())) + 1), dtype=bool)  # (n, classes): a label one step away
-    pairs = adjacent_pairs(grid, torus)  # (P, 2), each 8-adjacent pair once
+    pairs = adjacent_pairs(grid, torus, lattice)  # (P, 2), each adjacent pair once
     for a, b in (pairs.T, pairs.T[::-1]):  # both ways round
         live = nl[b] >= 0
         beside[a[live], nl[b[live]]] = True
@@ -212,8 +217,9 @@ def grid_offsets(a: np.ndarray, b: np.ndarray, grid: tuple[int, int], torus: boo
     return d
 
 
-def topographic_error(top2: np.ndarray, grid: tuple[int, int], torus: bool = False) -> float:
-    """Fraction of samples whose two largest outputs are not grid neighbours (8-neighbourhood).
+def topographic_error(top2: np.ndarray, grid: tuple[int, int], torus: bool = False, lattice: str = "square") -> float:
+    """Fraction of samples whose two largest outputs are not grid neighbours (8-neighbourhood; on ``lattice``
+    hex the 6 cells around a cell, ``lattice.neighbour_table``).
 
     ``torus``: the map wraps (a circular boundary), so neurons in the first and last column (or row) are
     neighbours.
@@ -233,14 +239,18 @@ def topographic_error(top2: np.ndarray, grid: tuple[int, int], torus: bool = Fal
         raise ValueError(f"top2 holds neuron {int(t.max() if t.max() >= n else t.min())}: allowed are 0..{n - 1}")
     if (t[:, 0] == t[:, 1]).any():
         raise ValueError("top2: a sample's best and second-best neuron are the same; allowed are two distinct neurons")
+    if lattice != "square":
+        return float((~are_neighbours(t[:, 0], t[:, 1], grid, lattice, torus)).mean())
     cheb = grid_offsets(t[:, 0], t[:, 1], grid, torus).max(1)
     return float((cheb > 1).mean())
 
 
-def adjacent_pairs(grid: tuple[int, int], torus: bool = False) -> np.ndarray:
+def adjacent_pairs(grid: tuple[int, int], torus: bool = False, lattice: str = "square") -> np.ndarray:
     """Every unordered pair of 8-adjacent neurons once, (P, 2) row-major indices. On a torus the first and
     last rows and columns are adjacent too (a pair is listed once even on a side of 2, where both ways
-    round meet)."""
+    round meet). On ``lattice`` hex the pairs of the 6 hexagonal neighbours (``lattice.neighbour_pairs``)."""
+    if lattice != "square":
+        return neighbour_pairs(grid, lattice, torus)
     H, W = grid
     if not torus:
         idx = np.arange(H * W).reshape(H, W)
@@ -263,11 +273,12 @@ def adjacent_pairs(grid: tuple[int, int], torus: bool = False) -> np.ndarray:
     return np.unique(np.sort(p, 1), axis=0)
 
 
-def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], torus: bool = False) -> tuple[float, float]:
+def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], torus: bool = False,
+               lattice: str = "square") -> tuple[float, float]:
     """(contiguity, shuffled contiguity).
 
-    Contiguity: among pairs of 8-adjacent live neurons (wrapping round a torus with ``torus``), the fraction
-    whose mode labels agree.
+    Contiguity: among pairs of 8-adjacent live neurons (the 6 hexagonal neighbours on ``lattice`` hex; wrapping
+    round a torus with ``torus``), the fraction whose mode labels agree.
     Shuffled: its exact expectation when the live neurons' positions are shuffled (a uniformly random
     permutation of the mode labels over the live positions). Any two distinct positions then hold an
     ordered pair drawn without replacement from the L live labels, so the expectation is
@@ -277,7 +288,7 @@ def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], t
     """
     n = grid[0] * grid[1]
     nl = neuron_labels(winners, labels, n)
-    pairs = adjacent_pairs(grid, torus)
+    pairs = adjacent_pairs(grid, torus, lattice)
     live = nl >= 0
     p = pairs[live[pairs[:, 0]] & live[pairs[:, 1]]]
     if len(p) == 0:
@@ -289,7 +300,7 @@ def contiguity(winners: np.ndarray, labels: np.ndarray, grid: tuple[int, int], t
 
 
 def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[int, int], n_neighbors: int = 5,
-                        max_samples: int = 2000, seed: int = 0, torus: bool = False) -> float:
+                        max_samples: int = 2000, seed: int = 0, torus: bool = False, lattice: str = "square") -> float:
     """scikit-learn's trustworthiness of each sample's winner grid position w.r.t. its backbone embedding,
     on a seeded subsample of at most ``max_samples`` (the measure is O(N^2) in memory).
 
@@ -299,7 +310,9 @@ def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[
     grid distances is added to the coordinates, so every strict order of the grid is kept and a map that
     carries no information (collapsed, or random) scores the chance value, about 0.5. NaN when there are
     too few samples (scikit-learn needs ``n_neighbors < N / 2``). With ``torus`` the grid distance wraps
-    (the shorter way round each axis), computed as a precomputed distance matrix with the same jitter.
+    (the shorter way round each axis), computed as a precomputed distance matrix with the same jitter. On
+    ``lattice`` hex the positions are the hexagons' centres (``lattice.cell_centres``), whose squared distances
+    are multiples of 1/4 rather than integers; the jitter shrinks to match.
     """
     from sklearn.manifold import trustworthiness
 
@@ -309,17 +322,20 @@ def map_trustworthiness(embedding: np.ndarray, winners: np.ndarray, grid: tuple[
         return float("nan")
     rng = np.random.default_rng(seed)
     idx = rng.permutation(N)[:max_samples]
-    coords = grid_coords(winners[idx], grid)
-    # squared grid distances are integers <= D, so distinct distances differ by >= 1 / (2 sqrt(D)); a jitter
-    # of eps per coordinate moves a distance by <= 2 sqrt(2) eps, far below half that gap.
-    D = (grid[0] - 1) ** 2 + (grid[1] - 1) ** 2
-    eps = 0.05 / np.sqrt(D + 1)
+    hexagonal = lattice != "square"
+    coords = cell_centres(grid, lattice)[np.asarray(winners[idx], dtype=np.int64)] if hexagonal else grid_coords(winners[idx], grid)
+    # squared grid distances are integers <= D (square) or multiples q = 1/4 of a unit up to D (hex), so distinct
+    # distances differ by >= q / (2 sqrt(D)); a jitter of eps per coordinate moves a distance by <= 2 sqrt(2) eps,
+    # far below half that gap.
+    q = 0.25 if hexagonal else 1.0
+    D = (grid[0] - 1) ** 2 + (grid[1] - 1) ** 2 if not hexagonal else float(np.square(periods(grid, lattice)).sum())
+    eps = 0.05 * q / np.sqrt(D + 1)
     coords = coords + rng.uniform(-eps, eps, coords.shape)
     if not torus:
         return float(trustworthiness(np.asarray(embedding)[idx], coords, n_neighbors=n_neighbors))
     # wrapped offsets of the jittered coordinates: the jitter still only breaks ties (each offset moves by <= 2 eps)
     d = np.abs(coords[:, None, :] - coords[None, :, :])
-    side = np.array(grid, dtype=np.float64)
+    side = periods(grid, lattice) if hexagonal else np.array(grid, dtype=np.float64)
     d = np.minimum(d, side - d)
     dist = np.sqrt((d**2).sum(-1))
     return _trustworthiness_precomputed(np.asarray(embedding)[idx], dist, n_neighbors)
@@ -346,26 +362,28 @@ def _trustworthiness_precomputed(X: np.ndarray, dist_embedded: np.ndarray, n_nei
 
 
 def map_metrics(winners: np.ndarray, top2: np.ndarray, labels: np.ndarray, grid: tuple[int, int],
-                embedding: np.ndarray | None = None, torus: bool = False) -> dict[str, float | None]:
+                embedding: np.ndarray | None = None, torus: bool = False,
+                lattice: str = "square") -> dict[str, float | None]:
     """Topographic error, contiguity (and its shuffled baseline), trustworthiness, NMI and ARI, and how the
     map is used (``usage_metrics``: corner and border over-representation, live share, evenness).
 
     NMI and ARI compare the partition of the samples by winner with the labels (scikit-learn's scores;
     NMI with arithmetic normalisation). ``torus``: the map wraps (``ModelConfig.circular``),
-    so topographic error, contiguity and trustworthiness use toroidal grid distance. An undefined value is
-    ``None``.
+    so topographic error, contiguity and trustworthiness use toroidal grid distance; ``lattice``
+    (``ModelConfig.lattice``): on ``hex`` they use the 6 hexagonal neighbours and the distances between the
+    hexagons' centres. An undefined value is ``None``.
     """
-    c, cs = contiguity(winners, labels, grid, torus)
+    c, cs = contiguity(winners, labels, grid, torus, lattice)
     nmi, ari = cluster_scores(winners, labels)
     out: dict[str, float | None] = {
-        "topographic_error": topographic_error(top2, grid, torus),
+        "topographic_error": topographic_error(top2, grid, torus, lattice),
         "contiguity": c,
         "contiguity_shuffled": cs,
         "nmi": nmi,
         "ari": ari,
     }
     if embedding is not None:
-        out["trustworthiness"] = map_trustworthiness(embedding, winners, grid, torus=torus)
+        out["trustworthiness"] = map_trustworthiness(embedding, winners, grid, torus=torus, lattice=lattice)
     out.update(usage_metrics(winners, grid, torus))
     return {k: (None if v is None or not np.isfinite(v) else float(v)) for k, v in out.items()}
 
@@ -552,12 +570,13 @@ def neighbour_distances(prototypes: np.ndarray, neighbours: np.ndarray) -> np.nd
 
 
 def u_matrix(prototypes: np.ndarray, grid: tuple[int, int], torus: bool = False,
-             neighbours: np.ndarray | None = None) -> np.ndarray:
+             neighbours: np.ndarray | None = None, lattice: str = "square") -> np.ndarray:
     """The U-matrix: each neuron's mean distance from its prototype to its live neighbours' prototypes, (H, W).
 
     .. math:: U_j = \\frac{1}{|N(j)|} \\sum_{i \\in N(j)} \\lVert P_j - P_i \\rVert
 
-    with ``N(j)`` the neighbours of neuron j (``neighbours``, default :func:`square_neighbours` of ``grid``,
+    with ``N(j)`` the neighbours of neuron j (``neighbours``, default ``lattice.neighbour_table`` of ``grid``
+    and ``lattice``: :func:`square_neighbours` on the square lattice, the 6 hexagonal neighbours on ``hex``;
     wrapping when ``torus``) that have a prototype. High values are ridges: where neighbouring neurons stand
     for different images (cluster borders); low ones are basins. NaN for a dead neuron (its prototype is NaN,
     :func:`neuron_prototypes`) and for a live one without a live neighbour.
@@ -572,6 +591,8 @@ def u_matrix(prototypes: np.ndarray, grid: tuple[int, int], torus: bool = False,
         The map wraps (``ModelConfig.boundary == "circular"``); ignored when ``neighbours`` is given.
     neighbours : ndarray, optional
         (n, k) neighbour indices, -1 for none: the lattice (another lattice, another table).
+    lattice : {"square", "hex"}
+        The map's lattice (``ModelConfig.lattice``) when ``neighbours`` is not given.
 
     Example:
         >>> P = np.array([[0.0], [0.0], [3.0], [3.0]])  # a 1-d feature on a 2x2 map: left column 0, right 3
@@ -582,7 +603,7 @@ def u_matrix(prototypes: np.ndarray, grid: tuple[int, int], torus: bool = False,
     P = np.asarray(prototypes, dtype=np.float64)
     if P.ndim != 2 or len(P) != H * W:
         raise ValueError(f"prototypes {P.shape}: allowed is ({H * W}, d) for grid {H}x{W}")
-    nb = square_neighbours((H, W), torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
+    nb = neighbour_table((H, W), lattice, torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
     d = neighbour_distances(P, nb)  # (n, k)
     seen = np.isfinite(d)
     with np.errstate(invalid="ignore"):
@@ -592,7 +613,8 @@ def u_matrix(prototypes: np.ndarray, grid: tuple[int, int], torus: bool = False,
 
 
 def ridge_contrast(umatrix: np.ndarray, majority_class: np.ndarray, torus: bool = False,
-                   neighbours: np.ndarray | None = None, shuffles: int = 1000, seed: int = 0) -> dict[str, float]:
+                   neighbours: np.ndarray | None = None, shuffles: int = 1000, seed: int = 0,
+                   lattice: str = "square") -> dict[str, float]:
     """Do the U-matrix's ridges follow the class borders? Its mean height on edges between neurons of different
     majority class against its mean height on edges within a class.
 
@@ -610,7 +632,7 @@ def ridge_contrast(umatrix: np.ndarray, majority_class: np.ndarray, torus: bool 
         (H, W) from :func:`u_matrix`; NaN for dead neurons.
     majority_class : ndarray
         (H, W) or (H*W,) each neuron's class (:func:`neuron_labels`), -1 for a dead neuron.
-    torus, neighbours
+    torus, neighbours, lattice
         The lattice, as in :func:`u_matrix`.
 
     Returns
@@ -631,7 +653,7 @@ def ridge_contrast(umatrix: np.ndarray, majority_class: np.ndarray, torus: bool 
     cls = np.asarray(majority_class, dtype=np.int64).reshape(-1)
     if cls.size != u.size:
         raise ValueError(f"majority_class of {cls.size} neurons: allowed is one per neuron of the {H}x{W} U-matrix")
-    nb = square_neighbours((H, W), torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
+    nb = neighbour_table((H, W), lattice, torus) if neighbours is None else np.asarray(neighbours, dtype=np.int64)
     a = np.repeat(np.arange(u.size), nb.shape[1])
     b = nb.reshape(-1)
     keep = b > a  # each undirected edge once

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import BOUNDARIES, ModelConfig, is_circular, max_kernel_size
-from .filters import crop_kernel, gaussian_kernel, student_t_kernel
+from .filters import crop_kernel, gaussian_kernel, gaussian_support, lattice_kernel, student_t_kernel
 
 
 class BasicBlock(nn.Module):
@@ -147,6 +147,57 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=1)
 
 
+def hex_convolution_matrix(cfg: ModelConfig, sigma: float | None = None) -> torch.Tensor:
+    """The fixed convolution of a hexagonal map (``model.lattice: hex``) as a matrix: row j is the response of
+    the map to a unit at neuron j, as :func:`convolution_matrix` is for the square lattice.
+
+    .. math:: M_{ji} = g \\, f(d_{ij}^2) / Z \\quad \\text{for } |\\Delta y_{ij}|, |\\Delta x_{ij}| \\le h,
+
+    with ``d_ij`` the Euclidean distance between the centres of cells i and j (:mod:`urlsom_core.lattice`: odd
+    rows shifted by half a cell, rows sqrt(3)/2 apart), ``f`` the filter's radial function
+    (:func:`urlsom_core.filters.radial`: Gaussian of ``sigma``, default ``cfg.sigma``, or t-student), ``g`` the
+    gain and ``Z`` the amplitude of ``cfg.kernel_norm`` (:func:`urlsom_core.filters.lattice_kernel`: the sum over
+    the kernel's support, the peak, or the peak's excess over the 6 neighbours at distance 1). The support is
+    the box of the plane that the square kernel of the same config covers: half side ``h`` = 3 or 6 sigma of
+    ``cfg.sigma`` rounded up (``gaussian_extent``; an anneal to a smaller sigma keeps it, as the square kernel
+    does), cropped to ``cfg.kernel_size``; for the t-student filter ``kernel_size`` or the whole map.
+
+    Boundaries: ``zeros`` (cells beyond the map are not there), ``circular`` (a hexagonal torus; ``d_ij`` to the
+    nearest periodic image, so a cell counts once even when the kernel is wider than the map, where the square
+    torus adds up every image) and ``mass`` (each output divided by the share of the kernel inside the map).
+    ``reflect`` is refused by the config. Returns a float32 (n, n) tensor, n = H*W.
+    """
+    from .lattice import kernel_offsets, offsets
+
+    if cfg.lattice != "hex":
+        raise ValueError(f"lattice {cfg.lattice!r}: hex_convolution_matrix is for lattice hex")
+    H, W = cfg.grid
+    if cfg.filter == "gaussian":
+        h = float(gaussian_support(cfg.sigma, cfg.gaussian_extent) // 2)
+        crop = min(h, cfg.kernel_size // 2) if cfg.kernel_size else h
+    else:
+        h = crop = float(cfg.kernel_size // 2 if cfg.kernel_size else max(H, W))  # the map's widest offset is W - 1/2
+    j = torch.arange(H * W).numpy()
+    off = torch.from_numpy(offsets(j[:, None], j[None, :], cfg.grid, "hex", cfg.circular))  # (n, n, 2) (y, x)
+    inside = (off.abs() <= crop + 1e-9).all(-1)  # (n, n)
+    support = torch.from_numpy(kernel_offsets(h, "hex"))  # (m, 2): what the amplitude is taken over
+    kw = {"filter": cfg.filter, "sigma": cfg.sigma if sigma is None else sigma, "scale": cfg.student_scale,
+          "norm": cfg.kernel_norm, "gain": cfg.kernel_gain}
+    m = lattice_kernel(off.square().sum(-1), support.square().sum(-1), **kw) * inside  # (n, n) float64, symmetric
+    if cfg.boundary == "mass":
+        kept = support[(support.abs() <= crop + 1e-9).all(-1)]  # the cropped kernel on the unbounded lattice
+        m = m * (lattice_kernel(kept.square().sum(-1), support.square().sum(-1), **kw).sum() / m.sum(0, keepdim=True))
+    return m.to(torch.float32)
+
+
+def head_operator(cfg: ModelConfig, kernel: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """The dense operator of the head (n, n) float32: :func:`convolution_matrix` of ``kernel`` on the square
+    lattice, :func:`hex_convolution_matrix` of ``sigma`` (default ``cfg.sigma``) on the hexagonal one."""
+    if cfg.lattice == "hex":
+        return hex_convolution_matrix(cfg, sigma)
+    return convolution_matrix(kernel, cfg.grid, cfg.boundary)
+
+
 class SOMHead(nn.Module):
     """Linear projection to the grid, fixed radial convolution, Softmax (Sec. III, Eq. 1, Fig. 1; Softmax of
     Sec. IV.A): the paper's head and nothing else. Readouts fitted after training (a usage bias, prototypes) are
@@ -171,8 +222,10 @@ class SOMHead(nn.Module):
         self.proj = nn.Linear(in_features, cfg.n_neurons)
         self.register_buffer("kernel", build_kernel(cfg)[None, None])  # (1, 1, k, k), not trained
         dense = cfg.n_neurons <= DENSE_MAX_NEURONS
-        op = convolution_matrix(self.kernel, cfg.grid, cfg.boundary) if dense else torch.empty(0)
+        op = head_operator(cfg, self.kernel) if dense else torch.empty(0)
         self.register_buffer("operator", op, persistent=False)  # (n, n) or empty: conv2d instead
+        if cfg.lattice == "hex":  # the hexagonal operator is rebuilt from sigma, not from the square kernel
+            self.register_buffer("hex_sigma", torch.tensor(float(cfg.sigma), dtype=torch.float64))
         if cfg.sigma_end is not None:  # a saved kernel may be of another sigma than the config's (0.1 s a rebuild)
             self.register_load_state_dict_post_hook(lambda module, keys: module._rebuild_operator())
 
@@ -184,6 +237,8 @@ class SOMHead(nn.Module):
                             extent=c.gaussian_extent)
         with torch.no_grad():
             self.kernel.copy_(k.to(self.kernel)[None, None])
+            if c.lattice == "hex":
+                self.hex_sigma.fill_(float(sigma))
         self._rebuild_operator()
 
     def _rebuild_operator(self) -> None:
@@ -191,7 +246,8 @@ class SOMHead(nn.Module):
         in place: DDP and ``torch.compile`` keep holding the same tensor."""
         if self.operator.numel():
             with torch.no_grad():
-                self.operator.copy_(convolution_matrix(self.kernel.detach().cpu(), self.grid, self.boundary))
+                sigma = float(self.hex_sigma) if self.cfg.lattice == "hex" else None
+                self.operator.copy_(head_operator(self.cfg, self.kernel.detach().cpu(), sigma))
 
     def logits(self, h: torch.Tensor, noise_std: float = 0.0) -> torch.Tensor:
         """The convolved map (N, n) in float32, whatever autocast region ``h`` comes from."""

@@ -136,9 +136,10 @@ def map_logits(model: URLSOM, images: torch.Tensor, plain: Callable[[torch.Tenso
 
 
 # --------------------------------------------------------------------------------------- prototype readout
-def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW) -> torch.Tensor:
+def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW, lattice: str = "square") -> torch.Tensor:
     """(n, (2 radius + 1)^2) indices of each neuron's window (itself first, then row-major offsets), -1 where
-    the window leaves a flat map. ``torus``: the map wraps.
+    the window leaves a flat map. ``torus``: the map wraps. On a hexagonal lattice (``lattice="hex"``,
+    radius 1 only) the window is the neuron and its 6 neighbours, (n, 7) (``lattice.neighbour_table``).
 
     Examples
     --------
@@ -148,7 +149,16 @@ def window_index(grid: tuple[int, int], torus: bool, radius: int = WINDOW) -> to
     [0, 1, 2, 3, 4, 5, 6, 7, 8]
     >>> window_index((2, 2), torus=True)[0].tolist()  # a neuron met twice on a small torus counts once
     [0, 3, 2, -1, 1, -1, -1, -1, -1]
+    >>> window_index((4, 4), torus=True, lattice="hex")[0].tolist()
+    [0, 3, 1, 15, 12, 7, 4]
     """
+    if lattice == "hex":
+        from .lattice import neighbour_table
+
+        if radius != 1:
+            raise ConfigError(f"window radius {radius} on lattice hex: allowed is 1 (a neuron and its 6 neighbours)")
+        nb = torch.from_numpy(neighbour_table(grid, "hex", torus))  # (n, 6)
+        return torch.cat((torch.arange(len(nb))[:, None], nb), 1)
     H, W = grid
     offs = [(0, 0)] + [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
                        if (dy, dx) != (0, 0)]
@@ -314,6 +324,8 @@ class Readout:
         (n, d) float32 prototypes and (n,) float32 the training images behind each (:func:`fit_prototypes`).
     rounds : int, optional
         Refits the prototypes took (:func:`fit_readout_prototypes`).
+    lattice : str
+        The map's lattice (``square`` or ``hex``): the prototypes' windows are its neighbourhoods.
     """
 
     grid: tuple[int, int]
@@ -322,6 +334,7 @@ class Readout:
     prototypes: torch.Tensor | None = None
     counts: torch.Tensor | None = None
     rounds: int | None = None
+    lattice: str = "square"
     window: torch.Tensor = field(init=False, repr=False)  # (n, k) the prototypes' windows (window_index)
 
     def __post_init__(self) -> None:
@@ -336,7 +349,7 @@ class Readout:
                                             or tuple(self.counts.shape) != (n,)):
             raise ValueError(f"Readout prototypes {tuple(self.prototypes.shape)} and counts "
                              f"{tuple(self.counts.shape)}: allowed is (n, d) and (n,) with n = {n}")
-        object.__setattr__(self, "window", window_index(tuple(self.grid), self.torus))
+        object.__setattr__(self, "window", window_index(tuple(self.grid), self.torus, lattice=self.lattice))
 
     @property
     def usage_balance(self) -> bool:
@@ -362,7 +375,7 @@ class Readout:
 
     def state(self) -> dict[str, Any]:
         """The fitted tensors and the refit count, as :meth:`save` writes them."""
-        out: dict[str, Any] = {"grid": list(self.grid), "torus": self.torus}
+        out: dict[str, Any] = {"grid": list(self.grid), "torus": self.torus, "lattice": self.lattice}
         if self.bias is not None:
             out["usage_bias"] = self.bias.detach().cpu()
         if self.prototypes is not None:
@@ -380,7 +393,7 @@ class Readout:
         """The readout :meth:`save` wrote to ``path``."""
         st = torch.load(path, map_location="cpu", weights_only=True)
         return cls(tuple(st["grid"]), bool(st["torus"]), st.get("usage_bias"), st.get("prototypes"),
-                   st.get("prototype_count"), st.get("rounds"))
+                   st.get("prototype_count"), st.get("rounds"), st.get("lattice", "square"))
 
 
 def balance_usage(cfg: RunConfig, model: URLSOM, train: ImageData, aug: Augment, device: torch.device,
@@ -401,10 +414,10 @@ def fit_readout(cfg: RunConfig, model: URLSOM, train: ImageData, aug: Augment, d
     """The prototypes (n, d), their counts (n,) and the refits made (:func:`fit_readout_prototypes`), fitted on
     the un-augmented training images ``train`` from ``model``'s winners with the usage ``bias`` (when given)."""
     n = cfg.model.n_neurons
-    pre = Readout(tuple(cfg.model.grid), cfg.model.circular, bias=bias) if bias is not None else None
+    pre = Readout(tuple(cfg.model.grid), cfg.model.circular, bias=bias, lattice=cfg.model.lattice) if bias is not None else None
     tr = predict(model, train, aug, device, embed=True, readout=pre)
     top2 = tr["readout_top2"] if pre is not None else tr["top2"]
-    window = window_index(tuple(cfg.model.grid), cfg.model.circular)
+    window = window_index(tuple(cfg.model.grid), cfg.model.circular, lattice=cfg.model.lattice)
     P, counts, rounds = fit_readout_prototypes(torch.from_numpy(tr["embedding"]), torch.from_numpy(top2), n, window)
     log(f"prototype readout: {int((counts > 0).sum())} of {n} neurons got a prototype from {len(train):,} "
         f"training images ({rounds} rounds)")
@@ -423,7 +436,7 @@ def fit(cfg: RunConfig, model: URLSOM, train: ImageData, aug: Augment, device: t
     P = counts = rounds = None
     if m.prototype_readout:
         P, counts, rounds = fit_readout(cfg, model, train, aug, device, bias, log)
-    return Readout(tuple(m.grid), m.boundary == "circular", bias, P, counts, rounds)
+    return Readout(tuple(m.grid), m.circular, bias, P, counts, rounds, m.lattice)
 
 
 def from_model_state(cfg: RunConfig, state: dict[str, torch.Tensor], rounds: int | None = None) -> Readout | None:
@@ -434,4 +447,4 @@ def from_model_state(cfg: RunConfig, state: dict[str, torch.Tensor], rounds: int
         return None
     if P is not None and counts is None:
         raise ConfigError("model state: head.prototypes without head.prototype_count")
-    return Readout(tuple(cfg.model.grid), cfg.model.circular, bias, P, counts, rounds)
+    return Readout(tuple(cfg.model.grid), cfg.model.circular, bias, P, counts, rounds, cfg.model.lattice)

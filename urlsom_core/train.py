@@ -391,7 +391,7 @@ class Trainer:
         out = predict(self.model, sub, self.aug, self.device, amp=self.amp)
         m = self.cfg.model
         r = neural_selectivity(out["winner"], sub.labels.numpy(), m.n_neurons)
-        te = topographic_error(out["top2"], m.grid, torus=m.circular)
+        te = topographic_error(out["top2"], m.grid, torus=m.circular, lattice=m.lattice)
         row: dict[str, float | int] = {
             "monitor_ns": round(float(r["neural_selectivity"]), 5), "monitor_live": int(r["active_neurons"]),
             "monitor_live_share": round(r["active_neurons"] / m.n_neurons, 5), "monitor_te": round(te, 5)}
