@@ -346,7 +346,8 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
     """An ipywidgets inspector of one or more runs (``{"sigma 3": run, ...}``; ``urlsom_core.runs.Run``s).
 
     Toggle buttons pick the run; a row and a column slider pick the neuron; the panel shows its images,
-    label histogram and purity. All panels are precomputed and switched by ``jslink``, so the inspector
+    label histogram and purity. The map is the network's own winners (``assignments()["winner"]``, the paper's
+    map, as the pages draw it), also for a run that fitted a readout after training. All panels are precomputed and switched by ``jslink``, so the inspector
     works in the static book as well as in JupyterLab. Each run's galleries are one image (a
     :class:`Sprite`) that the panels cut with CSS, defined once in the help line; every dead neuron of a run
     shares one panel. ``budget`` caps the inspector's bytes in the page (:data:`PANEL_BUDGET`; None: no cap)
@@ -358,17 +359,15 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
     names = list(runs)
     if not names:
         raise ValueError("inspector: no runs given")
-    from urlsom_core.evaluation import readout_assignments, readout_figures
-
     data = []
     for name in names:
         run = runs[name]
-        a = readout_assignments(run.assignments())  # the map as its run reads it out
+        a = run.assignments()  # the network's own winners: the paper's map
         classes = list(run.resolved.get("classes") or [str(i) for i in range(int(a["label"].max()) + 1)])
         data.append((run, a, tuple(int(g) for g in run.config.model.grid), classes, is_torus(run.config.model)))
     maps = []
     for name, (run, a, grid, classes, torus) in zip(names, data, strict=True):
-        m = readout_figures(run.metrics)
+        m = run.metrics  # the network's own figures, as the page quotes them
         title = (f"{name}: NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
                  "neurons live" + (f"\n{TORUS_NOTE}" if torus else ""))
         maps.append(_map_image(a["winner"], a["label"], grid, classes, title, torus))
