@@ -532,7 +532,7 @@ def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: fl
     values = np.concatenate(shown)
     top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
     ax.set_ylim(0.0, min(1.02, top + 0.08))
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="best", framealpha=0.9)  # where it hides the fewest points
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -1,5 +1,6 @@
 """Sphinx extension of this book: drop sphinx-thebe's page scripts; give MathJax 3 the Hub the widgets call;
-read a profile's committed result file into a page.
+give a page without headings the sidebar the theme's script looks for; read a profile's committed result file
+into a page.
 
 The book has no live kernels (thebe is never configured), yet sphinx-thebe adds its configuration script
 (``const THEBE_JS_URL = ...``) to every page twice, so every page throws "Identifier 'THEBE_JS_URL' has
@@ -77,4 +78,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("urlsom-results", ProfileResults)
     # before MathJax (priority 500): MathJax 2's Hub for the widgets' typesetting (see the file)
     app.add_js_file("mathjax-hub-shim.js", priority=100)
+    # before the theme's script: a hidden right-hand sidebar on pages without one (see the file)
+    app.add_js_file("secondary-sidebar-shim.js", priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
