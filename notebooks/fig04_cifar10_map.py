@@ -98,7 +98,8 @@ nb.show(f, suffix="_umatrix")
 
 # %% tags=["hide-input", "full-width"]
 held = nb.heldout  # trained without the images it scores (the profile's heldout_run), or None
-paper_ns = claims.paper_numbers()["ns_fig4"][0]
+paper = claims.paper_numbers()  # the paper profile's numbers: Fig. 4's NS, Fig. 5's stopping epoch
+paper_ns = paper["ns_fig4"][0]
 f = Figure(figsize=(12.6 if held is not None else 7.4, 4.4), layout="constrained")
 ax = f.subplots(1, 2 if held is not None else 1, squeeze=False)[0]
 viz.ns_per_epoch(first.history, ax=ax[0], paper_ns=paper_ns, metrics=first.metrics,
@@ -118,12 +119,13 @@ heldout_note = "" if held is None else (
     f"images only ({held.metrics['epochs_trained']} epochs, NS {held.metrics['neural_selectivity']:.3f} over "
     f"them) scores {held.metrics['heldout_neural_selectivity']:.3f} on the {held.resolved['n_heldout']:,} test "
     "images, each labelled by its neuron's majority class among the training images.")
-r = um["ridge"]
-ridge_note = (f"Its ridges follow the class borders: the U-matrix is {r['ratio']:.2f} times as high on edges between "
-              f"neurons of different class as within a class, against {r['null_ratio']:.2f} with the classes shuffled "
-              f"over the live neurons (p = {r['p_value']:.3f})." if np.isfinite(r["ratio"]) else
+r = um["ridge"]  # the U-matrix on edges between classes over within, against the classes shuffled (p: one-sided)
+follows = np.isfinite(r["ratio"]) and r["ratio"] > r["null_ratio"] and r["p_value"] <= claims.ALPHA
+ridge_note = ((f"Its ridges {'follow' if follows else 'do not follow'} the class borders more than chance: the "
+               f"U-matrix is {r['ratio']:.2f} times as high on edges between neurons of different class as within a "
+               f"class, against {r['null_ratio']:.2f} with the classes shuffled over the live neurons "
+               f"(p = {r['p_value']:.3f}).") if np.isfinite(r["ratio"]) else
               "The ridge measure needs edges both between and within classes; this map has not both.")
-paper = claims.paper_numbers()
 curve_note = (f"The dashed line is the paper's NS, {paper['ns_fig4'][0]:.1%}, reached after {paper['stop_epoch']} epochs. "
               + ("Right, the held-out run: its NS on a sample of its training images and its held-out NS on a sample "
                  "of the test images, per epoch, and its final figures over all of them." if held is not None else
