@@ -78,7 +78,7 @@ def test_the_script_reads_every_figure_from_the_store_and_trains_nothing(store, 
     md = (out / "results.md").read_text()
     assert md.startswith("# Profile `tiny`: the numbers of its stored runs\n\n")
     assert f"| Fig. 4 | seed 0 | `{f4['runs'][0]['key']}` |" in md and "| Fig. 5 | - |" in md
-    assert "![NS per epoch of Fig. 4's run](ns_per_epoch.png)" in md and "| SimSiam (lightly), 7.1 epochs" in md
+    assert "![NS per epoch of Fig. 4's run](ns_per_epoch.png)" in md and "| SimSiam (lightly), 7.1 epochs in 5 min on 10,000 images | 0.339 |" in md
     assert "wrote" in capsys.readouterr().out
 
 

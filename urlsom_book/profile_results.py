@@ -358,15 +358,15 @@ def results_markdown(results: Mapping[str, Any], curve_image: str | None = CURVE
                 C.claims_markdown(rows, columns=("figure", "paper", "measure", "map", "measured", "verdict"))]
     s = results.get("ssl")
     if s:
-        out += ["", head("A self-supervised peer: SimSiam at URL-SOM's budget"), "",
+        out += ["", head("A self-supervised peer: SimSiam on the same backbone"), "",
                 "| embedding | kNN accuracy (k = " + str(s["k"]) + ") |", "|---|---|",
-                f"| SimSiam (lightly), {_f(s['epochs'], '.1f')} epochs in {_f(s['budget_minutes'], 'g')} min | "
-                f"{_f(s['knn_accuracy'])} |"]
+                f"| SimSiam (lightly), {_f(s['epochs'], '.1f')} epochs in {_f(s['budget_minutes'], 'g')} min on "
+                f"{_f(s['train_images'])} images | {_f(s['knn_accuracy'])} |"]
         if s.get("urlsom"):
             out.append(f"| URL-SOM's backbone (run `{s['urlsom']['config_key']}`) | {_f(s['urlsom']['knn_accuracy'])} |")
         out += [f"| the same backbone at its random initialisation | {_f(s['random_init_knn'])} |",
                 f"| chance (the largest class) | {_f(s['chance'])} |", "",
-                f"SimSiam trained on {_f(s['train_images'])} images; {s.get('protocol') or ''}. "
+                f"{(s.get('protocol') or '').rstrip('.')}. "
                 f"Made by `{s.get('command')}` (git {str(s.get('git_commit'))[:12]})."]
     return "\n".join(out) + "\n"
 
