@@ -64,3 +64,18 @@ nb.report({"epochs": m["epochs_trained"], "stop": m["stop_reason"], "first_loss"
            "n_neurons": m["n_neurons"], "train_s": m["train_seconds"],
            "lr_steps": " and ".join(str(e) for e, _ in run.config.train.lr_schedule if e > 0)},
           runs=[run], compare={"epochs": "epochs trained"})
+
+# %% [markdown]
+# ## The caption's claims, measured
+#
+# Two sentences of the caption as measurements on this run: where training stopped, against the paper's
+# early stop, and whether the loss jumps where the learning rate switches (the caption's "glitches"), each
+# jump judged against the loss changes of the epochs around it. A run that its epoch cap or time budget ended
+# cannot tell where early stopping would have; below the table, what the paper's words leave open.
+
+# %% tags=["hide-input", "full-width"]
+from IPython.display import Markdown
+
+from urlsom_book import claims
+
+Markdown(claims.claims_markdown(claims.claims_from_runs(fig5=run)))

@@ -37,9 +37,10 @@ def _build_tiny_book(tmp: Path) -> Path:
     for d in ("book", "notebooks", "bench"):  # pages may include files from these (e.g. bench/results)
         if (ROOT / d).is_dir():
             shutil.copytree(ROOT / d, tmp / d, ignore=shutil.ignore_patterns("__pycache__"))
-    # The pages include the profiles. Copy the whole package, not only its profiles/ folder: a bare
-    # tmp/urlsom_core/ would be a namespace package that shadows the installed one in the notebook kernels.
-    shutil.copytree(ROOT / "urlsom_core", tmp / "urlsom_core", ignore=shutil.ignore_patterns("__pycache__"))
+    # The pages include the profiles (urlsom_book/profiles). Copy whole packages, not only a profiles/ folder: a
+    # bare tmp/urlsom_book/ would be a namespace package that shadows the installed one in the notebook kernels.
+    for package in ("urlsom_core", "urlsom_book"):
+        shutil.copytree(ROOT / package, tmp / package, ignore=shutil.ignore_patterns("__pycache__"))
     from urlsom_book.reproduce import reproduce
 
     code, outcomes = reproduce("tiny", jobs=2, runs_root=str(tmp / "runs"), out_dir=str(tmp / "executed"),
@@ -65,8 +66,9 @@ def html(tmp_path_factory) -> Path:
 def _newest_source() -> float:
     """The newest modification time of what the book is built from."""
     files = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    for d, pat in (("notebooks", "*.py"), ("book", "*.md"), ("urlsom_core", "**/*.py"), ("urlsom_core", "**/*.yaml"),
-                   ("book/_ext", "*.py"), ("book/_static", "*")):
+    for d, pat in (("notebooks", "*.py"), ("book", "*.md"), ("urlsom_core", "**/*.py"), ("urlsom_book", "**/*.py"),
+                   ("urlsom_book", "**/*.yaml"), ("book/_ext", "*.py"), ("book/_static", "*"),
+                   ("bench/results", "**/*.json")):
         files += list((ROOT / d).glob(pat))
     return max(f.stat().st_mtime for f in files if f.is_file())
 

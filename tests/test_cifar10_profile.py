@@ -121,12 +121,14 @@ def test_urlsom_reproduce_without_the_data_exits_2_with_one_line_and_writes_noth
 def test_each_page_says_which_profile_built_it_and_whether_its_maps_are_the_papers_method_alone():
     quick = notebook.setup("fig04_cifar10_map", "quick")
     assert quick.page_note.startswith("Built by the profile `quick`: scikit-learn's digits")
-    assert "**Not the paper's method alone**" in quick.page_note and "usage-balancing bias" in quick.page_note
+    lead = "**The paper's map, with a readout beside it**: the maps drawn and the numbers quoted are the network's own"
+    assert lead in quick.page_note and "usage-balancing bias" in quick.page_note
+    assert "in one sentence beside them" in quick.page_note and "read out" not in quick.data_note
     cifar = notebook.setup("fig04_cifar10_map", "cifar10-cpu")
     assert cifar.page_note == f"Built by the profile `cifar10-cpu`: {cifar.profile.rung}."
-    svhn = notebook.setup("fig08_svhn_map", "cifar10-cpu")  # the digits stand-in, read out with the bias
-    assert "Not the paper's method alone" in svhn.page_note and "standing in for SVHN" in svhn.data_note
-    assert "Not the paper's method" not in notebook.setup("fig03_loss_landscape", "quick").page_note
+    svhn = notebook.setup("fig08_svhn_map", "cifar10-cpu")  # the digits stand-in, a bias fitted beside its map
+    assert lead in svhn.page_note and "standing in for SVHN" in svhn.data_note
+    assert "readout" not in notebook.setup("fig03_loss_landscape", "quick").page_note
     for src in sorted((ROOT / "notebooks").glob("*.py")):
         if src.stem.startswith(("fig", "study")):
             first = notebook.markdown_cells(src.stem, ROOT)[0].split("\n\n")

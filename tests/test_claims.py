@@ -185,7 +185,8 @@ def test_named_claims_cannot_tell_on_the_digits_stand_in():
     m = som(np.arange(100).reshape(10, 10) % 10, classes=digits)
     rows = C.fig4_claims([m, m], [0.95, 0.96])
     assert [r.verdict for r in rows] == [C.CANNOT_TELL] * len(rows)
-    assert "lack" in rows[2].open and "cat" in rows[2].open
+    assert "lack" in rows[2].measured and "cat" in rows[2].measured  # the reason where the number would be
+    assert rows[2].measured.startswith("not measured: ") and "lack" not in rows[2].open
 
 
 def test_ns_claim_says_how_far_from_the_paper():
@@ -317,3 +318,42 @@ def test_claims_from_stored_runs_read_the_networks_own_map(tmp_path):
     assert rows[12].verdict == C.CANNOT_TELL and "max epochs" in rows[12].measured  # 2 epochs: no early stop
     assert rows[14].verdict == C.CANNOT_TELL  # the same run twice: no NS difference either way
     assert [r.figure for r in rows].count("Fig. 11") == 3
+
+
+def test_a_page_table_numbers_its_rows_and_lists_what_the_words_leave_open_once():
+    digits = tuple(str(d) for d in range(10))
+    m = som(np.arange(100).reshape(10, 10) % 10, classes=digits, name="seed 0")
+    rows = C.fig4_claims([m, m], [0.95, 0.96])
+    md = C.claims_markdown(rows)
+    lines = md.splitlines()
+    assert lines[0] == "| # | the paper says | measurable form | map | this build measured | decided by | verdict |"
+    assert lines[2].startswith("| 1 | Neural selectivity is 70.3% and 70.58%.") and lines[2].endswith(
+        "| **cannot tell at this scale** |")
+    assert sum(line.startswith("| ") for line in lines) == len(rows) + 1
+    assert "| not measured: the map's classes (0, 1, 2, 3, ...) lack dog, cat" in md  # the reason in its row
+    surround = [line for line in lines if line.startswith("- rows ") and "'surrounds'" in line]
+    assert surround == ["- rows 3, 4, 8, 9: 'surrounds' gives no share: read as among the map's strongest "
+                        "adjacencies and the largest neighbour"]
+    assert C.claims_markdown([]) == ""
+    assert "What the paper's words leave open" not in C.claims_markdown(rows, columns=C.COLUMNS)  # a column then
+
+
+def test_claims_survive_a_result_file_and_count_their_verdicts():
+    r0, r1 = fake_run(stripes(), 0, 0.50), fake_run(np.flip(stripes(), 0), 1, 0.52)
+    rows = C.claims_from_runs(fig4=[r0, r1], fig5=r0, n_shuffles=20)
+    import json
+
+    back = C.claims_from_json(json.loads(json.dumps(C.claims_json(rows))))
+    assert [(r.figure, r.verdict, r.measured, r.maps) for r in back] == [(r.figure, r.verdict, r.measured, r.maps)
+                                                                          for r in rows]
+    counts = C.verdict_counts(rows)
+    assert list(counts) == list(C.VERDICTS) and sum(counts.values()) == len(rows)
+
+
+def test_a_page_of_fig7_alone_takes_the_seed_spread_it_is_given():
+    r3, r10 = fake_run(stripes(), 0, 0.52), fake_run(np.flip(stripes(), 0), 0, 0.50)
+    alone = C.claims_from_runs(fig7=[r3, r10], n_shuffles=10)
+    assert alone[0].verdict == C.HOLDS and alone[0].open.startswith("no seed-to-seed spread")
+    wide = C.claims_from_runs(fig7=[r3, r10], n_shuffles=10, noise=0.03)  # two seeds differ by more than 0.02
+    assert wide[0].verdict == C.CANNOT_TELL and wide[0].values["noise"] == 0.03
+    assert C.seed_spread([r3, r10]) == pytest.approx(0.02) and C.seed_spread([r3]) == 0.0

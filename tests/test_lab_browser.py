@@ -31,6 +31,12 @@ NOTEBOOK = "fig07_cifar10_sigma.py"  # the figure notebook with the map inspecto
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 RUN_TIMEOUT_MS = 600_000  # kernel start, two tiny trainings, the inspector's panels: ~1 min on 2 busy cores
+# Fig. 7's numbers paragraph as the notebook run by hand shows it (the tiny profile fits a usage bias: its
+# read-out figures in one sentence beside the network's own)
+FIG7_TEXT = (r"With sigma \d+ the map reaches NS [01]\.\d{3} with\s+\d+ live neurons; with sigma \d+, NS [01]\.\d{3}\s+"
+             r"with \d+\. Read out with a usage-balancing bias fitted after training \(not the paper's method\), the same "
+             r"maps give: sigma \d+ NS [01]\.\d{3} with \d+ live neurons?; sigma \d+ NS [01]\.\d{3} with \d+ live "
+             r"neurons?\.\s+The wider filter left (more|fewer|as many) neurons live")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -185,11 +191,7 @@ def test_a_double_clicked_figure_notebook_opens_unmodified_runs_and_its_inspecto
                 # the text with this run's numbers (the markdown cells themselves show the glue roles)
                 outputs = "\n".join(panel.locator(".jp-OutputArea-output").all_inner_texts())
                 assert "{glue" not in outputs
-                assert re.search(r"With sigma \d+ the map reaches NS [01]\.\d{3} with\s+\d+ live neurons; with sigma "
-                                 r"\d+, NS [01]\.\d{3}\s+with \d+\. The network's own winners, the paper's map without "
-                                 r"the bias, give: sigma \d+ NS [01]\.\d{3} with \d+ live neurons?; sigma \d+ NS [01]\.\d{3} "
-                                 r"with \d+ live neurons?\.\s+Without a bias, the wider filter left (more|fewer|as many) "
-                                 r"neurons live", outputs), outputs[-3000:]
+                assert re.search(FIG7_TEXT, outputs), outputs[-3000:]
                 assert "profile 'tiny'" in outputs
                 if shots:
                     panel.locator(".jp-RenderedMarkdown", has_text="this run's numbers").last.scroll_into_view_if_needed()

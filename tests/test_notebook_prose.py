@@ -70,10 +70,10 @@ def test_report_adds_the_prose_by_hand_and_not_for_the_book(tmp_path, monkeypatc
     monkeypatch.delenv(notebook.BOOK_ENV, raising=False)
     fs = notebook.setup("fig07_cifar10_sigma", "tiny", out_dir=str(tmp_path))
     nums = {"ns_sigma3": 0.5, "ns_sigma10": 0.4, "live_sigma3": 20, "live_sigma10": 18, "sigma_lo": 3.0,
-            "sigma_hi": 10.0, "live_reading": "fewer", "readout_note": ""}
+            "sigma_hi": 10.0, "live_reading": "fewer", "readout_note": "", "spread_note": ""}
     md = fs.report(nums).data
     assert "With sigma 3 the map reaches NS 0.500 with\n> 20 live neurons; with sigma 10, NS 0.400" in md
-    assert "the wider filter left fewer neurons live" in md
+    assert "The wider filter left fewer neurons live" in md
     assert "Data: scikit-learn digits" in md and "{glue" not in md
     assert md.index("| quantity |") < md.index("this run's numbers") < md.index("The paper's caption")
     monkeypatch.setenv(notebook.BOOK_ENV, "1")

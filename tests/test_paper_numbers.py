@@ -27,7 +27,7 @@ def test_the_results_page_has_a_paper_number_wherever_the_paper_gives_one():
         if line.startswith("| [Fig."):
             fig = re.search(r"executed/(\w+)\.ipynb", line).group(1)
             cells = [c.strip() for c in line.split("|")[1:-1]]
-            assert len(cells) == 5, line
+            assert len(cells) == 6, line  # figure, quantity, the paper, this build, its data, cifar10-cpu
             if not cells[2]:
                 this = re.findall(r"::(\w+):", cells[3])
                 assert not any((fig, k) in reported for k in this), line
@@ -56,3 +56,21 @@ def test_report_gives_every_reported_number_a_row_and_a_glue(tmp_path):
 
     numbers = json.loads((tmp_path / "out" / "records" / "fig04_cifar10_map.json").read_text())["numbers"]
     assert numbers["paper_ns_seed2"].startswith("0.7058") and numbers["paper_n_images"].startswith("60,000")
+
+
+def test_the_results_page_reads_the_cifar10_cpu_numbers_from_the_committed_file():
+    """Every row of a CIFAR-10 figure has a cifar10-cpu cell read by the book's role from the committed result
+    file (never typed in), and the page draws the whole file below the table."""
+    page = (ROOT / "book" / "results.md").read_text()
+    roles = re.findall(r"\{urlsom-result\}`cifar10_cpu:(\w+)\.(\w+)", page)
+    figs = {f for f, _ in roles}
+    assert figs == {"fig04_cifar10_map", "fig05_cifar10_loss", "fig06_neuron_scatter", "fig07_cifar10_sigma",
+                    "fig11_student_t"}
+    from urlsom_book.profile_results import page_numbers
+
+    rec = {"ns": 0.5, "live": 800, "n_neurons": 900, "n_images": 60000, "epochs": 9, "stop_reason": "max epochs",
+           "train_seconds": 1.0, "first_loss": 1.0, "final_loss": 0.5, "ns_per_neuron": 0.4}
+    known = set(page_numbers([rec, rec], "seeds", {"heldout_ns": 0.4})) | set(page_numbers([rec, rec], "sigmas", None))
+    known |= set(page_numbers([rec, rec], "student_scales", None))
+    assert {k for _, k in roles} <= known, {k for _, k in roles} - known  # every cell names a number the file holds
+    assert "```{urlsom-results} cifar10_cpu" in page

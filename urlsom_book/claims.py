@@ -407,8 +407,8 @@ def claim_separate_clusters(m: SomMap, fragmented: Sequence[str] = ("cat", "deer
     open_ = ("'separate cluster' is not defined: read as one region holding most of a class's neurons; a class "
              f"can also be split into several regions of at least {min_size} neurons (counted in the values)")
     if not is_cifar10(m.classes):
-        return Claim("Fig. 4", words, measure, "-", CANNOT_TELL, threshold, m.name,
-                     open_ + "; " + _not_cifar(m, CIFAR10_CLASSES))
+        return Claim("Fig. 4", words, measure, "not measured: " + _not_cifar(m, CIFAR10_CLASSES), CANNOT_TELL,
+                     threshold, m.name, open_)
     cc = class_clusters(m, min_size)
     own = {c: v["largest_share"] >= share for c, v in cc.items() if v["neurons"]}
     order = sorted((v["largest_share"], c) for c, v in cc.items() if v["neurons"])
@@ -433,7 +433,8 @@ def claim_surrounds(m: SomMap, inner: str, outer: str, alpha: float = ALPHA) -> 
                  f"included; p <= {alpha:g}) and {outer} touches more of the {inner} boundary than any other class")
     open_ = "'surrounds' gives no share: read as among the map's strongest adjacencies and the largest neighbour"
     if _missing(m, (inner, outer)):
-        return Claim("Fig. 4", words, measure, "-", CANNOT_TELL, threshold, m.name, open_ + "; " + _not_cifar(m, (inner, outer)))
+        return Claim("Fig. 4", words, measure, "not measured: " + _not_cifar(m, (inner, outer)), CANNOT_TELL, threshold,
+                     m.name, open_)
     i, o = m.index(inner), m.index(outer)
     assert i is not None and o is not None
     shares = pair_shares(m)  # (K, K)
@@ -467,7 +468,8 @@ def claim_close(m: SomMap, a: str = "bird", b: str = "airplane", quantile: float
     open_ = ("'relatively close' names no reference: read as closer than most pairs of classes on the same map "
              f"(the closest {quantile:.0%}), not as the closest pair")
     if _missing(m, (a, b)):
-        return Claim("Fig. 4", words, measure, "-", CANNOT_TELL, threshold, m.name, open_ + "; " + _not_cifar(m, (a, b)))
+        return Claim("Fig. 4", words, measure, "not measured: " + _not_cifar(m, (a, b)), CANNOT_TELL, threshold, m.name,
+                     open_)
     i, j = m.index(a), m.index(b)
     assert i is not None and j is not None
     S = region_distances(m.neuron_class, len(m.classes), grid_distances(m.grid, m.torus))  # (K, K)
@@ -507,7 +509,8 @@ def claim_vehicles_close(m: SomMap, alpha: float = ALPHA) -> Claim:
                  f"vehicles included; p <= {alpha:g})")
     open_ = "'close to each other' names no reference: read as closer to each other than to the animals"
     if not is_cifar10(m.classes):
-        return Claim("Fig. 4", words, measure, "-", CANNOT_TELL, threshold, m.name, open_ + "; " + _not_cifar(m, VEHICLES))
+        return Claim("Fig. 4", words, measure, "not measured: " + _not_cifar(m, VEHICLES), CANNOT_TELL, threshold,
+                     m.name, open_)
     K = len(m.classes)
     v = [m.index(c) for c in VEHICLES]
     an = [m.index(c) for c in ANIMALS]
@@ -557,8 +560,8 @@ def claim_persist(maps: Sequence[SomMap], relations: Sequence[Sequence[Claim]], 
     if len(maps) < 2:
         return Claim("Fig. 4", words, measure, "one map only", CANNOT_TELL, threshold, names, open_)
     if not all(is_cifar10(m.classes) for m in maps):
-        return Claim("Fig. 4", words, measure, "-", CANNOT_TELL, threshold, names,
-                     open_ + "; " + _not_cifar(maps[0], ANIMALS))
+        return Claim("Fig. 4", words, measure, "not measured: " + _not_cifar(maps[0], ANIMALS), CANNOT_TELL, threshold,
+                     names, open_)
     K = len(maps[0].classes)
     iu = np.triu_indices(K, 1)
     mats = []
@@ -791,20 +794,28 @@ def run_ns(run: Any) -> float:
     return float(run.metrics["neural_selectivity"])
 
 
+def seed_spread(runs: Sequence[Any]) -> float:
+    """The NS difference of the first two runs (Fig. 4's two seeds: one setting, two trainings), 0 with fewer."""
+    ns = [run_ns(r) for r in runs]
+    return abs(ns[0] - ns[1]) if len(ns) > 1 else 0.0
+
+
 def claims_from_runs(fig4: Sequence[Any] = (), fig5: Any = None, fig7: Sequence[Any] = (), fig11: Sequence[Any] = (),
-                     seeds: Sequence[int] | None = None, n_shuffles: int = N_SHUFFLES, seed: int = 0) -> list[Claim]:
+                     seeds: Sequence[int] | None = None, n_shuffles: int = N_SHUFFLES, seed: int = 0,
+                     noise: float | None = None) -> list[Claim]:
     """Every caption claim of the runs given: ``fig4`` the runs of Fig. 4's seeds, ``fig5`` the run whose loss
     Fig. 5 draws, ``fig7`` the sigma-3 and sigma-10 runs, ``fig11`` the t-student s = 1 and s = 18 runs. The NS
-    difference of the first two Fig. 4 runs is the seed-to-seed spread that Fig. 7's and Fig. 11's NS orders
-    must exceed."""
+    difference of the first two Fig. 4 runs (:func:`seed_spread`) is the seed-to-seed spread that Fig. 7's and
+    Fig. 11's NS orders must exceed; ``noise`` gives it where ``fig4`` is not given (a page of Fig. 7 alone),
+    else 0 (any difference decides, and the rows say so)."""
     rows: list[Claim] = []
-    noise = 0.0
     if fig4:
         names = [f"seed {s}" for s in (seeds if seeds is not None else [r.config.train.seed for r in fig4])]
         maps = [run_map(r, n) for r, n in zip(fig4, names, strict=True)]
         ns = [run_ns(r) for r in fig4]
-        noise = abs(ns[0] - ns[1]) if len(ns) > 1 else 0.0
+        noise = seed_spread(fig4) if noise is None else noise
         rows += fig4_claims(maps, ns)
+    noise = 0.0 if noise is None else float(noise)
     if fig5 is not None:
         rows += [claim_stop(fig5.history, fig5.metrics.get("stop_reason"), maps="Fig. 5 run"),
                  claim_glitches(fig5.history, maps="Fig. 5 run")]
@@ -819,6 +830,10 @@ def claims_from_runs(fig4: Sequence[Any] = (), fig5: Any = None, fig7: Sequence[
 
 # ------------------------------------------------------------------------------------------- tables
 COLUMNS = ("figure", "paper", "measure", "map", "measured", "threshold", "verdict", "open")
+HEADERS = {"figure": "figure", "paper": "the paper says", "measure": "measurable form", "map": "map",
+           "measured": "this build measured", "threshold": "decided by", "verdict": "verdict",
+           "open": "what the paper's words leave open"}  # a page's column names
+PAGE_COLUMNS = ("paper", "measure", "map", "measured", "threshold", "verdict")  # a figure page's table
 
 
 def claims_table(rows: Sequence[Claim], markdown: bool = False, columns: Sequence[str] = COLUMNS) -> Any:
@@ -838,6 +853,41 @@ def claims_table(rows: Sequence[Claim], markdown: bool = False, columns: Sequenc
 
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     return head + "".join("| " + " | ".join(cell(r[c]) for c in columns) + " |\n" for _, r in df.iterrows())
+
+
+def claims_markdown(rows: Sequence[Claim], columns: Sequence[str] = PAGE_COLUMNS) -> str:
+    """The rows as a page shows them: a Markdown table, rows numbered, of ``columns`` under their readable names
+    (:data:`HEADERS`) with the verdict in bold; then, unless ``columns`` holds ``open``, what the paper's words
+    leave open (too long for a table cell), one bullet per distinct note naming its rows. '' without rows."""
+    if not rows:
+        return ""
+
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| # | " + " | ".join(HEADERS[c] for c in columns) + " |", "|---|" + "---|" * len(columns)]
+    notes: dict[str, list[int]] = {}
+    for k, r in enumerate(rows, 1):
+        rec = {"figure": r.figure, "paper": r.paper, "measure": r.measure, "map": r.maps, "measured": r.measured,
+               "threshold": r.threshold, "verdict": f"**{r.verdict}**", "open": r.open}
+        lines.append(f"| {k} | " + " | ".join(cell(rec[c]) for c in columns) + " |")
+        if r.open:
+            notes.setdefault(r.open, []).append(k)
+    if notes and "open" not in columns:
+        lines += ["", f"{HEADERS['open'].capitalize()}:", ""]
+        lines += [f"- row{'s' if len(ks) > 1 else ''} {', '.join(map(str, ks))}: {cell(n)}" for n, ks in notes.items()]
+    return "\n".join(lines)
+
+
+def verdict_counts(rows: Sequence[Claim]) -> dict[str, int]:
+    """How many rows hold, do not hold and cannot tell, in the order of :data:`VERDICTS`."""
+    return {v: sum(r.verdict == v for r in rows) for v in VERDICTS}
+
+
+def claims_from_json(rows: Sequence[Mapping[str, Any]]) -> list[Claim]:
+    """The rows of :func:`claims_json` (a result file's) as :class:`Claim` again."""
+    return [Claim(r["figure"], r["paper"], r["measure"], r["measured"], r["verdict"], r["threshold"], r.get("map", ""),
+                  r.get("open", ""), r.get("values") or {}) for r in rows]
 
 
 def claims_json(rows: Sequence[Claim]) -> list[dict[str, Any]]:

@@ -81,6 +81,10 @@ LABELS = {
     "best_ns": "best NS", "best_batch": "batch size of the best NS", "best_gamma": "gamma of the best NS",
     "best_sigma": "sigma of the best NS", "n_runs": "maps trained", "results_found": "results files found",
     "lr_steps": "learning-rate steps (epochs)",
+    "ridge_ratio": "U-matrix ridge ratio (between classes / within)", "ridge_null": "ridge ratio, classes shuffled",
+    "ridge_p": "ridge ratio, p (shuffles at least as high)", "best_setting": "setting of the best NS",
+    "cpu_gap": "logit gap of the CIFAR-10 config's kernel (sigma 2)",
+    "cpu_gap_ratio_sigma5": "the same gap, times smaller at sigma 5", "reading": "reading",
 }
 BOOK_ENV = "URLSOM_BOOK"  # set by ``urlsom reproduce``: the book renders the glue roles, report() need not
 GLUE_ROLE = re.compile(r"\{glue(?::(?P<kind>[a-z]*))?\}`(?P<ref>[^`]+)`")
@@ -181,23 +185,23 @@ class FigureSetup:
         if self.run is None:
             return "no data: computed from the loss functions alone"
         label = self.run.data_label or self.config().data.dataset
-        note = f"{label} (profile '{self.profile.name}')"
-        if self.config().model.usage_balance:
-            note += "; maps read out with a usage-balancing bias (not the paper's method)"
-        return note
+        return f"{label} (profile '{self.profile.name}')"
 
     @property
     def method_note(self) -> str:
-        """One sentence when this figure's maps are not the paper's method alone (a usage-balancing bias or a
-        prototype readout fitted after training), else ''."""
+        """One sentence when this figure's runs fit a readout after training (a usage-balancing bias or a
+        prototype readout, not the paper's method): the maps drawn and the numbers quoted are still the
+        network's own winners, the paper's map, and the read-out figures stand in one sentence beside them
+        (:func:`readout_note`); '' when no run fits one."""
         cfgs = self.figure_configs()
-        if any(c.model.prototype_readout for c in cfgs):
-            return ("**Not the paper's method alone**: each map is read out through prototypes fitted after "
-                    "training; the text also gives the network's own winners, the paper's map.")
-        if any(c.model.usage_balance for c in cfgs):
-            return ("**Not the paper's method alone**: each map is read out with a usage-balancing bias fitted "
-                    "after training; the text also gives the network's own winners, the paper's map.")
-        return ""
+        kinds = [name for flag, name in (("usage_balance", "a usage-balancing bias"),
+                                         ("prototype_readout", "a prototype readout"))
+                 if any(getattr(c.model, flag) for c in cfgs)]
+        if not kinds:
+            return ""
+        return (f"**The paper's map, with a readout beside it**: the maps drawn and the numbers quoted are the "
+                f"network's own winners (the paper's method); this profile also fits {' and '.join(kinds)} after "
+                "training (not the paper's method), whose figures are given in one sentence beside them.")
 
     @property
     def page_note(self) -> str:
@@ -256,6 +260,38 @@ class FigureSetup:
                    title=(f"{name}: " if name else "") + "each neuron's most typical image (nearest the mean "
                                                           "embedding of the images it won)")
         return fig
+
+    def stored_runs(self, notebook: str) -> list[Any] | None:
+        """The runs of another figure of this profile (``notebook`` with the profile's parameters), read from
+        the store only when every one is complete there, and only when they are of this figure's data and map
+        size; else None. Nothing is trained: the other figure's page trains its runs, and with ``urlsom
+        reproduce --jobs 2`` it may still be training them when this page runs."""
+        from urlsom_core.runs import Run, incomplete_reason, run_dir
+
+        params = {k: v for k, v in self.profile.parameters(notebook).items() if k not in COMMON}
+        other = FigureSetup(notebook, self.profile, self.profile.run_for(notebook), params, self.device,
+                            self.runs_root, self.out_dir)
+        cfgs, mine = other.figure_configs(), self.figure_configs()
+        if not cfgs or not mine or any(c.data != mine[0].data or c.model.grid != mine[0].model.grid for c in cfgs):
+            return None
+        paths = [run_dir(c, self.runs_root) for c in cfgs]
+        if any(incomplete_reason(p, c) is not None for p, c in zip(paths, cfgs, strict=True)):
+            return None
+        return [Run.load(p, cache_hit=True) for p in paths]
+
+    def seed_spread(self) -> tuple[float | None, str]:
+        """(spread, sentence): the NS difference of Fig. 4's two seeds (:func:`urlsom_book.claims.seed_spread` of
+        :meth:`stored_runs`), the spread an NS difference between two settings must exceed; None when Fig. 4's
+        runs are not in the store, and the sentence says which."""
+        from .claims import seed_spread
+
+        runs = self.stored_runs("fig04_cifar10_map")
+        if runs is None or len(runs) < 2:
+            return None, ("Fig. 4's two seeds were not in the run store when this page ran, so no seed-to-seed "
+                          "spread is known here: any NS difference decides.")
+        spread = seed_spread(runs)
+        return spread, (f"The seed-to-seed spread is Fig. 4's: its two seeds, one setting trained twice, differ "
+                        f"by {spread:.3f} in NS; an NS difference within it cannot tell.")
 
     def readout_note(self, labels: Sequence[str], runs: Sequence[Any] | None = None) -> str:
         """:func:`readout_note` of ``runs`` (default: this figure's runs), one label each."""
@@ -378,8 +414,9 @@ def fmt_paper(v: Any) -> str:
 
 
 def fmt(v: Any) -> str:
-    """A number as the book prints it: 3 decimals below 100, thousands separators for integers."""
-    if v is None:
+    """A number as the book prints it: 3 decimals below 100, thousands separators for integers; '-' for none
+    (None, NaN)."""
+    if v is None or (isinstance(v, float) and v != v):
         return "-"
     if isinstance(v, float):
         return f"{v:.3f}" if abs(v) < 100 else f"{v:,.0f}"

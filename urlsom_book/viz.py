@@ -592,6 +592,8 @@ def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: fl
     held-out NS over all images are marked at the last epoch, so the distance between the monitor's sample
     and the whole split shows. Rows without a figure (a run trained before the held-out monitor existed)
     leave a gap. Epochs are drawn 1-based, as in the paper's Fig. 5."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _axes(ax, (7, 4))
     ep = np.array([h["epoch"] for h in history], dtype=np.float64) + 1  # (E,)
 
@@ -616,11 +618,12 @@ def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: fl
                 ax.plot([ep[-1]], [v], marker="*", markersize=12, color=colour, markeredgecolor="black",
                         markeredgewidth=0.6, linestyle="none", label=f"final {what}, all images: {v:.3f}")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel("neural selectivity")
     values = np.concatenate(shown)
     top = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
     ax.set_ylim(0.0, min(1.02, top + 0.08))
-    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.legend(fontsize=7, loc="best", framealpha=0.9)  # where it hides the fewest points
     if title:
         ax.set_title(title, fontsize=10)
     return fig

@@ -366,7 +366,8 @@ def inspector(runs: Mapping[str, Any], n_images: int = 9, seed: int = 0, budget:
     """An ipywidgets inspector of one or more runs (``{"sigma 3": run, ...}``; ``urlsom_core.runs.Run``s).
 
     Toggle buttons pick the run; a row and a column slider pick the neuron; the panel shows its images,
-    label histogram and purity. All panels are precomputed and switched by ``jslink``, so the inspector
+    label histogram and purity. The map is the network's own winners (``assignments()["winner"]``, the paper's
+    map, as the pages draw it), also for a run that fitted a readout after training. All panels are precomputed and switched by ``jslink``, so the inspector
     works in the static book as well as in JupyterLab. Each run's galleries are one image (a
     :class:`Sprite`) that the panels cut with CSS, defined once in the help line; every dead neuron of a run
     shares one panel. ``budget`` caps the inspector's bytes in the page (:data:`PANEL_BUDGET`; None: no cap)
