@@ -72,7 +72,36 @@ def test_a_run_may_start_from_another_run_of_the_parent(tmp_path):
         profiles.load_profile(str(bad))
 
 
-def test_the_held_out_run_follows_the_notebooks_knobs_but_keeps_its_data():
+@pytest.fixture
+def cifar_zips(tmp_path, monkeypatch):
+    """Two small ImageFolder zips where the profile reads CIFAR-10 (paths relative to the working directory),
+    so that the profile's configs resolve without the real data."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    for rel, top in zip(ZIPS, ("train", "test"), strict=True):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path, "w") as z:
+            for c in ("airplane", "cat"):
+                z.writestr(f"{top}/{c}/0.png", PNG)
+    return tmp_path
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (120, 30, 200)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+PNG = _png()
+
+
+def test_the_held_out_run_follows_the_notebooks_knobs_but_keeps_its_data(cifar_zips):
     fs = notebook.setup("fig04_cifar10_map", "cifar10-cpu", sigma=3.0, seeds=[4, 5], heldout_run=None, dataset=None)
     held = fs.heldout_config()  # heldout_run None: the profile's, as a notebook's parameters cell leaves it
     assert held.model.sigma == 3.0 and held.train.seed == 4  # the knobs, and the first seed
@@ -118,7 +147,7 @@ def test_urlsom_reproduce_without_the_data_exits_2_with_one_line_and_writes_noth
 
 
 # ------------------------------------------------------------------------------------------ the pages
-def test_each_page_says_which_profile_built_it_and_whether_its_maps_are_the_papers_method_alone():
+def test_each_page_says_which_profile_built_it_and_whether_its_maps_are_the_papers_method_alone(cifar_zips):
     quick = notebook.setup("fig04_cifar10_map", "quick")
     assert quick.page_note.startswith("Built by the profile `quick`: scikit-learn's digits")
     lead = "**The paper's map, with a readout beside it**: the maps drawn and the numbers quoted are the network's own"

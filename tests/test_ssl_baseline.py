@@ -59,7 +59,7 @@ def test_settings_refuse_bad_values_in_one_line():
 
 def test_a_tiny_budget_on_digits_trains_scores_above_chance_and_records_provenance(tmp_path, capsys):
     out = tmp_path / "simsiam.json"
-    assert S.main([*TINY, "--minutes", "0.05", "--out", str(out)]) == 0
+    assert S.main([*TINY, "--minutes", "0.15", "--out", str(out)]) == 0  # 9 s: epochs enough on a busy machine
     r = json.loads(out.read_text())
     s = r["simsiam"]
     assert s["steps"] >= 1 and s["train_seconds"] >= 3.0 and s["images_seen"] == 64 * s["steps"]
