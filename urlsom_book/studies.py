@@ -486,24 +486,27 @@ def read_lattice(rows: Sequence[dict[str, Any]]) -> str:
     return text + " One seed: a difference below the spread between seeds (the measurement below) says nothing."
 
 
+def _diff(df: dict[str, tuple[float, float, float]], k: str, seeds: int, digits: int = 3) -> str:
+    """A difference (mean, min, max) as the committed table writes it: the mean, with [min, max] over seeds."""
+    if k not in df:
+        return "n/a"
+    m, lo, hi = df[k]
+    return f"{m:+.{digits}f}" if seeds == 1 else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
 def read_lattice_committed(res: dict[str, dict[str, Any]], path: str = LATTICE_RESULTS) -> str:
     """The committed measurement's readings (:func:`read_lattice_results`), one sentence per study, as the
     file states them: hex - square per seed, mean [min, max]."""
     names = {"digits": "scikit-learn digits (the quick profile's Fig. 4 run)", "cifar10": "10,000 CIFAR-10 images"}
     parts = []
-    for study, r in res.items():
+    for study, r in sorted(res.items(), key=lambda kv: list(names).index(kv[0]) if kv[0] in names else len(names)):
         df = r["diff"]
 
-        def s(k: str, digits: int = 3) -> str:
-            if k not in df:
-                return "n/a"
-            m, lo, hi = df[k]
-            return (f"{m:+.{digits}f}" if r["seeds"] == 1 else
-                    f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]")
-
-        parts.append(f"on {names.get(study, study)}, {r['seeds']} seed(s), hex - square: NS {s('neural_selectivity')}, "
-                     f"held-out NS {s('heldout_neural_selectivity')}, TE {s('topographic_error')}, TE at distance 1 "
-                     f"{s('te_distance_1')}, live neurons {s('active_neurons', 1)}")
+        parts.append(f"on {names.get(study, study)}, {r['seeds']} seed(s), hex - square: NS "
+                     f"{_diff(df, 'neural_selectivity', r['seeds'])}, held-out NS "
+                     f"{_diff(df, 'heldout_neural_selectivity', r['seeds'])}, TE {_diff(df, 'topographic_error', r['seeds'])}, "
+                     f"TE at distance 1 {_diff(df, 'te_distance_1', r['seeds'])}, live neurons "
+                     f"{_diff(df, 'active_neurons', r['seeds'], 1)}")
     return (f"The committed measurement (`{path.rsplit('.', 1)[0]}.md`, shown below; `bench/lattice_study.py`; "
             "mean [min, max] over seeds): " + "; ".join(parts) + ".")
 
