@@ -50,13 +50,15 @@ def test_cifar10_cpu_trains_on_all_60000_images_on_the_papers_map_and_gives_a_re
 
 def test_cifar10_cpu_shares_runs_as_the_paper_does_and_trains_seven_maps_of_cifar10():
     p = profiles.load_profile("cifar10-cpu")
-    k = {n: keys(p, n) for n in MAP_PAGES + ("fig05_cifar10_loss", "study_gamma_sigma", "study_batch_size")}
+    k = {n: keys(p, n) for n in MAP_PAGES + ("fig05_cifar10_loss", "study_gamma_sigma", "study_batch_size",
+                                             "study_lattice")}
     assert len(k["fig04_cifar10_map"]) == 3  # seeds 0 and 1, then the held-out run
     assert k["fig05_cifar10_loss"] == k["fig06_neuron_scatter"] == k["fig04_cifar10_map"][:1]  # Fig. 4 seed 0 = 5 = 6
     cifar = set(k["fig04_cifar10_map"]) | set(k["fig07_cifar10_sigma"]) | set(k["fig11_student_t"])
     assert len(cifar) == 7
     quick = profiles.load_profile("quick")
     assert k["study_gamma_sigma"] == k["study_batch_size"] == keys(quick, "fig04_cifar10_map")[:1]  # the digits run
+    assert k["study_lattice"] == k["study_batch_size"]  # its square run; the hexagonal one is trained by the page
     assert k["fig08_svhn_map"] == keys(quick, "fig08_svhn_map")  # the quick profile's stand-in, the same run
 
 

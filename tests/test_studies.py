@@ -150,3 +150,21 @@ def test_a_study_of_one_setting_gives_its_numbers_and_compares_nothing():
     v = S.gamma_sigma_variants([1.0, 2.0], [5.0])
     rows = [S.summarize(fake_run(base.replace(**x), ns, 9, 0.1), x) for x, ns in zip(v, (0.4, 0.6), strict=True)]
     assert "moves NS more" not in S.read_gamma_sigma(rows, [1.0, 2.0], [5.0])
+
+
+def test_the_lattice_page_reads_the_committed_measurement_as_its_table_gives_it():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    res = S.read_lattice_results(root / S.LATTICE_RESULTS)
+    md = (root / S.LATTICE_RESULTS).with_suffix(".md").read_text()
+    rows = [ln for ln in md.splitlines() if ln.startswith("| **hex - square")]
+    assert len(rows) == 2 and res["digits"]["seeds"] == 3 and res["cifar10"]["seeds"] == 1
+    for study, row in zip(("digits", "cifar10"), rows, strict=True):  # the file's sections: digits, then CIFAR-10
+        text = S.read_lattice_committed({study: res[study]})
+        cells = [c.strip() for c in row.strip("|").split("|")][3:8]  # NS, held-out NS, TE, TE (d = 1), live
+        for cell in cells:
+            assert cell.split(" [")[0] in text  # each mean difference, as the table prints it
+    assert "# Hexagonal" not in S.committed_markdown(root / "bench/results/lattice/hex_vs_square.md")
+    with pytest.raises(ConfigError, match="no such file"):
+        S.read_lattice_results(root / "nowhere.json")

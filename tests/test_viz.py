@@ -220,3 +220,50 @@ def test_class_map_and_mosaic_change_no_global_style():
     viz.class_map(W33, Y33, (3, 3))
     viz.mosaic(np.zeros((8, 3, 4, 4), dtype=np.uint8), viz.typical_images(W33, np.eye(8), 9), (3, 3))
     assert dict(matplotlib.rcParams) == before
+
+
+def test_hex_class_map_draws_one_hexagon_per_neuron_in_its_class_colour():
+    fig = Figure()
+    ax = fig.add_subplot()
+    viz.class_map(W33, Y33, (4, 3), ax=ax, lattice="hex", legend=False)  # 12 neurons, 3 of them won images
+    assert not ax.images  # no square raster
+    fill = ax.collections[0]
+    paths = fill.get_paths()
+    assert len(paths) == 12 and all(len(p.vertices) >= 6 for p in paths)  # one polygon per neuron
+    cx = np.array([p.vertices[:6].mean(0) for p in paths])  # (12, 2) each hexagon's centre
+    x, y = viz.neuron_xy(np.arange(12), (4, 3), "hex")
+    assert np.allclose(cx, np.stack([x, y], 1))  # at the hexagonal lattice's centres: odd rows shifted
+    colours = fill.get_facecolors()[:, :3]
+    assert np.allclose(colours[0], _rgb(viz.label_color(1)))  # pure neuron 0: its class's full colour
+    assert np.allclose(colours[4], 2 / 3 * _rgb(viz.label_color(2)) + 1 / 3)
+    assert np.allclose(colours[1], _rgb(viz.DEAD))
+    hatch = ax.collections[1]
+    assert hatch.get_hatch() == "xx" and len(hatch.get_paths()) == 12 - 3  # every dead neuron, hatched
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # row 0 at the top
+    square = viz.class_map(W33, Y33, (3, 3), legend=False).axes[0]  # the default: squares, as before
+    assert np.asarray(square.images[0].get_array()).shape == (3, 3, 3)
+
+
+def test_hex_mosaic_cuts_each_thumbnail_to_its_hexagon():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(4, 3, 8, 8), dtype=np.uint8)
+    picks = np.array([2, -1, 0, 3])  # a 2x2 hexagonal map; neuron 1 is dead
+    arr = viz.hex_mosaic_array(images, picks, (2, 2))
+    S, h, w = 8, arr.shape[0], arr.shape[1]
+    y_top = -viz.HEX_RADIUS
+
+    def pixel(x, y):  # the pixel at map coordinates (x, y)
+        return arr[int((y - y_top) * S), int((x + 0.5) * S)]
+
+    for n, pick in enumerate(picks):
+        x, y = viz.neuron_xy(np.array([n]), (2, 2), "hex")
+        got = pixel(x[0] + 0.01, y[0] + 0.01)  # a pixel at the hexagon's centre: its image's middle pixels
+        if pick < 0:
+            assert np.array_equal(got, np.round(_rgb(viz.DEAD) * 255))
+        else:
+            middle = images[pick, :, S // 2 - 1 : S // 2 + 1, S // 2 - 1 : S // 2 + 1].reshape(3, -1).T  # (4, 3)
+            assert any(np.array_equal(got, m) for m in middle)
+    assert np.all(pixel(1.9, 0.0) == 255)  # right of row 0's last hexagon: nothing
+    assert h == int(np.ceil((viz.HEX_ROW + 2 * viz.HEX_RADIUS) * S)) and w == int(np.ceil(2.5 * S))
+    fig = viz.mosaic(images, picks, (2, 2), lattice="hex")
+    assert len(fig.axes[0].collections[0].get_paths()) == 1  # the dead neuron, hatched

@@ -242,7 +242,7 @@ class FigureSetup:
             head = f"{name}: " if name else ""
             viz.map_row(row, a["winner"], a["label"], run.config.model.grid, classes=run.resolved["classes"],
                         window=window, torus=viz.is_torus(run.config.model), jitter=jitter,
-                        name=f"{head}NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
+                        lattice=viz.lattice_of(run.config.model), name=f"{head}NS {m['neural_selectivity']:.3f}, {m['active_neurons']} of {m['n_neurons']} "
                              "neurons live")
         return fig
 
@@ -256,7 +256,7 @@ class FigureSetup:
         images, picks = self.map_inputs(run)
         fig = Figure(figsize=(7.8, 8.2), layout="constrained")
         viz.mosaic(images, picks, run.config.model.grid, ax=fig.add_subplot(), window=window,
-                   torus=viz.is_torus(run.config.model),
+                   torus=viz.is_torus(run.config.model), lattice=viz.lattice_of(run.config.model),
                    title=(f"{name}: " if name else "") + "each neuron's most typical image (nearest the mean "
                                                           "embedding of the images it won)")
         return fig

@@ -391,3 +391,135 @@ def read_batch(rows: Sequence[dict[str, Any]]) -> str:
              "of N. Larger batches also mean fewer optimizer steps for the same epochs; this comparison does not "
              "separate the two.")
     return text
+
+
+# ------------------------------------------------------------------------------------------ lattice
+LATTICE_RESULTS = "bench/results/lattice/hex_vs_square.json"  # bench/lattice_study.py's committed measurement
+
+
+def lattice_variants() -> list[dict[str, Any]]:
+    """The two runs of the lattice study: the profile's run on its square lattice, then the same on the
+    hexagonal one (``model.lattice``; each neuron 6 neighbours instead of 8, urlsom_core.lattice)."""
+    return [{"model.lattice": "square"}, {"model.lattice": "hex"}]
+
+
+def te_adjacent(run: Any) -> float | None:
+    """Topographic error at distance 1: the share of the training images whose two largest outputs (the
+    network's own ``top2``) are not adjacent cells, 4 around a square cell and 6 around a hexagonal one
+    (:func:`urlsom_core.lattice.are_neighbours`, wrapping on a torus). The paper's TE (Sec. V.C) counts the 8
+    cells around a square cell as neighbours, so only this one compares the lattices at the same distance.
+    None for a run stored without ``top2``."""
+    from urlsom_core.lattice import are_neighbours
+
+    a, m = run.assignments(), run.config.model
+    if "top2" not in a:
+        return None
+    t = np.asarray(a["top2"])  # (N, 2) each image's two largest outputs
+    return float((~are_neighbours(t[:, 0], t[:, 1], tuple(m.grid), m.lattice, m.circular)).mean())
+
+
+def lattice_rows(runs: Sequence[Any]) -> list[dict[str, Any]]:
+    """One row per run (:func:`summarize`), with its ``lattice`` and :func:`te_adjacent` as ``te_adjacent``."""
+    rows = []
+    for run in runs:
+        row = summarize(run)
+        row["lattice"] = run.config.model.lattice
+        row["te_adjacent"] = te_adjacent(run)
+        rows.append(row)
+    return rows
+
+
+LATTICE_FIGURES = ("neural_selectivity", "heldout_neural_selectivity", "topographic_error", "te_distance_1",
+                   "active_neurons")
+
+
+def read_lattice_results(path: Any) -> dict[str, dict[str, Any]]:
+    """The committed hex-vs-square measurement (``bench/lattice_study.py``'s JSON) summarised per study
+    (``digits``, ``cifar10``): ``runs`` per lattice, the ``mean`` per lattice and figure
+    (:data:`LATTICE_FIGURES`), and ``diff``, hex - square per seed run on both, as (mean, min, max); the
+    numbers of the Markdown table beside the file."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"lattice results {str(p)!r}: no such file; allowed is bench/lattice_study.py's JSON")
+    out: dict[str, dict[str, Any]] = {}
+    for study, entries in json.loads(p.read_text())["studies"].items():
+        done = [e for e in entries if e.get("rc") == 0 and e.get("figures")]
+        by = {lat: {e["seed"]: e["figures"] for e in done if e["lattice"] == lat} for lat in ("square", "hex")}
+        mean = {lat: {k: float(np.mean([f[k] for f in by[lat].values() if f.get(k) is not None]))
+                      for k in LATTICE_FIGURES if any(f.get(k) is not None for f in by[lat].values())}
+                for lat in by if by[lat]}
+        seeds = sorted(set(by["square"]) & set(by["hex"]))
+        diff = {}
+        for k in LATTICE_FIGURES:
+            d = [by["hex"][s][k] - by["square"][s][k] for s in seeds
+                 if by["hex"][s].get(k) is not None and by["square"][s].get(k) is not None]
+            if d:
+                diff[k] = (float(np.mean(d)), float(min(d)), float(max(d)))
+        out[study] = {"runs": {lat: len(by[lat]) for lat in by}, "seeds": len(seeds), "mean": mean, "diff": diff}
+    return out
+
+
+def _by_lattice(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    lat = {r["lattice"]: r for r in rows}
+    if set(lat) != {"square", "hex"}:
+        raise ConfigError(f"lattices {sorted(lat)}: allowed is one square and one hex run")
+    return lat["square"], lat["hex"]
+
+
+def read_lattice(rows: Sequence[dict[str, Any]]) -> str:
+    """One paragraph on this page's two runs: NS, TE, TE at distance 1 and live neurons, hex against square."""
+    sq, hx = _by_lattice(rows)
+
+    def d(k: str) -> str:
+        return "n/a" if sq.get(k) is None or hx.get(k) is None else f"{hx[k] - sq[k]:+.3f}"
+
+    text = (f"On this profile's run, the hexagonal map reaches NS {_f(hx['neural_selectivity'])} against "
+            f"{_f(sq['neural_selectivity'])} on the square one ({d('neural_selectivity')}), with "
+            f"{hx['active_neurons']} and {sq['active_neurons']} of {sq['n_neurons']} neurons live. TE "
+            f"{_f(hx['topographic_error'])} against {_f(sq['topographic_error'])}: the square lattice's TE counts "
+            "the 8 cells around a neuron as neighbours, the hexagonal one's the 6 around it, so the square map "
+            "is forgiven its diagonals. At distance 1 on both (4 sides of a square cell, 6 of a hexagon) TE is "
+            f"{_f(hx['te_adjacent'])} against {_f(sq['te_adjacent'])} ({d('te_adjacent')}).")
+    return text + " One seed: a difference below the spread between seeds (the measurement below) says nothing."
+
+
+def _diff(df: dict[str, tuple[float, float, float]], k: str, seeds: int, digits: int = 3) -> str:
+    """A difference (mean, min, max) as the committed table writes it: the mean, with [min, max] over seeds."""
+    if k not in df:
+        return "n/a"
+    m, lo, hi = df[k]
+    return f"{m:+.{digits}f}" if seeds == 1 else f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def read_lattice_committed(res: dict[str, dict[str, Any]], path: str = LATTICE_RESULTS) -> str:
+    """The committed measurement's readings (:func:`read_lattice_results`), one sentence per study, as the
+    file states them: hex - square per seed, mean [min, max]."""
+    names = {"digits": "scikit-learn digits (the quick profile's Fig. 4 run)", "cifar10": "10,000 CIFAR-10 images"}
+    parts = []
+    for study, r in sorted(res.items(), key=lambda kv: list(names).index(kv[0]) if kv[0] in names else len(names)):
+        df = r["diff"]
+
+        parts.append(f"on {names.get(study, study)}, {r['seeds']} seed(s), hex - square: NS "
+                     f"{_diff(df, 'neural_selectivity', r['seeds'])}, held-out NS "
+                     f"{_diff(df, 'heldout_neural_selectivity', r['seeds'])}, TE {_diff(df, 'topographic_error', r['seeds'])}, "
+                     f"TE at distance 1 {_diff(df, 'te_distance_1', r['seeds'])}, live neurons "
+                     f"{_diff(df, 'active_neurons', r['seeds'], 1)}")
+    return (f"The committed measurement (`{path.rsplit('.', 1)[0]}.md`, shown below; `bench/lattice_study.py`; "
+            "mean [min, max] over seeds): " + "; ".join(parts) + ".")
+
+
+def committed_markdown(path: Any) -> str:
+    """The Markdown file beside a committed measurement, for a page of its own: its title line dropped (the
+    page has one) and its sections one level lower."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"results table {str(p)!r}: no such file; allowed is a committed Markdown table")
+    lines = p.read_text().splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join("#" + ln if ln.startswith("## ") else ln for ln in lines).strip() + "\n"

@@ -361,17 +361,21 @@ def class_colors(majority: np.ndarray, purity: np.ndarray) -> np.ndarray:
 
 
 def _grid_axes(ax: Any, grid: Sequence[int], window: tuple[int, int, int, int] | None, torus: bool,
-               title: str | None) -> None:
-    """Limits, integer ticks, axis labels and the torus's dashed frame, as :func:`wta_map` draws them."""
+               title: str | None, lattice: str = "square") -> None:
+    """Limits, integer ticks, axis labels and the torus's dashed frame, as :func:`wta_map` draws them (a
+    hexagonal map's frame: :func:`_hex_frame`)."""
     from matplotlib.ticker import MaxNLocator
 
     H, W = int(grid[0]), int(grid[1])
     r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
-    ax.set_xlim(c0 - 0.5, c1 - 0.5)
-    ax.set_ylim(r1 - 0.5, r0 - 0.5)
-    ax.set_aspect("equal")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if lattice == "hex":
+        _hex_frame(ax, r0, r1, c0, c1)
+    else:
+        ax.set_xlim(c0 - 0.5, c1 - 0.5)
+        ax.set_ylim(r1 - 0.5, r0 - 0.5)
+        ax.set_aspect("equal")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("map column" + (f" ({TORUS_NOTE})" if torus else ""))
     ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
     if torus and window is None:
@@ -381,20 +385,31 @@ def _grid_axes(ax: Any, grid: Sequence[int], window: tuple[int, int, int, int] |
         ax.set_title(title, fontsize=10)
 
 
-def _mark_dead(ax: Any, alive: np.ndarray, grid: Sequence[int], window: tuple[int, int, int, int] | None) -> Any:
-    """Cross-hatch every dead neuron's cell (``alive`` False) inside ``window``: one PatchCollection of unit
-    squares centred on the neurons (column, row), returned (None when there is none). A hatch, not a colour,
-    so that no class colour, however pale, reads as a dead neuron."""
+def _window_cells(grid: Sequence[int], window: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The row-major indices of the neurons inside ``window`` = (row0, row1, col0, col1) (end exclusive)."""
+    H, W = int(grid[0]), int(grid[1])
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    rr, cc = np.divmod(np.arange(H * W), W)
+    return np.flatnonzero((rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1))
+
+
+def _mark_dead(ax: Any, alive: np.ndarray, grid: Sequence[int], window: tuple[int, int, int, int] | None,
+               lattice: str = "square") -> Any:
+    """Cross-hatch every dead neuron's cell (``alive`` False) inside ``window``: one collection of unit
+    squares centred on the neurons (column, row), or of their hexagons on a hexagonal map (:func:`hexagons`),
+    returned (None when there is none). A hatch, not a colour, so that no class colour, however pale, reads as
+    a dead neuron."""
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     H, W = int(grid[0]), int(grid[1])
-    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
-    rr, cc = np.divmod(np.flatnonzero(~np.asarray(alive, dtype=bool)), W)
-    inside = (rr >= r0) & (rr < r1) & (cc >= c0) & (cc < c1)
-    if not inside.any():
+    dead = np.intersect1d(np.flatnonzero(~np.asarray(alive, dtype=bool)), _window_cells(grid, window))
+    if not dead.size:
         return None
-    boxes = [Rectangle((c - 0.5, r - 0.5), 1.0, 1.0) for r, c in zip(rr[inside], cc[inside], strict=True)]
+    if lattice == "hex":
+        return hexagons(ax, (H, W), neurons=dead, colors="none", edgecolor=DEAD_MARK, linewidth=0.0, hatch="xx")
+    rr, cc = np.divmod(dead, W)
+    boxes = [Rectangle((c - 0.5, r - 0.5), 1.0, 1.0) for r, c in zip(rr, cc, strict=True)]
     hatch = PatchCollection(boxes, facecolor="none", edgecolor=DEAD_MARK, linewidth=0.0, hatch="xx")
     ax.add_collection(hatch)
     return hatch
@@ -410,21 +425,29 @@ def class_map(
     window: tuple[int, int, int, int] | None = None,
     torus: bool = False,
     legend: bool = True,
+    lattice: str = "square",
 ) -> Any:
     """The map as a reader of SOMs draws it: each neuron a square in its majority class's colour, paler the
     lower its purity (:func:`class_purity`, :func:`class_colors`), dead neurons grey and cross-hatched. The legend
     names the classes (``classes``: the data's class names, e.g. airplane, automobile, ...). ``window`` =
-    (row0, row1, col0, col1) zooms (end exclusive); ``torus`` as in :func:`wta_map`."""
+    (row0, row1, col0, col1) zooms (end exclusive); ``torus`` as in :func:`wta_map`. ``lattice``: ``hex``
+    draws each neuron as a hexagon at :func:`neuron_xy` (:func:`hexagons`, one polygon per neuron in the
+    window), as the hexagonal map's neighbours are (pass ``lattice=lattice_of(config.model)``)."""
     fig, ax = _axes(ax)
     H, W = int(grid[0]), int(grid[1])
     labels = np.asarray(labels, dtype=np.int64)
     n_classes = max(int(labels.max(initial=0)) + 1, len(classes) if classes is not None else 0)
     majority, purity, _ = class_purity(winners, labels, H * W, n_classes)
-    img = class_colors(majority, purity).reshape(H, W, 3)  # (H, W, 3)
+    rgb = class_colors(majority, purity)  # (n, 3)
     r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
-    ax.imshow(img[r0:r1, c0:c1], extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="nearest")
-    _mark_dead(ax, majority >= 0, grid, window)
-    _grid_axes(ax, grid, window, torus, title)
+    if lattice == "hex":
+        cells = _window_cells(grid, window)
+        hexagons(ax, (H, W), neurons=cells, colors=rgb[cells], edgecolor="face", linewidth=0.3)
+    else:
+        img = rgb.reshape(H, W, 3)  # (H, W, 3)
+        ax.imshow(img[r0:r1, c0:c1], extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="nearest")
+    _mark_dead(ax, majority >= 0, grid, window, lattice)
+    _grid_axes(ax, grid, window, torus, title, lattice)
     if legend:
         from matplotlib.patches import Patch
 
@@ -509,6 +532,50 @@ def mosaic_array(images: np.ndarray, picks: np.ndarray, grid: Sequence[int],
     return out
 
 
+def hex_mosaic_array(images: np.ndarray, picks: np.ndarray, grid: Sequence[int],
+                     window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """:func:`mosaic_array` for a hexagonal map: every pixel shows the thumbnail of the neuron whose centre
+    (:func:`neuron_xy`) is nearest, i.e. the thumbnails cut to the hexagons of :func:`hexagons`, S pixels per
+    cell width. (N, C, S, S) uint8 -> (h, w, 3) uint8 covering x in [col0 - 1/2, col1] and y in
+    [row0 * sqrt(3)/2 - 1/sqrt(3), (row1 - 1) * sqrt(3)/2 + 1/sqrt(3)] (the frame of the hexagonal map
+    figures); each thumbnail is centred on its hexagon at one pixel per image pixel across, its edge rows
+    repeated into the hexagon's top and bottom tips; white outside the window's hexagons, :data:`DEAD` grey for
+    a neuron without an image."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images of shape {images.shape}: allowed is (N, C, S, S) with C 1 or 3")
+    H, W = int(grid[0]), int(grid[1])
+    picks = np.asarray(picks, dtype=np.int64).reshape(-1)  # (n,)
+    r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
+    S = images.shape[-1]
+    x = c0 - 0.5 + (np.arange(int(np.ceil((c1 - c0 + 0.5) * S))) + 0.5) / S  # (w,) pixel centres
+    y_top, y_bot = r0 * HEX_ROW - HEX_RADIUS, (r1 - 1) * HEX_ROW + HEX_RADIUS
+    y = y_top + (np.arange(int(np.ceil((y_bot - y_top) * S))) + 0.5) / S  # (h,)
+    Y, X = np.meshgrid(y, x, indexing="ij")  # (h, w)
+    best = np.full(X.shape, np.inf)
+    row = np.zeros(X.shape, dtype=np.int64)
+    col = np.zeros(X.shape, dtype=np.int64)
+    base = np.floor(Y / HEX_ROW).astype(np.int64)
+    for dr in (0, 1):  # the nearest centre lies in the row above or below the pixel
+        r = base + dr
+        c = np.round(X - 0.5 * (r % 2)).astype(np.int64)
+        d = (X - c - 0.5 * (r % 2)) ** 2 + (Y - r * HEX_ROW) ** 2
+        closer = d < best
+        best, row, col = np.where(closer, d, best), np.where(closer, r, row), np.where(closer, c, col)
+    inside = (row >= r0) & (row < r1) & (col >= c0) & (col < c1)
+    dx = X - col - 0.5 * (row % 2)  # (h, w) offset from the centre, in cell widths
+    dy = Y - row * HEX_ROW
+    u = np.clip(np.floor((dx + 0.5) * S), 0, S - 1).astype(np.int64)
+    v = np.clip(np.floor((dy + 0.5) * S), 0, S - 1).astype(np.int64)
+    pick = np.where(inside, picks[np.clip(row, 0, H - 1) * W + np.clip(col, 0, W - 1)], -1)  # (h, w)
+    rgb = images if images.shape[1] == 3 else np.repeat(images, 3, axis=1)  # (N, 3, S, S)
+    out = np.full(X.shape + (3,), 255, dtype=np.uint8)
+    some = pick >= 0
+    out[some] = rgb[pick[some], :, v[some], u[some]]  # (K, 3): the advanced indices' axis first
+    out[inside & ~some] = np.round(_rgb(DEAD) * 255).astype(np.uint8)
+    return out
+
+
 def mosaic(
     images: np.ndarray,
     picks: np.ndarray,
@@ -517,17 +584,24 @@ def mosaic(
     title: str | None = None,
     window: tuple[int, int, int, int] | None = None,
     torus: bool = False,
+    lattice: str = "square",
 ) -> Any:
     """The map as an image mosaic: at each neuron the thumbnail of its most typical image (``picks``, from
     :func:`typical_images`), dead neurons grey and cross-hatched (:func:`mosaic_array`). Same axes as
-    :func:`class_map`, so the two can be read side by side."""
+    :func:`class_map`, so the two can be read side by side. ``lattice``: ``hex`` cuts each thumbnail to its
+    neuron's hexagon (:func:`hex_mosaic_array`)."""
     fig, ax = _axes(ax, (6, 6))
     H, W = int(grid[0]), int(grid[1])
     r0, r1, c0, c1 = window if window is not None else (0, H, 0, W)
-    arr = mosaic_array(images, picks, grid, window)
-    ax.imshow(arr, extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="antialiased")
-    _mark_dead(ax, np.asarray(picks).reshape(-1) >= 0, grid, window)
-    _grid_axes(ax, grid, window, torus, title)
+    if lattice == "hex":
+        arr = hex_mosaic_array(images, picks, grid, window)
+        ax.imshow(arr, extent=(c0 - 0.5, c1, (r1 - 1) * HEX_ROW + HEX_RADIUS, r0 * HEX_ROW - HEX_RADIUS),
+                  interpolation="antialiased")
+    else:
+        arr = mosaic_array(images, picks, grid, window)
+        ax.imshow(arr, extent=(c0 - 0.5, c1 - 0.5, r1 - 0.5, r0 - 0.5), interpolation="antialiased")
+    _mark_dead(ax, np.asarray(picks).reshape(-1) >= 0, grid, window, lattice)
+    _grid_axes(ax, grid, window, torus, title, lattice)
     return fig
 
 
@@ -542,15 +616,18 @@ def map_row(
     torus: bool = False,
     jitter: float = 0.4,
     legend: bool = True,
+    lattice: str = "square",
 ) -> None:
     """One run's map on two ``axes``: the class map (:func:`class_map`, with the legend of class names) and,
     beside it, the paper's scatter of every image at its winner (:func:`wta_map`, in the same colours).
     ``name`` (e.g. "seed 0: NS 0.45") heads the row, above the class map. The image mosaic
-    (:func:`mosaic`) needs the room of a figure of its own to show its thumbnails."""
+    (:func:`mosaic`) needs the room of a figure of its own to show its thumbnails. ``lattice``: ``hex`` draws
+    both as hexagonal maps."""
     class_map(winners, labels, grid, ax=axes[0], classes=classes, window=window, torus=torus, legend=legend,
+              lattice=lattice,
               title=(f"{name}\n" if name else "") + "class map: majority class, paler where less pure")
     wta_map(winners, labels, grid, ax=axes[1], classes=classes, window=window, torus=torus, jitter=jitter,
-            legend=False, show_dead=window is not None,
+            legend=False, show_dead=window is not None, lattice=lattice,
             title=(f"{name}\n" if name else "") + "the paper's drawing: each image at its winner")
 
 
