@@ -247,23 +247,7 @@ def wta_map(
             ax.axhline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
         for k in range(c0, c1 + 1):
             ax.axvline(k - 0.5, color="#eeeeee", linewidth=0.6, zorder=0)
-    if hexagonal:
-        _hex_frame(ax, r0, r1, c0, c1)
-    else:
-        ax.set_xlim(c0 - 0.5, c1 - 0.5)
-        ax.set_ylim(r1 - 0.5, r0 - 0.5)
-        ax.set_aspect("equal")
-        from matplotlib.ticker import MaxNLocator
-
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("map column" + (f" ({TORUS_NOTE})" if torus else ""))
-    ax.set_ylabel("map row" + (" (wraps)" if torus else ""))
-    if torus and window is None:  # the frame is no edge: drawn dashed
-        for side in ax.spines.values():
-            side.set_linestyle((0, (4, 3)))
-    if title:
-        ax.set_title(title, fontsize=10)
+    _grid_axes(ax, grid, window, torus, title, lattice)
     if legend:
         from matplotlib.lines import Line2D
 
