@@ -128,8 +128,9 @@ ridge_note = ((f"Its ridges {'follow' if follows else 'do not follow'} the class
               "The ridge measure needs edges both between and within classes; this map has not both.")
 curve_note = (f"The dashed line is the paper's NS, {paper['ns_fig4'][0]:.1%}, reached after {paper['stop_epoch']} epochs. "
               + ("Right, the held-out run: its NS on a sample of its training images and its held-out NS on a sample "
-                 "of the test images, per epoch, and its final figures over all of them." if held is not None else
-                 "This profile has no held-out run, so no held-out NS per epoch (the `cifar10-cpu` profile has one)."))
+                 "of the test images, per epoch, and its final figures over all of them. " if held is not None else
+                 "This profile has no held-out run, so no held-out NS per epoch (the `cifar10-cpu` profile has one). ")
+              + viz.monitor_note(first.config.train.monitor_samples))
 numbers = {"ns": m0["neural_selectivity"], "ns_seed2": m1["neural_selectivity"], "live": m0["active_neurons"],
            "live_seed2": m1["active_neurons"], "n_neurons": m0["n_neurons"], "n_images": m0["n_samples"],
            "epochs": m0["epochs_trained"], "train_s": m0["train_seconds"], "stop": m0["stop_reason"],

@@ -122,6 +122,22 @@ def _run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, env=env)
 
 
+@pytest.mark.slow  # the tiny store
+def test_only_reads_the_figures_named_and_a_note_is_kept(store, tmp_path):
+    out = tmp_path / "out"
+    assert PR.main(["--runs", str(store), "--profile", "tiny", "--out", str(out), "--note", "a shared 'busy' machine"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["note"] == "a shared 'busy' machine" and res["command"].endswith("--note 'a shared '\"'\"'busy'\"'\"' machine'")
+    md = (out / "results.md").read_text()
+    assert "--note NOTE`" in md and "How the runs were made (NOTE): a shared 'busy' machine" in md
+    res = PR.collect("tiny", store, only="fig04,fig07")
+    assert list(res["figures"]) == ["fig04_cifar10_map", "fig07_cifar10_sigma"] and res["only"] == "fig04,fig07"
+    assert [r["figure"] for r in res["claims"]].count("Fig. 7") == 3 and len(res["claims"]) == 12 + 3
+    assert "(`--only fig04,fig07`)" in PR.results_markdown(res)
+    with pytest.raises(PR.ConfigError, match="--only 'fig99': no such notebook"):
+        PR.collect("tiny", store, only="fig99")
+
+
 @pytest.mark.parametrize("case, message", [
     ("no store", "urlsom: error: --runs {tmp}/nowhere: no such folder"),
     ("empty store", "urlsom: error: --runs {tmp}/empty: 11 run(s) of profile 'tiny' are not complete there: "
@@ -164,7 +180,9 @@ def test_the_committed_result_file_if_any_is_the_scripts_own():
         pytest.skip("no cifar10-cpu result file committed yet (the results page says: not yet measured)")
     res = json.loads(path.read_text())
     assert res["profile"]["name"] == "cifar10-cpu" and res["command"].startswith("python bench/profile_results.py")
-    assert set(res["figures"]) == set(PR.FIGURE_TITLES) and res["date"] and res["git_commit"]
+    figures = set(PR.FIGURE_TITLES) if not res["only"] else {n for n in PR.FIGURE_TITLES
+                                                             if any(n.startswith(k) for k in res["only"].split(","))}
+    assert set(res["figures"]) == figures and res["date"] and res["git_commit"]
     f4 = res["figures"]["fig04_cifar10_map"]
     assert f4["numbers"]["n_images"] == 60000 and f4["heldout"]["heldout_ns"] is not None
     assert np.isfinite(f4["numbers"]["ns"]) and len(C.claims_from_json(res["claims"])) == 20

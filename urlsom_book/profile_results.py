@@ -31,6 +31,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -142,9 +143,10 @@ def page_numbers(records: Sequence[Mapping[str, Any]], plist: str | None, held: 
 
 def curve_rows(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A run's NS per epoch from history.jsonl: epoch (1-based, as the paper's plots), the monitor's NS on its
-    sample of the training images and, with a held-out split, its held-out NS."""
+    sample of the training images, with a held-out split its held-out NS, and whether the epoch was cut short
+    (``partial``: the time budget ended it; its monitor figures are still measured, as the page draws them)."""
     return [{"epoch": int(h["epoch"]) + 1, "ns": _finite(h.get("monitor_ns")),
-             "heldout_ns": _finite(h.get("monitor_heldout_ns"))} for h in history if not h.get("partial")]
+             "heldout_ns": _finite(h.get("monitor_heldout_ns")), "partial": bool(h.get("partial"))} for h in history]
 
 
 def read_ssl(path: str | Path) -> dict[str, Any]:
@@ -188,15 +190,18 @@ def _machine() -> str:
 
 
 def collect(profile: str, runs_root: str | Path, ssl: str | Path | None = None, root: Path | None = None,
-            command: str = "") -> dict[str, Any]:
+            command: str = "", only: str | None = None, note: str | None = None) -> dict[str, Any]:
     """Everything ``results.json`` holds (see the module), from the profile's stored runs.
 
-    Raises ConfigError (one line) for an unknown profile, a missing run store, or runs that are not complete
-    in it (all of them named), before anything is written."""
+    ``only``: the figures to read, as ``urlsom reproduce --only`` names them (``fig04,fig07``; default every
+    figure that trains maps, :data:`FIGURE_TITLES`). ``note``: how the runs were made, in words (the machine's
+    load, a build stopped early), kept in the file as written. Raises ConfigError (one line) for an unknown profile or
+    figure, a missing run store, or runs that are not complete in it (all of them named), before anything is
+    written."""
     from urlsom_core.files import provenance
 
     from .profiles import load_profile, repo_root
-    from .reproduce import registry
+    from .reproduce import registry, select
 
     prof = load_profile(profile)
     runs_root = Path(runs_root)
@@ -204,7 +209,7 @@ def collect(profile: str, runs_root: str | Path, ssl: str | Path | None = None, 
         raise ConfigError(f"--runs {runs_root}: no such folder; allowed is the run store that `urlsom reproduce "
                           f"--profile {prof.spec}` trained into (runs/ at the repository top by default)")
     ssl_result = read_ssl(ssl) if ssl else None
-    names = [n for n in registry(root or repo_root()) if n in FIGURE_TITLES]  # the figures that train maps
+    names = select([n for n in registry(root or repo_root()) if n in FIGURE_TITLES], only)  # figures with maps
     plans = {n: figure_runs(prof, n, runs_root) for n in names}
     missing, loaded = [], {}
     for n, plan in plans.items():
@@ -240,6 +245,7 @@ def collect(profile: str, runs_root: str | Path, ssl: str | Path | None = None, 
         held_run = loaded.get(("fig04_cifar10_map", "held out"))
         curve = {"figure": "fig04_cifar10_map", "map": plans["fig04_cifar10_map"]["maps"][0][0],
                  "key": fig4[0].config.key(), "paper_ns": C.paper_numbers()["ns_fig4"][0],
+                 "monitor_samples": fig4[0].config.train.monitor_samples,
                  "final_ns": fig4[0].metrics.get("neural_selectivity"), "epochs": curve_rows(fig4[0].history),
                  "heldout": None if held_run is None else {
                      "key": held_run.config.key(), "epochs": curve_rows(held_run.history),
@@ -250,6 +256,7 @@ def collect(profile: str, runs_root: str | Path, ssl: str | Path | None = None, 
                                  sort_keys=True) for f in figures.values() for r in f["runs"] + ([f["heldout"]] if f["heldout"] else [])})
     return {"what": f"the numbers of profile {prof.name!r}'s stored runs (nothing trained here)",
             "profile": {"name": prof.name, "spec": prof.spec, "rung": prof.rung, "about": prof.about},
+            "only": only, "note": note,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": command, "git_commit": prov["git_commit"], "machine": _machine(),
             "trained_on": [json.loads(t) for t in trained],
@@ -315,11 +322,17 @@ def results_markdown(results: Mapping[str, Any], curve_image: str | None = CURVE
         out += [f"# Profile `{prof['name']}`: the numbers of its stored runs", ""]
     trained = "; ".join(f"{t.get('host')} ({t.get('device')}, {t.get('torch_threads')} torch "
                         f"thread{'' if t.get('torch_threads') == 1 else 's'})" for t in results.get("trained_on", [])) or "-"
+    command = str(results["command"])
+    if results.get("note"):  # the note follows in full below
+        command = command.replace(shlex.quote(results["note"]), "NOTE")
     out.append(f"Profile `{prof['name']}`: {prof['rung']}. Read from its run store on {results['date']} by "
-               f"`{results['command']}` (git {str(results['git_commit'])[:12]}, {results['machine']}); nothing was "
+               f"`{command}` (git {str(results['git_commit'])[:12]}, {results['machine']}); nothing was "
                f"trained to make this file. The runs were trained on {trained}. The maps are the network's own "
                "winners (the paper's map); NS is over the images a map was trained on, held-out NS over images "
-               "it never saw.")
+               "it never saw." + (f" Figures read: {', '.join(_title(n) for n in results['figures'])} (`--only "
+                                  f"{results['only']}`)." if results.get("only") else ""))
+    if results.get("note"):
+        out += ["", f"How the runs were made (NOTE): {results['note']}"]
     out += ["", head("Every figure's runs"), "",
             "| figure | map | run key | data | images | NS | held-out NS | live neurons | TE | epochs | stopped by | training (s) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -341,14 +354,23 @@ def results_markdown(results: Mapping[str, Any], curve_image: str | None = CURVE
                 f"paper's {c['paper_ns']:.1%}" + (f"; and the held-out run's (run `{c['heldout']['key']}`), with its "
                                                   "held-out NS on a sample of the images it never saw" if c.get("heldout") else "")
                 + "."]
+        from .viz import monitor_note
+
+        out += ["", monitor_note(c.get("monitor_samples"))]
         if curve_image:
             out += ["", f"![NS per epoch of Fig. 4's run]({curve_image})"]
+        own = {r["epoch"]: r for r in c["epochs"]}
         held = {r["epoch"]: r for r in (c["heldout"]["epochs"] if c.get("heldout") else [])}
         cols = "| epoch | NS (monitor) |" + (" held-out run: NS | held-out run: held-out NS |" if held else "")
         out += ["", cols, "|---|---|" + ("---|---|" if held else "")]
-        for r in c["epochs"]:
-            h = held.get(r["epoch"], {})
-            out.append(f"| {r['epoch']} | {_f(r['ns'])} |" + (f" {_f(h.get('ns'))} | {_f(h.get('heldout_ns'))} |" if held else ""))
+
+        def cut(r: Mapping[str, Any], v: Any) -> str:  # a figure of an epoch the time budget cut short
+            return _f(v) + (" (cut short)" if r.get("partial") and v is not None else "")
+
+        for e in sorted(set(own) | set(held)):
+            r, h = own.get(e, {}), held.get(e, {})
+            out.append(f"| {e} | {cut(r, r.get('ns'))} |" + (f" {cut(h, h.get('ns'))} | {cut(h, h.get('heldout_ns'))} |"
+                                                          if held else ""))
     rows = C.claims_from_json(results.get("claims", []))
     if rows:
         v = results.get("verdicts") or C.verdict_counts(rows)
@@ -438,6 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", required=True, help="the profile: a name (cifar10-cpu, quick, tiny, paper) or a YAML file")
     p.add_argument("--out", required=True, help="folder for results.json, results.md and ns_per_epoch.png")
     p.add_argument("--ssl", help="a SimSiam result file of python -m urlsom_book.ssl_baseline, shown beside the runs")
+    p.add_argument("--only", help="the figures to read, as urlsom reproduce --only names them (fig04,fig07); "
+                                  "default every figure that trains maps")
+    p.add_argument("--note", help="how the runs were made, in words (the machine's load, a build stopped early), "
+                                  "kept in the file")
     return p
 
 
@@ -448,7 +474,8 @@ def main(argv: Sequence[str] | None = None, script: str = "python -m urlsom_book
     try:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out}: is a file; allowed is a folder (made when missing)")
-        results = collect(args.profile, args.runs, args.ssl, command=f"{script} {' '.join(argv)}")
+        results = collect(args.profile, args.runs, args.ssl, command=f"{script} {shlex.join(argv)}", only=args.only,
+                          note=args.note)
     except ConfigError as e:
         print(f"urlsom: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

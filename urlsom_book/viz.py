@@ -690,6 +690,16 @@ def ns_per_epoch(history: Sequence[dict[str, Any]], ax: Any = None, paper_ns: fl
     return fig
 
 
+def monitor_note(samples: int | None) -> str:
+    """Why the monitor's NS per epoch (:func:`ns_per_epoch`, ``train.monitor_samples`` images) reads higher
+    than the NS over all images, and its held-out NS lower: a sentence for the text beside the curve."""
+    n = f"{samples:,} images" if samples else "a sample of the images"
+    return (f"The monitor scores {n} after each epoch. With few of them per neuron a neuron's majority class fits "
+            "its handful of images, so the monitor's NS tends to read higher than the NS over all images (the star "
+            "at the last epoch), and its held-out NS, with neurons labelled by that small sample, lower than the "
+            "held-out NS over all of them: the curves show the trend, the stars the figures.")
+
+
 def kernel_profiles(scales: Sequence[float], radius: int, ax: Any = None, sigma: float | None = None) -> Any:
     """Radial profiles of the t-student filters ``1/(1+r^2/s)`` for ``scales`` (peak 1) over ``radius``
     neurons, from :func:`urlsom_core.filters.student_t_kernel`; a Gaussian of ``sigma`` for reference."""
