@@ -63,7 +63,7 @@ for i, (seed, run) in enumerate(zip(nb.params["seeds"], runs, strict=True)):
 # With the first seed the map reaches NS {glue:text}`ns:.3f` with {glue:text}`live` of
 # {glue:text}`n_neurons` neurons live; the second seed {glue:text}`ns_seed2:.3f` with
 # {glue:text}`live_seed2`. Training ran {glue:text}`epochs` epochs ({glue:text}`stop`,
-# {glue:text}`train_s:.0f` s). The two maps place the classes differently, since nothing fixes where a class
+# {glue:text}`train_s:,.0f` s). The two maps place the classes differently, since nothing fixes where a class
 # goes. {glue:md}`readout_note` {glue:md}`heldout_note`
 #
 # ## The U-matrix: the map's borders without its labels

@@ -53,7 +53,7 @@ plt.show()
 
 # %% [markdown]
 # The loss falls from {glue:text}`first_loss:.3f` in the first epoch to {glue:text}`final_loss:.3f` after
-# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training); the
+# {glue:text}`epochs` epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:,.0f` s of training); the
 # paper trained {glue:text}`paper_epochs`. The learning rate steps up after epochs {glue:text}`lr_steps` (the dashed lines).
 
 # %% tags=["hide-input"]

@@ -52,7 +52,7 @@ plt.show()
 
 # %% [markdown]
 # The loss falls from {glue:text}`first_loss:.3f` to {glue:text}`final_loss:.3f` in {glue:text}`epochs`
-# epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:.0f` s of training).
+# epochs (stopped by: {glue:text}`stop`; {glue:text}`train_s:,.0f` s of training).
 
 # %% tags=["hide-input"]
 

@@ -619,6 +619,8 @@ def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence
                stop_reason: str | None = None, terms: bool = True, gamma: float = 2.0, title: str | None = None) -> Any:
     """Loss per epoch (total and, with ``terms``, loss_WTA, loss_collapse, gamma * loss_similarity), a dashed
     line at each learning-rate step, and the last epoch marked with why training stopped."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _axes(ax, (7, 4))
     ep = np.array([h["epoch"] for h in history]) + 1  # 1-based, as in the paper's plots
     ax.plot(ep, [h["loss"] for h in history], color="#1f77b4", linewidth=2.0, label="loss (Eq. 8)")
@@ -636,6 +638,7 @@ def loss_curve(history: Sequence[dict[str, Any]], lr_schedule: Sequence[Sequence
         ax.plot([ep[-1]], [history[-1]["loss"]], marker="o", color="#d62728", linestyle="none",
                 label=f"stop: {stop_reason or 'end'} (epoch {ep[-1]})")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel("loss")
     ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
     if title:
