@@ -14,6 +14,7 @@ from urlsom_core.config import ConfigError, RunConfig
 from urlsom_core.data import DataConfig, DataShape, describe
 from urlsom_core.defaults import (
     AUTO_RULES,
+    BUDGET_PATIENCE,
     BUDGET_TRAIN,
     CPU_BF16,
     CPU_SETTING,
@@ -83,7 +84,7 @@ def test_rows_are_the_measured_settings():
 
 def test_budget_threads_and_count_are_named_not_used():
     a = auto_defaults(10000, 32, 3, "cpu", 2, 20.0)
-    b = auto_defaults(50, 32, 3, "cpu", 16)
+    b = auto_defaults(50, 32, 3, "cpu", 16, 20.0)
     assert a.sections == b.sections
     assert "10,000 images" in a.reason and "2 CPU threads" in a.reason and "--max-minutes 20" in a.reason
     assert "1 CPU thread," not in b.reason and "16 CPU threads" in b.reason
@@ -95,7 +96,7 @@ def test_a_budget_ends_small_data_training(n, size, rule):
     # with --max-minutes the small-data rows train until the budget (or 30 epochs without progress) ends them
     row = next(r.sections for r in AUTO_RULES if r.name == rule)
     got = auto_defaults(n, size, 1, "cpu", 1, 20.0)
-    assert got.rule == rule and got.sections["train"] == {**row["train"], **BUDGET_TRAIN}
+    assert got.rule == rule and got.sections["train"] == {**row["train"], **BUDGET_TRAIN, **BUDGET_PATIENCE}
     assert {s: v for s, v in got.sections.items() if s != "train"} == {s: v for s, v in row.items() if s != "train"}
     assert "train.epochs 300" in got.reason and "train.patience 30" in got.reason
     assert auto_defaults(n, size, 1, "cpu", 1).sections == row  # no budget: 100 epochs, patience 10
@@ -108,13 +109,18 @@ def test_a_budget_flag_reaches_the_rule_and_flags_still_win():
     assert "--max-minutes 20" in reason
     cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--max-minutes", "20", "--epochs", "50", "--device", "cpu"))
     assert (cfg.train.epochs, cfg.train.patience) == (50, 30)
+    assert cfg.train.patience_on == "map"  # a budget: early stopping watches the map too
+    cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--max-minutes", "20", "--patience-on", "loss",
+                                    "--device", "cpu"))
+    assert cfg.train.patience_on == "loss"  # the flag wins
     cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu"))
     assert (cfg.train.epochs, cfg.train.patience, cfg.train.max_minutes) == (100, 10, None)
+    assert cfg.train.patience_on == "loss"  # no budget: the paper's early stopping
 
 
 def test_native_bf16_turns_on_bf16_training_in_the_cpu_row_only():
     got = auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True)
-    assert got.rule == "cpu" and got.sections["train"] == {**CPU_SETTING["train"], **CPU_BF16}
+    assert got.rule == "cpu" and got.sections["train"] == {**CPU_SETTING["train"], **BUDGET_PATIENCE, **CPU_BF16}
     assert CPU_BF16 == {"amp_cpu": True} and "amp_cpu" not in CPU_SETTING["train"]
     assert "2 CPU threads with native bf16" in got.reason and "train.amp_cpu True" in got.reason
     for n, size, channels in [(1437, 8, 1), (8000, 28, 1)]:  # the small-data rows keep float32
@@ -348,3 +354,11 @@ def test_the_mnist_rule_shrinks_sigma_unless_a_flag_sets_the_filter(tmp_path):
     assert (cfg.model.sigma, cfg.model.sigma_end) == (3.0, 1.0)
     cfg, reason = cli.resolve_args(_args("--dataset", spec, "--sigma-end", "none", "--device", "cpu"))
     assert cfg.model.sigma_end is None and "given on the command line: model.sigma_end" in reason
+
+
+def test_a_budget_makes_every_row_watch_the_map():
+    for n, size, channels, device in [(1437, 8, 1, "cpu"), (8000, 28, 1, "cpu"), (10000, 32, 3, "cpu"),
+                                      (10000, 32, 3, "cuda")]:
+        got = auto_defaults(n, size, channels, device, 2, 15.0)
+        assert got.sections["train"]["patience_on"] == "map" and "train.patience_on map" in got.reason
+        assert "patience_on" not in auto_defaults(n, size, channels, device, 2).sections.get("train", {})

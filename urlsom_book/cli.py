@@ -89,6 +89,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, help="maximum epochs (paper 500, with early stopping)")
     t.add_argument("--batch-size", type=int, help="pairs per batch (paper 256)")
     t.add_argument("--patience", type=int, help="early stopping patience in epochs (paper 10)")
+    t.add_argument("--patience-on", choices=("loss", "map"),
+                   help="what early stopping watches: loss (the paper) or map (the loss, or the monitor's NS or TE; "
+                        "the default with --max-minutes)")
     t.add_argument("--gamma", type=float, help="weight of loss_similarity (paper 2)")
     t.add_argument("--weight-decay", type=float, help="L2 on the projection (paper option 5e-4)")
     t.add_argument("--warmup-kick", action="store_true", default=None,
@@ -125,7 +128,8 @@ _FLAGS = {
     "boundary": "model.boundary", "lattice": "model.lattice", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout",
     "usage_balance": "model.usage_balance", "prototype_readout": "model.prototype_readout", "epochs": "train.epochs",
-    "batch_size": "train.batch_size", "patience": "train.patience", "gamma": "train.gamma",
+    "batch_size": "train.batch_size", "patience": "train.patience",
+    "patience_on": "train.patience_on", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
     "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",
     "compile": "train.compile", "amp_cpu": "train.amp_cpu",

@@ -40,7 +40,7 @@ import torch
 from . import checkpoint as ckpt
 from .augment import Augment
 from .checkpoint import CHECKPOINT
-from .config import ConfigError, RunConfig
+from .config import MAP_DELTA, ConfigError, RunConfig
 from .data import Splits
 from .distributed import distributed, max_over_ranks, pick_device, sync_batchnorm
 from .loss import urlsom_loss
@@ -97,6 +97,7 @@ class _State:
     sums: torch.Tensor | None = None  # (4,) float64 on the device: the epoch's sums of TERMS
     history: list[dict[str, Any]] = field(default_factory=list)
     best: float = math.inf
+    best_map: tuple[float, float] = (-math.inf, math.inf)  # the monitor's best NS and TE (patience_on: map)
     bad_epochs: int = 0
     elapsed: float = 0.0
     stop_reason: str | None = None
@@ -372,10 +373,15 @@ class Trainer:
         if annealing and not row["partial"]:  # the loss moves with sigma: patience counts from the anneal's end
             s.best, s.bad_epochs = row["loss"], 0
         elif not row["partial"]:
-            if row["loss"] < s.best - t.min_delta:
-                s.best, s.bad_epochs = row["loss"], 0
-            else:
-                s.bad_epochs += 1
+            better = row["loss"] < s.best - t.min_delta
+            if better:  # a best moves only by more than its delta, so slow steady gains add up
+                s.best = row["loss"]
+            if t.patience_on == "map":
+                ns, te = row.get("monitor_heldout_ns", row["monitor_ns"]), row["monitor_te"]
+                ns_up, te_down = ns > s.best_map[0] + MAP_DELTA, te < s.best_map[1] - MAP_DELTA
+                s.best_map = (ns if ns_up else s.best_map[0], te if te_down else s.best_map[1])
+                better = better or ns_up or te_down
+            s.bad_epochs = 0 if better else s.bad_epochs + 1
             if s.bad_epochs >= t.patience:
                 s.stop_reason = "early stop"
         if s.stop_reason is None and s.epoch >= t.epochs:
@@ -459,7 +465,7 @@ class Trainer:
         ckpt.save(self.out_dir, {
             "config": self.cfg.to_dict(), "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
             "epoch": s.epoch, "step": s.step, "perm": s.perm, "sums": sums, "history": s.history, "best": s.best,
-            "bad_epochs": s.bad_epochs, "elapsed": s.elapsed, "stop_reason": s.stop_reason, "sigma": self.sigma,
+            "best_map": list(s.best_map), "bad_epochs": s.bad_epochs, "elapsed": s.elapsed, "stop_reason": s.stop_reason, "sigma": self.sigma,
             "rng": ckpt.rng_state(self.device, self._generators()),
         })
 
@@ -480,6 +486,7 @@ class Trainer:
         s.sums = torch.tensor([sums[k] for k in TERMS], dtype=torch.float64, device=self.device) if sums else None
         s.history, s.best, s.bad_epochs, s.elapsed = ck["history"], ck["best"], ck["bad_epochs"], ck["elapsed"]
         s.stop_reason = ck["stop_reason"]
+        s.best_map = tuple(ck.get("best_map", (-math.inf, math.inf)))  # type: ignore[assignment]
         self.sigma = ck.get("sigma", self.cfg.model.sigma)  # the loaded kernel is of this sigma
         ckpt.restore_rng(ck["rng"], self.device, self._generators())
         self.resumed_path = path
