@@ -308,7 +308,7 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
     assert f"FAILED {err}" in printed
     assert (out / "fig05_cifar10_loss.ipynb").is_file() and (out / "figures" / "fig06_neuron_scatter.png").is_file()
     assert "| fig06_neuron_scatter | ok |" in (out / "summary.md").read_text()
-    assert ("| live share | corners x (chance) | border x (chance) | evenness | network's own: NS, live |"
+    assert ("| live share | corners x (chance) | border x (chance) | evenness | read out after training: NS, live |"
             in (out / "summary.md").read_text())
     assert all(isinstance(r["map"]["corner_over_representation"], float) for r in summary["runs"].values())
     assert len(list(runs.iterdir())) == 1  # fig07 trained nothing: it failed in its first cell
@@ -324,7 +324,8 @@ def test_reproduce_shares_runs_reports_cache_hits_and_names_a_failing_notebook(t
 
 def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     """From metrics.json when it has the usage figures; from assignments.npz when an older run lacks them; a run
-    read out after training shows its read-out map, with the network's own in the last column."""
+    read out after training shows the network's own map, with the readout's NS and live neurons in the last
+    column."""
     import numpy as np
 
     from urlsom_core.files import write_json
@@ -352,17 +353,18 @@ def test_the_per_run_table_shows_how_each_run_uses_its_map(tmp_path):
     assert used["k-old"]["map"]["corner_over_representation"] == 4.0 and used["k-gone"]["map"] is None
     text = summary.run_table(used).splitlines()
     assert text[0] == ("| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | "
-                       "evenness | network's own: NS, live |")
-    assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 | 0.500, 16 |"
+                       "evenness | read out after training: NS, live |")
+    assert text[2] == "| k-new | fig04 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 | 1.00 | 1.000 | - |"
     # the old run's corners are a 2x2 block of the torus that wins every sample: 1 of its 16 translates
     # wins as many (chance 1/16); a translate of the outer ring is the map less one 2x2 block, and holds
     # every sample when that block misses rows {3, 0} or columns {3, 0}: 4 + 4 - 1 of 16 (0.44)
-    # (its metrics.json has a usage bias's "before": the network's own winners, shown in the last column)
-    assert text[3] == ("| k-old | fig07, fig08 | 4x4 circular | 0.250 | 4 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 | "
-                       "0.200, 3 |")
-    assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - | -, - |"
-    assert text[5] == ("| k-read | fig11 | 4x4 circular | 0.500 | 16 | 1.00 | 1.00 (0.50) | 1.00 (0.50) | 1.000 | "
-                       "0.200, 3 |")
+    # (its metrics.json has a usage bias's "before": the network's own winners, shown first; the bias's
+    # figures, the old top level, in the last column)
+    assert text[3] == ("| k-old | fig07, fig08 | 4x4 circular | 0.200 | 3 | 0.25 | 4.00 (0.06) | 1.33 (0.44) | 0.500 | "
+                       "0.250, 4 |")
+    assert text[4] == "| k-gone | fig09 | - | - | - | - | - | - | - | - |"
+    assert text[5] == ("| k-read | fig11 | 4x4 circular | 0.200 | 3 | 0.19 | 1.00 (0.50) | 1.00 (0.50) | 1.000 | "
+                       "0.500, 16 |")
 
 
 def test_start_reads_the_notebooks_own_parameters_and_the_profile_fills_the_rest(tmp_path, monkeypatch):

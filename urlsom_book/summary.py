@@ -23,10 +23,12 @@ def table(outcomes: list[Any]) -> str:
 
 
 def run_map_figures(path: Path) -> dict[str, Any] | None:
-    """NS and how a stored run uses its map (``metrics.usage_metrics``), from its metrics.json, or computed
-    from its assignments.npz and config.json when metrics.json predates them. None when the run is gone."""
+    """NS and how a stored run uses its map (``metrics.usage_metrics``), the network's own winners (the paper's
+    map), from its metrics.json, or computed from its assignments.npz and config.json when metrics.json predates
+    them; with the NS and live neurons of a readout fitted after training beside (``readout_ns``,
+    ``readout_live``; None without one). None when the run is gone."""
     from urlsom_core.config import is_circular
-    from urlsom_core.evaluation import readout_assignments, readout_figures, unnest_assignments, unnest_metrics
+    from urlsom_core.evaluation import unnest_assignments, unnest_metrics
     from urlsom_core.files import read_json
     from urlsom_core.metrics import usage_metrics
 
@@ -36,27 +38,27 @@ def run_map_figures(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     model = conf.get("config", {}).get("model", {})
-    m = readout_figures(net)  # the map as its run reads it out (the network's own without a readout)
-    out = {"ns": m.get("neural_selectivity"), "live": m.get("active_neurons"), "n": m.get("n_neurons"),
+    read = net.get("readout") or {}
+    out = {"ns": net.get("neural_selectivity"), "live": net.get("active_neurons"), "n": net.get("n_neurons"),
            "grid": model.get("grid"), "boundary": model.get("boundary", "zeros"),
-           "network_ns": net.get("neural_selectivity"), "network_live": net.get("active_neurons")}
+           "readout_ns": read.get("neural_selectivity"), "readout_live": read.get("active_neurons")}
     torus = is_circular(out["boundary"])
     keys = ("corner_over_representation", "border_over_representation", "live_share", "usage_evenness")
     keys += ("corner_chance", "border_chance") if torus else ()
-    out.update({k: m[k] for k in keys if k in m})
-    if not all(k in m for k in keys) and (path / "assignments.npz").is_file() and out["grid"]:
+    out.update({k: net[k] for k in keys if k in net})
+    if not all(k in net for k in keys) and (path / "assignments.npz").is_file() and out["grid"]:
         import numpy as np
 
         with np.load(path / "assignments.npz") as z:
-            a = readout_assignments(unnest_assignments({k: z[k] for k in z.files}))
+            a = unnest_assignments({k: z[k] for k in z.files})
         out.update(usage_metrics(a["winner"], tuple(out["grid"]), torus))
     return out
 
 
 def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
-    """Per run: the figures using it, its map, NS, live neurons and share, corners x, border x, evenness, and
-    the NS and live neurons of the network's own winners (metrics.json's top level: the paper's map, without
-    a bias or readout fitted after training; the same as NS and live when nothing was fitted).
+    """Per run: the figures using it, its map, then the network's own winners' figures (the paper's map): NS,
+    live neurons and share, corners x, border x, evenness; last, the NS and live neurons of a readout fitted
+    after training (a usage bias, a prototype readout), ``-`` where none was.
 
     On a toroidal map each of corners x and border x carries its chance in brackets
     (``metrics.translate_chance``: the share of its translates on the torus that win as many samples)."""
@@ -67,18 +69,18 @@ def run_table(runs_used: dict[str, dict[str, Any]]) -> str:
         return f(v, ".2f") + (f" ({chance:.2f})" if isinstance(chance, (int, float)) else "")
 
     rows = ["| run | figures | map | NS | live | live share | corners x (chance) | border x (chance) | evenness "
-            "| network's own: NS, live |",
+            "| read out after training: NS, live |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, info in runs_used.items():
         m = info.get("map") or {}
         g = m.get("grid")
         where = f"{g[0]}x{g[1]} {m.get('boundary')}" if g else "-"
+        read = "-" if m.get("readout_ns") is None else f"{f(m.get('readout_ns'), '.3f')}, {f(m.get('readout_live'), 'd')}"
         rows.append(f"| {key} | {', '.join(info.get('figures', []))} | {where} | {f(m.get('ns'), '.3f')} | "
                     f"{f(m.get('live'), 'd')} | {f(m.get('live_share'), '.2f')} | "
                     f"{x(m.get('corner_over_representation'), m.get('corner_chance'))} | "
                     f"{x(m.get('border_over_representation'), m.get('border_chance'))} | "
-                    f"{f(m.get('usage_evenness'), '.3f')} | "
-                    f"{f(m.get('network_ns'), '.3f')}, {f(m.get('network_live'), 'd')} |")
+                    f"{f(m.get('usage_evenness'), '.3f')} | {read} |")
     return "\n".join(rows)
 
 
