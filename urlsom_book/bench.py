@@ -681,7 +681,7 @@ def format_table(res: dict[str, Any]) -> str:
                   f"  {'phase':34s} {'ms/step':>9s} {'share':>7s}"]
         names = {"augment": "augmentation (gather, both views)", "forward": "forward", "loss": "loss",
                  "backward": "backward", "optimizer": "optimizer (Adam)",
-                 "overhead": "overhead (the rest: Python, launches)"}
+                 "overhead": "overhead (Python, launches)"}
         for key, name in names.items():
             lines.append(f"  {name:34s} {1e3 * sec[key]:9.2f} {share[key]:7.1%}")
         lines.append(f"  {'whole step':34s} {1e3 * sec['step']:9.2f} {1:7.1%}")
