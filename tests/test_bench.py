@@ -26,13 +26,31 @@ def test_tiny_bench_computes_every_figure():
     assert _positive(res["augment_speedup"]) and res["augment_speedup"] == a["augment_speedup"]
     assert a["augment_speedup"] == pytest.approx(a["ours_img_s"] / a["torchvision_img_s"])
     assert all(_positive(v) for v in [*a["ours_img_s_by_threads"].values(), *a["torchvision_img_s_by_workers"].values()])
-    assert {r["net"] for r in res["train"]} == {"paper", "quick"}
     from urlsom_core.predict import cpu_bf16_native
 
-    assert [r["amp"] for r in res["train"]] == ([False, True] * 2 if cpu_bf16_native() else [False] * 2)
+    native = cpu_bf16_native()
+    pk = res["peak"]
+    assert set(pk["gflop_s"]) == ({"float32", "bfloat16"} if native else {"float32"}) and pk["threads"] == 1
+    assert all(_positive(v) for v in pk["gflop_s"].values())
+    assert [r["net"] for r in res["train"]] == [n for n in ("paper", "quick", "cpu") for _ in range(4 if native else 2)]
+    combos = [(False, False), (False, True), (True, False), (True, True)] if native else [(False, False), (False, True)]
+    assert [(r["amp"], r["channels_last"]) for r in res["train"]] == combos * 3
+    assert set(res["flops_per_image"]) == {"paper", "quick", "cpu"}
     for r in res["train"]:
-        assert _positive(r["img_s"]) and r["images_per_step"] == 2 * r["batch_pairs"]
+        assert _positive(r["img_s"]) and r["images_per_step"] == 2 * r["batch_pairs"] and r["batch_pairs"] == 4
         assert r["peak_bytes"] > 0  # eager rows measure memory (the profiler works on this torch)
+        assert r["flops_per_image"] == res["flops_per_image"][r["net"]] and _positive(r["flops_per_image"])
+        assert r["gflop_s"] == pytest.approx(r["img_s"] * r["flops_per_image"] / 1e9)
+        assert r["peak_gflop_s"] == pk["gflop_s"][r["dtype"]] and _positive(r["peak_fraction"])
+        assert r["peak_fraction"] == pytest.approx(r["gflop_s"] / r["peak_gflop_s"])
+    bd = res["breakdown"]
+    assert bd["net"] == "cpu" and bd["amp"] == native and bd["batch_pairs"] == 4
+    assert set(bd["share"]) == {*bench.PHASES, "overhead"} and sum(bd["share"].values()) == pytest.approx(1.0)
+    assert all(_positive(bd["seconds"][k]) for k in (*bench.PHASES, "step")) and _positive(bd["monitor_seconds"])
+    ep = bd["epoch"]
+    assert ep["images"] == bench.EPOCH_IMAGES and ep["steps"] == bench.EPOCH_IMAGES // 4
+    assert 0 < ep["monitor_share"] < 1 and ep["seconds"] == pytest.approx(ep["steps"] * bd["seconds"]["step"]
+                                                                          + bd["monitor_seconds"])
     rows = res["loss"]["rows"]
     assert len(rows) == 4 and all(_positive(r["urlsom_ms"]) and _positive(r["ntxent_ms"]) for r in rows)
     assert all(r["ntxent_peak_bytes"] > 0 and r["urlsom_peak_bytes"] > 0 for r in rows)
@@ -42,18 +60,101 @@ def test_tiny_bench_computes_every_figure():
     assert e["per_sample_over_batched"] == pytest.approx(e["per_sample_epoch_seconds"] / e["batched_epoch_seconds"])
     prov = res["provenance"]
     assert prov["device"] == "cpu" and prov["git_commit"] and prov["versions"]["torch"]
-    assert "augment" in bench.format_table(res) and "NT-Xent" in bench.format_table(res)
+    assert len(prov["load_average"]) == 3
+    table = bench.format_table(res)
+    for word in ("augment", "NT-Xent", "matrix-product peak", "of peak", "MFLOP/img", "NHWC", "optimizer (Adam)",
+                 "overhead", "monitor", "10,000 images"):
+        assert word in table, word
+    json.dumps(res)  # the result file keeps it all
 
 
 def test_bf16_rows_only_where_the_cpu_has_it(monkeypatch):
     monkeypatch.setattr(bench, "cpu_bf16_native", lambda: False)
     with measure.threads(1):
-        res = bench.run_bench(sections=("train",), device="cpu", tiny=True, compile=False, log=lambda s: None)
-    assert [(r["net"], r["amp"]) for r in res["train"]] == [("paper", False), ("quick", False)]
+        res = bench.run_bench(sections=("peak", "train"), device="cpu", tiny=True, compile=False, log=lambda s: None)
+    assert list(res["peak"]["gflop_s"]) == ["float32"]
+    assert [(r["net"], r["amp"], r["channels_last"]) for r in res["train"]] == [
+        (n, False, cl) for n in ("paper", "quick", "cpu") for cl in (False, True)]
     row = bench.bench_train("paper", torch.device("cpu"), amp=True, batch=4, steps=1, memory=False,
                             nets=bench._tiny_nets())  # asked for, it runs in bf16 on any CPU
+    row = bench.with_flops(row, 1e6, res["peak"])  # no bf16 peak to read it against
+    assert row["gflop_s"] == pytest.approx(row["img_s"] / 1e3) and row["peak_fraction"] is None
     table = bench.format_table({"train": [row]}).splitlines()
-    assert row["amp"] and _positive(row["img_s"]) and any(t.split()[:3] == ["paper", "eager", "yes"] for t in table)
+    assert row["amp"] and _positive(row["img_s"])
+    assert any(t.split()[:4] == ["paper", "eager", "bfloat16", "NCHW"] and t.split()[9] == "-" for t in table)
+
+
+def test_flops_per_image_is_the_hand_count_of_a_linear_layer():
+    """y = x W^T + b on (B, 5) -> (B, 3): forward 2*5*3 FLOPs per row, backward the weight's gradient (the input
+    needs none) another 2*5*3; the bias's gradient and the loss are sums, not counted."""
+    lin = torch.nn.Linear(5, 3)
+    for B in (4, 8):
+        assert bench.flops_per_image(lin, torch.randn(B, 5), loss=lambda y: y.sum()) == 4 * 5 * 3
+    assert lin.weight.grad is None  # gradients cleared
+    conv = torch.nn.Conv2d(2, 4, 3, padding=1, bias=False)  # 2*C_in*k*k MACs->FLOPs per output, 4x6x6 outputs
+    assert bench.flops_per_image(conv, torch.randn(2, 2, 6, 6), loss=lambda y: y.sum()) == 2 * (2 * 2 * 9 * 4 * 36)
+
+
+def test_flops_per_image_of_a_net_does_not_depend_on_the_batch():
+    nets = bench._tiny_nets()
+    one, two = (bench.net_flops("cpu", torch.device("cpu"), pairs=p, nets=nets)["flops_per_image"] for p in (2, 4))
+    assert _positive(one) and two == pytest.approx(one, rel=1e-9)  # twice the batch, twice the FLOPs
+
+
+def test_the_phased_step_is_the_training_step():
+    """The breakdown's step cut into phases computes what :meth:`Trainer.step` does (same loss terms from twins)."""
+    idx = torch.arange(4)
+    a, b = (bench._trainer("cpu", torch.device("cpu"), 4, 8, bench._tiny_nets(), monitor_samples=8) for _ in range(2))
+    terms, laps = bench._phased_step(a, idx, epoch=0)
+    assert torch.equal(terms, b.step(idx, epoch=0)) and set(laps) == set(bench.PHASES)
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True))
+
+
+def test_channels_last_is_validated_and_keeps_every_stored_key():
+    import hashlib
+
+    from urlsom_core.config import KEY_NEUTRAL_DEFAULTS, ConfigError, RunConfig
+
+    for cfg in (RunConfig(), RunConfig.from_dict({"model": {"widths": [8], "blocks": 1}, "train": {"amp_cpu": True}})):
+        d = cfg.to_dict()
+        assert d["train"]["channels_last"] is False
+        del d["train"]["channels_last"]  # the config as written before the field existed
+        for (section, name), default in KEY_NEUTRAL_DEFAULTS.items():
+            if name in d[section] and d[section][name] == default:
+                del d[section][name]
+        before = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+        assert cfg.key() == before
+        assert cfg.replace(**{"train.channels_last": True}).key() != before
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"train": {"channels_last": "yes"}})
+    assert str(e.value) == "channels_last 'yes': allowed are true or false"
+
+
+def test_channels_last_trains_in_that_layout_on_a_cpu():
+    from urlsom_core.config import RunConfig
+    from urlsom_core.train import uses_channels_last
+
+    on = RunConfig.from_dict({"train": {"channels_last": True}})
+    assert uses_channels_last(on, torch.device("cpu")) and not uses_channels_last(RunConfig(), torch.device("cpu"))
+    assert uses_channels_last(RunConfig(), torch.device("cuda"))  # CUDA trains channels-last as before
+    idx, losses = torch.arange(4), []
+    for cl in (False, True):
+        t = bench._trainer("cpu", torch.device("cpu"), 4, 8, bench._tiny_nets(), monitor_samples=8, channels_last=cl)
+        conv = next(m for m in t.model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert t.channels_last is cl
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last) is cl
+        losses.append(t.step(idx, epoch=0))
+    assert torch.allclose(losses[0], losses[1], rtol=1e-4, atol=1e-5)  # the same numbers up to rounding
+
+
+def test_train_flag_channels_last():
+    from urlsom_book import cli
+
+    args = cli.build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", "--device", "cpu",
+                                          "--channels-last"])
+    assert cli.resolve_args(args)[0].train.channels_last is True
+    args = cli.build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", "--device", "cpu"])
+    assert cli.resolve_args(args)[0].train.channels_last is False
 
 
 def test_peak_memory_counts_what_a_block_allocates():

@@ -2,32 +2,53 @@
 
 Sections (``--sections``, default all), each a function returning a plain dict:
 
-``augment``  our batched augmentation (:class:`~urlsom_core.augment.Augment` on resident uint8 batches) against
-             a per-sample ``torchvision.transforms.v2`` pipeline in a DataLoader doing the same augmentations
-             (RandomResizedCrop of side 22..32 of 32 then resize, flip, ColorJitter(0.4, 0.4, 0.4, 0.4) with
-             p = 0.8, RandomGrayscale p = 0.5, standardise), same images, same process. Each side runs at each
-             core budget (ours: 1 and all intra-op threads; theirs: 0 and as many workers as threads);
-             ``augment_speedup`` is best against best, and ``speedup_same_cores`` the ratio per budget.
-``train``    training throughput (images per second, both views counted) of the real training step
-             (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for the paper net
-             (ResNet-20, 16/48/256, 32x32 RGB, 30x30 map) and the quick profile's net (16/32/64, one block
-             per stage, 16x16 gray), eager and ``torch.compile``d, and bf16 autocast on and off on CUDA and on a
-             CPU with native bf16 (:func:`~urlsom_core.predict.cpu_bf16_native`). ``--nets cpu`` adds the
-             network of the defaults rule ``cpu`` (16/32/64, one block, 32x32 RGB, 30x30 map).
-``loss``     URL-SOM loss against NT-Xent (InfoNCE, as SimCLR), forward + backward on the same (N, n)
-             inputs for N in {256, 1024, 4096} and n in {100, 900, 3600}: time and peak memory, and the
-             growth exponent of time in N (URL-SOM is linear in N, NT-Xent quadratic).
-``epoch``    one epoch of the quick profile's CIFAR-10 stand-in run (digits) with our augmentation and with
-             the per-sample torchvision pipeline (``URLSOM_AUGMENT=per-sample``): the before/after of the
-             batched augmentation on a whole training epoch.
+``augment``    our batched augmentation (:class:`~urlsom_core.augment.Augment` on resident uint8 batches) against
+               a per-sample ``torchvision.transforms.v2`` pipeline in a DataLoader doing the same augmentations
+               (RandomResizedCrop of side 22..32 of 32 then resize, flip, ColorJitter(0.4, 0.4, 0.4, 0.4) with
+               p = 0.8, RandomGrayscale p = 0.5, standardise), same images, same process. Each side runs at each
+               core budget (ours: 1 and all intra-op threads; theirs: 0 and as many workers as threads);
+               ``augment_speedup`` is best against best, and ``speedup_same_cores`` the ratio per budget.
+``peak``       the line to read the training rows against: the GFLOP/s of one 2048 x 2048 matrix product
+               (``torch.mm``, best of repetitions) with torch's current intra-op threads, in float32 and, on CUDA
+               or a CPU with native bf16 (:func:`~urlsom_core.predict.cpu_bf16_native`), in bf16. Without this
+               section the training rows have no fraction of peak. On CUDA cuDNN may run float32 convolutions
+               in TF32 while torch's float32 products do not (by default), so a float32 row's fraction there
+               reads high.
+``train``      training throughput (images per second, both views counted) of the real training step
+               (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for each net the rules and
+               profiles train (``--nets``, default all three): ``paper`` (ResNet-20, 16/48/256, 32x32 RGB, the
+               paper profile's batch of 256 pairs), ``quick`` (16/32/64, one block per stage, 16x16 gray, the
+               digits rule's batch of 64) and ``cpu`` (the defaults rule ``cpu``: 16/32/64, one block, 32x32 RGB,
+               batch 128), all on a 30x30 map. Each net runs in every combination of eager and
+               ``torch.compile``d (with compile on), float32 and bf16 autocast (on CUDA and on a CPU with native
+               bf16), and the channels-last layout or not (``train.channels_last``; CUDA always trains
+               channels-last), at the rule's batch (``--batch`` overrides). Each row has its FLOPs per image
+               (forward + loss + backward of one view, from :class:`torch.utils.flop_counter.FlopCounterMode`:
+               matrix products and convolutions), the achieved GFLOP/s (img/s x FLOPs per image) and its
+               fraction of the ``peak`` of the same dtype.
+``breakdown``  where a training step's time goes, for one net (``cpu``, or the first of ``--nets`` without it),
+               eager, in the rule's precision: augmentation (gather and both views), forward, loss, backward,
+               optimizer (Adam), each timed apart (the device waited for after each) and given as a share of
+               the whole step timed as :meth:`Trainer.step` runs it; the rest of the step is ``overhead``
+               (Python and launches between the phases; small negative values are timing noise). Beside it the
+               per-epoch monitor (:meth:`Trainer.monitor`, on ``train.monitor_samples`` images) as a share of an
+               epoch of 10,000 images.
+``loss``       URL-SOM loss against NT-Xent (InfoNCE, as SimCLR), forward + backward on the same (N, n)
+               inputs for N in {256, 1024, 4096} and n in {100, 900, 3600}: time and peak memory, and the
+               growth exponent of time in N (URL-SOM is linear in N, NT-Xent quadratic).
+``epoch``      one epoch of the quick profile's CIFAR-10 stand-in run (digits) with our augmentation and with
+               the per-sample torchvision pipeline (``URLSOM_AUGMENT=per-sample``): the before/after of the
+               batched augmentation on a whole training epoch.
 
 Peak memory is what torch allocated during the measurement beyond what was allocated when it began: on
 CUDA from ``torch.cuda.max_memory_allocated``, on the CPU from the allocation events of torch's profiler.
 
 Absolute numbers depend on whatever else the machine runs at the same time; ratios measured side by side in
-one run are robust to that. Every result file carries provenance (versions, device, threads, git commit).
+one run are robust to that. Every result file carries provenance (versions, device, threads, git commit, the
+load average).
 
-Example (the whole bench takes a few minutes on 2 CPU cores; ``--quick`` less than one):
+Example (the whole bench takes many minutes on 2 CPU cores, most of them training and compiling the paper
+net at its batch of 256; ``--quick`` times one step of each eager row and compiles nothing on a CPU):
     urlsom bench --out bench.json
 """
 
@@ -45,24 +66,32 @@ import torch
 import torch.nn.functional as F
 
 from urlsom_core.augment import Augment
-from urlsom_core.config import COMPILE_MODES, ConfigError, RunConfig
+from urlsom_core.config import COMPILE_MODES, ConfigError, RunConfig, TrainConfig
 from urlsom_core.data import ImageData, Splits
 from urlsom_core.defaults import CPU_SETTING, defaults_for
 from urlsom_core.loss import urlsom_loss
 from urlsom_core.per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
-from urlsom_core.predict import cpu_bf16_native
+from urlsom_core.predict import _autocast, cpu_bf16_native
 
 from .measure import PeakMemory, measure, sync, threads
 
-SECTIONS = ("augment", "train", "loss", "epoch")
+SECTIONS = ("augment", "peak", "train", "breakdown", "loss", "epoch")
 LOSS_N = (256, 1024, 4096)
 LOSS_n = (100, 900, 3600)
-# name -> model fields, image channels and side. The quick net's map comes from the quick profile when it is there.
+PEAK_N = 2048  # side of the matrix product that measures the peak
+FLOP_PAIRS = 16  # pairs of the batch whose FLOPs are counted (per image they do not depend on the batch)
+EPOCH_IMAGES = 10_000  # the epoch over which the breakdown spreads the monitor (the cpu rule's 10,000 images)
+# name -> model fields, image channels and side, and the batch (pairs) its rule or profile trains with. The quick
+# net's map comes from the quick profile when it is there.
 NETS: dict[str, dict[str, Any]] = {
-    "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32},
-    "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16},
-    "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32},  # the defaults rule 'cpu'
+    "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32,
+              "batch": TrainConfig().batch_size},  # the paper's settings (the paper profile)
+    "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16,
+              "batch": defaults_for("digits")["train"]["batch_size"]},  # the digits rule
+    "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32,
+            "batch": CPU_SETTING["train"]["batch_size"]},  # the defaults rule 'cpu'
 }
+DTYPES = {False: "float32", True: "bfloat16"}  # train.amp (bf16 autocast) -> the dtype of the peak to read it against
 
 
 # ------------------------------------------------------------------------------------------- sections
@@ -144,25 +173,132 @@ def _synthetic(n: int, channels: int, size: int, seed: int = 0) -> Splits:
     return Splits(ImageData(images, labels, [str(i) for i in range(10)], "synthetic"), None, size, channels == 3)
 
 
-def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool = False, batch: int = 32,
-                steps: int = 2, warmup: int = 1, compile_mode: str | None = None, memory: bool = True,
-                nets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Images per second (both views) of the real training step of ``net`` on synthetic data."""
-    from urlsom_core.model import count_parameters
-    from urlsom_core.train import Trainer
+def bench_peak(device: torch.device, n: int = PEAK_N, budget_s: float = 1.0, seed: int = 0) -> dict[str, Any]:
+    """GFLOP/s of an ``n`` x ``n`` matrix product (2 n^3 FLOPs, best of repetitions filling about ``budget_s``)
+    with torch's current intra-op threads: float32 always, bf16 on CUDA or a CPU with native bf16.
 
-    table = nets or NETS
-    spec = table[net]
+    Parameters
+    ----------
+    device : torch.device
+        Where the product runs.
+    n : int
+        Side of the square matrices.
+    budget_s : float
+        Seconds of repetitions per dtype (at least one).
+    seed : int
+        Seed of the random matrices.
+
+    Returns
+    -------
+    dict
+        ``gflop_s`` (dtype name -> GFLOP/s), ``seconds`` (dtype name -> best seconds), ``n``, ``threads``,
+        ``device`` and, on CUDA, ``float32_matmul_precision`` (torch's setting; ``highest``: no TF32).
+    """
+    dtypes = [torch.float32]
+    if device.type == "cuda" or cpu_bf16_native():
+        dtypes.append(torch.bfloat16)
+    g = torch.Generator().manual_seed(seed)
+    gflop_s, seconds = {}, {}
+    for dt in dtypes:
+        x = torch.randn(n, n, generator=g).to(device=device, dtype=dt)
+        y = torch.randn(n, n, generator=g).to(device=device, dtype=dt)
+        torch.mm(x, y)  # warm-up: the library picks its kernel
+        r = measure(lambda x=x, y=y: torch.mm(x, y), device, budget_s=budget_s, memory=False)
+        name = DTYPES[dt == torch.bfloat16]
+        seconds[name] = r["seconds"]
+        gflop_s[name] = 2 * n**3 / r["seconds"] / 1e9
+    out: dict[str, Any] = {"n": n, "threads": torch.get_num_threads(), "device": str(device), "gflop_s": gflop_s,
+                           "seconds": seconds}
+    if device.type == "cuda":
+        out["float32_matmul_precision"] = torch.get_float32_matmul_precision()  # "highest": no TF32
+    return out
+
+
+def flops_per_image(model: torch.nn.Module, x: torch.Tensor,
+                    loss: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
+    """FLOPs of forward, loss and backward of ``model`` on the batch ``x``, per image of ``x``.
+
+    Counted by :class:`torch.utils.flop_counter.FlopCounterMode`: matrix products and convolutions (forward and
+    the gradients backward computes), not element-wise work (batch norm, activations, the loss's reductions).
+    The gradients are cleared afterwards.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network, in the mode (train or eval) to count.
+    x : torch.Tensor
+        (B, ...) input batch; for a URL-SOM both views, (2N, C, S, S).
+    loss : callable, optional
+        Output -> scalar to differentiate; default the URL-SOM loss of the output's two halves (the two views).
+
+    Returns
+    -------
+    float
+        FLOPs per image of ``x`` (per view for a URL-SOM batch).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def url_som(out: torch.Tensor) -> torch.Tensor:
+        p, z = out.chunk(2)
+        return urlsom_loss(p, z).total
+
+    with FlopCounterMode(display=False) as counter:
+        (loss or url_som)(model(x)).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / x.shape[0]
+
+
+def _net(net: str, nets: dict[str, dict[str, Any]] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The spec of ``net`` (from ``nets``, default :data:`NETS`) and its model fields (the quick profile's map for
+    the quick net of :data:`NETS`)."""
+    spec = (nets or NETS)[net]
     model = dict(spec["model"])
     if net == "quick" and nets is None:
         model["grid"] = _quick_grid() or model["grid"]
-    cfg = RunConfig.from_dict({"model": model, "train": {"batch_size": batch, "compile": compile, "amp": amp,
-                                                         "amp_cpu": amp and device.type == "cpu",
-                                                         "compile_mode": compile_mode or "default",
-                                                         "monitor_samples": 16}})
-    splits = _synthetic(batch * 4, spec["channels"], spec["size"])
-    trainer = Trainer(cfg, splits, device, progress=False, log=lambda s: None)
+    return spec, model
+
+
+def net_flops(net: str, device: torch.device, pairs: int = FLOP_PAIRS,
+              nets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """FLOPs per image (one view: forward, URL-SOM loss, backward; :func:`flops_per_image`) of the training
+    network of ``net`` in float32, counted on ``pairs`` pairs of random views."""
+    from urlsom_core.train import build_model
+
+    spec, model = _net(net, nets)
+    cfg = RunConfig.from_dict({"model": model})
+    m = build_model(cfg, spec["channels"], device).train()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2 * pairs, spec["channels"], spec["size"], spec["size"], generator=g).to(device)
+    return {"net": net, "flops_per_image": flops_per_image(m, x), "pairs": pairs}
+
+
+def _trainer(net: str, device: torch.device, batch: int, n_images: int, nets: dict[str, dict[str, Any]] | None,
+             **train: Any) -> Any:
+    """A :class:`Trainer` of ``net`` at ``batch`` pairs on ``n_images`` synthetic images, in train mode."""
+    from urlsom_core.train import Trainer
+
+    spec, model = _net(net, nets)
+    cfg = RunConfig.from_dict({"model": model, "train": {"batch_size": batch, **train}})
+    trainer = Trainer(cfg, _synthetic(n_images, spec["channels"], spec["size"]), device, progress=False,
+                      log=lambda s: None)
     trainer.model.train()
+    return trainer
+
+
+def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool = False, batch: int = 32,
+                steps: int = 2, warmup: int = 1, compile_mode: str | None = None, memory: bool = True,
+                nets: dict[str, dict[str, Any]] | None = None, channels_last: bool = False) -> dict[str, Any]:
+    """Images per second (both views) of the real training step of ``net`` on synthetic data.
+
+    ``amp``: bf16 autocast (``train.amp``, with ``train.amp_cpu`` on a CPU); ``channels_last``:
+    ``train.channels_last`` (CUDA trains channels-last either way; the row says what ran)."""
+    from urlsom_core.model import count_parameters
+
+    spec = (nets or NETS)[net]
+    trainer = _trainer(net, device, batch, batch * 4, nets, compile=compile, amp=amp,
+                       amp_cpu=amp and device.type == "cpu", compile_mode=compile_mode or "default",
+                       monitor_samples=16, channels_last=channels_last)
+    cfg = trainer.cfg
     batches = [torch.arange(i * batch, (i + 1) * batch, device=device) for i in range(4)]
     sync(device)
     t0 = time.perf_counter()
@@ -183,11 +319,147 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     dt = time.perf_counter() - t0
     return {
         "net": net, "mode": "compiled" if compile else "eager", "compile_mode": compile_mode if compile else None,
-        "amp": bool(amp), "device": str(device), "batch_pairs": batch, "steps": steps,
+        "amp": bool(amp), "dtype": DTYPES[bool(amp)], "channels_last": trainer.channels_last, "device": str(device),
+        "batch_pairs": batch, "steps": steps,
         "images_per_step": 2 * batch, "img_s": 2 * batch * steps / dt, "seconds_per_step": dt / steps,
         "warmup_seconds": warm, "peak_bytes": peak, "input": [spec["channels"], spec["size"], spec["size"]],
         "widths": list(cfg.model.widths), "blocks": cfg.model.blocks, "grid": list(cfg.model.grid),
         "parameters": count_parameters(trainer.model)["total"],
+    }
+
+
+def with_flops(row: dict[str, Any], flops: float | None, peak: dict[str, Any] | None) -> dict[str, Any]:
+    """``row`` (a :func:`bench_train` row) with ``flops_per_image``, the achieved ``gflop_s`` (img/s x FLOPs per
+    image) and ``peak_fraction``, its share of the ``peak`` (:func:`bench_peak`) of the row's dtype (None where
+    that was not measured)."""
+    gflop_s = row["img_s"] * flops / 1e9 if flops else None
+    ref = (peak or {}).get("gflop_s", {}).get(row["dtype"])
+    return {**row, "flops_per_image": flops, "gflop_s": gflop_s,
+            "peak_gflop_s": ref, "peak_fraction": gflop_s / ref if gflop_s and ref else None}
+
+
+PHASES = ("augment", "forward", "loss", "backward", "optimizer")
+
+
+def _phased_step(trainer: Any, idx: torch.Tensor, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """:meth:`Trainer.step` on one process, cut into :data:`PHASES` with the device waited for after each:
+    the step's loss terms and each phase's seconds."""
+    t, dev = trainer.cfg.train, trainer.device
+    laps: dict[str, float] = {}
+    sync(dev)
+    t0 = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        sync(dev)
+        now = time.perf_counter()
+        laps[name] = now - t0
+        t0 = now
+
+    x = trainer.images[idx.to(dev, non_blocking=True)]
+    if trainer.views is not None:
+        v = trainer.views(x, trainer.gen_aug, 0, None)
+    else:
+        v = torch.cat((trainer.aug(x, trainer.gen_aug, 0, None), trainer.aug(x, trainer.gen_aug, 0, None)))
+    if trainer.channels_last:
+        v = v.contiguous(memory_format=torch.channels_last)
+    lap("augment")
+    noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
+    with _autocast(dev, trainer.amp or trainer.amp_cpu, cpu=trainer.amp_cpu):
+        out = trainer.forward(v, noise)
+    lap("forward")
+    p, z = out.chunk(2)
+    loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=t.collapse_weight_at(epoch))
+    lap("loss")
+    trainer.opt.zero_grad(set_to_none=True)
+    loss.total.backward()
+    lap("backward")
+    trainer.opt.step()
+    lap("optimizer")
+    return torch.stack([term.detach().float() for term in loss]), laps
+
+
+def bench_breakdown(net: str, device: torch.device, batch: int | None = None, steps: int = 3, amp: bool = False,
+                    epoch_images: int = EPOCH_IMAGES, monitor_samples: int | None = None,
+                    nets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Where the time of a training step and of an epoch goes, for ``net`` (eager).
+
+    Over ``steps`` steps (after a warm-up step), alternately, the whole step (:meth:`Trainer.step`, the device
+    waited for at its end) and the step cut into :data:`PHASES` (:func:`_phased_step`); each phase's mean is
+    given as a share of the whole step's mean, and the rest of it as ``overhead``. The per-epoch monitor
+    (:meth:`Trainer.monitor`, after a warm-up call) is spread over an epoch of ``epoch_images`` images.
+
+    Parameters
+    ----------
+    net : str
+        A key of ``nets`` (default :data:`NETS`).
+    device : torch.device
+        Where it trains.
+    batch : int, optional
+        Pairs per step; default the net's rule batch.
+    steps : int
+        Timed steps of each kind.
+    amp : bool
+        bf16 autocast (``train.amp`` and, on a CPU, ``train.amp_cpu``).
+    epoch_images : int
+        Images of the epoch over which the monitor is spread.
+    monitor_samples : int, optional
+        ``train.monitor_samples`` (default the config's); the synthetic set holds at least that many images.
+    nets : dict, optional
+        The table of nets (default :data:`NETS`).
+
+    Returns
+    -------
+    dict
+        ``seconds`` (phase -> mean seconds per step, with ``overhead`` and ``step``), ``share`` (phase -> share
+        of the step, ``overhead`` included: they sum to 1), ``monitor_seconds``, ``epoch`` (images, steps,
+        seconds, the monitor's share of it and its seconds per step) and the settings.
+    """
+    spec = (nets or NETS)[net]
+    B = batch or spec["batch"]
+    train: dict[str, Any] = {"amp": amp, "amp_cpu": amp and device.type == "cpu"}
+    if monitor_samples is not None:
+        train["monitor_samples"] = monitor_samples
+    n_mon = monitor_samples if monitor_samples is not None else TrainConfig().monitor_samples
+    trainer = _trainer(net, device, B, max(4 * B, n_mon), nets, **train)
+    n = len(trainer.splits.train)
+    batches = [torch.arange(i * B, (i + 1) * B, device=device) % n for i in range(4)]
+    trainer.step(batches[0], epoch=20)  # warm-up
+    whole: list[float] = []
+    parts: dict[str, list[float]] = {k: [] for k in PHASES}
+    for i in range(steps):
+        idx = batches[(i + 1) % 4]
+        sync(device)
+        t0 = time.perf_counter()
+        trainer.step(idx, epoch=20)
+        sync(device)
+        whole.append(time.perf_counter() - t0)
+        _, laps = _phased_step(trainer, idx, epoch=20)
+        for k in PHASES:
+            parts[k].append(laps[k])
+    trainer.monitor()  # warm-up
+    sync(device)
+    t0 = time.perf_counter()
+    trainer.monitor()
+    sync(device)
+    monitor = time.perf_counter() - t0
+    trainer.model.train()
+    step = sum(whole) / steps
+    seconds = {k: sum(v) / steps for k, v in parts.items()}
+    seconds["overhead"] = step - sum(seconds.values())
+    share = {k: v / step for k, v in seconds.items()}
+    seconds["step"] = step
+    epoch_steps = max(1, epoch_images // B)
+    epoch_seconds = epoch_steps * step + monitor
+    return {
+        "net": net, "device": str(device), "mode": "eager", "amp": bool(amp), "dtype": DTYPES[bool(amp)],
+        "channels_last": trainer.channels_last, "batch_pairs": B, "steps": steps, "seconds": seconds,
+        "share": share, "monitor_seconds": monitor, "monitor_samples": trainer.cfg.train.monitor_samples,
+        "epoch": {"images": epoch_images, "steps": epoch_steps, "seconds": epoch_seconds,
+                  "monitor_share": monitor / epoch_seconds, "monitor_seconds_per_step": monitor / epoch_steps},
+        "note": "phases timed apart with the device waited for after each; overhead: the whole step's mean less "
+                "the phases' (Python and launches between them; small negative values are timing noise). The "
+                "epoch is its steps and one monitor call; checkpoints and the loss read-backs are not in it",
     }
 
 
@@ -273,7 +545,7 @@ def bench_epoch(device: torch.device, epochs: int = 1, cfg: RunConfig | None = N
 # ------------------------------------------------------------------------------------------------ driver
 def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick: bool = False, tiny: bool = False,
               compile: bool = True, compile_mode: str | None = None, batch: int | None = None,
-              steps: int | None = None, nets: tuple[str, ...] = ("paper", "quick"),
+              steps: int | None = None, nets: tuple[str, ...] = tuple(NETS),
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen sections and return the result dict (without writing it)."""
     from urlsom_core.distributed import pick_device
@@ -290,25 +562,49 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
         res["augment_speedup"] = a["augment_speedup"]
         log(f"  ours {a['ours_img_s']:,.0f} img/s, torchvision {a['torchvision_img_s']:,.0f} img/s: "
             f"x{a['augment_speedup']:.1f}")
+    if "peak" in sections:
+        n = 256 if tiny else PEAK_N
+        log(f"peak: {n}x{n} matrix product, {torch.get_num_threads()} thread(s) ...")
+        res["peak"] = pk = bench_peak(dev, n=n, budget_s=0.05 if tiny else 1.0)
+        log("  " + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in pk["gflop_s"].items()))
+    table = _tiny_nets() if tiny else None
     if "train" in sections:
-        B = batch or (256 if cuda else 4 if tiny else 32)
-        k = steps or (30 if cuda else 1 if tiny else 2)
-        table = _tiny_nets() if tiny else None
+        k = steps or (30 if cuda else 1 if tiny or quick else 2)
         # bf16: on CUDA always, on a CPU where it is native (the defaults rule 'cpu' trains so there)
-        modes: list[tuple[bool, bool]] = [(False, False)]
-        if cuda or cpu_bf16_native():
-            modes.append((False, True))
-        if compile and not (quick and not cuda):
-            modes.append((True, cuda))
+        amps = [False, True] if cuda or cpu_bf16_native() else [False]
+        comps = [False, True] if compile and not (quick and not cuda) else [False]
+        layouts = [True] if cuda else [False, True]  # CUDA trains channels-last whatever train.channels_last says
+        flops: dict[str, float] = {}
         rows = []
         for net in nets:
-            for comp, amp in modes:
-                log(f"train: {net} net, {'compiled' if comp else 'eager'}{', bf16' if amp else ''} ...")
-                rows.append(bench_train(net, dev, compile=comp, amp=amp, batch=B, steps=k,
-                                        warmup=3 if cuda else 1, compile_mode=compile_mode, nets=table,
-                                        memory=not (comp and not cuda)))
-                log(f"  {rows[-1]['img_s']:,.0f} img/s (warm-up {rows[-1]['warmup_seconds']:.1f} s)")
+            B = batch or (table or NETS)[net]["batch"]
+            log(f"train: {net} net, FLOPs per image ...")
+            flops[net] = net_flops(net, dev, pairs=min(B, FLOP_PAIRS), nets=table)["flops_per_image"]
+            log(f"  {flops[net] / 1e6:,.1f} MFLOP per image (forward, loss, backward)")
+            for comp in comps:
+                for amp in amps:
+                    for cl in layouts:
+                        log(f"train: {net} net, batch {B}, {'compiled' if comp else 'eager'}, {DTYPES[amp]}"
+                            f"{', channels-last' if cl else ''} ...")
+                        row = bench_train(net, dev, compile=comp, amp=amp, batch=B, steps=k,
+                                          warmup=3 if cuda else 1, compile_mode=compile_mode, nets=table,
+                                          memory=not quick and not (comp and not cuda), channels_last=cl)
+                        rows.append(with_flops(row, flops[net], res.get("peak")))
+                        r = rows[-1]
+                        log(f"  {r['img_s']:,.0f} img/s, {r['gflop_s']:,.1f} GFLOP/s"
+                            + (f" ({r['peak_fraction']:.0%} of peak)" if r["peak_fraction"] else "")
+                            + f" (warm-up {r['warmup_seconds']:.1f} s)")
         res["train"] = rows
+        res["flops_per_image"] = flops
+    if "breakdown" in sections:
+        net = "cpu" if "cpu" in nets else nets[0]
+        amp = cuda or (cpu_bf16_native() and net == "cpu")  # the rule's precision: bf16 for the cpu rule
+        log(f"breakdown: {net} net, eager, {DTYPES[amp]} ...")
+        k = steps or (2 if tiny else 20 if cuda else 5)
+        res["breakdown"] = bd = bench_breakdown(net, dev, batch=batch, steps=k, amp=amp, nets=table,
+                                                monitor_samples=16 if tiny else None)
+        log("  " + ", ".join(f"{name} {v:.0%}" for name, v in bd["share"].items())
+            + f"; monitor {bd['epoch']['monitor_share']:.1%} of an epoch")
     if "loss" in sections:
         log("loss: URL-SOM vs NT-Xent over N and n ...")
         Ns, ns = ((16, 32), (10, 20)) if tiny else (LOSS_N[:2], LOSS_n[:2]) if quick else (LOSS_N, LOSS_n)
@@ -329,8 +625,9 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
 
 
 def _tiny_nets() -> dict[str, dict[str, Any]]:
-    return {"paper": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 3, "size": 32},
-            "quick": {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "channels": 1, "size": 16}}
+    tiny = {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "batch": 4}
+    return {"paper": {**tiny, "channels": 3, "size": 32}, "quick": {**tiny, "channels": 1, "size": 16},
+            "cpu": {**tiny, "channels": 3, "size": 16}}
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
@@ -356,14 +653,41 @@ def format_table(res: dict[str, Any]) -> str:
                      "   ".join(f"{k} workers {_fmt(v)}" for k, v in a["torchvision_img_s_by_workers"].items()))
         same = ", ".join(f"{k} core(s) {v:.1f}x" for k, v in a["speedup_same_cores"].items())
         lines.append(f"  augment_speedup (best vs best): {a['augment_speedup']:.1f}x   same cores: {same or '-'}")
+    if "peak" in res:
+        pk = res["peak"]
+        lines += ["", f"matrix-product peak, {pk['n']}x{pk['n']}, {pk['threads']} thread(s) on {pk['device']} "
+                      "(the line to read the training rows against): "
+                      + ", ".join(f"{k} {_fmt(v)} GFLOP/s" for k, v in pk["gflop_s"].items())]
     if "train" in res:
-        lines += ["", "training throughput (img/s, both views; real step: augment, forward, loss, backward, Adam)",
-                  f"  {'net':6s} {'mode':9s} {'bf16':5s} {'batch':>5s} {'img/s':>9s} {'s/step':>8s} "
-                  f"{'warm-up s':>9s} {'peak MB':>8s}  {'params':>9s}"]
+        lines += ["", "training throughput (img/s, both views; real step: augment, forward, loss, backward, Adam; "
+                      "MFLOP/img: forward + loss + backward of one view)",
+                  f"  {'net':6s} {'mode':9s} {'dtype':8s} {'layout':6s} {'batch':>5s} {'img/s':>9s} {'s/step':>8s} "
+                  f"{'MFLOP/img':>9s} {'GFLOP/s':>8s} {'of peak':>7s} {'warm-up s':>9s} {'peak MB':>8s}  "
+                  f"{'params':>9s}"]
         for r in res["train"]:
-            lines.append(f"  {r['net']:6s} {r['mode']:9s} {'yes' if r['amp'] else 'no':5s} {r['batch_pairs']:5d} "
-                         f"{_fmt(r['img_s']):>9s} {r['seconds_per_step']:8.3f} {r['warmup_seconds']:9.1f} "
+            flops = r.get("flops_per_image")
+            frac = r.get("peak_fraction")
+            lines.append(f"  {r['net']:6s} {r['mode']:9s} {r.get('dtype', DTYPES[r['amp']]):8s} "
+                         f"{'NHWC' if r.get('channels_last') else 'NCHW':6s} {r['batch_pairs']:5d} "
+                         f"{_fmt(r['img_s']):>9s} {r['seconds_per_step']:8.3f} "
+                         f"{_fmt(flops / 1e6 if flops else None):>9s} {_fmt(r.get('gflop_s')):>8s} "
+                         f"{f'{frac:.1%}' if frac else '-':>7s} {r['warmup_seconds']:9.1f} "
                          f"{_fmt(r['peak_bytes'], 'MB'):>8s}  {r['parameters']:9,d}")
+    if "breakdown" in res:
+        bd = res["breakdown"]
+        sec, share, ep = bd["seconds"], bd["share"], bd["epoch"]
+        lines += ["", f"where a training step's time goes: {bd['net']} net, batch {bd['batch_pairs']}, {bd['mode']}, "
+                      f"{bd['dtype']}, {'NHWC' if bd['channels_last'] else 'NCHW'}, mean of {bd['steps']} steps",
+                  f"  {'phase':34s} {'ms/step':>9s} {'share':>7s}"]
+        names = {"augment": "augmentation (gather, both views)", "forward": "forward", "loss": "loss",
+                 "backward": "backward", "optimizer": "optimizer (Adam)",
+                 "overhead": "overhead (Python, launches)"}
+        for key, name in names.items():
+            lines.append(f"  {name:34s} {1e3 * sec[key]:9.2f} {share[key]:7.1%}")
+        lines.append(f"  {'whole step':34s} {1e3 * sec['step']:9.2f} {1:7.1%}")
+        lines.append(f"  monitor: {bd['monitor_seconds']:.3f} s per epoch ({bd['monitor_samples']} images); over an epoch "
+                     f"of {ep['images']:,} images ({ep['steps']} steps, {ep['seconds']:.1f} s) {ep['monitor_share']:.1%}"
+                     f", {1e3 * ep['monitor_seconds_per_step']:.2f} ms per step")
     if "loss" in res:
         lo = res["loss"]
         lines += ["", "loss, forward + backward: URL-SOM vs NT-Xent",
@@ -416,17 +740,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("bench", help="measure augmentation, training and loss speed here; write JSON")
+    p = subparsers.add_parser("bench", help="measure augmentation, training and loss speed here against the "
+                              "matrix-product peak; write JSON")
     p.add_argument("--out", default="bench.json", help="result file (default bench.json)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
-    p.add_argument("--quick", action="store_true", help="smaller sizes, no compiled CPU runs (under a minute on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, one timed step per training row, no memory "
+                   "figures and no compiled CPU runs")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, for the test suite: the numbers mean nothing")
-    p.add_argument("--nets", default="paper,quick", help="networks of the train section, any of "
-                   f"{', '.join(NETS)} (default paper,quick; cpu: the network of the defaults rule 'cpu')")
+    p.add_argument("--nets", default=",".join(NETS), help="networks of the train section, any of "
+                   f"{', '.join(NETS)} (default all; cpu: the network of the defaults rule 'cpu'); the breakdown "
+                   "section takes cpu, or the first of them without it")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
     p.add_argument("--compile-mode", help="torch.compile mode of the compiled runs, e.g. reduce-overhead (CUDA graphs)")
-    p.add_argument("--batch", type=int, help="pairs per training step (default: 256 on CUDA, 32 on CPU)")
-    p.add_argument("--steps", type=int, help="timed training steps (default: 30 on CUDA, 2 on CPU)")
+    p.add_argument("--batch", type=int, help="pairs per training step (default: each net's rule batch, "
+                   + ", ".join(f"{k} {v['batch']}" for k, v in NETS.items()) + ")")
+    p.add_argument("--steps", type=int, help="timed training steps (default: 30 on CUDA, 2 on CPU, 1 with --quick; "
+                   "breakdown: 20 on CUDA, 5 on CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_bench)

@@ -110,6 +110,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--amp-cpu", action="store_true", default=None,
                    help="train under bf16 autocast on a CPU too (the defaults rule 'cpu' does where the CPU has native bf16)")
     t.add_argument("--no-amp-cpu", dest="amp_cpu", action="store_false", help="train in float32 on a CPU")
+    t.add_argument("--channels-last", action="store_true", default=None,
+                   help="on a CPU, train in the channels-last memory layout (always so on CUDA; `urlsom bench` "
+                   "measures both)")
     p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
                    "it the defaults follow the images and the device (defaults.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
@@ -132,7 +135,7 @@ _FLAGS = {
     "patience_on": "train.patience_on", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",
     "collapse_ramp_epochs": "train.collapse_ramp_epochs", "seed": "train.seed", "max_minutes": "train.max_minutes",
-    "compile": "train.compile", "amp_cpu": "train.amp_cpu",
+    "compile": "train.compile", "amp_cpu": "train.amp_cpu", "channels_last": "train.channels_last",
 }
 
 

@@ -258,7 +258,8 @@ KEY_NEUTRAL_DEFAULTS: dict[tuple[str, str], Any] = {("train", "compile_mode"): "
                                                     ("model", "usage_balance"): False,
                                                     ("model", "prototype_readout"): False,
                                                     ("model", "lattice"): "square",
-                                                    ("train", "patience_on"): "loss"}
+                                                    ("train", "patience_on"): "loss",
+                                                    ("train", "channels_last"): False}
 # What early stopping watches (``train.patience_on``).
 PATIENCE_ON = ("loss", "map")
 # The least change of the monitor's NS or TE that counts as the map improving (``patience_on: map``). Not in the
@@ -288,6 +289,11 @@ class TrainConfig:
     default because with it a CPU run's numbers differ from its float32 twin's, and a CPU without native bf16
     (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`) runs it slower. The ``cpu`` defaults
     rule turns it on where the CPU has native bf16.
+
+    ``channels_last``: on a CPU, keep the network's weights and the training step's views in the channels-last
+    memory layout (NHWC), which some CPU convolution kernels run faster; the numbers are those of the default
+    layout up to rounding. On CUDA the training step always runs channels-last, whatever this says.
+    ``urlsom bench`` measures the training step with it and without.
 
     ``anneal_share``: the share of the training over which the Gaussian's sigma shrinks to
     ``model.sigma_end`` when that is set (:meth:`progress`); early stopping waits until it has shrunk.
@@ -325,6 +331,7 @@ class TrainConfig:
     amp_cpu: bool = False
     monitor_samples: int = 2048
     anneal_share: float = 0.7
+    channels_last: bool = False
 
     def validate(self) -> None:
         _check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs {self.epochs}: allowed is an integer >= 1")
@@ -349,6 +356,8 @@ class TrainConfig:
                f"max_minutes {self.max_minutes}: allowed is > 0 or none")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed}: allowed is an integer >= 0")
         _check(isinstance(self.amp_cpu, bool), f"amp_cpu {self.amp_cpu!r}: allowed are true or false")
+        _check(isinstance(self.channels_last, bool),
+               f"channels_last {self.channels_last!r}: allowed are true or false")
         _check(isinstance(self.anneal_share, (int, float)) and 0 < self.anneal_share <= 1,
                f"anneal_share {self.anneal_share}: allowed is 0 < anneal_share <= 1 (a share of the training)")
         _check(self.compile_mode in COMPILE_MODES,

@@ -7,8 +7,9 @@ permutation goes to the device once, and the step keeps its loss terms on the de
 finiteness check are read back every ``sync_every`` steps and at the end of the epoch, so a step does not
 wait for the device. On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
 cuDNN autotuning; on a CPU the training steps run under bf16 autocast with ``train.amp_cpu`` (the ``cpu``
-defaults rule's choice where the CPU has native bf16). ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode
-``train.compile_mode`` on any device.
+defaults rule's choice where the CPU has native bf16), and channels_last with ``train.channels_last``.
+``train.compile`` wraps the network (head included) in ``torch.compile`` with mode ``train.compile_mode`` on
+any device.
 
 Jobs kept elsewhere: checkpoint files (``checkpoint``), stop signals (``signals``), devices and DDP
 (``distributed``: under ``torchrun`` each rank takes its B/K rows of every global batch, batch norm and the
@@ -72,9 +73,16 @@ def make_augment(cfg: RunConfig, input_size: int, flip: bool,
                    std=tuple(std), jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
 
 
+def uses_channels_last(cfg: RunConfig, device: torch.device) -> bool:
+    """Whether training keeps the network and its input in the channels-last layout: always on CUDA, on a CPU
+    with ``train.channels_last``."""
+    return device.type == "cuda" or bool(cfg.train.channels_last)
+
+
 def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
+    """The run's network on ``device``, channels-last where :func:`uses_channels_last` says so."""
     model = URLSOM(cfg.model, in_channels=in_channels).to(device)
-    if device.type == "cuda":
+    if uses_channels_last(cfg, device):
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -169,6 +177,7 @@ class Trainer:
         self.model = build_model(cfg, splits.train.channels, self.device)
         self.amp = cfg.train.amp and self.device.type == "cuda"  # also the monitor's predictions
         self.amp_cpu = cfg.train.amp and cfg.train.amp_cpu and self.device.type == "cpu"  # training steps only
+        self.channels_last = uses_channels_last(cfg, self.device)  # the views' layout in :meth:`step`
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.ddp_model: torch.nn.Module = self.model
@@ -221,7 +230,7 @@ class Trainer:
             v = self.views(x, self.gen_aug, offset, total)
         else:
             v = torch.cat((self.aug(x, self.gen_aug, offset, total), self.aug(x, self.gen_aug, offset, total)))
-        if self.device.type == "cuda":
+        if self.channels_last:
             v = v.contiguous(memory_format=torch.channels_last)
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
         with _autocast(self.device, self.amp or self.amp_cpu, cpu=self.amp_cpu):
@@ -582,4 +591,5 @@ def _show(bar: Any, text: str, advance: bool = False) -> None:
         bar.set_postfix_str(text)
 
 
-__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "epoch_time_line", "make_augment", "build_model", "TERMS"]
+__all__ = ["Trainer", "TrainResult", "TrainingDiverged", "epoch_time_line", "make_augment", "build_model",
+           "uses_channels_last", "TERMS"]
