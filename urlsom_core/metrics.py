@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .lattice import are_neighbours, cell_centres, neighbour_pairs, neighbour_table, periods
+from .lattice import are_neighbours, cell_centres, neighbour_pairs, neighbour_table, offsets, periods
 
 
 def neuron_labels(winners: np.ndarray, labels: np.ndarray, n_neurons: int) -> np.ndarray:
@@ -243,6 +243,82 @@ def topographic_error(top2: np.ndarray, grid: tuple[int, int], torus: bool = Fal
         return float((~are_neighbours(t[:, 0], t[:, 1], grid, lattice, torus)).mean())
     cheb = grid_offsets(t[:, 0], t[:, 1], grid, torus).max(1)
     return float((cheb > 1).mean())
+
+
+def latent_order(winners: np.ndarray, latents: np.ndarray, grid: tuple[int, int], torus: bool = False,
+                 lattice: str = "square", pairs: int = 20000, seed: int = 0) -> float:
+    r"""How well the map orders images by known latent factors: a rank correlation over pairs of images.
+
+    For a pair of images :math:`(i, j)` with winners :math:`w_i, w_j` and latent vectors :math:`z_i, z_j`,
+
+    .. math::
+
+        \rho = \operatorname{Spearman}\bigl(\, d_{grid}(w_i, w_j),\;
+                \lVert \tilde z_i - \tilde z_j \rVert_2 \,\bigr)_{(i, j) \in P},
+
+    where :math:`d_{grid}` is the Euclidean distance between the two neurons' centres on the lattice (cell
+    widths; on a torus to the nearest periodic image, :func:`urlsom_core.lattice.offsets`), :math:`\tilde z` is
+    each latent standardised to mean 0 and standard deviation 1 over the images (a constant latent is left
+    out), and :math:`P` is ``pairs`` random pairs of distinct images (every pair when there are fewer). Ties (two
+    images on one neuron: distance 0) get average ranks. 1: images far apart in the latents are far apart on
+    the map, in the same order; 0: no relation (a map that scatters images at random).
+
+    Parameters
+    ----------
+    winners : ndarray
+        (N,) each image's winning neuron, row-major.
+    latents : ndarray
+        (N,) or (N, k) the images' known latent factors (a circular one unrolled as the caller sees fit:
+        only Euclidean distance is taken).
+    grid : (int, int)
+        The map's rows and columns.
+    torus, lattice
+        The map wraps (``ModelConfig.circular``); ``square`` or ``hex`` (``ModelConfig.lattice``).
+    pairs : int
+        Most pairs drawn (seeded by ``seed``).
+
+    Returns
+    -------
+    float
+        Spearman's rho; NaN for fewer than 2 images or when either distance is constant over the pairs.
+
+    Example:
+        >>> z = np.arange(10.0)  # a 1x10 strip with image i on neuron i: a perfect order
+        >>> latent_order(np.arange(10), z, (1, 10))
+        1.0
+    """
+    from scipy.stats import spearmanr
+
+    w = np.asarray(winners, dtype=np.int64).reshape(-1)
+    z = np.asarray(latents, dtype=np.float64)
+    z = z.reshape(len(z), -1) if z.ndim != 2 else z
+    n_neurons = int(grid[0]) * int(grid[1])
+    if len(z) != len(w):
+        raise ValueError(f"latents for {len(z)} images and winners for {len(w)}: allowed is one latent row per winner")
+    if not np.isfinite(z).all():
+        raise ValueError("latents: not all finite (NaN or Inf)")
+    if len(w) and (w.min() < 0 or w.max() >= n_neurons):
+        raise ValueError(f"winners hold neuron {int(w.max() if w.max() >= n_neurons else w.min())}: allowed are "
+                         f"0..{n_neurons - 1}")
+    if pairs < 1:
+        raise ValueError(f"pairs {pairs}: allowed is an integer >= 1")
+    n = len(w)
+    if n < 2:
+        return float("nan")
+    sd = z.std(0)
+    z = (z[:, sd > 0] - z[:, sd > 0].mean(0)) / sd[sd > 0]
+    if n * (n - 1) // 2 <= pairs:
+        a, b = np.triu_indices(n, 1)
+    else:
+        rng = np.random.default_rng(seed)
+        a = rng.integers(0, n, pairs)
+        b = (a + rng.integers(1, n, pairs)) % n  # a distinct second image, uniform over the others
+    # rounded, so that distances equal but for the last bits of a float (|3 - 1| and |5 - 3| over an sd) tie
+    d_grid = np.round(np.sqrt((offsets(w[a], w[b], grid, lattice, torus) ** 2).sum(-1)), 9)
+    d_lat = np.round(np.sqrt(((z[a] - z[b]) ** 2).sum(-1)), 9)
+    if np.ptp(d_grid) == 0 or np.ptp(d_lat) == 0:
+        return float("nan")
+    return float(spearmanr(d_grid, d_lat).statistic)
 
 
 def adjacent_pairs(grid: tuple[int, int], torus: bool = False, lattice: str = "square") -> np.ndarray:

@@ -1,0 +1,445 @@
+"""Do the defaults transfer? URL-SOM's defaults and two MiniSom settings on seven image sets, leave-one-dataset-out.
+
+``urlsom train`` picks its settings from the images and the machine (a row of ``defaults.AUTO_RULES``), and each
+row was tuned on one data set. This suite scores the defaults on sets none was tuned on. Every set has a role:
+``chose`` (a rule was tuned on it: scikit-learn's digits, the MNIST test set, a CIFAR-10 subset; ``--chose``
+changes the list, so a setting tuned on other sets is reported on the rest) or ``report`` (the rest), and the
+table says which.
+
+========================  ====================================================================================
+``digits``                scikit-learn's digits, 8x8 gray (chose: rule ``small-gray``)
+``mnist``                 the MNIST test set, 28x28 gray (chose: rule ``gray-28``)
+``cifar10``               10,000 images of CIFAR-10's JPEG training zip, 32x32 RGB (chose: the CPU rule)
+``shapes``                generated 32x32 RGB shapes with known position, size, rotation (``urlsom_book.synthetic``)
+``textures``              generated 32x32 gray band-pass textures with known orientation and frequency
+``digits-noisy``          the digits with Gaussian pixel noise (sd 0.25 of the range)
+``digits-inverted``       the digits with inverted contrast
+========================  ====================================================================================
+
+Per set and seed (a *cell*), with a 20% stratified held-out split (``--holdout 0.2``; split seed 0, so every seed
+and every method sees the same split):
+
+- URL-SOM: the config ``urlsom train --dataset SPEC --holdout 0.2 --max-minutes M --seed S --device D`` resolves
+  (``urlsom_book.cli.resolve_args``: the dataset's defaults, then the defaults rule), trained by the command's
+  own ``runs.train_run`` into ``--runs``; the network's own winners (the paper's map) and, where the rule fits a
+  readout after training, the readout's winners, each a row;
+- MiniSom σ=1 and σ=3→1 (``urlsom_book.baselines.SOM_SETTINGS``, seeded by S) on the same split and grid, on raw
+  pixels in [0, 1] at the images' native side, as ``bench/baselines.py``.
+
+Figures: held-out NS (neuron labels from the training part), TE and live neurons on the training part, and,
+for a set with latents, the latent Spearman on the held-out part (``metrics.latent_order``: grid distance of two
+images' winners against the distance of their standardised latents, 20,000 pairs). The pass lines, per
+``report`` set and URL-SOM row, on the means over seeds: TE <= 0.10, live >= 60% of the neurons, held-out NS >=
+MiniSom σ=3→1's, latent Spearman >= 0.5 where latents exist.
+
+Writes ``results.json`` (every cell, the commands, the rule lines, provenance) and ``results.md`` into
+``--out`` after every cell; a cell already in ``results.json`` (same settings) is not run again, so an
+interrupted suite resumes. Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
+Run it with one thread per process on a shared machine::
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/transfer_suite.py --out bench/results/transfer --minutes 20
+    OMP_NUM_THREADS=1 .venv/bin/python bench/transfer_suite.py --tiny --sets shapes textures --seeds 0 --out /tmp/t
+
+``--tiny``: a 5x5 map, 1 epoch, 200-300 generated images, 200 MiniSom iterations (a smoke test in seconds;
+its figures mean nothing). Bad input: one line ``transfer_suite: error: ...``, exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+EXIT_BAD_INPUT = 2
+ROLES = ("chose", "report")
+HOLDOUT = 0.2
+GRID = (30, 30)
+TINY_GRID = (5, 5)
+PAIRS = 20_000
+# The pass lines of a ``report`` set (means over seeds).
+MAX_TE = 0.10
+MIN_LIVE_SHARE = 0.60
+MIN_SPEARMAN = 0.5
+
+
+def _shared(*parts: str) -> str:
+    """The first of the shared data folders (beside the checkout, or /work/shared) that exists, else the first."""
+    for base in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
+        if (base / parts[0]).exists():
+            return str(base.joinpath(*parts))
+    return str(ROOT.parent.joinpath("shared", "data", *parts))
+
+
+@dataclass(frozen=True)
+class SuiteSet:
+    """One data set of the suite: a dataset ``spec`` (or ``generator``, a name of ``urlsom_book.synthetic``),
+    the ``subset`` taken from it, the role it has by default, MiniSom's iterations on its raw pixels (set by CPU
+    time: one update costs ~H*W*D, as in ``bench/baselines.py``), and what it is."""
+
+    name: str
+    about: str
+    default_role: str
+    spec: str | None = None
+    generator: str | None = None
+    subset: int | None = None
+    som_iterations: int = 20_000
+
+    @property
+    def has_latents(self) -> bool:
+        return self.generator in ("shapes", "textures")
+
+
+SETS: tuple[SuiteSet, ...] = (
+    SuiteSet("digits", "scikit-learn digits, 1,797 8x8 gray", "chose", spec="digits", som_iterations=50_000),
+    SuiteSet("mnist", "MNIST test set, 10,000 28x28 gray", "chose", spec="mnist:" + _shared("mnist")),
+    SuiteSet("cifar10", "CIFAR-10 JPEG training zip, 10,000 class-balanced 32x32 RGB", "chose",
+             spec="imagefolder:" + _shared("cifar10-jpg", "train.zip"), subset=10_000, som_iterations=10_000),
+    SuiteSet("shapes", "generated: 3,000 32x32 RGB shapes (4 classes), latents position, size, rotation",
+             "report", generator="shapes", som_iterations=10_000),
+    SuiteSet("textures", "generated: 3,000 32x32 gray textures, latents orientation and frequency (9 bins)",
+             "report", generator="textures"),
+    SuiteSet("digits-noisy", "generated: the 1,797 digits with Gaussian noise, sd 0.25 of the range", "report",
+             generator="digits-noisy", som_iterations=50_000),
+    SuiteSet("digits-inverted", "generated: the 1,797 digits, contrast inverted", "report",
+             generator="digits-inverted", som_iterations=50_000),
+)
+BY_NAME = {s.name: s for s in SETS}
+TINY_N = {"shapes": 200, "textures": 200, "digits-noisy": 300, "digits-inverted": 300}
+TINY_SOM_ITERATIONS = 200
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=[s.name for s in SETS], help=f"any of {', '.join(BY_NAME)} (default all)")
+    p.add_argument("--chose", nargs="*", help="the sets a setting was chosen on (role chose; default "
+                   f"{' '.join(s.name for s in SETS if s.default_role == 'chose')}); the others are reported")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
+    p.add_argument("--minutes", type=float, default=20.0, help="URL-SOM's time budget per run, --max-minutes (default 20)")
+    p.add_argument("--out", required=True, help="folder for results.json, results.md and the generated data")
+    p.add_argument("--runs", help="folder of the URL-SOM runs (default OUT/runs)")
+    p.add_argument("--device", default="cpu", help="device of URL-SOM (default cpu); the defaults rule depends on it")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and BLAS (default 1)")
+    p.add_argument("--tiny", action="store_true", help="a 5x5 map, 1 epoch, a few hundred images: a smoke test")
+    return p.parse_args(argv)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes a cell's figures comparable: a results file of other settings is not resumed."""
+    return {"minutes": args.minutes, "tiny": args.tiny, "device": args.device, "holdout": HOLDOUT,
+            "grid": list(TINY_GRID if args.tiny else GRID), "pairs": PAIRS}
+
+
+def check(args: argparse.Namespace) -> dict[str, str]:
+    """A one-line ConfigError for a bad argument, before anything is written; returns each chosen set's role."""
+    from urlsom_core.config import ConfigError
+    from urlsom_core.data import check_spec
+    from urlsom_core.distributed import pick_device
+
+    bad = [s for s in args.sets if s not in BY_NAME]
+    if bad:
+        raise ConfigError(f"--sets {' '.join(bad)}: allowed are {', '.join(BY_NAME)}")
+    if len(set(args.sets)) != len(args.sets):
+        raise ConfigError(f"--sets {' '.join(args.sets)}: a set named twice")
+    chose = [s.name for s in SETS if s.default_role == "chose"] if args.chose is None else args.chose
+    bad = [s for s in chose if s not in BY_NAME]
+    if bad:
+        raise ConfigError(f"--chose {' '.join(bad)}: allowed are {', '.join(BY_NAME)}")
+    for s in args.seeds:
+        if s < 0:
+            raise ConfigError(f"--seeds {s}: allowed are integers >= 0")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ConfigError(f"--seeds {' '.join(map(str, args.seeds))}: a seed named twice")
+    if not (math.isfinite(args.minutes) and args.minutes > 0):
+        raise ConfigError(f"--minutes {args.minutes}: allowed is a number > 0")
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: allowed is an integer >= 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a folder")
+    for name in args.sets:
+        if BY_NAME[name].spec:
+            check_spec(BY_NAME[name].spec)
+    pick_device(args.device)
+    return {name: ("chose" if name in chose else "report") for name in args.sets}
+
+
+# ------------------------------------------------------------------------------------------------ one cell
+def dataset_spec(s: SuiteSet, out: Path, tiny: bool, log: Any) -> str:
+    """The dataset spec of ``s``: its own, or ``npz:PATH`` of its generated file (made once)."""
+    if s.spec:
+        return s.spec
+    from urlsom_book.synthetic import generate, write_npz
+
+    n = TINY_N[s.generator] if tiny else None
+    path = out / "data" / f"{s.generator}{'_tiny' if tiny else ''}.npz"
+    if not path.is_file():
+        log(f"  generating {s.generator} into {path}")
+        write_npz(generate(s.generator, n=n, seed=0), path)
+    return f"npz:{path.resolve()}"
+
+
+def train_flags(s: SuiteSet, spec: str, seed: int, args: argparse.Namespace) -> list[str]:
+    """The ``urlsom train`` flags of a cell (the defaults rule picks the rest)."""
+    flags = ["--dataset", spec, "--holdout", f"{HOLDOUT:g}", "--max-minutes", f"{args.minutes:g}", "--seed", str(seed)]
+    if s.subset:
+        flags += ["--subset", str(s.subset)]
+    if args.tiny:
+        flags += ["--grid", *map(str, TINY_GRID), "--epochs", "1"]
+    return flags + ["--device", args.device]
+
+
+def heldout_index(data_cfg: Any, labels: Any) -> Any:
+    """Indices (into the file's images) of the held-out part, as ``data.resolve`` splits them."""
+    import numpy as np
+
+    from urlsom_core.data import balanced_subset, stratified_split
+
+    keep = balanced_subset(labels, data_cfg.subset, data_cfg.split_seed) if data_cfg.subset else np.arange(len(labels))
+    return keep[stratified_split(labels[keep], data_cfg.holdout, data_cfg.split_seed)[1]]
+
+
+def figures(method: str, grid: tuple[int, int], train_w: Any, train_y: Any, top2: Any, test_w: Any, test_y: Any,
+            latents: Any, torus: bool = False, lattice: str = "square", seed: int = 0, **extra: Any) -> dict[str, Any]:
+    """One row: held-out NS, TE and live neurons on the training part, latent Spearman on the held-out part."""
+    from urlsom_core.metrics import heldout_neural_selectivity, latent_order, neural_selectivity, topographic_error
+
+    n = grid[0] * grid[1]
+    live = int(neural_selectivity(train_w, train_y, n)["active_neurons"])
+    rho = latent_order(test_w, latents, grid, torus, lattice, PAIRS, seed) if latents is not None else None
+    return {"method": method, "n_neurons": n, "live": live,
+            "heldout_ns": float(heldout_neural_selectivity(train_w, train_y, test_w, test_y, n)),
+            "te": float(topographic_error(top2, grid, torus, lattice)),
+            "spearman": None if rho is None or not math.isfinite(rho) else float(rho), **extra}
+
+
+def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: Path, log: Any) -> dict[str, Any]:
+    """Train and score one (set, seed) cell; its rows, command and rule line."""
+    import numpy as np
+
+    from urlsom_book import baselines as B
+    from urlsom_book.cli import build_parser, resolve_args
+    from urlsom_book.synthetic import read_latents
+    from urlsom_core.data import describe
+    from urlsom_core.runs import train_run
+    from urlsom_core.sources import read_npz
+
+    t0 = time.time()
+    spec = dataset_spec(s, out, args.tiny, log)
+    flags = train_flags(s, spec, seed, args)
+    cfg, rule = resolve_args(build_parser().parse_args(["train", *flags, "--out", "-"]))  # as `urlsom train` does
+    run_path = runs / f"{s.name}_seed{seed}_{cfg.key()}"  # another --minutes or --tiny: another run
+    log(f"  {rule or 'no defaults rule'}")
+    run = train_run(cfg, run_path, device=args.device, progress=False, log=lambda line: None, defaults_rule=rule)
+    a = run.assignments()
+    m = cfg.model
+    grid, torus, lattice = tuple(m.grid), m.circular, m.lattice
+    latents = None
+    if s.has_latents:
+        path = spec.partition(":")[2]
+        lat = read_latents(path)
+        if lat is not None:
+            _, labels, _ = read_npz(path)
+            idx = heldout_index(cfg.data, labels)
+            if not np.array_equal(labels[idx], a["heldout_label"]):
+                raise RuntimeError(f"{s.name}: the held-out labels of run {run_path} differ from the file's split")
+            latents = lat[0][idx]
+    y, ye = a["label"], a["heldout_label"]
+    common = {"epochs": run.metrics.get("epochs_trained"), "stop": run.metrics.get("stop_reason"),
+              "minutes": round(float(run.metrics.get("train_seconds", 0.0)) / 60, 2)}
+    rows = [figures("URL-SOM (network)", grid, a["winner"], y, a["top2"], a["heldout_winner"], ye, latents, torus,
+                    lattice, seed, **common)]
+    if "readout_winner" in a:
+        rows.append(figures("URL-SOM (readout)", grid, a["readout_winner"], y, a["readout_top2"],
+                            a["readout_heldout_winner"], ye, latents, torus, lattice, seed, **common))
+    raw_size = describe(cfg.data).size
+    tr, te = B.raw_splits(cfg.data, raw_size)
+    if not (np.array_equal(tr.labels.numpy(), y) and np.array_equal(te.labels.numpy(), ye)):
+        raise RuntimeError(f"{s.name}: the raw-pixel split differs from run {run_path}'s")
+    X, Xe = B.raw_pixels(tr), B.raw_pixels(te)
+    its = TINY_SOM_ITERATIONS if args.tiny else s.som_iterations
+    for st in B.SOM_SETTINGS:
+        st = st.replace(iterations=its, seed=seed)
+        t1 = time.time()
+        W = B.fit_minisom(X, grid, st)
+        t2 = B.som_top2(W, X)
+        rows.append(figures(st.name, grid, t2[:, 0], y, t2, B.som_top2(W, Xe)[:, 0], ye, latents, seed=seed,
+                            minutes=round((time.time() - t1) / 60, 2), settings=st.describe(),
+                            inputs=f"raw pixels ({X.shape[1]}-d)"))
+    return {"set": s.name, "seed": seed, "rows": rows, "rule": rule, "config_key": cfg.key(),
+            "command": "urlsom train " + " ".join(flags) + f" --out {run_path}", "run": str(run_path),
+            "n_train": int(len(y)), "n_heldout": int(len(ye)), "torus": torus, "lattice": lattice,
+            "latent_names": list(read_latents(spec.partition(":")[2])[1]) if latents is not None else None,
+            "wall_seconds": round(time.time() - t0, 1)}
+
+
+# ------------------------------------------------------------------------------------------------- table
+COLUMNS = (("heldout_ns", "held-out NS", ".3f"), ("te", "TE", ".3f"), ("live", "live", ".0f"),
+           ("spearman", "latent Spearman", ".3f"))
+
+
+def _mean_sd(v: list[float]) -> tuple[float, float]:
+    m = sum(v) / len(v)
+    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan"))
+
+
+def summary(cells: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (set, method): the seeds and each figure's mean and sd over them."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in cells:
+        for r in c["rows"]:
+            e = out.setdefault((c["set"], r["method"]), {"seeds": [], "n_neurons": r["n_neurons"], "values": {}})
+            e["seeds"].append(c["seed"])
+            for k, _, _ in COLUMNS:
+                if r.get(k) is not None:
+                    e["values"].setdefault(k, []).append(float(r[k]))
+    for e in out.values():
+        e["mean"] = {k: _mean_sd(v) for k, v in e["values"].items()}
+    return out
+
+
+def table(cells: list[dict[str, Any]], roles: dict[str, str]) -> list[str]:
+    """One Markdown table: a row per set and method, mean (sd) over seeds."""
+    summ = summary(cells)
+    rules = {c["set"]: (c["rule"] or "").split("'")[1] if c["rule"] and "'" in c["rule"] else "-" for c in cells}
+    head = "| set | role | rule | method | seeds | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    lines = [head, "|" + " --- |" * (5 + len(COLUMNS))]
+    for name in roles:
+        for (sname, method), e in summ.items():
+            if sname != name:
+                continue
+            cells_txt = []
+            for k, _, fmt in COLUMNS:
+                if k not in e["mean"]:
+                    cells_txt.append("-")
+                    continue
+                m, sd = e["mean"][k]
+                txt = format(m, fmt) + ("" if math.isnan(sd) else f" ({sd:{fmt}})")
+                if k == "live":
+                    txt += f" / {e['n_neurons']}"
+                cells_txt.append(txt)
+            lines.append(f"| {name} | {roles[name]} | {rules.get(name, '-')} | {method} | "
+                         f"{' '.join(map(str, sorted(e['seeds'])))} | " + " | ".join(cells_txt) + " |")
+    return lines
+
+
+def pass_lines(cells: list[dict[str, Any]], roles: dict[str, str]) -> list[str]:
+    """Per ``report`` set and URL-SOM row: each pass line, marked pass or FAIL (means over seeds)."""
+    summ = summary(cells)
+    lines = []
+    for name, role in roles.items():
+        if role != "report":
+            continue
+        ref = summ.get((name, "MiniSom σ=3→1"))
+        for (sname, method), e in summ.items():
+            if sname != name or not method.startswith("URL-SOM"):
+                continue
+            mean = {k: v[0] for k, v in e["mean"].items()}
+            checks = []
+            if "te" in mean:
+                checks.append((f"TE {mean['te']:.3f} <= {MAX_TE:.2f}", mean["te"] <= MAX_TE))
+            if "live" in mean:
+                share = mean["live"] / e["n_neurons"]
+                checks.append((f"live {share:.0%} >= {MIN_LIVE_SHARE:.0%}", share >= MIN_LIVE_SHARE))
+            if "heldout_ns" in mean and ref and "heldout_ns" in ref["mean"]:
+                r = ref["mean"]["heldout_ns"][0]
+                checks.append((f"held-out NS {mean['heldout_ns']:.3f} >= MiniSom σ=3→1's {r:.3f}",
+                               mean["heldout_ns"] >= r))
+            if "spearman" in mean:
+                checks.append((f"latent Spearman {mean['spearman']:.3f} >= {MIN_SPEARMAN}", mean["spearman"] >= MIN_SPEARMAN))
+            verdict = "pass" if checks and all(ok for _, ok in checks) else "FAIL"
+            lines.append(f"- {name}, {method}, {len(e['seeds'])} seed(s): **{verdict}**: "
+                         + "; ".join(f"{t} {'pass' if ok else 'FAIL'}" for t, ok in checks))
+    return lines
+
+
+def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
+    cells = res["cells"]
+    st = res["settings"]
+    first: dict[str, dict[str, Any]] = {}
+    for c in sorted(cells, key=lambda c: c["seed"]):
+        first.setdefault(c["set"], c)
+    g = "x".join(map(str, st["grid"]))
+    text = ["# Do the defaults transfer?", "",
+            f"URL-SOM with the defaults of `urlsom train` (`--holdout {st['holdout']:g} --max-minutes "
+            f"{st['minutes']:g}`, device {st['device']}{', TINY smoke-test settings: figures mean nothing' if st['tiny'] else ''}) "
+            f"beside MiniSom σ=1 and σ=3→1 on raw pixels, the same {g} grid and the same 80/20 split; mean (sd) "
+            "over seeds. Role: `chose`, a defaults rule was tuned on the set; `report`, it was not (the pass lines "
+            "are for these). Held-out NS: neuron labels from the training part; TE and live neurons: training part; "
+            "latent Spearman: held-out part, grid distance of two winners against latent distance "
+            "(`metrics.latent_order`). `bench/transfer_suite.py`.", "", *table(cells, roles), "",
+            "## Pass lines (report sets, means over seeds)", "",
+            *(pass_lines(cells, roles) or ["- no report set in this run"]), "",
+            "Sets: " + "; ".join(f"{n}: {BY_NAME[n].about}" + (f" ({first[n]['n_train']:,} training, "
+                                 f"{first[n]['n_heldout']:,} held-out images here)" if n in first else "")
+                                 for n in roles) + ".", "",
+            "What the defaults rule picked, per set (its first seed):", "",
+            *[f"- {n}: `{first[n]['rule']}`" for n in roles if n in first], "",
+            "Commands (per cell, from the repository's root):", "",
+            *[f"    {c['command']}" for c in cells], ""]
+    return "\n".join(text) + "\n"
+
+
+# -------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from urlsom_core.config import ConfigError
+    from urlsom_core.files import provenance, read_json, write_json
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    out = Path(args.out)
+    try:
+        roles = check(args)
+        done: dict[str, dict[str, Any]] = {}
+        if (out / "results.json").is_file():
+            old = read_json(out / "results.json")
+            if old.get("settings") != settings(args):
+                raise ConfigError(f"--out {args.out}: its results.json has other settings ({old.get('settings')}); "
+                                  "allowed is the same --minutes, --tiny and --device, or another --out")
+            done = {f"{c['set']}/{c['seed']}": c for c in old.get("cells", [])}
+    except ConfigError as e:
+        print(f"transfer_suite: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    runs = Path(args.runs) if args.runs else out / "runs"
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    todo = [(name, seed) for name in roles for seed in args.seeds]
+    res: dict[str, Any] = {"settings": settings(args), "roles": roles, "cells": list(done.values())}
+    with threadpool_limits(args.threads):
+        for i, (name, seed) in enumerate(todo, 1):
+            key = f"{name}/{seed}"
+            if key in done:
+                log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: in {out / 'results.json'}, skipped")
+                continue
+            log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key} ({roles[name]}): training and scoring")
+            cell = run_cell(BY_NAME[name], seed, args, out, runs, log)
+            res["cells"].append(cell)
+            log("  " + "; ".join(f"{r['method']}: held-out NS {r['heldout_ns']:.3f}, TE {r['te']:.3f}, live "
+                                 f"{r['live']}" + (f", Spearman {r['spearman']:.3f}" if r['spearman'] is not None else "")
+                                 for r in cell["rows"]) + f" ({cell['wall_seconds']:.0f} s)")
+            res["provenance"] = provenance(args.device, None)
+            write_json(out / "results.json", res)
+            (out / "results.md").write_text(markdown({**res, "cells": [
+                c for c in res["cells"] if c["set"] in roles and c["seed"] in args.seeds]}, roles))
+    res["provenance"] = provenance(args.device, None)
+    res["command"] = "python bench/transfer_suite.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    write_json(out / "results.json", res)  # every cell, also those of earlier calls with other --sets / --seeds
+    shown = {**res, "cells": [c for c in res["cells"] if c["set"] in roles and c["seed"] in args.seeds]}
+    md = markdown(shown, roles) + f"\nMade by `{res['command']}` ({(time.time() - t0) / 60:.1f} min this call).\n"
+    (out / "results.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
