@@ -71,7 +71,7 @@ from urlsom_core.data import ImageData, Splits
 from urlsom_core.defaults import CPU_SETTING, defaults_for
 from urlsom_core.loss import urlsom_loss
 from urlsom_core.per_sample import PerSampleDataset, PerSampleViews, torchvision_pipeline
-from urlsom_core.predict import _autocast, cpu_bf16_native
+from urlsom_core.predict import cpu_bf16_native
 
 from .measure import PeakMemory, measure, sync, threads
 
@@ -342,9 +342,9 @@ PHASES = ("augment", "forward", "loss", "backward", "optimizer")
 
 
 def _phased_step(trainer: Any, idx: torch.Tensor, epoch: int) -> tuple[torch.Tensor, dict[str, float]]:
-    """:meth:`Trainer.step` on one process, cut into :data:`PHASES` with the device waited for after each:
-    the step's loss terms and each phase's seconds."""
-    t, dev = trainer.cfg.train, trainer.device
+    """:meth:`Trainer.step` on one process with the device waited for after each of its phases (its ``lap``
+    hook): the step's loss terms and each phase's seconds."""
+    dev = trainer.device
     laps: dict[str, float] = {}
     sync(dev)
     t0 = time.perf_counter()
@@ -356,27 +356,7 @@ def _phased_step(trainer: Any, idx: torch.Tensor, epoch: int) -> tuple[torch.Ten
         laps[name] = now - t0
         t0 = now
 
-    x = trainer.images[idx.to(dev, non_blocking=True)]
-    if trainer.views is not None:
-        v = trainer.views(x, trainer.gen_aug, 0, None)
-    else:
-        v = torch.cat((trainer.aug(x, trainer.gen_aug, 0, None), trainer.aug(x, trainer.gen_aug, 0, None)))
-    if trainer.channels_last:
-        v = v.contiguous(memory_format=torch.channels_last)
-    lap("augment")
-    noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
-    with _autocast(dev, trainer.amp or trainer.amp_cpu, cpu=trainer.amp_cpu):
-        out = trainer.forward(v, noise)
-    lap("forward")
-    p, z = out.chunk(2)
-    loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=t.collapse_weight_at(epoch))
-    lap("loss")
-    trainer.opt.zero_grad(set_to_none=True)
-    loss.total.backward()
-    lap("backward")
-    trainer.opt.step()
-    lap("optimizer")
-    return torch.stack([term.detach().float() for term in loss]), laps
+    return trainer.step(idx, epoch, lap=lap), laps
 
 
 def bench_breakdown(net: str, device: torch.device, batch: int | None = None, steps: int = 3, amp: bool = False,

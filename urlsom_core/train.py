@@ -218,13 +218,16 @@ class Trainer:
         self.sigma = cfg.model.sigma  # the Gaussian's sigma in use (``model.sigma_end``: it shrinks)
 
     # ------------------------------------------------------------------------------------------ step
-    def step(self, idx: torch.Tensor, epoch: int, offset: int = 0, total: int | None = None) -> torch.Tensor:
+    def step(self, idx: torch.Tensor, epoch: int, offset: int = 0, total: int | None = None,
+             lap: Callable[[str], None] | None = None) -> torch.Tensor:
         """One optimisation step on the resident images ``idx`` (B,): both views, forward, loss, backward, Adam.
 
         ``offset``/``total``: this rank's rows of the global batch (the augmentation's random draws are the
-        global ones). Returns the (4,) float32 loss terms (:data:`TERMS`) detached, on the device: nothing
-        here waits for the device."""
+        global ones). ``lap``, when given, is called with each phase's name as it ends (``augment``,
+        ``forward``, ``loss``, ``backward``, ``optimizer``): ``urlsom bench`` times the phases with it. Returns
+        the (4,) float32 loss terms (:data:`TERMS`) detached, on the device: nothing here waits for the device."""
         t = self.cfg.train
+        mark = lap or (lambda name: None)
         x = self.images[idx.to(self.device, non_blocking=True)]
         if self.views is not None:
             v = self.views(x, self.gen_aug, offset, total)
@@ -232,14 +235,19 @@ class Trainer:
             v = torch.cat((self.aug(x, self.gen_aug, offset, total), self.aug(x, self.gen_aug, offset, total)))
         if self.channels_last:
             v = v.contiguous(memory_format=torch.channels_last)
+        mark("augment")
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
         with _autocast(self.device, self.amp or self.amp_cpu, cpu=self.amp_cpu):
             out = self.forward(v, noise)  # (2B, n) Softmax, float32
+        mark("forward")
         p, z = out.chunk(2)
         loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=t.collapse_weight_at(epoch))
+        mark("loss")
         self.opt.zero_grad(set_to_none=True)
         loss.total.backward()
+        mark("backward")
         self.opt.step()
+        mark("optimizer")
         return torch.stack([term.detach().float() for term in loss])
 
     # ------------------------------------------------------------------------------------------- fit
