@@ -29,9 +29,11 @@ def test_gpu_paper_smoke(tmp_path):
     bench = json.loads((tmp_path / "bench.json").read_text())
     from urlsom_core.predict import cpu_bf16_native
 
-    # eager float32, then bf16 where this CPU has it natively (urlsom bench adds that row)
-    want = [("paper", False), ("paper", True)] if cpu_bf16_native() else [("paper", False)]
-    assert [(r["net"], r["amp"]) for r in bench["train"]] == want and all(r["img_s"] > 0 for r in bench["train"])
+    # eager float32, then bf16 where this CPU has it natively (urlsom bench adds that row), each in both layouts
+    amps = (False, True) if cpu_bf16_native() else (False,)
+    want = [("paper", amp, layout) for amp in amps for layout in (False, True)]
+    got = [(r["net"], r["amp"], r["channels_last"]) for r in bench["train"]]
+    assert got == want and all(r["img_s"] > 0 for r in bench["train"])
     metrics = json.loads((tmp_path / "run_metrics.json").read_text())
     assert metrics["epochs_trained"] == 2 and f"NS {metrics['neural_selectivity']:.4f}" in summary
     assert "| paper | eager | no |" in summary
