@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from urlsom_book.measure import mean_sd
+
 ROOT = Path(__file__).resolve().parent.parent
 LATTICES = ("square", "hex")
 STUDIES = ("digits", "cifar10", "all")
@@ -163,11 +165,6 @@ def _show(path: Path) -> str:
         return str(path)
 
 
-def _mean_sd(v: list[float]) -> tuple[float, float]:
-    m = sum(v) / len(v)
-    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan"))
-
-
 def table(rows: list[dict[str, Any]]) -> list[str]:
     """One Markdown table of one study: a row per run, the mean (sd over seeds) per lattice, and the paired
     difference hex - square over the seeds both lattices finished."""
@@ -186,7 +183,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         cells = []
         for k, _, fmt in COLUMNS:
             v = [g[k] for g in done[lat].values() if g.get(k) is not None]
-            m, sd = _mean_sd(v) if v else (None, float("nan"))
+            m, sd = mean_sd(v) if v else (None, float("nan"))
             f1 = ".1f" if fmt == "d" else fmt
             cells.append("-" if m is None else format(m, f1) + ("" if math.isnan(sd) else f" ({sd:{f1}})"))
         lines.append(f"| **{lat}, mean (sd)** | {len(done[lat])} run(s) | | " + " | ".join(cells) + " | |")

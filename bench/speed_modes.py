@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from urlsom_book.measure import mean_sd
+
 ROOT = Path(__file__).resolve().parent.parent
 CIFAR = "/work/shared/data/cifar10-jpg"
 EXIT_BAD_INPUT = 2
@@ -112,11 +114,6 @@ def train(flags: list[str], out: Path, device: str) -> dict[str, Any]:
             "compile": t.get("compile"), "rule": rule}
 
 
-def _mean_sd(v: list[float]) -> tuple[float, float]:
-    m = sum(v) / len(v)
-    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan"))
-
-
 def table(rows: list[dict[str, Any]], modes: list[str]) -> list[str]:
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
@@ -134,7 +131,7 @@ def table(rows: list[dict[str, Any]], modes: list[str]) -> list[str]:
         cells = []
         for k, _, fmt in COLUMNS:
             v = [g[k] for g in done[m].values() if g.get(k) is not None]
-            mean, sd = _mean_sd(v) if v else (None, float("nan"))
+            mean, sd = mean_sd(v) if v else (None, float("nan"))
             f1 = ".1f" if fmt == "d" else fmt
             cells.append("-" if mean is None else format(mean, f1) + ("" if math.isnan(sd) else f" ({sd:{f1}})"))
         lines.append(f"| **{m}, mean (sd)** | {len(done[m])} run(s) | | | | " + " | ".join(cells) + " |")

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from urlsom_book.measure import mean_sd
+
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_INPUT = 2
 ROLES = ("chose", "report")
@@ -282,11 +284,6 @@ COLUMNS = (("heldout_ns", "held-out NS", ".3f"), ("te", "TE", ".3f"), ("live", "
            ("spearman", "latent Spearman", ".3f"))
 
 
-def _mean_sd(v: list[float]) -> tuple[float, float]:
-    m = sum(v) / len(v)
-    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan"))
-
-
 def summary(cells: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (set, method): the seeds and each figure's mean and sd over them."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
@@ -298,7 +295,7 @@ def summary(cells: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]
                 if r.get(k) is not None:
                     e["values"].setdefault(k, []).append(float(r[k]))
     for e in out.values():
-        e["mean"] = {k: _mean_sd(v) for k, v in e["values"].items()}
+        e["mean"] = {k: mean_sd(v) for k, v in e["values"].items()}
     return out
 
 

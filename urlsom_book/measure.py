@@ -4,6 +4,7 @@ allocation events of torch's profiler)."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -129,3 +130,15 @@ def measure(fn: Callable[[], Any], device: torch.device, budget_s: float = 0.6, 
         times.append(dt)
         spent += dt
     return {"seconds": min(times), "reps": len(times), "peak_bytes": peak}
+
+
+def mean_sd(v: list[float]) -> tuple[float, float]:
+    """The mean of ``v`` and its sample standard deviation (n - 1; nan for one value): the bench scripts'
+    "mean (sd) over seeds" cells.
+
+    Example:
+        >>> mean_sd([1.0, 3.0])
+        (2.0, 1.4142135623730951)
+    """
+    m = sum(v) / len(v)
+    return m, (math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan"))
