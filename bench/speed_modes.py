@@ -8,6 +8,8 @@ a cap; the mode is a set of flags (:data:`MODES`):
 - ``bf16``: ``--amp-cpu`` (bf16 autocast of the backbone in the training steps; the SOM head stays float32);
 - ``bf16-nhwc``: ``--amp-cpu --channels-last``;
 - ``float32-nhwc``: ``--no-amp-cpu --channels-last``;
+- ``bf16-nhwc-compiled``: ``--amp-cpu --channels-last --compile`` (``torch.compile``; its warm-up is in the
+  first epoch's time, which the median leaves out);
 - ``defaults``: no flag, what ``urlsom train`` picks on this machine.
 
 Two data sets (``--study``): ``digits`` (scikit-learn's 1,797, 20% held out, the rule ``small-gray``'s network)
@@ -45,6 +47,7 @@ MODES: dict[str, list[str]] = {
     "bf16": ["--amp-cpu"],
     "bf16-nhwc": ["--amp-cpu", "--channels-last"],
     "float32-nhwc": ["--no-amp-cpu", "--channels-last"],
+    "bf16-nhwc-compiled": ["--amp-cpu", "--channels-last", "--compile"],
     "defaults": [],
 }
 STUDIES = ("digits", "cifar10")
