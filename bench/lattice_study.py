@@ -120,7 +120,7 @@ def train(flags: list[str], out: Path, device: str) -> tuple[dict[str, Any] | No
         rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     rule = next((line.strip() for line in log.read_text().splitlines() if line.startswith("defaults: rule")), "")
     metrics, conf = out / "metrics.json", out / "config.json"
-    key = RunConfig.from_dict(read_json(conf)["config"]).key() if conf.is_file() else None
+    key = RunConfig.from_stored(read_json(conf)["config"]).key() if conf.is_file() else None
     return (read_json(metrics) if rc == 0 and metrics.is_file() else None), time.time() - t0, rc, rule, key
 
 

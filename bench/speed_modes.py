@@ -4,13 +4,15 @@ Each run is ``urlsom train`` with the defaults rule of its data (no ``--config``
 mode (so the comparison is of the numbers, not of how many epochs a budget allows) and ``--max-minutes`` only as
 a cap; the mode is a set of flags (:data:`MODES`):
 
-- ``float32``: ``--no-amp-cpu``, the default layout, eager: the reference;
-- ``bf16``: ``--amp-cpu`` (bf16 autocast of the backbone in the training steps; the SOM head stays float32);
+- ``float32``: ``--no-amp-cpu --no-channels-last``, the default (NCHW) layout, eager: the reference;
+- ``bf16``: ``--amp-cpu --no-channels-last`` (bf16 autocast of the backbone in the training steps; the SOM head
+  stays float32);
 - ``bf16-nhwc``: ``--amp-cpu --channels-last``;
 - ``float32-nhwc``: ``--no-amp-cpu --channels-last``;
 - ``bf16-nhwc-compiled``: ``--amp-cpu --channels-last --compile`` (``torch.compile``; its warm-up is in the
   first epoch's time, which the median leaves out);
-- ``defaults``: no flag, what ``urlsom train`` picks on this machine.
+- ``defaults``: no flag, what ``urlsom train`` picks on this machine (``train.amp_cpu`` and
+  ``train.channels_last`` ``auto``: on a CPU with native bf16 the same as ``bf16-nhwc``).
 
 Two data sets (``--study``): ``digits`` (scikit-learn's 1,797, 20% held out, the rule ``small-gray``'s network)
 and ``cifar10`` (10,000 CIFAR-10 training images, held-out NS on 2,000 test images, the rule ``cpu``'s network).
@@ -43,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CIFAR = "/work/shared/data/cifar10-jpg"
 EXIT_BAD_INPUT = 2
 MODES: dict[str, list[str]] = {
-    "float32": ["--no-amp-cpu"],
-    "bf16": ["--amp-cpu"],
+    "float32": ["--no-amp-cpu", "--no-channels-last"],
+    "bf16": ["--amp-cpu", "--no-channels-last"],
     "bf16-nhwc": ["--amp-cpu", "--channels-last"],
     "float32-nhwc": ["--no-amp-cpu", "--channels-last"],
     "bf16-nhwc-compiled": ["--amp-cpu", "--channels-last", "--compile"],
@@ -106,15 +108,17 @@ def train(flags: list[str], out: Path, device: str) -> dict[str, Any]:
             return {"rc": rc}
     net = unnest_metrics(read_json(out / "metrics.json"))
     hist = read_jsonl(out / "history.jsonl")
-    t = read_json(out / "config.json")["config"]["train"]
+    conf = read_json(out / "config.json")
+    t, ran = conf["config"]["train"], conf.get("resolved", {}).get("training_mode")
     log = out.with_suffix(".log")
     rule = next((ln.strip() for ln in log.read_text().splitlines() if ln.startswith("defaults: rule")), "") \
         if log.is_file() else ""
     full = [r["seconds"] for r in hist if not r.get("partial")]
     return {"rc": 0, **{k: net.get(k) for k, _, _ in COLUMNS if k != "epoch_seconds"},
             "epoch_seconds": statistics.median(full) if full else None, "epochs": len(hist),
-            "stop": net.get("stop_reason"), "amp_cpu": t.get("amp_cpu"), "channels_last": t.get("channels_last", False),
-            "compile": t.get("compile"), "rule": rule}
+            "stop": net.get("stop_reason"), "rule": rule,
+            **({"amp_cpu": ran["bf16"], "channels_last": ran["channels_last"], "compile": ran["compiled"]} if ran else
+               {"amp_cpu": t.get("amp_cpu"), "channels_last": t.get("channels_last", False), "compile": t.get("compile")})}
 
 
 def table(rows: list[dict[str, Any]], modes: list[str]) -> list[str]:

@@ -109,7 +109,8 @@ def test_training_shrinks_sigma_waits_for_it_and_the_stored_run_uses_the_last_ke
 
 
 def test_a_budget_drives_the_anneal(monkeypatch):
-    cfg = _cfg(**{"train.epochs": 100, "train.max_minutes": 5.0, "train.min_delta": 1e-4, "train.patience": 50})
+    cfg = _cfg(**{"train.epochs": 100, "train.max_minutes": 5.0, "train.min_delta": 1e-4, "train.patience": 50,
+                  "train.compile": False})  # a budget of 5 min would compile (train.compile auto)
     clock = iter(range(10**7))  # a clock that moves 1 s at every reading: the budget ends after a few epochs
     monkeypatch.setattr("urlsom_core.train.time.monotonic", lambda: float(next(clock)))
     res = Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None).fit()

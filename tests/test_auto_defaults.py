@@ -16,7 +16,6 @@ from urlsom_core.defaults import (
     AUTO_RULES,
     BUDGET_PATIENCE,
     BUDGET_TRAIN,
-    CPU_BF16,
     CPU_SETTING,
     DATA_DEFAULTS,
     auto_defaults,
@@ -118,30 +117,42 @@ def test_a_budget_flag_reaches_the_rule_and_flags_still_win():
     assert cfg.train.patience_on == "loss"  # no budget: the paper's early stopping
 
 
-def test_native_bf16_turns_on_bf16_training_in_the_cpu_row_only():
-    got = auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True)
-    assert got.rule == "cpu" and got.sections["train"] == {**CPU_SETTING["train"], **BUDGET_PATIENCE, **CPU_BF16}
-    assert CPU_BF16 == {"amp_cpu": True} and "amp_cpu" not in CPU_SETTING["train"]
-    assert "2 CPU threads with native bf16" in got.reason and "train.amp_cpu True" in got.reason
-    for n, size, channels in [(1437, 8, 1), (8000, 28, 1)]:  # the small-data rows keep float32
-        assert "amp_cpu" not in auto_defaults(n, size, channels, "cpu", 2, cpu_bf16=True).sections["train"]
-    assert auto_defaults(10000, 32, 3, "cuda", 2, cpu_bf16=True).sections == {}  # the GPU row: the paper's
-    assert "native bf16" not in auto_defaults(10000, 32, 3, "cuda", 2, cpu_bf16=True).reason
+def test_no_row_sets_precision_or_layout_the_machine_does():
+    for n, size, channels, kind in [(10000, 32, 3, "cpu"), (1437, 8, 1, "cpu"), (8000, 28, 1, "cpu"),
+                                    (10000, 32, 3, "cuda")]:
+        got = auto_defaults(n, size, channels, kind, 2, 20.0, cpu_bf16=True)
+        assert not {"amp_cpu", "channels_last", "compile"} & set(got.sections.get("train", {}))
+        assert ("2 CPU threads with native bf16" in got.reason) is (kind == "cpu")
+    assert auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True).sections["train"] == {**CPU_SETTING["train"],
+                                                                                           **BUDGET_PATIENCE}
 
 
-def test_the_cli_asks_the_cpu_and_a_flag_wins(tmp_path, monkeypatch):
-    from urlsom_core import predict
+def test_the_cli_leaves_the_mode_to_the_machine_and_a_flag_wins(tmp_path, monkeypatch):
+    import torch
+
+    from urlsom_core import train
 
     spec = _rgb_npz(tmp_path / "rgb.npz")
+    cpu = torch.device("cpu")
     for native in (True, False):
-        monkeypatch.setattr(predict, "cpu_bf16_native", lambda native=native: native)
+        monkeypatch.setattr(train, "cpu_bf16_native", lambda native=native: native)
         cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
-        assert cfg.train.amp_cpu is native and ("native bf16" in reason) is native
-    monkeypatch.setattr(predict, "cpu_bf16_native", lambda: True)
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--no-amp-cpu"))
-    assert cfg.train.amp_cpu is False and "given on the command line: train.amp_cpu" in reason
+        assert (cfg.train.amp_cpu, cfg.train.channels_last) == ("auto", "auto")
+        mode = train.training_mode(cfg, cpu)
+        assert (mode.bf16, mode.channels_last, mode.compiled) == (native, True, False)
+        assert ("this CPU computes bf16 natively" in mode.line) is native
+    monkeypatch.setattr(train, "cpu_bf16_native", lambda: True)
+    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--no-amp-cpu", "--no-channels-last"))
+    assert (cfg.train.amp_cpu, cfg.train.channels_last) == (False, False)
+    mode = train.training_mode(cfg, cpu)
+    assert (mode.bf16, mode.channels_last) == (False, False)
+    assert mode.line == ("training mode: float32 (train.amp_cpu false), default layout (train.channels_last false), "
+                         "eager (train.compile auto: no time budget of at least 5 min)")
+    monkeypatch.setattr(train, "cpu_bf16_native", lambda: False)
     cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu", "--amp-cpu"))
-    assert cfg.train.amp_cpu is True
+    assert cfg.train.amp_cpu is True and train.training_mode(cfg, cpu).bf16  # asked for: emulated, and said so
+    assert "emulated" in train.training_mode(cfg, cpu).line
+    assert train.training_mode(cfg, torch.device("cuda")).line.startswith("training mode: bf16 autocast (train.amp)")
 
 
 def test_sections_are_copies():
@@ -362,3 +373,58 @@ def test_a_budget_makes_every_row_watch_the_map():
         got = auto_defaults(n, size, channels, device, 2, 15.0)
         assert got.sections["train"]["patience_on"] == "map" and "train.patience_on map" in got.reason
         assert "patience_on" not in auto_defaults(n, size, channels, device, 2).sections.get("train", {})
+
+
+def test_compile_auto_needs_a_cpu_one_process_a_compiler_and_a_budget(monkeypatch):
+    import torch
+
+    from urlsom_core import train
+    from urlsom_core.config import COMPILE_MIN_MINUTES, RunConfig
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train, "cxx_compiler", lambda: "g++")
+    budget = RunConfig.from_dict({"train": {"max_minutes": COMPILE_MIN_MINUTES}})
+    m = train.training_mode(budget, cpu)
+    assert m.compiled and "torch.compile default (train.compile auto: a budget of 5 min and the C++ compiler g++)" in m.line
+    assert not train.training_mode(budget.replace(**{"train.max_minutes": 4.9}), cpu).compiled
+    assert not train.training_mode(RunConfig(), cpu).compiled  # no budget
+    assert not train.training_mode(budget, cpu, world=2).compiled
+    assert not train.training_mode(budget, torch.device("cuda")).compiled
+    assert not train.training_mode(budget.replace(**{"train.compile": False}), cpu).compiled
+    assert train.training_mode(RunConfig.from_dict({"train": {"compile": True}}), cpu).compiled  # asked for
+    monkeypatch.setattr(train, "cxx_compiler", lambda: None)
+    m = train.training_mode(budget, cpu)
+    assert not m.compiled and m.line.endswith("eager (train.compile auto: no C++ compiler on the PATH)")
+    cfg, _ = cli.resolve_args(_args("--dataset", "digits", "--device", "cpu", "--no-compile"))
+    assert cfg.train.compile is False
+
+
+def test_a_failing_automatic_compile_trains_eager(monkeypatch):
+    import torch
+
+    from urlsom_core import train
+    from urlsom_core.config import RunConfig
+    from urlsom_core.data import resolve
+
+    monkeypatch.setattr(train, "cxx_compiler", lambda: "g++")
+
+    def broken(module, mode=None):
+        def call(*a, **k):
+            raise RuntimeError("no compiler after all")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    cfg = RunConfig.from_dict({"model": {"grid": [4, 4], "widths": [8], "blocks": 1},
+                               "data": {"dataset": "digits", "subset": 64},
+                               "train": {"epochs": 1, "batch_size": 16, "max_minutes": 10}})
+    logs: list[str] = []
+    tr = train.Trainer(cfg, resolve(cfg.data), device="cpu", progress=False, log=logs.append)
+    assert tr.mode.compiled
+    assert torch.isfinite(tr.step(torch.arange(16), epoch=0)).all()
+    assert not tr.mode.compiled and "eager after a failed torch.compile" in tr.mode.line
+    assert len(logs) == 1 and logs[0].startswith("warning: torch.compile failed on the first step (RuntimeError: no "
+                                                 "compiler after all); training eager")
+    asked = cfg.replace(**{"train.compile": True})  # asked for: the error is the user's to see
+    tr = train.Trainer(asked, resolve(cfg.data), device="cpu", progress=False, log=logs.append)
+    with pytest.raises(RuntimeError):
+        tr.step(torch.arange(16), epoch=0)

@@ -117,7 +117,9 @@ def test_channels_last_is_validated_and_keeps_every_stored_key():
 
     from urlsom_core.config import KEY_NEUTRAL_DEFAULTS, ConfigError, RunConfig
 
-    for cfg in (RunConfig(), RunConfig.from_dict({"model": {"widths": [8], "blocks": 1}, "train": {"amp_cpu": True}})):
+    stored = {"channels_last": False, "compile": False}  # a config of a run trained before the auto defaults
+    for cfg in (RunConfig().replace(**{"train.amp_cpu": False, **{f"train.{k}": v for k, v in stored.items()}}),
+                RunConfig.from_dict({"model": {"widths": [8], "blocks": 1}, "train": {"amp_cpu": True, **stored}})):
         d = cfg.to_dict()
         assert d["train"]["channels_last"] is False
         del d["train"]["channels_last"]  # the config as written before the field existed
@@ -127,18 +129,23 @@ def test_channels_last_is_validated_and_keeps_every_stored_key():
         before = hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
         assert cfg.key() == before
         assert cfg.replace(**{"train.channels_last": True}).key() != before
+        assert cfg.replace(**{"train.channels_last": "auto"}).key() != before
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict({"train": {"channels_last": "yes"}})
-    assert str(e.value) == "channels_last 'yes': allowed are true or false"
+    assert str(e.value) == "channels_last 'yes': allowed are true, false or auto"
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"train": {"compile": "sometimes"}})
+    assert str(e.value) == "compile 'sometimes': allowed are true, false or auto"
 
 
 def test_channels_last_trains_in_that_layout_on_a_cpu():
     from urlsom_core.config import RunConfig
     from urlsom_core.train import uses_channels_last
 
-    on = RunConfig.from_dict({"train": {"channels_last": True}})
-    assert uses_channels_last(on, torch.device("cpu")) and not uses_channels_last(RunConfig(), torch.device("cpu"))
-    assert uses_channels_last(RunConfig(), torch.device("cuda"))  # CUDA trains channels-last as before
+    on, off = (RunConfig.from_dict({"train": {"channels_last": v}}) for v in (True, False))
+    assert uses_channels_last(on, torch.device("cpu")) and not uses_channels_last(off, torch.device("cpu"))
+    assert uses_channels_last(RunConfig(), torch.device("cpu"))  # auto, the default: on
+    assert uses_channels_last(off, torch.device("cuda"))  # CUDA trains channels-last as before
     idx, losses = torch.arange(4), []
     for cl in (False, True):
         t = bench._trainer("cpu", torch.device("cpu"), 4, 8, bench._tiny_nets(), monitor_samples=8, channels_last=cl)
@@ -156,6 +163,9 @@ def test_train_flag_channels_last():
                                           "--channels-last"])
     assert cli.resolve_args(args)[0].train.channels_last is True
     args = cli.build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", "--device", "cpu"])
+    assert cli.resolve_args(args)[0].train.channels_last == "auto"
+    args = cli.build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", "--device", "cpu",
+                                          "--no-channels-last"])
     assert cli.resolve_args(args)[0].train.channels_last is False
 
 

@@ -34,7 +34,7 @@ def test_cifar10_cpu_trains_on_all_60000_images_on_the_papers_map_and_gives_a_re
     assert (cfg.model.grid, cfg.model.sigma, cfg.model.usage_balance, cfg.model.prototype_readout) == ((30, 30), 5.0,
                                                                                                         False, False)
     assert (cfg.model.widths, cfg.model.blocks, cfg.train.batch_size, cfg.train.gamma) == ((16, 32, 64), 1, 128, 1.0)
-    assert cfg.train.max_minutes is not None and cfg.train.amp_cpu
+    assert cfg.train.max_minutes is not None and cfg.train.amp_cpu == "auto"
     held = p.runs["cifar10_heldout"].config()
     assert (held.data.dataset, held.data.eval_dataset) == (f"imagefolder:{ZIPS[0]}", f"imagefolder:{ZIPS[1]}")
     assert held.diff(cfg) == [f"data.dataset: 'imagefolder:{ZIPS[0]}' != '{cfg.data.dataset}'",

@@ -70,8 +70,10 @@ def test_amp_cpu_runs_the_training_step_in_bf16_and_evaluation_in_float32(amp_cp
     terms = tr.step(torch.arange(16), epoch=0)
     assert seen == [torch.bfloat16 if amp_cpu else torch.float32] and head_out == [torch.float32]
     assert torch.isfinite(terms).all()
-    predict(tr.model, tr.splits.train, tr.aug, tr.device, amp=tr.amp)  # the monitor's call: float32 on a CPU
+    predict(tr.model, tr.splits.train, tr.aug, tr.device, amp=tr.amp)  # evaluation's call: float32 on a CPU
     assert seen[1:] == [torch.float32]
+    tr.monitor()  # the monitor: the training's precision
+    assert seen[2:] == [torch.bfloat16 if amp_cpu else torch.float32]
     off = cfg.replace(**{"train.amp": False, "train.amp_cpu": True})  # amp off: float32 everywhere
     assert not Trainer(off, resolve(cfg.data), device="cpu", progress=False, log=lambda s: None).amp_cpu
 
@@ -79,15 +81,16 @@ def test_amp_cpu_runs_the_training_step_in_bf16_and_evaluation_in_float32(amp_cp
 def test_amp_cpu_keeps_every_stored_key_and_is_validated():
     from urlsom_core.config import ConfigError, RunConfig
 
-    cfg = RunConfig.from_dict({"model": {"sigma": 5}})
+    cfg = RunConfig.from_dict({"model": {"sigma": 5}, "train": {"amp_cpu": False, "channels_last": False}})
     d = cfg.to_dict()
     assert d["train"]["amp_cpu"] is False
-    del d["train"]["amp_cpu"]  # a config written before the field existed
-    assert RunConfig.from_dict(d).key() == cfg.key()
-    assert cfg.replace(**{"train.amp_cpu": True}).key() != cfg.key()
+    del d["train"]["amp_cpu"], d["train"]["channels_last"]  # a config written before the fields existed
+    assert RunConfig.from_stored(d) == cfg and RunConfig.from_stored(d).key() == cfg.key()
+    assert RunConfig.from_dict(d).train.amp_cpu == "auto"  # a new config: today's default
+    assert len({cfg.key(), cfg.replace(**{"train.amp_cpu": True}).key(), cfg.replace(**{"train.amp_cpu": "auto"}).key()}) == 3
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict({"train": {"amp_cpu": "yes"}})
-    assert str(e.value) == "amp_cpu 'yes': allowed are true or false"
+    assert str(e.value) == "amp_cpu 'yes': allowed are true, false or auto"
 
 
 def test_predict_spread_is_the_participation_ratio_of_the_softmax():

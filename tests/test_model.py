@@ -71,3 +71,26 @@ def test_kernel_cropped_to_the_map_keeps_the_same_output():
 def test_filters_build(filt):
     cfg = ModelConfig(grid=(8, 8), widths=(8,), blocks=1, filter=filt, student_scale=18.0)
     assert build_kernel(cfg).shape[0] % 2 == 1
+
+
+def test_the_cpu_elu_is_torchs_elu_up_to_rounding():
+    import torch.nn.functional as F
+
+    from urlsom_core.model import elu
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat((torch.randn(4000, generator=g) * 3, torch.tensor([0.0, -0.0, 1e-8, -1e-8, -30.0, 30.0])))
+    for dtype, tol in ((torch.float32, 1e-7), (torch.bfloat16, 4e-3)):
+        xa = x.to(dtype).requires_grad_()
+        xb = x.to(dtype).requires_grad_()
+        ya, yb = elu(xa), F.elu(xb)
+        assert ya.dtype == dtype and (ya.float() - yb.float()).abs().max() <= tol
+        grad = torch.randn(x.shape, generator=g).to(dtype)
+        (ga,), (gb,) = torch.autograd.grad(ya, xa, grad), torch.autograd.grad(yb, xb, grad)
+        assert (ga.float() - gb.float()).abs().max() <= 4 * tol * grad.float().abs().max()
+    xd = torch.randn(12, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(elu, (xd,))
+    assert torch.equal(elu(x), elu(x.clone()))  # the input is not written to
+    y = x.clone()
+    elu(y)
+    assert torch.equal(y, x)

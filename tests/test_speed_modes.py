@@ -14,7 +14,7 @@ spec.loader.exec_module(SM)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert SM.main(["--out", str(tmp_path / "o"), "--modes", "fp8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["speed_modes: error: --modes 'fp8': allowed are float32, bf16, bf16-nhwc, float32-nhwc, defaults"]
+    assert err == ["speed_modes: error: --modes 'fp8': allowed are float32, bf16, bf16-nhwc, float32-nhwc, bf16-nhwc-compiled, defaults"]
     assert SM.main(["--out", str(tmp_path / "o"), "--study", "cifar10", "--cifar", str(tmp_path)]) == 2
     assert "needs train.zip and test.zip" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

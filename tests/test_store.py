@@ -178,3 +178,14 @@ def test_a_readout_run_without_its_readout_file_is_not_complete(stored, tmp_path
     assert runs.incomplete_reason(old) == f"{READOUT_FILE} is missing"
     atomic_write(old / READOUT_FILE, lambda fh: fh.write(b"not a readout"))
     assert runs.incomplete_reason(old) == f"{READOUT_FILE} does not match its recorded hash"
+
+
+def test_config_json_says_what_the_training_mode_became_on_this_machine(stored):
+    import torch
+
+    from urlsom_core.train import training_mode
+
+    run = stored["run"]
+    got = read_json(run.path / "config.json")["resolved"]["training_mode"]
+    assert got == training_mode(run.config, torch.device("cpu")).to_dict()
+    assert set(got) == {"bf16", "channels_last", "compiled"} and got["channels_last"] is True  # auto: on a CPU

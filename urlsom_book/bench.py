@@ -19,7 +19,7 @@ Sections (``--sections``, default all), each a function returning a plain dict:
                profiles train (``--nets``, default all three): ``paper`` (ResNet-20, 16/48/256, 32x32 RGB, the
                paper profile's batch of 256 pairs), ``quick`` (16/32/64, one block per stage, 16x16 gray, the
                digits rule's batch of 64) and ``cpu`` (the defaults rule ``cpu``: 16/32/64, one block, 32x32 RGB,
-               batch 128), all on a 30x30 map. Each net runs in every combination of eager and
+               batch 128), all on a 30x30 map; on request (``--nets cpu-wide``) the ``cpu`` net twice as wide (32/64/128). Each net runs in every combination of eager and
                ``torch.compile``d (with compile on), float32 and bf16 autocast (on CUDA and on a CPU with native
                bf16), and the channels-last layout or not (``train.channels_last``; CUDA always trains
                channels-last), at the rule's batch (``--batch`` overrides). Each row has its FLOPs per image
@@ -27,7 +27,7 @@ Sections (``--sections``, default all), each a function returning a plain dict:
                matrix products and convolutions), the achieved GFLOP/s (img/s x FLOPs per image) and its
                fraction of the ``peak`` of the same dtype.
 ``breakdown``  where a training step's time goes, for one net (``cpu``, or the first of ``--nets`` without it),
-               eager, in the rule's precision: augmentation (gather and both views), forward, loss, backward,
+               eager, in the default mode (bf16 where the CPU has it natively, channels-last): augmentation (gather and both views), forward, loss, backward,
                optimizer (Adam), each timed apart (the device waited for after each) and given as a share of
                the whole step timed as :meth:`Trainer.step` runs it; the rest of the step is ``overhead``
                (Python and launches between the phases; small negative values are timing noise). Beside it the
@@ -90,7 +90,12 @@ NETS: dict[str, dict[str, Any]] = {
               "batch": defaults_for("digits")["train"]["batch_size"]},  # the digits rule
     "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32,
             "batch": CPU_SETTING["train"]["batch_size"]},  # the defaults rule 'cpu'
+    # not trained by any rule: the cpu rule's net twice as wide (32/64/128), to see whether wider convolutions
+    # use the cores better (``--nets cpu-wide``)
+    "cpu-wide": {"model": {**CPU_SETTING["model"], "widths": (32, 64, 128), "grid": (30, 30)}, "channels": 3,
+                 "size": 32, "batch": CPU_SETTING["train"]["batch_size"]},
 }
+DEFAULT_NETS = ("paper", "quick", "cpu")  # the nets the rules and profiles train
 DTYPES = {False: "float32", True: "bfloat16"}  # train.amp (bf16 autocast) -> the dtype of the peak to read it against
 
 
@@ -525,7 +530,7 @@ def bench_epoch(device: torch.device, epochs: int = 1, cfg: RunConfig | None = N
 # ------------------------------------------------------------------------------------------------ driver
 def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick: bool = False, tiny: bool = False,
               compile: bool = True, compile_mode: str | None = None, batch: int | None = None,
-              steps: int | None = None, nets: tuple[str, ...] = tuple(NETS),
+              steps: int | None = None, nets: tuple[str, ...] = DEFAULT_NETS,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the chosen sections and return the result dict (without writing it)."""
     from urlsom_core.distributed import pick_device
@@ -550,7 +555,7 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
     table = _tiny_nets() if tiny else None
     if "train" in sections:
         k = steps or (30 if cuda else 1 if tiny or quick else 2)
-        # bf16: on CUDA always, on a CPU where it is native (the defaults rule 'cpu' trains so there)
+        # bf16: on CUDA always, on a CPU where it is native (train.amp_cpu auto trains so there)
         amps = [False, True] if cuda or cpu_bf16_native() else [False]
         comps = [False, True] if compile and not (quick and not cuda) else [False]
         layouts = [True] if cuda else [False, True]  # CUDA trains channels-last whatever train.channels_last says
@@ -576,10 +581,11 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
                             + f" (warm-up {r['warmup_seconds']:.1f} s)")
         res["train"] = rows
         res["flops_per_image"] = flops
+        res["default_mode"] = default_modes(dev)
     if "breakdown" in sections:
         net = "cpu" if "cpu" in nets else nets[0]
-        amp = cuda or (cpu_bf16_native() and net == "cpu")  # the rule's precision: bf16 for the cpu rule
-        log(f"breakdown: {net} net, eager, {DTYPES[amp]} ...")
+        amp = cuda or cpu_bf16_native()  # the default mode (train.amp_cpu auto): bf16 where native
+        log(f"breakdown: {net} net, eager, {DTYPES[amp]}, channels-last ...")
         k = steps or (2 if tiny else 20 if cuda else 5)
         res["breakdown"] = bd = bench_breakdown(net, dev, batch=batch, steps=k, amp=amp, nets=table,
                                                 monitor_samples=16 if tiny else None)
@@ -604,10 +610,24 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
     return res
 
 
+def default_modes(device: torch.device, budget_minutes: float = 20.0) -> dict[str, Any]:
+    """The training mode (:func:`urlsom_core.train.training_mode`) a run gets on ``device`` with the ``auto``
+    defaults, without a time budget and with one of ``budget_minutes``: the rows of the train section it is."""
+    from urlsom_core.train import training_mode
+
+    return {"no_budget": training_mode(RunConfig(), device).to_dict(), "budget_minutes": budget_minutes,
+            "budget": training_mode(RunConfig.from_dict({"train": {"max_minutes": budget_minutes}}), device).to_dict()}
+
+
+def _mode(m: dict[str, Any]) -> str:
+    return (f"{'compiled' if m['compiled'] else 'eager'} {'bfloat16' if m['bf16'] else 'float32'} "
+            f"{'NHWC' if m['channels_last'] else 'NCHW'}")
+
+
 def _tiny_nets() -> dict[str, dict[str, Any]]:
     tiny = {"model": {"widths": (8,), "blocks": 1, "grid": (5, 5)}, "batch": 4}
     return {"paper": {**tiny, "channels": 3, "size": 32}, "quick": {**tiny, "channels": 1, "size": 16},
-            "cpu": {**tiny, "channels": 3, "size": 16}}
+            "cpu": {**tiny, "channels": 3, "size": 16}, "cpu-wide": {**tiny, "channels": 3, "size": 16}}
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
@@ -653,6 +673,10 @@ def format_table(res: dict[str, Any]) -> str:
                          f"{_fmt(flops / 1e6 if flops else None):>9s} {_fmt(r.get('gflop_s')):>8s} "
                          f"{f'{frac:.1%}' if frac else '-':>7s} {r['warmup_seconds']:9.1f} "
                          f"{_fmt(r['peak_bytes'], 'MB'):>8s}  {r['parameters']:9,d}")
+    if "default_mode" in res:
+        dm = res["default_mode"]
+        lines.append(f"  `urlsom train` here (train.amp_cpu, channels_last, compile: auto): {_mode(dm['no_budget'])}"
+                     f"; with --max-minutes {dm['budget_minutes']:g}: {_mode(dm['budget'])}")
     if "breakdown" in res:
         bd = res["breakdown"]
         sec, share, ep = bd["seconds"], bd["share"], bd["epoch"]
@@ -728,8 +752,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes, one timed step per training row, no memory "
                    "figures and no compiled CPU runs")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, for the test suite: the numbers mean nothing")
-    p.add_argument("--nets", default=",".join(NETS), help="networks of the train section, any of "
-                   f"{', '.join(NETS)} (default all; cpu: the network of the defaults rule 'cpu'); the breakdown "
+    p.add_argument("--nets", default=",".join(DEFAULT_NETS), help="networks of the train section, any of "
+                   f"{', '.join(NETS)} (default {','.join(DEFAULT_NETS)}; cpu: the network of the defaults rule 'cpu', "
+                   "cpu-wide: the same twice as wide, trained by no rule); the breakdown "
                    "section takes cpu, or the first of them without it")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
     p.add_argument("--compile-mode", help="torch.compile mode of the compiled runs, e.g. reduce-overhead (CUDA graphs)")

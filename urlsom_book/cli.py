@@ -106,13 +106,17 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "--max-minutes, whichever is further along) over which sigma shrinks (default 0.7)")
     t.add_argument("--seed", type=int, help="seed of initialisation, batches and augmentation")
     t.add_argument("--max-minutes", type=float, help="time budget; training stops cleanly when it is spent")
-    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the network")
+    t.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the network (default auto: on a CPU with a C++ compiler and --max-minutes >= 5)")
+    t.add_argument("--no-compile", dest="compile", action="store_false", help="train eager")
     t.add_argument("--amp-cpu", action="store_true", default=None,
-                   help="train under bf16 autocast on a CPU too (the defaults rule 'cpu' does where the CPU has native bf16)")
+                   help="train under bf16 autocast on a CPU, also one without native bf16 (default auto: where the "
+                   "CPU has native bf16)")
     t.add_argument("--no-amp-cpu", dest="amp_cpu", action="store_false", help="train in float32 on a CPU")
     t.add_argument("--channels-last", action="store_true", default=None,
-                   help="on a CPU, train in the channels-last memory layout (always so on CUDA; `urlsom bench` "
-                   "measures both)")
+                   help="on a CPU, train in the channels-last memory layout (default auto: on; always so on CUDA)")
+    t.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                   help="on a CPU, train in the default (NCHW) memory layout")
     p.add_argument("--config", help="a YAML/JSON file with data/model/train sections; flags override it. Without "
                    "it the defaults follow the images and the device (defaults.auto_defaults, printed in one line)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")

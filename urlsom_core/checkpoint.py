@@ -109,7 +109,7 @@ def load(path: Path, cfg: RunConfig) -> dict[str, Any]:
             raise ValueError(f"not a urlsom checkpoint of format {CHECKPOINT_FORMAT}")
         if ck.get("digest") != digest({k: v for k, v in ck.items() if k != "digest"}):
             raise ValueError("its contents do not match the digest stored in it")
-        old = RunConfig.from_dict(ck["config"])
+        old = RunConfig.from_stored(ck["config"])
     except Exception as e:  # noqa: BLE001 - any unreadable checkpoint gets one clear message
         msg = " ".join(f"{type(e).__name__}: {e}".split())[:200]
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({msg})") from None

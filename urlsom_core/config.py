@@ -246,6 +246,12 @@ class ModelConfig:
         return is_circular(self.boundary)
 
 
+# ``train.amp_cpu`` / ``train.channels_last``: decided on the machine that trains (urlsom_core.train.training_mode).
+AUTO = "auto"
+# ``train.compile: auto`` compiles on a CPU only for a budget of at least this many minutes: compiling the cpu
+# rule's network took 9-17 s on 2 cores and its step then ran 1.37x faster (urlsom bench), so the warm-up is
+# repaid within the first minutes; 5 keeps it under 6% of the shortest budget it applies to.
+COMPILE_MIN_MINUTES = 5.0
 # torch.compile's modes (``train.compile_mode``, used when ``train.compile`` is true).
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Fields added after runs were stored, with the default that leaves a run's key as it was.
@@ -282,18 +288,19 @@ class TrainConfig:
     loss_collapse by ``warmup_collapse_weight`` for the first ``warmup_collapse_epochs`` epochs and
     adds Gaussian noise of ``warmup_noise_std`` to the pre-convolution map for ``warmup_noise_epochs``.
     ``compile`` wraps the network in ``torch.compile`` with mode ``compile_mode`` (one of ``COMPILE_MODES``;
-    "reduce-overhead" uses CUDA graphs).
+    "reduce-overhead" uses CUDA graphs). ``auto`` (the default): on a CPU, one process, where a C++ compiler is
+    on the PATH and the run has a time budget (``max_minutes``) of at least ``COMPILE_MIN_MINUTES``, so that the
+    compilation's warm-up is a small part of it; eager otherwise, and on CUDA.
 
     ``amp``: bf16 autocast of the backbone on CUDA (the SOM head always computes in float32). ``amp_cpu``: the
-    same on a CPU (with ``amp``), for the training steps only; evaluation stays float32. It is off by
-    default because with it a CPU run's numbers differ from its float32 twin's, and a CPU without native bf16
-    (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`) runs it slower. The ``cpu`` defaults
-    rule turns it on where the CPU has native bf16.
-
-    ``channels_last``: on a CPU, keep the network's weights and the training step's views in the channels-last
-    memory layout (NHWC), which some CPU convolution kernels run faster; the numbers are those of the default
-    layout up to rounding. On CUDA the training step always runs channels-last, whatever this says.
-    ``urlsom bench`` measures the training step with it and without.
+    same on a CPU (with ``amp``), for the training steps only; evaluation stays float32. ``auto`` (the default):
+    where the CPU computes bf16 natively (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`), not
+    where it would be emulated and slower than float32. ``channels_last``: on a CPU, keep the network's weights
+    and the training step's views in the channels-last memory layout (NHWC); ``auto`` (the default): on. On CUDA
+    the training step always runs channels-last. What ``auto`` became on the machine that trained is in the
+    run's config.json (``resolved.training_mode``), and the run's log says it in one line
+    (:func:`urlsom_core.train.training_mode`). Both modes keep the map: NS and TE within seed noise of float32
+    in the default layout (``bench/speed_modes.py``; book, Measurements, Speed).
 
     ``anneal_share``: the share of the training over which the Gaussian's sigma shrinks to
     ``model.sigma_end`` when that is set (:meth:`progress`); early stopping waits until it has shrunk.
@@ -325,13 +332,13 @@ class TrainConfig:
     collapse_ramp_epochs: int = 0
     seed: int = 0
     max_minutes: float | None = None
-    compile: bool = False
+    compile: bool | str = AUTO
     compile_mode: str = "default"
     amp: bool = True
-    amp_cpu: bool = False
+    amp_cpu: bool | str = AUTO
     monitor_samples: int = 2048
     anneal_share: float = 0.7
-    channels_last: bool = False
+    channels_last: bool | str = AUTO
 
     def validate(self) -> None:
         _check(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs {self.epochs}: allowed is an integer >= 1")
@@ -355,11 +362,14 @@ class TrainConfig:
         _check(self.max_minutes is None or self.max_minutes > 0,
                f"max_minutes {self.max_minutes}: allowed is > 0 or none")
         _check(isinstance(self.seed, int) and self.seed >= 0, f"seed {self.seed}: allowed is an integer >= 0")
-        _check(isinstance(self.amp_cpu, bool), f"amp_cpu {self.amp_cpu!r}: allowed are true or false")
-        _check(isinstance(self.channels_last, bool),
-               f"channels_last {self.channels_last!r}: allowed are true or false")
+        _check(isinstance(self.amp_cpu, bool) or self.amp_cpu == AUTO,
+               f"amp_cpu {self.amp_cpu!r}: allowed are true, false or auto")
+        _check(isinstance(self.channels_last, bool) or self.channels_last == AUTO,
+               f"channels_last {self.channels_last!r}: allowed are true, false or auto")
         _check(isinstance(self.anneal_share, (int, float)) and 0 < self.anneal_share <= 1,
                f"anneal_share {self.anneal_share}: allowed is 0 < anneal_share <= 1 (a share of the training)")
+        _check(isinstance(self.compile, bool) or self.compile == AUTO,
+               f"compile {self.compile!r}: allowed are true, false or auto")
         _check(self.compile_mode in COMPILE_MODES,
                f"compile_mode {self.compile_mode!r}: allowed are {', '.join(COMPILE_MODES)}")
 
@@ -452,6 +462,20 @@ class RunConfig:
             model=_build(ModelConfig, d.get("model", {})),
             train=_build(TrainConfig, d.get("train", {})),
         )
+
+    @classmethod
+    def from_stored(cls, d: dict[str, Any]) -> RunConfig:
+        """The config a stored run (config.json, a checkpoint) trained with: a field added after it was written
+        (``KEY_NEUTRAL_DEFAULTS``) is what the run had, the field's neutral value, not today's default.
+
+            >>> RunConfig.from_stored({"train": {"epochs": 3}}).train.channels_last
+            False
+        """
+        d = {s: dict(d.get(s) or {}) for s in ("data", "model", "train")} | {k: v for k, v in d.items()
+                                                                           if k not in ("data", "model", "train")}
+        for (section, name), neutral in KEY_NEUTRAL_DEFAULTS.items():
+            d[section].setdefault(name, neutral)
+        return cls.from_dict(d)
 
     def replace(self, **dotted: Any) -> RunConfig:
         """Copy with ``section.field=value`` updates, e.g. ``replace(**{"model.sigma": 3.0})``."""

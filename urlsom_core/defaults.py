@@ -114,9 +114,9 @@ DEVICE_KINDS = ("cpu", "cuda")
 # NS 0.833 -> 0.856 on digits, 0.894 -> 0.904 on MNIST (3 seeds, 20 min; defaults-reasons). Without: 100 and 10.
 BUDGET_RULES = ("small-gray", "gray-28")
 BUDGET_TRAIN: dict[str, Any] = {"epochs": 300, "patience": 30}
-# On a CPU with native bf16 the ``cpu`` row trains under bf16 autocast: 84-87 epochs in 20 min instead of 30, held-out
-# NS 0.426 against 0.365 (3 seeds); the small-data rows keep float32, their step gains 1.17x (defaults-reasons).
-CPU_BF16: dict[str, Any] = {"amp_cpu": True}
+# Precision and layout are no row's business: ``train.amp_cpu`` and ``train.channels_last`` default to ``auto``, so
+# every run on a CPU with native bf16 trains under bf16 autocast in the channels-last layout
+# (urlsom_core.train.training_mode; bench/speed_modes.py measured that the maps stay the same).
 # With a time budget the budget ends training, and early stopping watches the map as well as the loss
 # (``train.patience_on: map``): on 32x32 textures the ``cpu`` row's loss stalled for 10 epochs at epoch 71 of
 # the ~127 its 20 minutes allowed while the map was still ordering itself. Every row, since the reason (a loss
@@ -176,8 +176,8 @@ def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, thr
     max_minutes : float, optional
         The time budget, when given.
     cpu_bf16 : bool
-        Whether the CPU computes bf16 natively (:func:`urlsom_core.predict.cpu_bf16_native`): the ``cpu`` row
-        then trains under bf16 autocast (:data:`CPU_BF16`).
+        Whether the CPU computes bf16 natively (:func:`urlsom_core.predict.cpu_bf16_native`), for the reason
+        line: every row then trains under bf16 autocast (``train.amp_cpu`` ``auto``).
 
     Returns
     -------
@@ -217,8 +217,6 @@ def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, thr
         sections.setdefault("train", {}).update(BUDGET_TRAIN)
     if max_minutes:
         sections.setdefault("train", {}).update(BUDGET_PATIENCE)
-    if cpu_bf16 and row.name == "cpu":
-        sections.setdefault("train", {}).update(CPU_BF16)
     machine = f"{threads} CPU thread{'s' if threads > 1 else ''}" if device_kind == "cpu" else "a GPU"
     machine += " with native bf16" if cpu_bf16 and device_kind == "cpu" else ""
     budget = f", --max-minutes {max_minutes:g}" if max_minutes else ""

@@ -3,7 +3,8 @@
 A run directory holds::
 
     config.json      the config, its key and what was resolved from the data (input size, flips, sizes, and the
-                     training images' channel statistics ``channel_stats``, computed once per run)
+                     training images' channel statistics ``channel_stats``, computed once per run) and
+                     ``training_mode``: what bf16, channels-last and compile were on the machine that trained
     manifest.json    status ("running" until the very end, then "complete"; "interrupted" or "failed" with a
                      ``reason`` when a signal or an error stopped it), provenance, file hashes, and with
                      ``data.skip_bad_images`` the image files left out (``skipped_bad_images``)
@@ -68,7 +69,7 @@ from .model import URLSOM
 from .predict import predict
 from .readouts import READOUT_FILE, Readout
 from .signals import TrainingInterrupted
-from .train import Trainer, TrainingDiverged, make_augment
+from .train import Trainer, TrainingDiverged, make_augment, training_mode
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
 DEFAULT_CHECKPOINT_SECONDS = 120.0
@@ -116,7 +117,7 @@ class Run:
     def _read(cls, path: Path, cache_hit: bool) -> Run:
         """The run at ``path``, already checked by the caller."""
         c = read_json(path / "config.json")
-        return cls(path, RunConfig.from_dict(c["config"]), unnest_metrics(read_json(path / "metrics.json")),
+        return cls(path, RunConfig.from_stored(c["config"]), unnest_metrics(read_json(path / "metrics.json")),
                    read_jsonl(path / "history.jsonl"), read_json(path / "manifest.json"), c["resolved"], cache_hit)
 
     def assignments(self) -> dict[str, np.ndarray]:
@@ -195,7 +196,7 @@ def incomplete_reason(path: Path, cfg: RunConfig | None = None) -> str | None:
         return f"unreadable run files ({e})"
     if cfg is not None:
         try:
-            old = RunConfig.from_dict(conf["config"])
+            old = RunConfig.from_stored(conf["config"])
         except (KeyError, TypeError, ValueError) as e:
             return f"config.json does not hold a valid config ({e})"
         if old != cfg:
@@ -243,7 +244,7 @@ def _stored(cfg: RunConfig, out: Path, log: Callable[[str], None]) -> tuple[Run 
     if not (out / "config.json").exists():
         return None, None
     try:
-        old: RunConfig | None = RunConfig.from_dict(read_json(out / "config.json")["config"])
+        old: RunConfig | None = RunConfig.from_stored(read_json(out / "config.json")["config"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         old = None
         log(f"run {out}: config.json is unreadable ({e}); its checkpoint is used only if it holds this config")
@@ -325,7 +326,12 @@ def _train_locked(
         "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
         "channel_stats": {"mean": list(mean), "std": list(std)},
     }
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)  # under torchrun, the number of processes
+    mode = training_mode(cfg, dev, world)  # what train.amp_cpu / channels_last / compile became on this machine
+    resolved["training_mode"] = mode.to_dict()
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun only rank 0 writes files
+    if writer:
+        log(mode.line)
     rule = {"defaults_rule": defaults_rule} if defaults_rule else {}
     if writer:
         write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved, **rule})
@@ -361,6 +367,9 @@ def _train_locked(
     if trainer.rank != 0:
         return None  # type: ignore[return-value]
     write_jsonl(history_path, result.history)
+    if trainer.mode != mode:  # an automatic torch.compile failed and the run trained eager: say so
+        resolved["training_mode"] = trainer.mode.to_dict()
+        write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved, **rule})
     readout = readouts.fit(cfg, result.model, splits.train, trainer.aug, dev, log)  # not the paper's: optional
     files = list(RESULT_FILES)
     if readout is not None:

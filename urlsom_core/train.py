@@ -6,8 +6,9 @@ The whole training set lives on the device as uint8; a batch is gathered by inde
 permutation goes to the device once, and the step keeps its loss terms on the device: their sums and a
 finiteness check are read back every ``sync_every`` steps and at the end of the epoch, so a step does not
 wait for the device. On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
-cuDNN autotuning; on a CPU the training steps run under bf16 autocast with ``train.amp_cpu`` (the ``cpu``
-defaults rule's choice where the CPU has native bf16), and channels_last with ``train.channels_last``.
+cuDNN autotuning; on a CPU the training steps run under bf16 autocast with ``train.amp_cpu`` (``auto``, the
+default: where the CPU has native bf16) and channels_last with ``train.channels_last`` (``auto``: on); what
+they became is :func:`training_mode`, logged at the start and stored in config.json.
 ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode ``train.compile_mode`` on
 any device.
 
@@ -41,13 +42,13 @@ import torch
 from . import checkpoint as ckpt
 from .augment import Augment
 from .checkpoint import CHECKPOINT
-from .config import MAP_DELTA, ConfigError, RunConfig
+from .config import AUTO, COMPILE_MIN_MINUTES, MAP_DELTA, ConfigError, RunConfig
 from .data import Splits
 from .distributed import distributed, max_over_ranks, pick_device, sync_batchnorm
 from .loss import urlsom_loss
 from .metrics import neural_selectivity, topographic_error
 from .model import URLSOM
-from .predict import _autocast, predict
+from .predict import _autocast, cpu_bf16_native, predict
 from .signals import StopSignals, TrainingInterrupted, signal_name
 
 TERMS = ("loss", "wta", "collapse", "similarity")  # the loss terms a step returns, in this order
@@ -73,10 +74,81 @@ def make_augment(cfg: RunConfig, input_size: int, flip: bool,
                    std=tuple(std), jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
 
 
+@dataclass(frozen=True)
+class TrainingMode:
+    """How the training steps run on this machine (:func:`training_mode`): bf16 autocast of the backbone or
+    float32, the channels-last layout or not, ``torch.compile`` or eager, and the line that says so."""
+
+    bf16: bool
+    channels_last: bool
+    compiled: bool
+    line: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bf16": self.bf16, "channels_last": self.channels_last, "compiled": self.compiled}
+
+
+def cxx_compiler() -> str | None:
+    """The C++ compiler ``torch.compile`` would build its CPU kernels with (``$CXX``, else ``g++``, ``c++`` or
+    ``clang++`` on the PATH), or None."""
+    import shutil
+
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+def training_mode(cfg: RunConfig, device: torch.device, world: int = 1) -> TrainingMode:
+    """What ``train.amp`` / ``amp_cpu``, ``channels_last`` and ``compile`` mean on ``device`` (``world``: the
+    number of processes).
+
+    On CUDA: bf16 with ``train.amp``, always channels-last, compiled with ``compile`` true. On a CPU: bf16 with
+    ``train.amp`` and ``amp_cpu`` true, or ``auto`` where the CPU computes bf16 natively
+    (:func:`~urlsom_core.predict.cpu_bf16_native`); channels-last with ``channels_last`` true or ``auto``;
+    compiled with ``compile`` true, or ``auto`` in one process with a C++ compiler (:func:`cxx_compiler`) and a
+    time budget of at least :data:`~urlsom_core.config.COMPILE_MIN_MINUTES`. The SOM head computes in float32
+    either way.
+
+    Example:
+        >>> m = training_mode(RunConfig.from_dict({"train": {"amp_cpu": False}}), torch.device("cpu"))
+        >>> m.bf16, m.channels_last, m.line.split(":")[0]
+        (False, True, 'training mode')
+    """
+    t = cfg.train
+    cuda = device.type == "cuda"
+    native = False if cuda or t.amp_cpu is not True and t.amp_cpu != AUTO else cpu_bf16_native()
+    bf16 = bool(t.amp) and (cuda or t.amp_cpu is True or (t.amp_cpu == AUTO and native))
+    cl = cuda or t.channels_last is True or t.channels_last == AUTO
+    if cuda:
+        why_bf16 = "train.amp" if bf16 else "train.amp false"
+    elif not t.amp:
+        why_bf16 = "train.amp false"
+    elif t.amp_cpu == AUTO:
+        why_bf16 = "train.amp_cpu auto: " + ("this CPU computes bf16 natively" if native else
+                                             "this CPU has no native bf16")
+    else:
+        why_bf16 = f"train.amp_cpu {str(t.amp_cpu).lower()}" + ("" if native or not bf16 else
+                                                                 ", emulated: this CPU has no native bf16")
+    why_cl = "always on CUDA" if cuda else f"train.channels_last {str(t.channels_last).lower()}"
+    compiled, why_c = t.compile is True, f"train.compile {str(t.compile).lower()}"
+    if t.compile == AUTO:
+        budget = t.max_minutes or 0.0
+        cxx = None if cuda or world > 1 or budget < COMPILE_MIN_MINUTES else cxx_compiler()
+        compiled = cxx is not None
+        why_c += (": on CUDA only when asked" if cuda else f": {world} processes" if world > 1 else
+                  f": no time budget of at least {COMPILE_MIN_MINUTES:g} min" if budget < COMPILE_MIN_MINUTES else
+                  f": a budget of {budget:g} min and the C++ compiler {cxx}" if cxx else
+                  ": no C++ compiler on the PATH")
+    line = (f"training mode: {'bf16 autocast' if bf16 else 'float32'} ({why_bf16}), "
+            f"{'channels-last' if cl else 'default layout'} ({why_cl}), "
+            f"{'torch.compile ' + t.compile_mode if compiled else 'eager'} ({why_c})")
+    return TrainingMode(bf16, cl, compiled, line)
+
+
 def uses_channels_last(cfg: RunConfig, device: torch.device) -> bool:
-    """Whether training keeps the network and its input in the channels-last layout: always on CUDA, on a CPU
-    with ``train.channels_last``."""
-    return device.type == "cuda" or bool(cfg.train.channels_last)
+    """Whether training keeps the network and its input in the channels-last layout (:func:`training_mode`)."""
+    return training_mode(cfg, device).channels_last
 
 
 def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
@@ -175,9 +247,10 @@ class Trainer:
         self.stats = stats if stats is not None else splits.train.channel_stats()
         self.aug = make_augment(cfg, splits.input_size, splits.flip, self.stats)
         self.model = build_model(cfg, splits.train.channels, self.device)
+        self.mode = training_mode(cfg, self.device, self.world)
         self.amp = cfg.train.amp and self.device.type == "cuda"  # also the monitor's predictions
-        self.amp_cpu = cfg.train.amp and cfg.train.amp_cpu and self.device.type == "cpu"  # training steps only
-        self.channels_last = uses_channels_last(cfg, self.device)  # the views' layout in :meth:`step`
+        self.amp_cpu = self.mode.bf16 and self.device.type == "cpu"  # the training steps and the monitor
+        self.channels_last = self.mode.channels_last  # the views' layout in :meth:`step`
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.ddp_model: torch.nn.Module = self.model
@@ -190,8 +263,9 @@ class Trainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.forward = self.ddp_model
-        if cfg.train.compile:
+        if self.mode.compiled:
             self.forward = torch.compile(self.ddp_model, mode=cfg.train.compile_mode)  # type: ignore[assignment]
+        self._compile_unproven = self.mode.compiled and cfg.train.compile == AUTO  # falls back to eager if it fails
         self.views: Callable[..., torch.Tensor] | None = None
         if os.environ.get("URLSOM_AUGMENT", "batched") == "per-sample":  # benchmark baseline, see bench.py
             from .per_sample import PerSampleViews
@@ -238,7 +312,7 @@ class Trainer:
         mark("augment")
         noise = t.warmup_noise_std if epoch < t.warmup_noise_epochs else 0.0
         with _autocast(self.device, self.amp or self.amp_cpu, cpu=self.amp_cpu):
-            out = self.forward(v, noise)  # (2B, n) Softmax, float32
+            out = self._forward(v, noise)  # (2B, n) Softmax, float32
         mark("forward")
         p, z = out.chunk(2)
         loss = urlsom_loss(p, z, gamma=t.gamma, collapse_weight=t.collapse_weight_at(epoch))
@@ -249,6 +323,23 @@ class Trainer:
         self.opt.step()
         mark("optimizer")
         return torch.stack([term.detach().float() for term in loss])
+
+    def _forward(self, v: torch.Tensor, noise: float) -> torch.Tensor:
+        """The training forward; a ``torch.compile`` that ``train.compile: auto`` chose and that fails on its
+        first call (no working compiler toolchain, an unsupported platform) is dropped for eager, with a warning."""
+        if not self._compile_unproven:
+            return self.forward(v, noise)
+        try:
+            out = self.forward(v, noise)
+        except Exception as e:  # noqa: BLE001 - whatever the compiler raised, eager still trains
+            msg = " ".join(f"{type(e).__name__}: {e}".split())[:160]
+            self.log(f"warning: torch.compile failed on the first step ({msg}); training eager (train.compile auto)")
+            self.forward = self.ddp_model
+            self.mode = TrainingMode(self.mode.bf16, self.mode.channels_last, False,
+                                     self.mode.line.replace("torch.compile", "eager after a failed torch.compile"))
+            out = self.forward(v, noise)
+        self._compile_unproven = False
+        return out
 
     # ------------------------------------------------------------------------------------------- fit
     def fit(self) -> TrainResult:
@@ -409,9 +500,11 @@ class Trainer:
         """NS, live neurons (and their share of the map) and the topographic error (``metrics.topographic_error``:
         the share of images whose two largest outputs are not grid neighbours) on a fixed sample of the
         training set, un-augmented (cheap, for progress and history), and with a held-out split the held-out
-        figures of :meth:`monitor_heldout`."""
+        figures of :meth:`monitor_heldout`. The backbone computes in the training's precision (bf16 where the
+        steps do, as on CUDA), so the monitor costs what a forward pass of the training costs; the run's final
+        figures (``evaluation``) are computed in float32 on a CPU."""
         sub = self.splits.train.subset(self.monitor_idx)
-        out = predict(self.model, sub, self.aug, self.device, amp=self.amp)
+        out = predict(self.model, sub, self.aug, self.device, amp=self.amp or self.amp_cpu, cpu_amp=self.amp_cpu)
         m = self.cfg.model
         r = neural_selectivity(out["winner"], sub.labels.numpy(), m.n_neurons)
         te = topographic_error(out["top2"], m.grid, torus=m.circular, lattice=m.lattice)
@@ -433,7 +526,8 @@ class Trainer:
 
         assert self.splits.heldout is not None and self.monitor_heldout_idx is not None
         sub = self.splits.heldout.subset(self.monitor_heldout_idx)
-        w = predict(self.model, sub, self.aug, self.device, amp=self.amp)["winner"]  # (M,)
+        w = predict(self.model, sub, self.aug, self.device, amp=self.amp or self.amp_cpu,
+                    cpu_amp=self.amp_cpu)["winner"]  # (M,)
         n = self.cfg.model.n_neurons
         return {"monitor_heldout_ns": round(heldout_neural_selectivity(train_winners, train_labels, w,
                                                                         sub.labels.numpy(), n), 5),
@@ -600,4 +694,4 @@ def _show(bar: Any, text: str, advance: bool = False) -> None:
 
 
 __all__ = ["Trainer", "TrainResult", "TrainingDiverged", "epoch_time_line", "make_augment", "build_model",
-           "uses_channels_last", "TERMS"]
+           "uses_channels_last", "training_mode", "TrainingMode", "TERMS"]
