@@ -428,3 +428,20 @@ def test_a_failing_automatic_compile_trains_eager(monkeypatch):
     tr = train.Trainer(asked, resolve(cfg.data), device="cpu", progress=False, log=logs.append)
     with pytest.raises(RuntimeError):
         tr.step(torch.arange(16), epoch=0)
+
+
+def test_channels_last_auto_follows_the_networks_width():
+    import torch
+
+    from urlsom_core import train
+    from urlsom_core.config import RunConfig
+
+    cpu = torch.device("cpu")
+    thin = RunConfig.from_dict({"model": {"widths": [16, 32, 64]}})
+    wide = RunConfig()  # the paper's ResNet-20, 16/48/256
+    assert train.training_mode(thin, cpu).channels_last
+    assert "train.channels_last auto: widest stage 64 <= 128 channels" in train.training_mode(thin, cpu).line
+    assert not train.training_mode(wide, cpu).channels_last
+    assert "widest stage 256 > 128 channels" in train.training_mode(wide, cpu).line
+    assert train.training_mode(wide.replace(**{"train.channels_last": True}), cpu).channels_last  # asked for
+    assert train.training_mode(wide, torch.device("cuda")).channels_last  # CUDA: always

@@ -293,10 +293,11 @@ class TrainConfig:
     compilation's warm-up is a small part of it; eager otherwise, and on CUDA.
 
     ``amp``: bf16 autocast of the backbone on CUDA (the SOM head always computes in float32). ``amp_cpu``: the
-    same on a CPU (with ``amp``), for the training steps only; evaluation stays float32. ``auto`` (the default):
+    same on a CPU (with ``amp``), for the training steps and their monitor; evaluation stays float32. ``auto`` (the default):
     where the CPU computes bf16 natively (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`), not
     where it would be emulated and slower than float32. ``channels_last``: on a CPU, keep the network's weights
-    and the training step's views in the channels-last memory layout (NHWC); ``auto`` (the default): on. On CUDA
+    and the training step's views in the channels-last memory layout (NHWC); ``auto`` (the default): where the
+    network's widest stage has at most 128 channels (``urlsom_core.train.CHANNELS_LAST_MAX_WIDTH``). On CUDA
     the training step always runs channels-last. What ``auto`` became on the machine that trained is in the
     run's config.json (``resolved.training_mode``), and the run's log says it in one line
     (:func:`urlsom_core.train.training_mode`). Both modes keep the map: NS and TE within seed noise of float32

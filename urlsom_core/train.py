@@ -74,6 +74,13 @@ def make_augment(cfg: RunConfig, input_size: int, flip: bool,
                    std=tuple(std), jitter_reading=cfg.data.jitter, rotate=cfg.data.rotate)
 
 
+# ``train.channels_last: auto`` on a CPU: the channels-last layout for networks whose widest stage has at most this
+# many channels. Steps timed in alternation on 2 idle cores (book, Measurements, "The CPU training mode"): NHWC was
+# 1.05-1.25x faster for the 16/32/64 networks (16 and 32 px, float32 and bf16) and 1.19x for 32/64/128 in bf16, but
+# 0.83x for the paper's 16/48/256 ResNet-20 in bf16.
+CHANNELS_LAST_MAX_WIDTH = 128
+
+
 @dataclass(frozen=True)
 class TrainingMode:
     """How the training steps run on this machine (:func:`training_mode`): bf16 autocast of the backbone or
@@ -105,7 +112,8 @@ def training_mode(cfg: RunConfig, device: torch.device, world: int = 1) -> Train
 
     On CUDA: bf16 with ``train.amp``, always channels-last, compiled with ``compile`` true. On a CPU: bf16 with
     ``train.amp`` and ``amp_cpu`` true, or ``auto`` where the CPU computes bf16 natively
-    (:func:`~urlsom_core.predict.cpu_bf16_native`); channels-last with ``channels_last`` true or ``auto``;
+    (:func:`~urlsom_core.predict.cpu_bf16_native`); channels-last with ``channels_last`` true, or ``auto`` where
+    the network's widest stage has at most :data:`CHANNELS_LAST_MAX_WIDTH` channels;
     compiled with ``compile`` true, or ``auto`` in one process with a C++ compiler (:func:`cxx_compiler`) and a
     time budget of at least :data:`~urlsom_core.config.COMPILE_MIN_MINUTES`. The SOM head computes in float32
     either way.
@@ -119,7 +127,8 @@ def training_mode(cfg: RunConfig, device: torch.device, world: int = 1) -> Train
     cuda = device.type == "cuda"
     native = False if cuda or t.amp_cpu is not True and t.amp_cpu != AUTO else cpu_bf16_native()
     bf16 = bool(t.amp) and (cuda or t.amp_cpu is True or (t.amp_cpu == AUTO and native))
-    cl = cuda or t.channels_last is True or t.channels_last == AUTO
+    widest = max(cfg.model.widths)
+    cl = cuda or t.channels_last is True or (t.channels_last == AUTO and widest <= CHANNELS_LAST_MAX_WIDTH)
     if cuda:
         why_bf16 = "train.amp" if bf16 else "train.amp false"
     elif not t.amp:
@@ -131,6 +140,8 @@ def training_mode(cfg: RunConfig, device: torch.device, world: int = 1) -> Train
         why_bf16 = f"train.amp_cpu {str(t.amp_cpu).lower()}" + ("" if native or not bf16 else
                                                                  ", emulated: this CPU has no native bf16")
     why_cl = "always on CUDA" if cuda else f"train.channels_last {str(t.channels_last).lower()}"
+    if not cuda and t.channels_last == AUTO:
+        why_cl += f": widest stage {widest} {'<=' if cl else '>'} {CHANNELS_LAST_MAX_WIDTH} channels"
     compiled, why_c = t.compile is True, f"train.compile {str(t.compile).lower()}"
     if t.compile == AUTO:
         budget = t.max_minutes or 0.0
@@ -694,4 +705,4 @@ def _show(bar: Any, text: str, advance: bool = False) -> None:
 
 
 __all__ = ["Trainer", "TrainResult", "TrainingDiverged", "epoch_time_line", "make_augment", "build_model",
-           "uses_channels_last", "training_mode", "TrainingMode", "TERMS"]
+           "uses_channels_last", "training_mode", "TrainingMode", "CHANNELS_LAST_MAX_WIDTH", "TERMS"]
