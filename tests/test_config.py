@@ -58,7 +58,7 @@ def test_rotate_zero_keeps_the_config_key_and_another_angle_changes_it():
     # the quick book's Fig. 4 run without the usage bias the profile has added since, in float32 and the NCHW
     # layout as then: its key as stored by builds made before the rotate option existed
     cfg = load_profile("quick").runs["cifar10"].config()
-    old = {"model.usage_balance": False, "train.amp_cpu": False, "train.channels_last": False}
+    old = {"model.usage_balance": False, "train.amp_cpu": False, "train.channels_last": False, "train.compile": False}
     assert cfg.replace(**old).key() == "8f8ac9f7b68dbe03"
     plain = RunConfig.from_dict({})
     assert RunConfig.from_dict({"data": {"rotate": 0.0}}).key() == plain.key()

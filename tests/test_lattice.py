@@ -151,8 +151,8 @@ def test_hex_fits_the_dense_operator():
 
 
 # The keys of the stored runs before the lattice existed (computed on the code without it): a square map keeps them.
-# Those runs trained in float32 in the NCHW layout, before train.amp_cpu and train.channels_last defaulted to auto.
-STORED_MODE = {"train.amp_cpu": False, "train.channels_last": False}
+# Those runs trained in float32, NCHW and eager, before train.amp_cpu, channels_last and compile defaulted to auto.
+STORED_MODE = {"train.amp_cpu": False, "train.channels_last": False, "train.compile": False}
 STORED_KEYS = {
     "quick/cifar10": "09d92fc8a1ae5c91", "quick/cifar10/seed1": "119d9a282ae353a1",
     "quick/cifar10_t": "e2893e57a46d2cf0", "quick/cifar10_t/seed1": "9d94746cb459e73d",

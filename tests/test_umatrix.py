@@ -194,12 +194,16 @@ def test_the_last_epochs_te_is_the_monitor_images_te_of_the_trained_map(tiny_run
     import torch
 
     from urlsom_core.predict import predict
+    from urlsom_core.train import training_mode
 
     cfg, sp = tiny_run.config, tiny_run.splits()
     n_mon = min(cfg.train.monitor_samples, len(sp.train))
     idx = torch.randperm(len(sp.train), generator=torch.Generator().manual_seed(cfg.train.seed + 2))[:n_mon]
+    mode = training_mode(cfg, torch.device("cpu"))  # the monitor predicts in the training's precision and layout
     model = tiny_run.load_model("cpu")
-    out = predict(model, sp.train.subset(idx), tiny_run.augment(), torch.device("cpu"))
+    if mode.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    out = predict(model, sp.train.subset(idx), tiny_run.augment(), torch.device("cpu"), cpu_amp=mode.bf16)
     te = topographic_error(out["top2"], cfg.model.grid, torus=cfg.model.boundary == "circular")
     assert tiny_run.history[-1]["monitor_te"] == pytest.approx(te, abs=1e-5)
 

@@ -300,6 +300,8 @@ def bench_train(net: str, device: torch.device, compile: bool = False, amp: bool
     from urlsom_core.model import count_parameters
 
     spec = (nets or NETS)[net]
+    if compile:  # a fresh compiler state: past its cache limit (8 graphs of one frame) dynamo silently runs eager
+        torch._dynamo.reset()
     trainer = _trainer(net, device, batch, batch * 4, nets, compile=compile, amp=amp,
                        amp_cpu=amp and device.type == "cpu", compile_mode=compile_mode or "default",
                        monitor_samples=16, channels_last=channels_last)

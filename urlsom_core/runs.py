@@ -370,6 +370,8 @@ def _train_locked(
     if trainer.mode != mode:  # an automatic torch.compile failed and the run trained eager: say so
         resolved["training_mode"] = trainer.mode.to_dict()
         write_json(out / "config.json", {"key": cfg.key(), "config": cfg.to_dict(), "resolved": resolved, **rule})
+    # the run's figures from the network as Run.load_model rebuilds it (the default layout), whatever layout it trained in
+    result.model.to(memory_format=torch.contiguous_format)
     readout = readouts.fit(cfg, result.model, splits.train, trainer.aug, dev, log)  # not the paper's: optional
     files = list(RESULT_FILES)
     if readout is not None:
