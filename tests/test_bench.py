@@ -240,3 +240,17 @@ def test_compiled_training_step_matches_eager_on_cpu():
         trainer.model.train()
         losses.append([float(trainer.step(torch.arange(8), epoch=0)[0]) for _ in range(2)])
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
+
+
+def test_the_bench_says_which_rows_urlsom_train_uses_here(monkeypatch):
+    from urlsom_core import train
+
+    monkeypatch.setattr(train, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(train, "cxx_compiler", lambda: "g++")
+    cpu = torch.device("cpu")
+    got = {n: bench.default_modes(cpu, bench._net(n, None)[1]) for n in ("paper", "cpu")}
+    assert bench._mode(got["cpu"]["no_budget"]) == "eager bfloat16 NHWC"
+    assert bench._mode(got["cpu"]["budget"]) == "compiled bfloat16 NHWC"
+    assert bench._mode(got["paper"]["no_budget"]) == "eager bfloat16 NCHW"  # 256 channels: the default layout
+    text = bench.format_table({"default_mode": got, "train": []})
+    assert "    cpu: eager bfloat16 NHWC; with --max-minutes 20: compiled bfloat16 NHWC" in text

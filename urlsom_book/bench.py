@@ -583,7 +583,7 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
                             + f" (warm-up {r['warmup_seconds']:.1f} s)")
         res["train"] = rows
         res["flops_per_image"] = flops
-        res["default_mode"] = default_modes(dev)
+        res["default_mode"] = {net: default_modes(dev, _net(net, table)[1]) for net in nets}
     if "breakdown" in sections:
         net = "cpu" if "cpu" in nets else nets[0]
         amp = cuda or cpu_bf16_native()  # the default mode (train.amp_cpu auto): bf16 where native
@@ -612,13 +612,16 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
     return res
 
 
-def default_modes(device: torch.device, budget_minutes: float = 20.0) -> dict[str, Any]:
-    """The training mode (:func:`urlsom_core.train.training_mode`) a run gets on ``device`` with the ``auto``
-    defaults, without a time budget and with one of ``budget_minutes``: the rows of the train section it is."""
+def default_modes(device: torch.device, model: dict[str, Any], budget_minutes: float = 20.0) -> dict[str, Any]:
+    """The training mode (:func:`urlsom_core.train.training_mode`) a run of the network ``model`` (model fields)
+    gets on ``device`` with the ``auto`` defaults, without a time budget and with one of ``budget_minutes``: which
+    rows of the train section it is."""
     from urlsom_core.train import training_mode
 
-    return {"no_budget": training_mode(RunConfig(), device).to_dict(), "budget_minutes": budget_minutes,
-            "budget": training_mode(RunConfig.from_dict({"train": {"max_minutes": budget_minutes}}), device).to_dict()}
+    plain = RunConfig.from_dict({"model": model})
+    budget = RunConfig.from_dict({"model": model, "train": {"max_minutes": budget_minutes}})
+    return {"no_budget": training_mode(plain, device).to_dict(), "budget_minutes": budget_minutes,
+            "budget": training_mode(budget, device).to_dict()}
 
 
 def _mode(m: dict[str, Any]) -> str:
@@ -676,9 +679,10 @@ def format_table(res: dict[str, Any]) -> str:
                          f"{f'{frac:.1%}' if frac else '-':>7s} {r['warmup_seconds']:9.1f} "
                          f"{_fmt(r['peak_bytes'], 'MB'):>8s}  {r['parameters']:9,d}")
     if "default_mode" in res:
-        dm = res["default_mode"]
-        lines.append(f"  `urlsom train` here (train.amp_cpu, channels_last, compile: auto): {_mode(dm['no_budget'])}"
-                     f"; with --max-minutes {dm['budget_minutes']:g}: {_mode(dm['budget'])}")
+        lines.append("  `urlsom train` here (train.amp_cpu, channels_last, compile: auto):")
+        for net, dm in res["default_mode"].items():
+            lines.append(f"    {net}: {_mode(dm['no_budget'])}; with --max-minutes {dm['budget_minutes']:g}: "
+                         f"{_mode(dm['budget'])}")
     if "breakdown" in res:
         bd = res["breakdown"]
         sec, share, ep = bd["seconds"], bd["share"], bd["epoch"]
