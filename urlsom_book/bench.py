@@ -16,18 +16,19 @@ Sections (``--sections``, default all), each a function returning a plain dict:
                reads high.
 ``train``      training throughput (images per second, both views counted) of the real training step
                (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for each net the rules and
-               profiles train (``--nets``, default all three): ``paper`` (ResNet-20, 16/48/256, 32x32 RGB, the
+               profiles train (``--nets``, default those three): ``paper`` (ResNet-20, 16/48/256, 32x32 RGB, the
                paper profile's batch of 256 pairs), ``quick`` (16/32/64, one block per stage, 16x16 gray, the
                digits rule's batch of 64) and ``cpu`` (the defaults rule ``cpu``: 16/32/64, one block, 32x32 RGB,
-               batch 128), all on a 30x30 map; on request (``--nets cpu-wide``) the ``cpu`` net twice as wide (32/64/128). Each net runs in every combination of eager and
-               ``torch.compile``d (with compile on), float32 and bf16 autocast (on CUDA and on a CPU with native
-               bf16), and the channels-last layout or not (``train.channels_last``; CUDA always trains
-               channels-last), at the rule's batch (``--batch`` overrides). Each row has its FLOPs per image
+               batch 128), all on a 30x30 map; on request (``--nets cpu-wide``) the ``cpu`` net twice as wide
+               (32/64/128). Each net runs in every combination of eager and ``torch.compile``d (with compile
+               on), float32 and bf16 autocast (on CUDA and on a CPU with native bf16), and the channels-last
+               layout or not (``train.channels_last``; CUDA always trains channels-last), at the rule's batch (``--batch`` overrides). Each row has its FLOPs per image
                (forward + loss + backward of one view, from :class:`torch.utils.flop_counter.FlopCounterMode`:
                matrix products and convolutions), the achieved GFLOP/s (img/s x FLOPs per image) and its
                fraction of the ``peak`` of the same dtype.
 ``breakdown``  where a training step's time goes, for one net (``cpu``, or the first of ``--nets`` without it),
-               eager, in the default mode (bf16 where the CPU has it natively, channels-last): augmentation (gather and both views), forward, loss, backward,
+               eager, in the default mode (bf16 where the CPU has it natively, the layout of
+               ``train.channels_last: auto``): augmentation (gather and both views), forward, loss, backward,
                optimizer (Adam), each timed apart (the device waited for after each) and given as a share of
                the whole step timed as :meth:`Trainer.step` runs it; the rest of the step is ``overhead``
                (Python and launches between the phases; small negative values are timing noise). Beside it the
@@ -587,7 +588,7 @@ def run_bench(sections: tuple[str, ...] = SECTIONS, device: str = "auto", quick:
     if "breakdown" in sections:
         net = "cpu" if "cpu" in nets else nets[0]
         amp = cuda or cpu_bf16_native()  # the default mode (train.amp_cpu auto): bf16 where native
-        log(f"breakdown: {net} net, eager, {DTYPES[amp]}, channels-last ...")
+        log(f"breakdown: {net} net, eager, {DTYPES[amp]} ...")
         k = steps or (2 if tiny else 20 if cuda else 5)
         res["breakdown"] = bd = bench_breakdown(net, dev, batch=batch, steps=k, amp=amp, nets=table,
                                                 monitor_samples=16 if tiny else None)

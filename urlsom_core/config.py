@@ -246,7 +246,7 @@ class ModelConfig:
         return is_circular(self.boundary)
 
 
-# ``train.amp_cpu`` / ``train.channels_last``: decided on the machine that trains (urlsom_core.train.training_mode).
+# ``train.amp_cpu`` / ``channels_last`` / ``compile``: decided on the machine that trains (urlsom_core.train.training_mode).
 AUTO = "auto"
 # ``train.compile: auto`` compiles on a CPU only for a budget of at least this many minutes: compiling the cpu
 # rule's network took 9-17 s on 2 cores and its step then ran 1.37x faster (urlsom bench), so the warm-up is
@@ -293,8 +293,8 @@ class TrainConfig:
     compilation's warm-up is a small part of it; eager otherwise, and on CUDA.
 
     ``amp``: bf16 autocast of the backbone on CUDA (the SOM head always computes in float32). ``amp_cpu``: the
-    same on a CPU (with ``amp``), for the training steps and their monitor; evaluation stays float32. ``auto`` (the default):
-    where the CPU computes bf16 natively (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`), not
+    same on a CPU (with ``amp``), for the training steps and their monitor; evaluation stays float32. ``auto``
+    (the default): where the CPU computes bf16 natively (AVX512-BF16 or AMX, :func:`urlsom_core.predict.cpu_bf16_native`), not
     where it would be emulated and slower than float32. ``channels_last``: on a CPU, keep the network's weights
     and the training step's views in the channels-last memory layout (NHWC); ``auto`` (the default): where the
     network's widest stage has at most 128 channels (``urlsom_core.train.CHANNELS_LAST_MAX_WIDTH``). On CUDA

@@ -69,7 +69,7 @@ from .model import URLSOM
 from .predict import predict
 from .readouts import READOUT_FILE, Readout
 from .signals import TrainingInterrupted
-from .train import Trainer, TrainingDiverged, make_augment, training_mode
+from .train import Trainer, TrainingDiverged, make_augment
 
 RESULT_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "metrics.json", "assignments.npz")
 DEFAULT_CHECKPOINT_SECONDS = 120.0
@@ -326,8 +326,9 @@ def _train_locked(
         "classes": splits.train.classes, "n_neurons": cfg.model.n_neurons,
         "channel_stats": {"mean": list(mean), "std": list(std)},
     }
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)  # under torchrun, the number of processes
-    mode = training_mode(cfg, dev, world)  # what train.amp_cpu / channels_last / compile became on this machine
+    trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log,
+                      stats=(mean, std))
+    mode = trainer.mode  # what train.amp_cpu / channels_last / compile became on this machine
     resolved["training_mode"] = mode.to_dict()
     writer = int(os.environ.get("RANK", "0") or 0) == 0  # under torchrun only rank 0 writes files
     if writer:
@@ -349,8 +350,6 @@ def _train_locked(
     if writer:
         write_json(out / "manifest.json", manifest)
 
-    trainer = Trainer(cfg, splits, dev, out_dir=out, progress=progress, checkpoint_seconds=checkpoint_seconds, log=log,
-                      stats=(mean, std))
     history_path = out / "history.jsonl"
 
     def on_epoch(row: dict[str, Any]) -> None:

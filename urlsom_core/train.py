@@ -7,8 +7,9 @@ permutation goes to the device once, and the step keeps its loss terms on the de
 finiteness check are read back every ``sync_every`` steps and at the end of the epoch, so a step does not
 wait for the device. On CUDA the forward runs under bf16 autocast (``train.amp``) with channels_last and
 cuDNN autotuning; on a CPU the training steps run under bf16 autocast with ``train.amp_cpu`` (``auto``, the
-default: where the CPU has native bf16) and channels_last with ``train.channels_last`` (``auto``: on); what
-they became is :func:`training_mode`, logged at the start and stored in config.json.
+default: where the CPU has native bf16) and channels_last with ``train.channels_last`` (``auto``: for networks of
+at most :data:`CHANNELS_LAST_MAX_WIDTH` channels); what they became is :func:`training_mode`, logged at the start
+and stored in config.json.
 ``train.compile`` wraps the network (head included) in ``torch.compile`` with mode ``train.compile_mode`` on
 any device.
 
@@ -125,7 +126,7 @@ def training_mode(cfg: RunConfig, device: torch.device, world: int = 1) -> Train
     """
     t = cfg.train
     cuda = device.type == "cuda"
-    native = False if cuda or t.amp_cpu is not True and t.amp_cpu != AUTO else cpu_bf16_native()
+    native = not cuda and t.amp_cpu is not False and cpu_bf16_native()  # asked only where it matters
     bf16 = bool(t.amp) and (cuda or t.amp_cpu is True or (t.amp_cpu == AUTO and native))
     widest = max(cfg.model.widths)
     cl = cuda or t.channels_last is True or (t.channels_last == AUTO and widest <= CHANNELS_LAST_MAX_WIDTH)
@@ -162,10 +163,11 @@ def uses_channels_last(cfg: RunConfig, device: torch.device) -> bool:
     return training_mode(cfg, device).channels_last
 
 
-def build_model(cfg: RunConfig, in_channels: int, device: torch.device) -> URLSOM:
-    """The run's network on ``device``, channels-last where :func:`uses_channels_last` says so."""
+def build_model(cfg: RunConfig, in_channels: int, device: torch.device, channels_last: bool | None = None) -> URLSOM:
+    """The run's network on ``device``, channels-last where ``channels_last`` (default: :func:`uses_channels_last`)
+    says so."""
     model = URLSOM(cfg.model, in_channels=in_channels).to(device)
-    if uses_channels_last(cfg, device):
+    if uses_channels_last(cfg, device) if channels_last is None else channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -257,8 +259,8 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.stats = stats if stats is not None else splits.train.channel_stats()
         self.aug = make_augment(cfg, splits.input_size, splits.flip, self.stats)
-        self.model = build_model(cfg, splits.train.channels, self.device)
         self.mode = training_mode(cfg, self.device, self.world)
+        self.model = build_model(cfg, splits.train.channels, self.device, self.mode.channels_last)
         self.amp = cfg.train.amp and self.device.type == "cuda"  # also the monitor's predictions
         self.amp_cpu = self.mode.bf16 and self.device.type == "cpu"  # the training steps and the monitor
         self.channels_last = self.mode.channels_last  # the views' layout in :meth:`step`
