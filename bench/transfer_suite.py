@@ -1,4 +1,4 @@
-"""Do the defaults transfer? URL-SOM's defaults and two MiniSom settings on seven image sets, leave-one-dataset-out.
+"""Do the defaults transfer? URL-SOM's defaults and two MiniSom settings on eight image sets, leave-one-dataset-out.
 
 ``urlsom train`` picks its settings from the images and the machine (a row of ``defaults.AUTO_RULES``), and each
 row was tuned on one data set. This suite scores the defaults on sets none was tuned on. Every set has a role:
@@ -11,6 +11,7 @@ table says which.
 ``mnist``                 the MNIST test set, 28x28 gray (chose: rule ``gray-28``)
 ``cifar10``               10,000 images of CIFAR-10's JPEG training zip, 32x32 RGB (chose: the CPU rule)
 ``shapes``                generated 32x32 RGB shapes with known position, size, rotation (``urlsom_book.synthetic``)
+``shapes-many``           the same shapes, 10,000 of them (8.9 training images per neuron, where ``shapes`` has 2.7)
 ``textures``              generated 32x32 gray band-pass textures with known orientation and frequency
 ``digits-noisy``          the digits with Gaussian pixel noise (sd 0.25 of the range)
 ``digits-inverted``       the digits with inverted contrast
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -90,6 +92,7 @@ class SuiteSet:
     generator: str | None = None
     subset: int | None = None
     som_iterations: int = 20_000
+    n: int | None = None  # images a generator makes (None: its default)
 
     @property
     def has_latents(self) -> bool:
@@ -103,6 +106,9 @@ SETS: tuple[SuiteSet, ...] = (
              spec="imagefolder:" + _shared("cifar10-jpg", "train.zip"), subset=10_000, som_iterations=10_000),
     SuiteSet("shapes", "generated: 3,000 32x32 RGB shapes (4 classes), latents position, size, rotation",
              "report", generator="shapes", som_iterations=10_000),
+    SuiteSet("shapes-many", "generated: 10,000 32x32 RGB shapes, as shapes: 8.9 training images per neuron, as "
+             "MNIST and CIFAR-10 here, where shapes has 2.7", "report", generator="shapes", n=10_000,
+             som_iterations=10_000),
     SuiteSet("textures", "generated: 3,000 32x32 gray textures, latents orientation and frequency (9 bins)",
              "report", generator="textures"),
     SuiteSet("digits-noisy", "generated: the 1,797 digits with Gaussian noise, sd 0.25 of the range", "report",
@@ -127,13 +133,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="device of URL-SOM (default cpu); the defaults rule depends on it")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and BLAS (default 1)")
     p.add_argument("--tiny", action="store_true", help="a 5x5 map, 1 epoch, a few hundred images: a smoke test")
+    p.add_argument("--flags", default="", help="extra `urlsom train` flags on top of the defaults rule, one string "
+                   "(a candidate setting: --flags '--sigma-end 2'); part of the settings")
+    p.add_argument("--no-minisom", action="store_true", help="URL-SOM rows only (a quick look at a candidate setting)")
     return p.parse_args(argv)
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """What makes a cell's figures comparable: a results file of other settings is not resumed."""
     return {"minutes": args.minutes, "tiny": args.tiny, "device": args.device, "holdout": HOLDOUT,
-            "grid": list(TINY_GRID if args.tiny else GRID), "pairs": PAIRS}
+            "grid": list(TINY_GRID if args.tiny else GRID), "pairs": PAIRS, "flags": args.flags,
+            "minisom": not args.no_minisom}
 
 
 def check(args: argparse.Namespace) -> dict[str, str]:
@@ -177,8 +187,8 @@ def dataset_spec(s: SuiteSet, out: Path, tiny: bool, log: Any) -> str:
         return s.spec
     from urlsom_book.synthetic import generate, write_npz
 
-    n = TINY_N[s.generator] if tiny else None
-    path = out / "data" / f"{s.generator}{'_tiny' if tiny else ''}.npz"
+    n = TINY_N[s.generator] if tiny else s.n
+    path = out / "data" / f"{s.generator}{'_tiny' if tiny else ''}{f'_{n}' if n and not tiny else ''}.npz"
     if not path.is_file():
         log(f"  generating {s.generator} into {path}")
         write_npz(generate(s.generator, n=n, seed=0), path)
@@ -192,7 +202,7 @@ def train_flags(s: SuiteSet, spec: str, seed: int, args: argparse.Namespace) -> 
         flags += ["--subset", str(s.subset)]
     if args.tiny:
         flags += ["--grid", *map(str, TINY_GRID), "--epochs", "1"]
-    return flags + ["--device", args.device]
+    return flags + ["--device", args.device, *shlex.split(args.flags)]
 
 
 def heldout_index(data_cfg: Any, labels: Any) -> Any:
@@ -264,7 +274,7 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
         raise RuntimeError(f"{s.name}: the raw-pixel split differs from run {run_path}'s")
     X, Xe = B.raw_pixels(tr), B.raw_pixels(te)
     its = TINY_SOM_ITERATIONS if args.tiny else s.som_iterations
-    for st in B.SOM_SETTINGS:
+    for st in () if args.no_minisom else B.SOM_SETTINGS:
         st = st.replace(iterations=its, seed=seed)
         t1 = time.time()
         W = B.fit_minisom(X, grid, st)

@@ -8,7 +8,7 @@ applies: the file keeps the meaning and the key it had.
 Example:
     >>> cfg, reason = resolve_config({"data.dataset": "digits", "model.grid": (6, 6)}, device="cpu")
     >>> cfg.model.grid, cfg.model.boundary, reason.split("'")[1]
-    ((6, 6), 'circular', 'small-gray')
+    ((6, 6), 'circular', 'cpu-many')
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def resolve_config(settings: Mapping[str, Any], config_file: str | None = None, 
     if not config_file:
         rule = _auto_rule(merged, flags, device)
     if rule is not None:
+        # the rule replaces the dataset's defaults: what it sets follows from the images, not from their name
+        merged = {"data": {}, "model": {}, "train": {}}
         for section, values in rule.sections.items():
             merged[section].update(values)
         given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
@@ -112,6 +114,7 @@ def _auto_rule(merged: dict[str, dict[str, Any]], flags: dict[str, Any], device:
     if shape.size < 1:
         return None
     kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
+    grid = flags.get("model.grid", merged["model"].get("grid", ModelConfig.grid))
     return auto_defaults(shape.n_images, shape.size, shape.channels, kind, torch.get_num_threads(),
                          flags.get("train.max_minutes", merged["train"].get("max_minutes")),
-                         cpu_bf16=kind == "cpu" and cpu_bf16_native())
+                         cpu_bf16=kind == "cpu" and cpu_bf16_native(), n_neurons=int(grid[0]) * int(grid[1]))
