@@ -14,8 +14,8 @@ a cap; the mode is a set of flags (:data:`MODES`):
 - ``defaults``: no flag, what ``urlsom train`` picks on this machine (``train.amp_cpu`` and
   ``train.channels_last`` ``auto``: on a CPU with native bf16 the same as ``bf16-nhwc``).
 
-Two data sets (``--study``): ``digits`` (scikit-learn's 1,797, 20% held out, the rule ``small-gray``'s network)
-and ``cifar10`` (10,000 CIFAR-10 training images, held-out NS on 2,000 test images, the rule ``cpu``'s network).
+Two data sets (``--study``): ``digits`` (scikit-learn's 1,797, 20% held out, the defaults rule's CPU network)
+and ``cifar10`` (10,000 CIFAR-10 training images, held-out NS on 2,000 test images, ``defaults.CPU_SETTING``'s network).
 Per run: epochs, median seconds per epoch, NS, held-out NS, TE, live neurons (the network's own winners); per
 mode the mean (sd) over seeds and the mean paired difference to ``float32``. Writes ``speed_modes_STUDY.md`` and
 ``speed_modes_STUDY.json`` into ``--out``; runs go to ``--runs`` (a finished run is reused)::

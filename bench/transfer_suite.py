@@ -1,15 +1,16 @@
 """Do the defaults transfer? URL-SOM's defaults and two MiniSom settings on eight image sets, leave-one-dataset-out.
 
-``urlsom train`` picks its settings from the images and the machine (a row of ``defaults.AUTO_RULES``), and each
-row was tuned on one data set. This suite scores the defaults on sets none was tuned on. Every set has a role:
-``chose`` (a rule was tuned on it: scikit-learn's digits, the MNIST test set, a CIFAR-10 subset; ``--chose``
-changes the list, so a setting tuned on other sets is reported on the rest) or ``report`` (the rest), and the
-table says which.
+``urlsom train`` picks its settings from the images and the machine (the choices of ``defaults.RULE``: the
+device, the training images per neuron, the input's side and channels, the budget). Those choices were made on
+some sets; this suite scores them on sets they were not made on. Every set has a role: ``chose`` (the rule's
+choices were measured on it: scikit-learn's digits, the MNIST test set, a CIFAR-10 subset; ``--chose`` changes the
+list, so a setting chosen on other sets is reported on the rest) or ``report`` (the rest), and the table says
+which. ``--flags`` puts a candidate setting on top of the rule (a pilot), ``--no-minisom`` leaves MiniSom out.
 
 ========================  ====================================================================================
-``digits``                scikit-learn's digits, 8x8 gray (chose: rule ``small-gray``)
-``mnist``                 the MNIST test set, 28x28 gray (chose: rule ``gray-28``)
-``cifar10``               10,000 images of CIFAR-10's JPEG training zip, 32x32 RGB (chose: the CPU rule)
+``digits``                scikit-learn's digits, 8x8 gray, 1.6 training images per neuron (chose)
+``mnist``                 the MNIST test set, 28x28 gray, 8.9 per neuron (chose)
+``cifar10``               10,000 images of CIFAR-10's JPEG training zip, 32x32 RGB, 8.9 per neuron (chose)
 ``shapes``                generated 32x32 RGB shapes with known position, size, rotation (``urlsom_book.synthetic``)
 ``shapes-many``           the same shapes, 10,000 of them (8.9 training images per neuron, where ``shapes`` has 2.7)
 ``textures``              generated 32x32 gray band-pass textures with known orientation and frequency
@@ -177,7 +178,29 @@ def check(args: argparse.Namespace) -> dict[str, str]:
         if BY_NAME[name].spec:
             check_spec(BY_NAME[name].spec)
     pick_device(args.device)
+    if args.flags:
+        check_flags(args.flags)
     return {name: ("chose" if name in chose else "report") for name in args.sets}
+
+
+def check_flags(flags: str) -> None:
+    """A ConfigError naming ``--flags`` when its words are not `urlsom train` flags (or a value is bad)."""
+    import contextlib
+    import io
+
+    from urlsom_book.cli import build_parser
+    from urlsom_core.config import ConfigError
+
+    err = io.StringIO()
+    try:
+        words = shlex.split(flags)
+        with contextlib.redirect_stderr(err):
+            _, unknown = build_parser().parse_known_args(["train", "--out", "-", *words])
+    except (ValueError, SystemExit):
+        lines = err.getvalue().strip().splitlines()
+        raise ConfigError(f"--flags {flags!r}: {lines[-1] if lines else 'not a flag string'}") from None
+    if unknown:
+        raise ConfigError(f"--flags {flags!r}: {' '.join(unknown)} not flags of `urlsom train` (allowed: its flags)")
 
 
 # ------------------------------------------------------------------------------------------------ one cell

@@ -108,7 +108,7 @@ def test_the_config_is_the_commands_for_the_same_data_and_flags(tmp_path, extra)
         flags += [names[k], str(v)]
     cli_cfg, cli_reason = cli.resolve_args(cli.build_parser().parse_args(["train", "--out", "x", *flags]))
     assert cfg == cli_cfg and cfg.key() == cli_cfg.key()
-    assert reason.split(";")[0] == cli_reason.split(";")[0] and "rule 'small-gray'" in reason
+    assert reason.split(";")[0] == cli_reason.split(";")[0] and "rule 'cpu-many'" in reason
     assert cfg.data.dataset == f"npz:{npz}"
     assert som.config_for("digits")[0] == cli.resolve_args(cli.build_parser().parse_args(
         ["train", "--out", "x", *flags[2:], "--dataset", "digits"]))[0]
@@ -128,7 +128,7 @@ def fitted(tmp_path_factory):
 def test_fit_trains_into_the_store_once(fitted):
     som, x, y, root = fitted
     assert som.run_.path.parent == root / "runs" and som.run_.path.name == som.config_.key()
-    assert som.defaults_rule_.startswith("defaults: rule 'small-gray'")
+    assert som.defaults_rule_.startswith("defaults: rule 'cpu-many'")
     again = SOM(grid=(4, 4), epochs=1, root=root / "runs", device="cpu", verbose=False, prototype_readout=False,
                 **FAST).fit(x, y)
     assert again.run_.cache_hit and again.run_.path == som.run_.path

@@ -13,13 +13,17 @@ from urlsom_book import cli, profiles
 from urlsom_core.config import ConfigError, RunConfig
 from urlsom_core.data import DataConfig, DataShape, describe
 from urlsom_core.defaults import (
-    AUTO_RULES,
     BUDGET_PATIENCE,
     BUDGET_TRAIN,
     CPU_SETTING,
     DATA_DEFAULTS,
+    FEW_PER_NEURON,
+    RULE,
+    SMALL_MAP,
+    WARMUP_KICK,
     auto_defaults,
     defaults_for,
+    rule_choices,
     with_defaults,
 )
 from urlsom_core.train import TIMING_STEPS, Trainer, epoch_time_line
@@ -37,69 +41,91 @@ def _rgb_npz(path, n=200, side=32):
     return f"npz:{path}"
 
 
-# ------------------------------------------------------------------------------------------- the table
-@pytest.mark.parametrize("n, size, channels, device, rule", [
-    (1437, 8, 1, "cpu", "small-gray"),      # scikit-learn digits
-    (8000, 28, 1, "cuda", "gray-28"),       # MNIST, on any device
-    (500, 16, 1, "cpu", "small-gray"),      # USPS-sized: fed at 16 px anyway
-    (500, 17, 1, "cpu", "gray-28"),
-    (500, 29, 1, "cpu", "cpu"),             # gray but larger than MNIST
-    (10000, 32, 3, "cpu", "cpu"),           # CIFAR-10-like photos on a CPU
-    (300, 8, 3, "cpu", "cpu"),              # small colour images
-    (10000, 32, 3, "cuda", "paper"),        # photos on a GPU
-    (300, 64, 1, "cuda", "paper"),
+# ------------------------------------------------------------------------------------------- the rule
+CHOICES = {c.name: c for c in RULE}
+
+
+def _merged(*names):
+    out: dict = {}
+    for n in names:
+        for sec, vals in CHOICES[n].sections.items():
+            out.setdefault(sec, {}).update(vals)
+    return out
+
+
+@pytest.mark.parametrize("n, size, channels, device, rule, names", [
+    (1437, 8, 1, "cpu", "few", ("network", "map, few", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
+    (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map, many", "length")),  # MNIST's 8.9 a neuron
+    (8000, 28, 1, "cuda", "paper", ()),                                               # the same on a GPU: the paper
+    (8000, 32, 3, "cpu", "cpu-many", ("network", "map, many", "length")),           # the CIFAR-10 subset
+    (8000, 32, 1, "cpu", "cpu-many", ("network", "map, many", "length")),           # gray, but larger than 28 px
+    (3600, 64, 3, "cpu", "cpu-many", ("network", "map, many", "length")),           # 4.0 a neuron: many
+    (3599, 64, 3, "cpu", "few", ("network", "map, few", "readout", "length")),      # just below
+    (300, 64, 1, "cuda", "few", ("network", "map, few", "readout", "length")),      # few, on any device
+    (50000, 32, 3, "cuda", "paper", ()),                                              # the paper's own regime
 ])
-def test_every_row(n, size, channels, device, rule):
+def test_the_images_per_neuron_and_the_device_pick_the_choices(n, size, channels, device, rule, names):
     got = auto_defaults(n, size, channels, device, 2)
-    assert got.rule == rule
-    assert got.sections == next(r.sections for r in AUTO_RULES if r.name == rule)
+    assert got.rule == rule and tuple(c.name for c in rule_choices(n, size, channels, device)) == names
+    assert got.sections == _merged(*names)
     assert f"rule {rule!r} for {n:,} images of {size} px, {channels} channel" in got.reason
-    assert "\n" not in got.reason
+    assert f"{n / 900:.1f} per neuron of 900" in got.reason and "\n" not in got.reason
+    for c in rule_choices(n, size, channels, device):
+        assert f"{c.name}: {c.reason}" in got.reason  # every choice with its reason
 
 
-def test_rows_are_the_measured_settings():
-    rows = {r.name: r.sections for r in AUTO_RULES}
-    # small gray images: the digits defaults with the usage-balancing bias and the prototype readout (the book's
-    # digits runs keep the paper's map)
-    assert rows["small-gray"] == {"model": {**DATA_DEFAULTS["digits"]["model"], "usage_balance": True,
-                                            "prototype_readout": True},
-                                  "train": DATA_DEFAULTS["digits"]["train"]}
-    assert "usage_balance" not in DATA_DEFAULTS["digits"]["model"] and rows["gray-28"] == DATA_DEFAULTS["mnist"]
-    assert "prototype_readout" not in DATA_DEFAULTS["digits"]["model"]
-    # MNIST-sized gray images: the digits defaults, fed at 16 px (as data.resolve feeds the 8x8 digits), with
-    # the Gaussian shrinking from sigma 5 to 2
-    assert rows["gray-28"] == {"data": {"input_size": 16}, "model": {**DATA_DEFAULTS["digits"]["model"], "sigma_end": 2.0},
-                               "train": DATA_DEFAULTS["digits"]["train"]}
-    assert "sigma_end" not in DATA_DEFAULTS["digits"]["model"]
-    assert rows["paper"] == {}
+def test_the_grid_sets_the_images_per_neuron():
+    assert auto_defaults(1437, 8, 1, "cpu", 1).rule == "few"
+    got = auto_defaults(1437, 8, 1, "cpu", 1, n_neurons=100)  # a 10x10 map: 14.4 images a neuron
+    assert got.rule == "cpu-many" and "14.4 per neuron of 100" in got.reason
+    cfg, reason = cli.resolve_args(_args("--dataset", "digits", "--grid", "10", "10", "--device", "cpu"))
+    assert "rule 'cpu-many'" in reason and cfg.model.kernel_gain == 0.15 and not cfg.model.prototype_readout
+    assert FEW_PER_NEURON == 4.0
+
+
+def test_the_choices_are_the_measured_settings():
+    # few images per neuron: the digits settings (a torus, sigma 5, a flat kernel, batches of 64, the warm-up
+    # kick) and the readouts; many: a torus with a sharper, shrinking kernel and the CPU setting's training
+    assert CHOICES["map, few"].sections == {"model": SMALL_MAP, "train": {"batch_size": 64, **WARMUP_KICK}}
+    assert CHOICES["readout"].sections == {"model": {"usage_balance": True, "prototype_readout": True}}
+    assert CHOICES["map, many"].sections == {"model": {**SMALL_MAP, "kernel_gain": 0.15, "sigma_end": 2.0},
+                                             "train": {"batch_size": 128, **WARMUP_KICK}}
+    assert CHOICES["network"].sections == {"model": {"widths": (16, 32, 64), "blocks": 1}}
+    assert CHOICES["input"].sections == {"data": {"input_size": 16}}
+    # the few-images setting is what the book's digits runs read (DATA_DEFAULTS, with a config file)
+    assert _merged("network", "map, few", "length") == {
+        s: {k: v for k, v in vals.items() if k not in ("epochs",)} | ({"epochs": 100} if s == "train" else {})
+        for s, vals in DATA_DEFAULTS["digits"].items()}
+    # CPU_SETTING is still the book's CIFAR-10 CPU profile's
     tuned = yaml.safe_load((ROOT / "bench/configs/cifar10_cpu.yaml").read_text())
     for section in ("model", "train"):
         want = {k: v for k, v in tuned[section].items() if k not in ("grid", "epochs", "max_minutes")}
-        got = RunConfig.from_dict({section: rows["cpu"][section]}).to_dict()[section]
+        got = RunConfig.from_dict({section: CPU_SETTING[section]}).to_dict()[section]
         exp = RunConfig.from_dict({section: want}).to_dict()[section]
         assert {k: got[k] for k in want} == {k: exp[k] for k in want}
-        assert set(rows["cpu"][section]) == set(want)
+        assert set(CPU_SETTING[section]) == set(want)
 
 
-def test_budget_threads_and_count_are_named_not_used():
+def test_budget_and_threads_are_named_the_threads_not_used():
     a = auto_defaults(10000, 32, 3, "cpu", 2, 20.0)
-    b = auto_defaults(50, 32, 3, "cpu", 16, 20.0)
+    b = auto_defaults(10000, 32, 3, "cpu", 16, 20.0)
     assert a.sections == b.sections
     assert "10,000 images" in a.reason and "2 CPU threads" in a.reason and "--max-minutes 20" in a.reason
     assert "1 CPU thread," not in b.reason and "16 CPU threads" in b.reason
     assert "a GPU" in auto_defaults(10, 32, 3, "cuda", 1).reason
 
 
-@pytest.mark.parametrize("n, size, rule", [(1437, 8, "small-gray"), (8000, 28, "gray-28")])
-def test_a_budget_ends_small_data_training(n, size, rule):
-    # with --max-minutes the small-data rows train until the budget (or 30 epochs without progress) ends them
-    row = next(r.sections for r in AUTO_RULES if r.name == rule)
-    got = auto_defaults(n, size, 1, "cpu", 1, 20.0)
-    assert got.rule == rule and got.sections["train"] == {**row["train"], **BUDGET_TRAIN, **BUDGET_PATIENCE}
-    assert {s: v for s, v in got.sections.items() if s != "train"} == {s: v for s, v in row.items() if s != "train"}
+@pytest.mark.parametrize("n, size, channels, device", [(1437, 8, 1, "cpu"), (8000, 28, 1, "cpu"), (300, 32, 3, "cuda")])
+def test_a_budget_ends_training_where_the_rule_sets_the_length(n, size, channels, device):
+    # with --max-minutes the rule's runs train until the budget (or 30 epochs without progress) ends them
+    got = auto_defaults(n, size, channels, device, 1, 20.0)
+    free = auto_defaults(n, size, channels, device, 1)
+    assert got.sections["train"] == {**free.sections["train"], **BUDGET_TRAIN, "patience": 30, **BUDGET_PATIENCE}
+    assert {s: v for s, v in got.sections.items() if s != "train"} == {s: v for s, v in free.sections.items() if s != "train"}
     assert "train.epochs 300" in got.reason and "train.patience 30" in got.reason
-    assert auto_defaults(n, size, 1, "cpu", 1).sections == row  # no budget: 100 epochs, patience 10
-    assert row["train"]["epochs"] == 100 and "patience" not in row["train"]
+    assert free.sections["train"]["epochs"] == 100 and "patience" not in free.sections["train"]
+    paper = auto_defaults(50000, 32, 3, "cuda", 1, 20.0)  # the paper's length, waiting longer and watching the map
+    assert paper.sections == {"train": {"patience": 30, **BUDGET_PATIENCE}}
 
 
 def test_a_budget_flag_reaches_the_rule_and_flags_still_win():
@@ -123,8 +149,8 @@ def test_no_row_sets_precision_or_layout_the_machine_does():
         got = auto_defaults(n, size, channels, kind, 2, 20.0, cpu_bf16=True)
         assert not {"amp_cpu", "channels_last", "compile"} & set(got.sections.get("train", {}))
         assert ("2 CPU threads with native bf16" in got.reason) is (kind == "cpu")
-    assert auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True).sections["train"] == {**CPU_SETTING["train"],
-                                                                                           **BUDGET_PATIENCE}
+    assert auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True).sections["train"] == {
+        "batch_size": 128, **WARMUP_KICK, **BUDGET_TRAIN, "patience": 30, **BUDGET_PATIENCE}
 
 
 def test_the_cli_leaves_the_mode_to_the_machine_and_a_flag_wins(tmp_path, monkeypatch):
@@ -157,7 +183,7 @@ def test_the_cli_leaves_the_mode_to_the_machine_and_a_flag_wins(tmp_path, monkey
 
 def test_sections_are_copies():
     auto_defaults(10, 8, 1, "cpu", 1).sections["model"]["blocks"] = 7
-    assert DATA_DEFAULTS["digits"]["model"]["blocks"] == 1
+    assert DATA_DEFAULTS["digits"]["model"]["blocks"] == 1 and CHOICES["network"].sections["model"]["blocks"] == 1
 
 
 @pytest.mark.parametrize("kwargs, msg", [
@@ -166,6 +192,7 @@ def test_sections_are_copies():
     ({"device_kind": "tpu"}, "device kind 'tpu': allowed are cpu, cuda"),
     ({"threads": 0}, "threads 0: allowed is an integer >= 1"),
     ({"max_minutes": -1.0}, "max_minutes -1.0: allowed is > 0 or none"),
+    ({"n_neurons": 0}, "n_neurons 0: allowed is an integer >= 1"),
 ])
 def test_bad_inputs(kwargs, msg):
     args = {"n_images": 10, "size": 8, "channels": 1, "device_kind": "cpu", "threads": 1, **kwargs}
@@ -199,13 +226,15 @@ def _mnist_like(root, n=40):
     return f"mnist:{root}"
 
 
-def test_mnist_keeps_todays_defaults(tmp_path):
+def test_mnist_sized_gray_images_go_in_at_16_px_on_a_cpu(tmp_path):
     spec = _mnist_like(tmp_path / "mnist")
-    today = RunConfig.from_dict(with_defaults(spec, {"data": {"dataset": spec}}))
     cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
-    assert cfg == today and cfg.key() == today.key()
-    assert reason.startswith("defaults: rule 'gray-28' for 40 images of 28 px, 1 channel")
-    assert cfg.data.input_size == 16
+    assert reason.startswith("defaults: rule 'few' for 40 images of 28 px, 1 channel")
+    assert cfg.data.input_size == 16 and cfg.model.prototype_readout  # 40 images on 900 neurons: few
+    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--grid", "3", "3"))
+    assert cfg.data.input_size == 16 and cfg.model.sigma_end == 2.0  # 4.4 a neuron: many
+    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cuda", "--grid", "3", "3"))
+    assert cfg == RunConfig.from_dict({"data": {"dataset": spec}, "model": {"grid": [3, 3]}})  # the paper's
 
 
 def test_the_profiles_do_not_use_the_rule():
@@ -216,20 +245,23 @@ def test_the_profiles_do_not_use_the_rule():
             assert getattr(getattr(paper, section), k) != v, f"{section}.{k}"
 
 
-def test_cpu_row_and_flags_win(tmp_path):
+def test_cpu_many_and_flags_win(tmp_path):
     spec = _rgb_npz(tmp_path / "rgb.npz")
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--batch-size", "32", "--sigma", "3"))
-    assert (cfg.model.widths, cfg.model.blocks, cfg.model.kernel_gain, cfg.train.gamma) == ((16, 32, 64), 1, 32.0, 1.0)
-    assert cfg.train.lr_schedule == ((0, 1e-4), (1, 5e-4), (2, 1e-3))
-    assert (cfg.train.batch_size, cfg.model.sigma) == (32, 3.0)
-    assert reason.startswith("defaults: rule 'cpu' for 200 images of 32 px, 3 channels")
-    assert reason.endswith("given on the command line: model.sigma, train.batch_size")
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--grid", "4", "4", "--batch-size", "32",
+                                         "--sigma", "3"))
+    assert (cfg.model.widths, cfg.model.blocks, cfg.model.kernel_gain, cfg.train.gamma) == ((16, 32, 64), 1, 0.15, 2.0)
+    assert (cfg.model.boundary, cfg.model.kernel_norm, cfg.train.warmup_collapse_epochs) == ("circular", "neighbour", 15)
+    assert cfg.train.lr_schedule == RunConfig().train.lr_schedule  # the paper's
+    assert (cfg.train.batch_size, cfg.model.sigma, cfg.model.sigma_end) == (32, 3.0, None)  # sigma given: fixed
+    assert reason.startswith("defaults: rule 'cpu-many' for 200 images of 32 px, 3 channels, 12.5 per neuron of 16")
+    assert reason.endswith("given on the command line: train.batch_size; with model.sigma given, the filter stays "
+                           "fixed (--sigma-end to shrink it)")
 
 
 def test_gpu_gets_the_paper(tmp_path):
     spec = _rgb_npz(tmp_path / "rgb.npz")
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cuda"))
-    assert cfg == RunConfig.from_dict({"data": {"dataset": spec}})
+    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cuda", "--grid", "4", "4"))
+    assert cfg == RunConfig.from_dict({"data": {"dataset": spec}, "model": {"grid": [4, 4]}})
     assert "rule 'paper'" in reason
 
 
@@ -257,10 +289,10 @@ def test_train_prints_the_rule_once_and_records_it(tmp_path, capsys):
                      "--epochs", "1", "--quiet"]) == 0
     err = capsys.readouterr().err.splitlines()
     rule = [s for s in err if s.startswith("defaults: ")]
-    assert len(rule) == 1 and "rule 'cpu'" in rule[0]
+    assert len(rule) == 1 and "rule 'cpu-many'" in rule[0]
     assert sum(s.startswith("epoch time ~") for s in err) == 1  # --quiet drops the bar, not these lines
     saved = json.loads((out / "config.json").read_text())
-    assert saved["defaults_rule"] == rule[0] and saved["config"]["model"]["kernel_gain"] == 32.0
+    assert saved["defaults_rule"] == rule[0] and saved["config"]["model"]["kernel_gain"] == 0.15
     assert json.loads((out / "manifest.json").read_text())["defaults_rule"] == rule[0]
 
 
@@ -333,7 +365,7 @@ def test_npz_and_folder_give_the_same_defaults_and_result(tmp_path):
     folder, npz = _same_images(tmp_path)
     flags = ["--device", "cpu", "--grid", "5", "5", "--epochs", "2", "--holdout", "0.2"]
     (cf, rf), (cn, rn) = (cli.resolve_args(_args("--dataset", s, *flags)) for s in (folder, npz))
-    assert rf == rn and "rule 'small-gray' for 160 images of 8 px, 1 channel" in rf
+    assert rf == rn and "rule 'cpu-many' for 160 images of 8 px, 1 channel, 6.4 per neuron of 25" in rf
     assert cf.replace(**{"data.dataset": npz}) == cn
     a = train_run(cf, tmp_path / "a", device="cpu", progress=False, log=lambda s: None)
     b = train_run(cn, tmp_path / "b", device="cpu", progress=False, log=lambda s: None)
@@ -344,15 +376,19 @@ def test_npz_and_folder_give_the_same_defaults_and_result(tmp_path):
         np.testing.assert_array_equal(arr, b.assignments()[name])
 
 
-def test_readme_and_book_list_every_rule():
+def test_readme_and_book_list_every_choice():
     for doc in ("README.md", "book/reproduce.md"):
         text = (ROOT / doc).read_text()
-        for r in AUTO_RULES:
-            assert f"| `{r.name}` | {r.when} |" in text, (doc, r.name)
+        for c in RULE:
+            assert f"| {c.name} | {c.when} |" in text, (doc, c.name)
 
 
-def test_the_mnist_rule_shrinks_sigma_unless_a_flag_sets_the_filter(tmp_path):
+def test_many_images_per_neuron_shrink_sigma_unless_a_flag_sets_the_filter(tmp_path):
     spec = _mnist_like(tmp_path / "mnist")
+
+    def _args(*argv):  # 40 images on 9 neurons: many
+        return cli.build_parser().parse_args(["train", "--out", "x", "--grid", "3", "3", *argv])
+
     cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
     assert (cfg.model.sigma, cfg.model.sigma_end, cfg.train.anneal_share) == (5.0, 2.0, 0.7)
     assert "model.sigma_end 2" in reason

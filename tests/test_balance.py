@@ -208,17 +208,18 @@ def test_cli_flags_set_the_option_and_print_the_figures_with_the_bias(tmp_path, 
     def cfg(*flags):
         return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]
 
-    assert cfg().model.usage_balance is True  # the small-gray defaults rule
+    assert cfg().model.usage_balance is True  # the defaults rule: few images per neuron
     assert cfg("--no-usage-balance").model.usage_balance is False
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert cfg("--config", str(empty)).model.usage_balance is False  # a config file is used as written
     out = tmp_path / "run"
     argv = ["train", "--out", str(out), "--dataset", "digits", "--holdout", "0.2", "--subset", "200", "--grid", "5", "5",
-            "--widths", "8", "--blocks", "1", "--epochs", "1", "--batch-size", "32", "--quiet", "--device", "cpu"]
+            "--widths", "8", "--blocks", "1", "--epochs", "1", "--batch-size", "32", "--quiet", "--device", "cpu",
+            "--usage-balance", "--prototype-readout"]  # 6.4 images per neuron: the rule would fit no readout
     assert main(argv) == 0
     printed = capsys.readouterr()
-    # the small-gray rule also reads the map out through prototypes: the bias alone gets a line of its own
+    # with the prototype readout too: the bias alone gets a line of its own
     assert "read out with the usage-balancing bias and the prototype readout: neural_selectivity " in printed.out
     assert "with the usage-balancing bias alone (no prototype readout): neural_selectivity " in printed.out
     assert "usage balance: a bias fitted on 160 training images" in printed.err

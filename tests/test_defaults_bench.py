@@ -43,7 +43,7 @@ def test_the_config_is_the_command_lines(monkeypatch):
                      "--seed", "3", "--device", "cpu"]
     same, _ = resolve_args(build_parser().parse_args(["train", "--out", "x", *flags]))
     assert cfg.key() == same.key() and cfg.train.seed == 3 and cfg.train.max_minutes == 20
-    assert reason.startswith("defaults: rule 'small-gray' for 1,437 images of 8 px")
+    assert reason.startswith("defaults: rule 'few' for 1,437 images of 8 px")
 
 
 @pytest.mark.slow  # trains two tiny maps and fits MiniSom and k-means (about 20 s)
@@ -82,4 +82,4 @@ def test_a_tiny_two_seed_table(tmp_path, capsys):
     assert res["verdict"].startswith("digits: NOT MET: held-out NS mean")  # 3 seconds of training
     assert "corners x" in printed and "| k-means | raw pixels (1x8x8) | 0 1 |" in printed
     assert (out / "defaults_digits.md").read_text().splitlines()[2].startswith("| method | inputs | seeds | NS |")
-    assert "git_commit" in res["provenance"] and res["defaults_line"].startswith("defaults: rule 'small-gray'")
+    assert "git_commit" in res["provenance"] and res["defaults_line"].startswith("defaults: rule 'few'")

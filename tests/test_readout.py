@@ -95,7 +95,7 @@ def test_refits_settle_on_prototypes_that_are_their_own_winners_means():
 
 @pytest.fixture(scope="module")
 def readout_run(tmp_path_factory):
-    """A tiny run of the CLI with the bias and the readout (the small-gray rule's, on 240 training digits)."""
+    """A tiny run of the CLI with the bias and the readout (as the defaults rule fits them for few images per neuron, on 240 training digits)."""
     from urlsom_book import cli
 
     out = tmp_path_factory.mktemp("readout") / "r"
@@ -186,7 +186,7 @@ def test_cli_flags_set_the_readout(tmp_path):
     def cfg(*flags):
         return resolve_args(build_parser().parse_args(["train", "--out", "x", "--dataset", "digits", *flags]))[0]
 
-    assert cfg().model.prototype_readout is True  # the small-gray defaults rule
+    assert cfg().model.prototype_readout is True  # the defaults rule: 1.6 images per neuron
     assert cfg("--no-prototype-readout").model.prototype_readout is False
     empty = tmp_path / "empty.yaml"
     empty.write_text("")

@@ -17,10 +17,10 @@ spec.loader.exec_module(ts)
 TINY = ["--tiny", "--sets", "shapes", "textures", "--seeds", "0"]
 
 
-def test_seven_sets_with_roles_and_latents():
+def test_eight_sets_with_roles_and_latents():
     assert len(ts.SETS) >= 6
     assert [s.name for s in ts.SETS if s.default_role == "chose"] == ["digits", "mnist", "cifar10"]
-    assert {s.name for s in ts.SETS if s.has_latents} == {"shapes", "textures"}
+    assert {s.name for s in ts.SETS if s.has_latents} == {"shapes", "shapes-many", "textures"}
     a = ts.parse_args(["--out", "x", "--sets", "digits", "shapes", "--chose", "shapes", "--seeds", "0"])
     assert ts.check(a) == {"digits": "report", "shapes": "chose"}  # leave-one-dataset-out: roles can move
 
@@ -35,9 +35,18 @@ def test_a_cell_is_configured_as_urlsom_train_resolves_its_flags(tmp_path):
     cfg, rule = resolve_args(build_parser().parse_args(["train", *flags, "--out", "-"]))
     same, _ = resolve_config({"data.dataset": "digits", "data.holdout": 0.2, "train.max_minutes": 7.0,
                               "train.seed": 2}, device="cpu")
-    assert cfg == same and "rule 'small-gray'" in rule and cfg.model.grid == (30, 30)
+    assert cfg == same and "rule 'few'" in rule and cfg.model.grid == (30, 30)
     cif = ts.train_flags(ts.BY_NAME["cifar10"], "imagefolder:x.zip", 0, a)
     assert cif[cif.index("--subset") + 1] == "10000"
+
+
+def test_flags_ride_on_top_of_the_rule_and_are_part_of_the_settings(tmp_path):
+    a = ts.parse_args(["--out", str(tmp_path), "--sets", "digits", "--flags", "--sigma-end 2 --kernel-gain 0.15",
+                       "--no-minisom"])
+    flags = ts.train_flags(ts.BY_NAME["digits"], "digits", 0, a)
+    assert flags[-4:] == ["--sigma-end", "2", "--kernel-gain", "0.15"]
+    assert ts.settings(a)["flags"] == "--sigma-end 2 --kernel-gain 0.15" and ts.settings(a)["minisom"] is False
+    assert ts.check(a) == {"digits": "chose"}
 
 
 def _cell(name, seed, rows):
@@ -71,6 +80,8 @@ def test_table_means_and_pass_lines_for_report_sets_only():
     (["--chose", "nope"], "--chose nope: allowed are"),
     (["--threads", "0"], "--threads 0: allowed is an integer >= 1"),
     (["--sets", "shapes", "shapes"], "a set named twice"),
+    (["--flags", "--nope 3"], "--flags '--nope 3': --nope 3 not flags of `urlsom train`"),
+    (["--flags", "--sigma x"], "--flags '--sigma x': urlsom: error: argument --sigma: invalid float value: 'x'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
@@ -90,7 +101,7 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
     for c in res["cells"]:
         assert c["command"].startswith(f"urlsom train --dataset npz:{out.resolve()}/data/{c['set']}_tiny.npz "
                                        "--holdout 0.2 --max-minutes 20 --seed 0 --grid 5 5 --epochs 1")
-        assert "rule 'cpu'" in c["rule"] and c["n_heldout"] == 40
+        assert "rule 'cpu-many'" in c["rule"] and c["n_heldout"] == 40  # 160 images on 25 neurons
         methods = [r["method"] for r in c["rows"]]
         assert methods == ["URL-SOM (network)", "MiniSom σ=1", "MiniSom σ=3→1"]
         for r in c["rows"]:
@@ -98,9 +109,9 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
             assert r["spearman"] is None or -1 <= r["spearman"] <= 1
         assert any(r["spearman"] is not None for r in c["rows"])
     md = (out / "results.md").read_text()
-    assert "| set | role | rule | method |" in md and "| shapes | report | cpu | URL-SOM (network) | 0 |" in md
+    assert "| set | role | rule | method |" in md and "| shapes | report | cpu-many | URL-SOM (network) | 0 |" in md
     assert "- textures, URL-SOM (network), 1 seed(s): **" in md and "latent Spearman" in md
-    assert "| textures | report | cpu | URL-SOM (network) | 0 |" in printed.out  # the table, printed
+    assert "| textures | report | cpu-many | URL-SOM (network) | 0 |" in printed.out  # the table, printed
     # again: every cell is in results.json, nothing is trained
     assert ts.main([*TINY, "--out", str(out)]) == 0
     assert printed.err.count("training and scoring") == 2

@@ -90,8 +90,8 @@ NETS: dict[str, dict[str, Any]] = {
     "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16,
               "batch": defaults_for("digits")["train"]["batch_size"]},  # the digits rule
     "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32,
-            "batch": CPU_SETTING["train"]["batch_size"]},  # the defaults rule 'cpu'
-    # not trained by any rule: the cpu rule's net twice as wide (32/64/128), to see whether wider convolutions
+            "batch": CPU_SETTING["train"]["batch_size"]},  # defaults.CPU_SETTING: the defaults rule's CPU network
+    # not trained by any rule: the cpu net twice as wide (32/64/128), to see whether wider convolutions
     # use the cores better (``--nets cpu-wide``)
     "cpu-wide": {"model": {**CPU_SETTING["model"], "widths": (32, 64, 128), "grid": (30, 30)}, "channels": 3,
                  "size": 32, "batch": CPU_SETTING["train"]["batch_size"]},
@@ -760,7 +760,7 @@ def register(subparsers: Any) -> None:
                    "figures and no compiled CPU runs")
     p.add_argument("--tiny", action="store_true", help="smallest sizes, for the test suite: the numbers mean nothing")
     p.add_argument("--nets", default=",".join(DEFAULT_NETS), help="networks of the train section, any of "
-                   f"{', '.join(NETS)} (default {','.join(DEFAULT_NETS)}; cpu: the network of the defaults rule 'cpu', "
+                   f"{', '.join(NETS)} (default {','.join(DEFAULT_NETS)}; cpu: the defaults rule's CPU network (CPU_SETTING), "
                    "cpu-wide: the same twice as wide, trained by no rule); the breakdown "
                    "section takes cpu, or the first of them without it")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")

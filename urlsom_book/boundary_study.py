@@ -85,7 +85,7 @@ def study_configs(base: RunConfig, modes: Sequence[str], sigmas: Sequence[float]
 
 
 def cpu_model(sigma: float | None = None) -> ModelConfig:
-    """The model of the study's CIFAR-10 runs: the ``cpu`` defaults row (``defaults.CPU_SETTING``, the
+    """The model of the study's CIFAR-10 runs: ``defaults.CPU_SETTING`` (the
     settings of bench/configs/cifar10_cpu.yaml: sum-normalised kernel x 32 at sigma 2) on a 30x30 map, at
     ``sigma`` when given."""
     model = {**CPU_SETTING["model"], "grid": (30, 30)}
