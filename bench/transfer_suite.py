@@ -35,8 +35,10 @@ images' winners against the distance of their standardised latents, 20,000 pairs
 MiniSom σ=3→1's, latent Spearman >= 0.5 where latents exist.
 
 Writes ``results.json`` (every cell, the commands, the rule lines, provenance) and ``results.md`` into
-``--out`` after every cell; a cell already in ``results.json`` (same settings) is not run again, so an
-interrupted suite resumes. Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
+``--out`` after every cell; a cell already in ``results.json`` (same settings) whose config the defaults rule
+still gives (same config key on the cell's data) is not run again, so an interrupted suite resumes, and a cell
+trained under an earlier rule is trained again. ``--merge DIR ...`` takes the cells of other ``--out`` folders of
+the same settings (suites run side by side on parts of the sets) under the same check. Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
 Run it with one thread per process on a shared machine::
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/transfer_suite.py --out bench/results/transfer --minutes 20
@@ -137,6 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--flags", default="", help="extra `urlsom train` flags on top of the defaults rule, one string "
                    "(a candidate setting: --flags '--sigma-end 2'); part of the settings")
     p.add_argument("--no-minisom", action="store_true", help="URL-SOM rows only (a quick look at a candidate setting)")
+    p.add_argument("--merge", nargs="+", default=[], metavar="DIR", help="also take the cells of these --out folders "
+                   "(same settings), e.g. of suites run side by side on parts of the sets")
     return p.parse_args(argv)
 
 
@@ -312,6 +316,18 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
             "wall_seconds": round(time.time() - t0, 1)}
 
 
+def current_key(s: SuiteSet, c: dict[str, Any], args: argparse.Namespace, out: Path, log: Any) -> str:
+    """The config key the defaults rule gives cell ``c`` today, on the cell's own data file: a cell whose stored
+    ``config_key`` differs was trained under another rule (or other flags) and is trained again."""
+    from urlsom_book.cli import build_parser, resolve_args
+
+    words = c["command"].split()
+    spec = words[words.index("--dataset") + 1]
+    cfg, _ = resolve_args(build_parser().parse_args(["train", *train_flags(s, dataset_spec(s, out, args.tiny, log),
+                                                                           c["seed"], args), "--out", "-"]))
+    return cfg.replace(**{"data.dataset": spec}).key()
+
+
 # ------------------------------------------------------------------------------------------------- table
 COLUMNS = (("heldout_ns", "held-out NS", ".3f"), ("te", "TE", ".3f"), ("live", "live", ".0f"),
            ("spearman", "latent Spearman", ".3f"))
@@ -433,6 +449,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--out {args.out}: its results.json has other settings ({old.get('settings')}); "
                                   "allowed is the same --minutes, --tiny and --device, or another --out")
             done = {f"{c['set']}/{c['seed']}": c for c in old.get("cells", [])}
+        for other in args.merge:
+            path = Path(other) / "results.json"
+            if not path.is_file():
+                raise ConfigError(f"--merge {other}: has no results.json")
+            more = read_json(path)
+            if more.get("settings") != settings(args):
+                raise ConfigError(f"--merge {other}: its results.json has other settings ({more.get('settings')})")
+            for c in more.get("cells", []):
+                done.setdefault(f"{c['set']}/{c['seed']}", c)
     except ConfigError as e:
         print(f"transfer_suite: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -448,9 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(args.threads):
         for i, (name, seed) in enumerate(todo, 1):
             key = f"{name}/{seed}"
-            if key in done:
-                log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: in {out / 'results.json'}, skipped")
+            if key in done and done[key].get("config_key") == current_key(BY_NAME[name], done[key], args, out, log):
+                log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done, with today's config, skipped")
                 continue
+            if key in done:
+                log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done under another config (rule or "
+                    "flags changed since), trained again")
+                res["cells"] = [c for c in res["cells"] if f"{c['set']}/{c['seed']}" != key]
             log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key} ({roles[name]}): training and scoring")
             cell = run_cell(BY_NAME[name], seed, args, out, runs, log)
             res["cells"].append(cell)

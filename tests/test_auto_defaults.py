@@ -79,7 +79,7 @@ def test_the_grid_sets_the_images_per_neuron():
     got = auto_defaults(1437, 8, 1, "cpu", 1, n_neurons=100)  # a 10x10 map: 14.4 images a neuron
     assert got.rule == "cpu-many" and "14.4 per neuron of 100" in got.reason
     cfg, reason = cli.resolve_args(_args("--dataset", "digits", "--grid", "10", "10", "--device", "cpu"))
-    assert "rule 'cpu-many'" in reason and cfg.model.kernel_gain == 0.15 and not cfg.model.prototype_readout
+    assert "rule 'cpu-many'" in reason and cfg.model.kernel_gain == 32.0 and not cfg.model.prototype_readout
     assert FEW_PER_NEURON == 4.0
 
 
@@ -88,8 +88,8 @@ def test_the_choices_are_the_measured_settings():
     # kick) and the readouts; many: a torus with a sharper, shrinking kernel and the CPU setting's training
     assert CHOICES["map, few"].sections == {"model": SMALL_MAP, "train": {"batch_size": 64, **WARMUP_KICK}}
     assert CHOICES["readout"].sections == {"model": {"usage_balance": True, "prototype_readout": True}}
-    assert CHOICES["map, many"].sections == {"model": {**SMALL_MAP, "kernel_gain": 0.15, "sigma_end": 2.0},
-                                             "train": {"batch_size": 128, **WARMUP_KICK}}
+    assert CHOICES["map, many"].sections == {"model": {"sigma": 2.0, "kernel_gain": 32.0}, "train": CPU_SETTING["train"]}
+    assert _merged("network", "map, many") == CPU_SETTING  # the CPU setting, the book's CIFAR-10 CPU profile's
     assert CHOICES["network"].sections == {"model": {"widths": (16, 32, 64), "blocks": 1}}
     assert CHOICES["input"].sections == {"data": {"input_size": 16}}
     # the few-images setting is what the book's digits runs read (DATA_DEFAULTS, with a config file)
@@ -150,7 +150,7 @@ def test_no_row_sets_precision_or_layout_the_machine_does():
         assert not {"amp_cpu", "channels_last", "compile"} & set(got.sections.get("train", {}))
         assert ("2 CPU threads with native bf16" in got.reason) is (kind == "cpu")
     assert auto_defaults(10000, 32, 3, "cpu", 2, 20.0, cpu_bf16=True).sections["train"] == {
-        "batch_size": 128, **WARMUP_KICK, **BUDGET_TRAIN, "patience": 30, **BUDGET_PATIENCE}
+        **CPU_SETTING["train"], **BUDGET_TRAIN, "patience": 30, **BUDGET_PATIENCE}
 
 
 def test_the_cli_leaves_the_mode_to_the_machine_and_a_flag_wins(tmp_path, monkeypatch):
@@ -232,7 +232,7 @@ def test_mnist_sized_gray_images_go_in_at_16_px_on_a_cpu(tmp_path):
     assert reason.startswith("defaults: rule 'few' for 40 images of 28 px, 1 channel")
     assert cfg.data.input_size == 16 and cfg.model.prototype_readout  # 40 images on 900 neurons: few
     cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--grid", "3", "3"))
-    assert cfg.data.input_size == 16 and cfg.model.sigma_end == 2.0  # 4.4 a neuron: many
+    assert cfg.data.input_size == 16 and cfg.model.sigma == 2.0  # 4.4 a neuron: many
     cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cuda", "--grid", "3", "3"))
     assert cfg == RunConfig.from_dict({"data": {"dataset": spec}, "model": {"grid": [3, 3]}})  # the paper's
 
@@ -249,13 +249,12 @@ def test_cpu_many_and_flags_win(tmp_path):
     spec = _rgb_npz(tmp_path / "rgb.npz")
     cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--grid", "4", "4", "--batch-size", "32",
                                          "--sigma", "3"))
-    assert (cfg.model.widths, cfg.model.blocks, cfg.model.kernel_gain, cfg.train.gamma) == ((16, 32, 64), 1, 0.15, 2.0)
-    assert (cfg.model.boundary, cfg.model.kernel_norm, cfg.train.warmup_collapse_epochs) == ("circular", "neighbour", 15)
-    assert cfg.train.lr_schedule == RunConfig().train.lr_schedule  # the paper's
-    assert (cfg.train.batch_size, cfg.model.sigma, cfg.model.sigma_end) == (32, 3.0, None)  # sigma given: fixed
+    assert (cfg.model.widths, cfg.model.blocks, cfg.model.kernel_gain, cfg.train.gamma) == ((16, 32, 64), 1, 32.0, 1.0)
+    assert (cfg.model.boundary, cfg.model.kernel_norm, cfg.train.warmup_collapse_epochs) == ("zeros", "sum", 0)
+    assert cfg.train.lr_schedule == ((0, 1e-4), (1, 5e-4), (2, 1e-3))
+    assert (cfg.train.batch_size, cfg.model.sigma, cfg.model.sigma_end) == (32, 3.0, None)
     assert reason.startswith("defaults: rule 'cpu-many' for 200 images of 32 px, 3 channels, 12.5 per neuron of 16")
-    assert reason.endswith("given on the command line: train.batch_size; with model.sigma given, the filter stays "
-                           "fixed (--sigma-end to shrink it)")
+    assert reason.endswith("given on the command line: model.sigma, train.batch_size")
 
 
 def test_gpu_gets_the_paper(tmp_path):
@@ -292,7 +291,7 @@ def test_train_prints_the_rule_once_and_records_it(tmp_path, capsys):
     assert len(rule) == 1 and "rule 'cpu-many'" in rule[0]
     assert sum(s.startswith("epoch time ~") for s in err) == 1  # --quiet drops the bar, not these lines
     saved = json.loads((out / "config.json").read_text())
-    assert saved["defaults_rule"] == rule[0] and saved["config"]["model"]["kernel_gain"] == 0.15
+    assert saved["defaults_rule"] == rule[0] and saved["config"]["model"]["kernel_gain"] == 32.0
     assert json.loads((out / "manifest.json").read_text())["defaults_rule"] == rule[0]
 
 
@@ -383,24 +382,18 @@ def test_readme_and_book_list_every_choice():
             assert f"| {c.name} | {c.when} |" in text, (doc, c.name)
 
 
-def test_many_images_per_neuron_shrink_sigma_unless_a_flag_sets_the_filter(tmp_path):
+def test_the_rule_keeps_the_filter_fixed_and_flags_shrink_it(tmp_path):
     spec = _mnist_like(tmp_path / "mnist")
+    for grid in (["3", "3"], ["30", "30"]):  # many and few images per neuron
+        def _a(*argv, grid=grid):
+            return cli.build_parser().parse_args(["train", "--out", "x", "--grid", *grid, "--dataset", spec,
+                                                  "--device", "cpu", *argv])
 
-    def _args(*argv):  # 40 images on 9 neurons: many
-        return cli.build_parser().parse_args(["train", "--out", "x", "--grid", "3", "3", *argv])
-
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--device", "cpu"))
-    assert (cfg.model.sigma, cfg.model.sigma_end, cfg.train.anneal_share) == (5.0, 2.0, 0.7)
-    assert "model.sigma_end 2" in reason
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--sigma", "1.5", "--device", "cpu"))
-    assert (cfg.model.sigma, cfg.model.sigma_end) == (1.5, None)  # the rule's sigma_end would exceed it
-    assert reason.endswith("; with model.sigma given, the filter stays fixed (--sigma-end to shrink it)")
-    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--filter", "student", "--device", "cpu"))
-    assert cfg.model.sigma_end is None
-    cfg, _ = cli.resolve_args(_args("--dataset", spec, "--sigma", "3", "--sigma-end", "1", "--device", "cpu"))
-    assert (cfg.model.sigma, cfg.model.sigma_end) == (3.0, 1.0)
-    cfg, reason = cli.resolve_args(_args("--dataset", spec, "--sigma-end", "none", "--device", "cpu"))
-    assert cfg.model.sigma_end is None and "given on the command line: model.sigma_end" in reason
+        assert cli.resolve_args(_a())[0].model.sigma_end is None  # the paper's fixed filter
+        cfg, _ = cli.resolve_args(_a("--sigma", "3", "--sigma-end", "1"))
+        assert (cfg.model.sigma, cfg.model.sigma_end) == (3.0, 1.0)
+        cfg, _ = cli.resolve_args(_a("--sigma-end", "2"))
+        assert cfg.model.sigma_end == 2.0 and cfg.model.sigma >= 2.0
 
 
 def test_a_budget_makes_every_row_watch_the_map():

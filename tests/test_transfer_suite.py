@@ -119,3 +119,18 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
     # other settings in the same --out: refused in one line
     assert ts.main([*TINY, "--minutes", "5", "--out", str(out)]) == 2
     assert "has other settings" in capsys.readouterr().err
+    # a cell trained under another rule (its stored key differs from today's) is trained again
+    res["cells"][0]["config_key"] = "0" * 16
+    (out / "results.json").write_text(json.dumps(res))
+    assert ts.main([*TINY, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "shapes/0: done under another config" in err and err.count("training and scoring") == 1
+    assert err.count("skipped") == 1
+    # the cells of suites run side by side on parts of the sets, merged: nothing is trained
+    merged = tmp_path / "merged"
+    assert ts.main([*TINY, "--out", str(merged), "--merge", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 2 and "training and scoring" not in err
+    assert len(json.loads((merged / "results.json").read_text())["cells"]) == 2
+    assert ts.main([*TINY, "--out", str(tmp_path / "m2"), "--merge", str(tmp_path / "none")]) == 2
+    assert "--merge" in capsys.readouterr().err and not (tmp_path / "m2").exists()
