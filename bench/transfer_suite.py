@@ -130,6 +130,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chose", nargs="*", help="the sets a setting was chosen on (role chose; default "
                    f"{' '.join(s.name for s in SETS if s.default_role == 'chose')}); the others are reported")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
+    p.add_argument("--chose-seeds", type=int, nargs="+", help="training seeds of the chose sets (default --seeds): "
+                   "the pass lines are for the report sets")
     p.add_argument("--minutes", type=float, default=20.0, help="URL-SOM's time budget per run, --max-minutes (default 20)")
     p.add_argument("--out", required=True, help="folder for results.json, results.md and the generated data")
     p.add_argument("--runs", help="folder of the URL-SOM runs (default OUT/runs)")
@@ -166,11 +168,12 @@ def check(args: argparse.Namespace) -> dict[str, str]:
     bad = [s for s in chose if s not in BY_NAME]
     if bad:
         raise ConfigError(f"--chose {' '.join(bad)}: allowed are {', '.join(BY_NAME)}")
-    for s in args.seeds:
-        if s < 0:
-            raise ConfigError(f"--seeds {s}: allowed are integers >= 0")
-    if len(set(args.seeds)) != len(args.seeds):
-        raise ConfigError(f"--seeds {' '.join(map(str, args.seeds))}: a seed named twice")
+    for flag, seeds in (("--seeds", args.seeds), ("--chose-seeds", args.chose_seeds or [])):
+        for s in seeds:
+            if s < 0:
+                raise ConfigError(f"{flag} {s}: allowed are integers >= 0")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"{flag} {' '.join(map(str, seeds))}: a seed named twice")
     if not (math.isfinite(args.minutes) and args.minutes > 0):
         raise ConfigError(f"--minutes {args.minutes}: allowed is a number > 0")
     if args.threads < 1:
@@ -316,16 +319,17 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
             "wall_seconds": round(time.time() - t0, 1)}
 
 
-def current_key(s: SuiteSet, c: dict[str, Any], args: argparse.Namespace, out: Path, log: Any) -> str:
-    """The config key the defaults rule gives cell ``c`` today, on the cell's own data file: a cell whose stored
-    ``config_key`` differs was trained under another rule (or other flags) and is trained again."""
+def current_key(s: SuiteSet, c: dict[str, Any], args: argparse.Namespace, out: Path, log: Any) -> tuple[str, str]:
+    """The config key the defaults rule gives cell ``c`` today, on the cell's own data file, and the rule's line:
+    a cell whose stored ``config_key`` differs was trained under another rule (or other flags) and is trained
+    again; one that matches gets today's line (the same settings, today's wording)."""
     from urlsom_book.cli import build_parser, resolve_args
 
     words = c["command"].split()
     spec = words[words.index("--dataset") + 1]
-    cfg, _ = resolve_args(build_parser().parse_args(["train", *train_flags(s, dataset_spec(s, out, args.tiny, log),
-                                                                           c["seed"], args), "--out", "-"]))
-    return cfg.replace(**{"data.dataset": spec}).key()
+    cfg, rule = resolve_args(build_parser().parse_args(["train", *train_flags(s, dataset_spec(s, out, args.tiny, log),
+                                                                              c["seed"], args), "--out", "-"]))
+    return cfg.replace(**{"data.dataset": spec}).key(), rule
 
 
 # ------------------------------------------------------------------------------------------------- table
@@ -468,12 +472,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = Path(args.runs) if args.runs else out / "runs"
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    todo = [(name, seed) for name in roles for seed in args.seeds]
+    def seeds(name: str) -> list[int]:
+        return args.chose_seeds if roles[name] == "chose" and args.chose_seeds else args.seeds
+
+    todo = [(name, seed) for name in roles for seed in seeds(name)]
     res: dict[str, Any] = {"settings": settings(args), "roles": roles, "cells": list(done.values())}
     with threadpool_limits(args.threads):
         for i, (name, seed) in enumerate(todo, 1):
             key = f"{name}/{seed}"
-            if key in done and done[key].get("config_key") == current_key(BY_NAME[name], done[key], args, out, log):
+            today = current_key(BY_NAME[name], done[key], args, out, log) if key in done else None
+            if today and done[key].get("config_key") == today[0]:
+                done[key]["rule"] = today[1]
                 log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done, with today's config, skipped")
                 continue
             if key in done:
@@ -489,11 +498,11 @@ def main(argv: list[str] | None = None) -> int:
             res["provenance"] = provenance(args.device, None)
             write_json(out / "results.json", res)
             (out / "results.md").write_text(markdown({**res, "cells": [
-                c for c in res["cells"] if c["set"] in roles and c["seed"] in args.seeds]}, roles))
+                c for c in res["cells"] if c["set"] in roles and c["seed"] in seeds(c["set"])]}, roles))
     res["provenance"] = provenance(args.device, None)
     res["command"] = "python bench/transfer_suite.py " + " ".join(sys.argv[1:] if argv is None else argv)
     write_json(out / "results.json", res)  # every cell, also those of earlier calls with other --sets / --seeds
-    shown = {**res, "cells": [c for c in res["cells"] if c["set"] in roles and c["seed"] in args.seeds]}
+    shown = {**res, "cells": [c for c in res["cells"] if c["set"] in roles and c["seed"] in seeds(c["set"])]}
     md = markdown(shown, roles) + f"\nMade by `{res['command']}` ({(time.time() - t0) / 60:.1f} min this call).\n"
     (out / "results.md").write_text(md)
     print(md)

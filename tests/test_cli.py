@@ -93,7 +93,7 @@ def test_tiny_run_writes_everything_and_reuses(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--dataset", "digits", "--holdout", "0.2", "--out", str(out), *TINY]) == 0
     assert "reused" in capsys.readouterr().out
-    code = main(["train", "--dataset", "digits", "--holdout", "0.2", "--out", str(out), *TINY[:-1], "--sigma", "2", "--quiet"])
+    code = main(["train", "--dataset", "digits", "--holdout", "0.2", "--out", str(out), *TINY[:-1], "--sigma", "3", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "another config" in err and "model.sigma" in err
     code = main(["evaluate", "--run", str(out), "--dataset", "digits", "--out", str(tmp_path / "eval.json")])

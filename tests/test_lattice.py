@@ -417,7 +417,7 @@ def test_the_lattice_flag_reaches_the_config_and_bad_values_are_one_line(tmp_pat
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--lattice", "hexagonal"]) == 2
     assert capsys.readouterr().err == "urlsom: error: lattice 'hexagonal': allowed is one of square, hex\n"
-    assert main(["train", "--out", str(out), "--lattice", "hex", "--grid", "5", "6"]) == 2  # the digits torus
+    assert main(["train", "--out", str(out), "--lattice", "hex", "--grid", "5", "6", "--boundary", "circular"]) == 2
     assert "allowed is an even number of rows" in capsys.readouterr().err
     assert not out.exists()
 

@@ -101,6 +101,7 @@ def readout_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("readout") / "r"
     assert cli.main(["train", "--dataset", "digits", "--holdout", "0.2", "--subset", "300", "--grid", "6", "6",
                      "--epochs", "2", "--batch-size", "64", "--usage-balance", "--prototype-readout", "--quiet",
+                     "--boundary", "circular",
                      "--device", "cpu", "--out", str(out)]) == 0
     return out
 

@@ -76,6 +76,7 @@ def test_table_means_and_pass_lines_for_report_sets_only():
 @pytest.mark.parametrize("argv, message", [
     (["--sets", "svhn"], "--sets svhn: allowed are digits"),
     (["--seeds", "-1"], "--seeds -1: allowed are integers >= 0"),
+    (["--chose-seeds", "0", "0"], "--chose-seeds 0 0: a seed named twice"),
     (["--minutes", "0"], "--minutes 0.0: allowed is a number > 0"),
     (["--chose", "nope"], "--chose nope: allowed are"),
     (["--threads", "0"], "--threads 0: allowed is an integer >= 1"),
