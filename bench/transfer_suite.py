@@ -38,7 +38,8 @@ Writes ``results.json`` (every cell, the commands, the rule lines, provenance) a
 ``--out`` after every cell; a cell already in ``results.json`` (same settings) whose config the defaults rule
 still gives (same config key on the cell's data) is not run again, so an interrupted suite resumes, and a cell
 trained under an earlier rule is trained again. ``--merge DIR ...`` takes the cells of other ``--out`` folders of
-the same settings (suites run side by side on parts of the sets) under the same check. Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
+the same settings (suites run side by side on parts of the sets) under the same check, the first that passes it.
+Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
 Run it with one thread per process on a shared machine::
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/transfer_suite.py --out bench/results/transfer --minutes 20
@@ -319,17 +320,22 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
             "wall_seconds": round(time.time() - t0, 1)}
 
 
-def current_key(s: SuiteSet, c: dict[str, Any], args: argparse.Namespace, out: Path, log: Any) -> tuple[str, str]:
-    """The config key the defaults rule gives cell ``c`` today, on the cell's own data file, and the rule's line:
-    a cell whose stored ``config_key`` differs was trained under another rule (or other flags) and is trained
-    again; one that matches gets today's line (the same settings, today's wording)."""
+def fresh_cell(s: SuiteSet, stored: list[dict[str, Any]], args: argparse.Namespace, out: Path,
+               log: Any) -> dict[str, Any] | None:
+    """The first of the ``stored`` cells of one set and seed whose config key is the one the defaults rule gives
+    today on the cell's own data file, with today's rule line (the same settings, today's wording); None when
+    each was trained under another rule (or other flags), or none is stored: the cell is trained again."""
     from urlsom_book.cli import build_parser, resolve_args
 
-    words = c["command"].split()
-    spec = words[words.index("--dataset") + 1]
+    if not stored:
+        return None
     cfg, rule = resolve_args(build_parser().parse_args(["train", *train_flags(s, dataset_spec(s, out, args.tiny, log),
-                                                                              c["seed"], args), "--out", "-"]))
-    return cfg.replace(**{"data.dataset": spec}).key(), rule
+                                                                              stored[0]["seed"], args), "--out", "-"]))
+    for c in stored:
+        words = c["command"].split()
+        if c.get("config_key") == cfg.replace(**{"data.dataset": words[words.index("--dataset") + 1]}).key():
+            return {**c, "rule": rule}
+    return None
 
 
 # ------------------------------------------------------------------------------------------------- table
@@ -446,13 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         roles = check(args)
-        done: dict[str, dict[str, Any]] = {}
+        done: dict[str, list[dict[str, Any]]] = {}  # per set/seed the stored cells: --out's own, then --merge's
         if (out / "results.json").is_file():
             old = read_json(out / "results.json")
             if old.get("settings") != settings(args):
                 raise ConfigError(f"--out {args.out}: its results.json has other settings ({old.get('settings')}); "
                                   "allowed is the same --minutes, --tiny and --device, or another --out")
-            done = {f"{c['set']}/{c['seed']}": c for c in old.get("cells", [])}
+            for c in old.get("cells", []):
+                done.setdefault(f"{c['set']}/{c['seed']}", []).append(c)
         for other in args.merge:
             path = Path(other) / "results.json"
             if not path.is_file():
@@ -461,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             if more.get("settings") != settings(args):
                 raise ConfigError(f"--merge {other}: its results.json has other settings ({more.get('settings')})")
             for c in more.get("cells", []):
-                done.setdefault(f"{c['set']}/{c['seed']}", c)
+                done.setdefault(f"{c['set']}/{c['seed']}", []).append(c)
     except ConfigError as e:
         print(f"transfer_suite: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -476,22 +483,23 @@ def main(argv: list[str] | None = None) -> int:
         return args.chose_seeds if roles[name] == "chose" and args.chose_seeds else args.seeds
 
     todo = [(name, seed) for name in roles for seed in seeds(name)]
-    res: dict[str, Any] = {"settings": settings(args), "roles": roles, "cells": list(done.values())}
+    cells = {key: found[0] for key, found in done.items()}  # one per set/seed; kept for those this call skips
+    res: dict[str, Any] = {"settings": settings(args), "roles": roles, "cells": list(cells.values())}
     with threadpool_limits(args.threads):
         for i, (name, seed) in enumerate(todo, 1):
             key = f"{name}/{seed}"
-            today = current_key(BY_NAME[name], done[key], args, out, log) if key in done else None
-            if today and done[key].get("config_key") == today[0]:
-                done[key]["rule"] = today[1]
+            fresh = fresh_cell(BY_NAME[name], done.get(key, []), args, out, log)
+            if fresh:
+                cells[key] = fresh
+                res["cells"] = list(cells.values())
                 log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done, with today's config, skipped")
                 continue
             if key in done:
                 log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done under another config (rule or "
                     "flags changed since), trained again")
-                res["cells"] = [c for c in res["cells"] if f"{c['set']}/{c['seed']}" != key]
             log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key} ({roles[name]}): training and scoring")
-            cell = run_cell(BY_NAME[name], seed, args, out, runs, log)
-            res["cells"].append(cell)
+            cell = cells[key] = run_cell(BY_NAME[name], seed, args, out, runs, log)
+            res["cells"] = list(cells.values())
             log("  " + "; ".join(f"{r['method']}: held-out NS {r['heldout_ns']:.3f}, TE {r['te']:.3f}, live "
                                  f"{r['live']}" + (f", Spearman {r['spearman']:.3f}" if r['spearman'] is not None else "")
                                  for r in cell["rows"]) + f" ({cell['wall_seconds']:.0f} s)")

@@ -453,7 +453,8 @@ def test_run_store_never_takes_a_partial_or_mismatched_run_and_says_why(tmp_path
     logs: list[str] = []
     first = get_or_train(cfg, root=tmp_path, device="cpu", progress=False, log=logs.append)
     assert not first.cache_hit and logs[0] == f"run {cfg.key()}: not in the store; training"
-    # the trainer's timing line and, as the digits rule balances usage and reads out through prototypes, the lines
+    # the trainer's timing line and, as the defaults rule (few images per neuron) balances usage and reads out
+    # through prototypes, the lines
     # of the fitted bias and prototypes only
     assert all(line.startswith(("training mode: ", "epoch time ~", "usage balance: a bias fitted on 80",
                                 "prototype readout: ")) for line in logs[1:]), logs

@@ -133,5 +133,14 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("skipped") == 2 and "training and scoring" not in err
     assert len(json.loads((merged / "results.json").read_text())["cells"]) == 2
+    # a stale copy of a cell merged first does not hide the fresh one merged after it
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    old = json.loads((out / "results.json").read_text())
+    old["cells"] = [{**c, "config_key": "0" * 16} for c in old["cells"]]
+    (stale / "results.json").write_text(json.dumps(old))
+    assert ts.main([*TINY, "--out", str(tmp_path / "m3"), "--merge", str(stale), str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 2 and "training and scoring" not in err
     assert ts.main([*TINY, "--out", str(tmp_path / "m2"), "--merge", str(tmp_path / "none")]) == 2
     assert "--merge" in capsys.readouterr().err and not (tmp_path / "m2").exists()

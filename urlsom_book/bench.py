@@ -18,11 +18,12 @@ Sections (``--sections``, default all), each a function returning a plain dict:
                (:meth:`Trainer.step`: gather, augment, forward, loss, backward, Adam) for each net the rules and
                profiles train (``--nets``, default those three): ``paper`` (ResNet-20, 16/48/256, 32x32 RGB, the
                paper profile's batch of 256 pairs), ``quick`` (16/32/64, one block per stage, 16x16 gray, the
-               digits rule's batch of 64) and ``cpu`` (the defaults rule ``cpu``: 16/32/64, one block, 32x32 RGB,
+               few-images batch of 64) and ``cpu`` (``defaults.CPU_SETTING``: 16/32/64, one block, 32x32 RGB,
                batch 128), all on a 30x30 map; on request (``--nets cpu-wide``) the ``cpu`` net twice as wide
                (32/64/128). Each net runs in every combination of eager and ``torch.compile``d (with compile
                on), float32 and bf16 autocast (on CUDA and on a CPU with native bf16), and the channels-last
-               layout or not (``train.channels_last``; CUDA always trains channels-last), at the rule's batch (``--batch`` overrides). Each row has its FLOPs per image
+               layout or not (``train.channels_last``; CUDA always trains channels-last), at the net's batch
+               (``--batch`` overrides). Each row has its FLOPs per image
                (forward + loss + backward of one view, from :class:`torch.utils.flop_counter.FlopCounterMode`:
                matrix products and convolutions), the achieved GFLOP/s (img/s x FLOPs per image) and its
                fraction of the ``peak`` of the same dtype.
@@ -81,14 +82,14 @@ LOSS_N = (256, 1024, 4096)
 LOSS_n = (100, 900, 3600)
 PEAK_N = 2048  # side of the matrix product that measures the peak
 FLOP_PAIRS = 16  # pairs of the batch whose FLOPs are counted (per image they do not depend on the batch)
-EPOCH_IMAGES = 10_000  # the epoch over which the breakdown spreads the monitor (the cpu rule's 10,000 images)
+EPOCH_IMAGES = 10_000  # the epoch over which the breakdown spreads the monitor (the CPU setting's 10,000 images)
 # name -> model fields, image channels and side, and the batch (pairs) its rule or profile trains with. The quick
 # net's map comes from the quick profile when it is there.
 NETS: dict[str, dict[str, Any]] = {
     "paper": {"model": {"widths": (16, 48, 256), "blocks": 3, "grid": (30, 30)}, "channels": 3, "size": 32,
               "batch": TrainConfig().batch_size},  # the paper's settings (the paper profile)
     "quick": {"model": {**defaults_for("digits")["model"], "grid": (30, 30)}, "channels": 1, "size": 16,
-              "batch": defaults_for("digits")["train"]["batch_size"]},  # the digits rule
+              "batch": defaults_for("digits")["train"]["batch_size"]},  # the digits defaults
     "cpu": {"model": {**CPU_SETTING["model"], "grid": (30, 30)}, "channels": 3, "size": 32,
             "batch": CPU_SETTING["train"]["batch_size"]},  # defaults.CPU_SETTING: the defaults rule's CPU network
     # not trained by any rule: the cpu net twice as wide (32/64/128), to see whether wider convolutions

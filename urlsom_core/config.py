@@ -248,8 +248,8 @@ class ModelConfig:
 
 # ``train.amp_cpu`` / ``channels_last`` / ``compile``: decided on the machine that trains (urlsom_core.train.training_mode).
 AUTO = "auto"
-# ``train.compile: auto`` compiles on a CPU only for a budget of at least this many minutes: compiling the cpu
-# rule's network took 9-17 s on 2 cores and its step then ran 1.37x faster (urlsom bench), so the warm-up is
+# ``train.compile: auto`` compiles on a CPU only for a budget of at least this many minutes: compiling the CPU
+# setting's network took 9-17 s on 2 cores and its step then ran 1.37x faster (urlsom bench), so the warm-up is
 # repaid within the first minutes; 5 keeps it under 6% of the shortest budget it applies to.
 COMPILE_MIN_MINUTES = 5.0
 # torch.compile's modes (``train.compile_mode``, used when ``train.compile`` is true).
