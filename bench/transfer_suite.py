@@ -32,12 +32,15 @@ Figures: held-out NS (neuron labels from the training part), TE and live neurons
 for a set with latents, the latent Spearman on the held-out part (``metrics.latent_order``: grid distance of two
 images' winners against the distance of their standardised latents, 20,000 pairs). The pass lines, per
 ``report`` set and URL-SOM row, on the means over seeds: TE <= 0.10, live >= 60% of the neurons, held-out NS >=
-MiniSom σ=3→1's, latent Spearman >= 0.5 where latents exist.
+MiniSom σ=3→1's, latent Spearman >= 0.5 where latents exist. For a set with latents each row also takes the
+Spearman apart (``spearman_parts``: each latent alone, over all pairs and over the pairs of one class), a diagnosis
+printed under the pass lines.
 
 Writes ``results.json`` (every cell, the commands, the rule lines, provenance) and ``results.md`` into
 ``--out`` after every cell; a cell already in ``results.json`` (same settings) whose config the defaults rule
 still gives (same config key on the cell's data) is not run again, so an interrupted suite resumes, and a cell
-trained under an earlier rule is trained again. ``--merge DIR ...`` takes the cells of other ``--out`` folders of
+trained under an earlier rule is trained again (its MiniSom rows, which depend on the pixels, the split and the seed
+only, are taken over). ``--merge DIR ...`` takes the cells of other ``--out`` folders of
 the same settings (suites run side by side on parts of the sets) under the same check, the first that passes it.
 Generated sets are written to ``--out``/data once (data seed 0, whatever the seed).
 Run it with one thread per process on a shared machine::
@@ -247,21 +250,50 @@ def heldout_index(data_cfg: Any, labels: Any) -> Any:
 
 
 def figures(method: str, grid: tuple[int, int], train_w: Any, train_y: Any, top2: Any, test_w: Any, test_y: Any,
-            latents: Any, torus: bool = False, lattice: str = "square", seed: int = 0, **extra: Any) -> dict[str, Any]:
-    """One row: held-out NS, TE and live neurons on the training part, latent Spearman on the held-out part."""
+            latents: Any, torus: bool = False, lattice: str = "square", seed: int = 0,
+            latent_names: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    """One row: held-out NS, TE and live neurons on the training part, latent Spearman on the held-out part (and,
+    given the latents' names, taken apart per latent: :func:`latent_parts`)."""
     from urlsom_core.metrics import heldout_neural_selectivity, latent_order, neural_selectivity, topographic_error
 
     n = grid[0] * grid[1]
     live = int(neural_selectivity(train_w, train_y, n)["active_neurons"])
     rho = latent_order(test_w, latents, grid, torus, lattice, PAIRS, seed) if latents is not None else None
-    return {"method": method, "n_neurons": n, "live": live,
-            "heldout_ns": float(heldout_neural_selectivity(train_w, train_y, test_w, test_y, n)),
-            "te": float(topographic_error(top2, grid, torus, lattice)),
-            "spearman": None if rho is None or not math.isfinite(rho) else float(rho), **extra}
+    row = {"method": method, "n_neurons": n, "live": live,
+           "heldout_ns": float(heldout_neural_selectivity(train_w, train_y, test_w, test_y, n)),
+           "te": float(topographic_error(top2, grid, torus, lattice)),
+           "spearman": None if rho is None or not math.isfinite(rho) else float(rho), **extra}
+    if latents is not None and latent_names:
+        row["spearman_parts"] = latent_parts(test_w, test_y, latents, latent_names, grid, torus, lattice, seed)
+    return row
 
 
-def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: Path, log: Any) -> dict[str, Any]:
-    """Train and score one (set, seed) cell; its rows, command and rule line."""
+def latent_parts(test_w: Any, test_y: Any, latents: Any, names: list[str], grid: tuple[int, int], torus: bool,
+                 lattice: str, seed: int) -> dict[str, dict[str, float | None]]:
+    """The latent Spearman taken apart (a diagnosis, not a pass line): per latent, over all pairs and over pairs
+    of one class (mean over the classes), so that a map that orders each class by one latent, or none, shows it."""
+    import numpy as np
+
+    from urlsom_core.metrics import latent_order
+
+    def rho(w: Any, z: Any) -> float | None:
+        r = latent_order(w, z, grid, torus, lattice, PAIRS, seed)
+        return float(r) if math.isfinite(r) else None
+
+    out: dict[str, dict[str, float | None]] = {}
+    classes = np.unique(test_y)
+    for j, name in enumerate(names):
+        within = [rho(test_w[test_y == k], latents[test_y == k, j]) for k in classes if (test_y == k).sum() > 2]
+        within = [r for r in within if r is not None]
+        out[name] = {"all": rho(test_w, latents[:, j]), "within_class": float(np.mean(within)) if within else None}
+    return out
+
+
+def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: Path, log: Any,
+             stored: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train and score one (set, seed) cell; its rows, command and rule line. A MiniSom row of a ``stored`` cell
+    of the same set and seed, with the same settings (iterations, seed) and split sizes, is taken as it is: it
+    depends on the raw pixels, the split and the grid only, not on URL-SOM's config."""
     import numpy as np
 
     from urlsom_book import baselines as B
@@ -281,7 +313,7 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
     a = run.assignments()
     m = cfg.model
     grid, torus, lattice = tuple(m.grid), m.circular, m.lattice
-    latents = None
+    latents, names = None, None
     if s.has_latents:
         path = spec.partition(":")[2]
         lat = read_latents(path)
@@ -290,15 +322,15 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
             idx = heldout_index(cfg.data, labels)
             if not np.array_equal(labels[idx], a["heldout_label"]):
                 raise RuntimeError(f"{s.name}: the held-out labels of run {run_path} differ from the file's split")
-            latents = lat[0][idx]
+            latents, names = lat[0][idx], list(lat[1])
     y, ye = a["label"], a["heldout_label"]
     common = {"epochs": run.metrics.get("epochs_trained"), "stop": run.metrics.get("stop_reason"),
               "minutes": round(float(run.metrics.get("train_seconds", 0.0)) / 60, 2)}
     rows = [figures("URL-SOM (network)", grid, a["winner"], y, a["top2"], a["heldout_winner"], ye, latents, torus,
-                    lattice, seed, **common)]
+                    lattice, seed, names, **common)]
     if "readout_winner" in a:
         rows.append(figures("URL-SOM (readout)", grid, a["readout_winner"], y, a["readout_top2"],
-                            a["readout_heldout_winner"], ye, latents, torus, lattice, seed, **common))
+                            a["readout_heldout_winner"], ye, latents, torus, lattice, seed, names, **common))
     raw_size = describe(cfg.data).size
     tr, te = B.raw_splits(cfg.data, raw_size)
     if not (np.array_equal(tr.labels.numpy(), y) and np.array_equal(te.labels.numpy(), ye)):
@@ -307,16 +339,22 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
     its = TINY_SOM_ITERATIONS if args.tiny else s.som_iterations
     for st in () if args.no_minisom else B.SOM_SETTINGS:
         st = st.replace(iterations=its, seed=seed)
+        same = [r for c in stored or [] if (c["n_train"], c["n_heldout"]) == (len(y), len(ye))
+                for r in c["rows"] if r["method"] == st.name and r.get("settings") == st.describe()]
+        if same:
+            log(f"  {st.name}: the stored row of this set, seed and split")
+            rows.append(same[0])
+            continue
         t1 = time.time()
         W = B.fit_minisom(X, grid, st)
         t2 = B.som_top2(W, X)
         rows.append(figures(st.name, grid, t2[:, 0], y, t2, B.som_top2(W, Xe)[:, 0], ye, latents, seed=seed,
-                            minutes=round((time.time() - t1) / 60, 2), settings=st.describe(),
+                            latent_names=names, minutes=round((time.time() - t1) / 60, 2), settings=st.describe(),
                             inputs=f"raw pixels ({X.shape[1]}-d)"))
     return {"set": s.name, "seed": seed, "rows": rows, "rule": rule, "config_key": cfg.key(),
             "command": "urlsom train " + " ".join(flags) + f" --out {run_path}", "run": str(run_path),
             "n_train": int(len(y)), "n_heldout": int(len(ye)), "torus": torus, "lattice": lattice,
-            "latent_names": list(read_latents(spec.partition(":")[2])[1]) if latents is not None else None,
+            "latent_names": names,
             "wall_seconds": round(time.time() - t0, 1)}
 
 
@@ -413,6 +451,28 @@ def pass_lines(cells: list[dict[str, Any]], roles: dict[str, str]) -> list[str]:
     return lines
 
 
+def parts_lines(cells: list[dict[str, Any]], roles: dict[str, str]) -> list[str]:
+    """Per set with latents and method: each latent's Spearman over all pairs / within a class, means over seeds."""
+    acc: dict[tuple[str, str], dict[str, dict[str, list[float]]]] = {}
+    for c in cells:
+        for r in c["rows"]:
+            got = r.get("spearman_parts") or {}
+            for latent in [n for n in c.get("latent_names") or [] if n in got] or sorted(got):  # the file's order
+                v = got[latent]
+                d = acc.setdefault((c["set"], r["method"]), {}).setdefault(latent, {"all": [], "within_class": []})
+                for k in ("all", "within_class"):
+                    if v.get(k) is not None:
+                        d[k].append(float(v[k]))
+    lines = []
+    for name in roles:
+        for (sname, method), parts in acc.items():
+            if sname == name:
+                lines.append(f"- {name}, {method}: " + "; ".join(
+                    f"{latent} {mean_sd(v['all'])[0]:.2f} / {mean_sd(v['within_class'])[0]:.2f}"
+                    for latent, v in parts.items() if v["all"] and v["within_class"]))
+    return lines
+
+
 def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
     cells = res["cells"]
     st = res["settings"]
@@ -430,6 +490,10 @@ def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
             "(`metrics.latent_order`). `bench/transfer_suite.py`.", "", *table(cells, roles), "",
             "## Pass lines (report sets, means over seeds)", "",
             *(pass_lines(cells, roles) or ["- no report set in this run"]), "",
+            *(["## The latent Spearman taken apart (a diagnosis, not a pass line)", "",
+               "Each latent alone, over all held-out pairs / over the pairs of one class (mean over the classes), "
+               "means over seeds; rows scored since the suite records it:", "", *parts_lines(cells, roles), ""]
+              if parts_lines(cells, roles) else []),
             "Sets: " + "; ".join(f"{n}: {BY_NAME[n].about}" + (f" ({first[n]['n_train']:,} training, "
                                  f"{first[n]['n_heldout']:,} held-out images here)" if n in first else "")
                                  for n in roles) + ".", "",
@@ -441,10 +505,31 @@ def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- main
+def stored_cells(out: str, merge: list[str], want: dict[str, Any], same: str) -> list[dict[str, Any]]:
+    """The cells of ``out``/results.json (if any), then of each ``merge`` folder's, in that order. A ConfigError
+    for a ``merge`` folder without one, or a results file of other settings than ``want`` (``same`` says which)."""
+    from urlsom_core.config import ConfigError
+    from urlsom_core.files import read_json
+
+    cells: list[dict[str, Any]] = []
+    for flag, folder in [("--out", out)] + [("--merge", m) for m in merge]:
+        path = Path(folder) / "results.json"
+        if not path.is_file():
+            if flag == "--merge":
+                raise ConfigError(f"--merge {folder}: has no results.json")
+            continue
+        res = read_json(path)
+        if res.get("settings") != want:
+            raise ConfigError(f"{flag} {folder}: its results.json has other settings ({res.get('settings')}); "
+                              f"allowed is {same}, or another folder")
+        cells += res.get("cells", [])
+    return cells
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from urlsom_core.config import ConfigError
-    from urlsom_core.files import provenance, read_json, write_json
+    from urlsom_core.files import provenance, write_json
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -453,22 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         roles = check(args)
         done: dict[str, list[dict[str, Any]]] = {}  # per set/seed the stored cells: --out's own, then --merge's
-        if (out / "results.json").is_file():
-            old = read_json(out / "results.json")
-            if old.get("settings") != settings(args):
-                raise ConfigError(f"--out {args.out}: its results.json has other settings ({old.get('settings')}); "
-                                  "allowed is the same --minutes, --tiny and --device, or another --out")
-            for c in old.get("cells", []):
-                done.setdefault(f"{c['set']}/{c['seed']}", []).append(c)
-        for other in args.merge:
-            path = Path(other) / "results.json"
-            if not path.is_file():
-                raise ConfigError(f"--merge {other}: has no results.json")
-            more = read_json(path)
-            if more.get("settings") != settings(args):
-                raise ConfigError(f"--merge {other}: its results.json has other settings ({more.get('settings')})")
-            for c in more.get("cells", []):
-                done.setdefault(f"{c['set']}/{c['seed']}", []).append(c)
+        for c in stored_cells(args.out, args.merge, settings(args), "the same --minutes, --tiny and --device"):
+            done.setdefault(f"{c['set']}/{c['seed']}", []).append(c)
     except ConfigError as e:
         print(f"transfer_suite: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -498,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key}: done under another config (rule or "
                     "flags changed since), trained again")
             log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {key} ({roles[name]}): training and scoring")
-            cell = cells[key] = run_cell(BY_NAME[name], seed, args, out, runs, log)
+            cell = cells[key] = run_cell(BY_NAME[name], seed, args, out, runs, log, done.get(key))
             res["cells"] = list(cells.values())
             log("  " + "; ".join(f"{r['method']}: held-out NS {r['heldout_ns']:.3f}, TE {r['te']:.3f}, live "
                                  f"{r['live']}" + (f", Spearman {r['spearman']:.3f}" if r['spearman'] is not None else "")

@@ -54,14 +54,14 @@ def _merged(*names):
 
 
 @pytest.mark.parametrize("n, size, channels, device, rule, names", [
-    (1437, 8, 1, "cpu", "few", ("network", "map, few", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
-    (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map, many", "length")),  # MNIST's 8.9 a neuron
-    (8000, 28, 1, "cuda", "paper", ()),                                               # the same on a GPU: the paper
-    (8000, 32, 3, "cpu", "cpu-many", ("network", "map, many", "length")),           # the CIFAR-10 subset
-    (8000, 32, 1, "cpu", "cpu-many", ("network", "map, many", "length")),           # gray, but larger than 28 px
-    (3600, 64, 3, "cpu", "cpu-many", ("network", "map, many", "length")),           # 4.0 a neuron: many
-    (3599, 64, 3, "cpu", "few", ("network", "map, few", "readout", "length")),      # just below
-    (300, 64, 1, "cuda", "few", ("network", "map, few", "readout", "length")),      # few, on any device
+    (1437, 8, 1, "cpu", "few", ("network", "map", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
+    (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map", "length")),  # MNIST's 8.9 a neuron
+    (8000, 28, 1, "cuda", "paper", ()),                                         # the same on a GPU: the paper
+    (8000, 32, 3, "cpu", "cpu-many", ("network", "map", "length")),           # the CIFAR-10 subset
+    (8000, 32, 1, "cpu", "cpu-many", ("network", "map", "length")),           # gray, but larger than 28 px
+    (3600, 64, 3, "cpu", "cpu-many", ("network", "map", "length")),           # 4.0 a neuron: many
+    (3599, 64, 3, "cpu", "few", ("network", "map", "readout", "length")),     # just below: the readouts too
+    (300, 64, 1, "cuda", "few", ("network", "map", "readout", "length")),     # few, on any device: the CPU's map
     (50000, 32, 3, "cuda", "paper", ()),                                              # the paper's own regime
 ])
 def test_the_images_per_neuron_and_the_device_pick_the_choices(n, size, channels, device, rule, names):
@@ -84,18 +84,16 @@ def test_the_grid_sets_the_images_per_neuron():
 
 
 def test_the_choices_are_the_measured_settings():
-    # few images per neuron: the digits settings (a torus, sigma 5, a flat kernel, batches of 64, the warm-up
-    # kick) and the readouts; many: a torus with a sharper, shrinking kernel and the CPU setting's training
-    assert CHOICES["map, few"].sections == {"model": SMALL_MAP, "train": {"batch_size": 64, **WARMUP_KICK}}
+    # the map: the CPU setting, at any number of images per neuron on a CPU and with few on a GPU; few images
+    # per neuron add the two readouts fitted after training
     assert CHOICES["readout"].sections == {"model": {"usage_balance": True, "prototype_readout": True}}
-    assert CHOICES["map, many"].sections == {"model": {"sigma": 2.0, "kernel_gain": 32.0}, "train": CPU_SETTING["train"]}
-    assert _merged("network", "map, many") == CPU_SETTING  # the CPU setting, the book's CIFAR-10 CPU profile's
+    assert CHOICES["map"].sections == {"model": {"sigma": 2.0, "kernel_gain": 32.0}, "train": CPU_SETTING["train"]}
+    assert _merged("network", "map") == CPU_SETTING  # the CPU setting, the book's CIFAR-10 CPU profile's
     assert CHOICES["network"].sections == {"model": {"widths": (16, 32, 64), "blocks": 1}}
     assert CHOICES["input"].sections == {"data": {"input_size": 16}}
-    # the few-images setting is what the book's digits runs read (DATA_DEFAULTS, with a config file)
-    assert _merged("network", "map, few", "length") == {
-        s: {k: v for k, v in vals.items() if k not in ("epochs",)} | ({"epochs": 100} if s == "train" else {})
-        for s, vals in DATA_DEFAULTS["digits"].items()}
+    # the book's digits runs (DATA_DEFAULTS, with a config file) keep the torus the rule had for few images
+    assert DATA_DEFAULTS["digits"]["model"] == {"widths": (16, 32, 64), "blocks": 1, **SMALL_MAP}
+    assert DATA_DEFAULTS["digits"]["train"] == {"epochs": 100, "batch_size": 64, **WARMUP_KICK}
     # CPU_SETTING is still the book's CIFAR-10 CPU profile's
     tuned = yaml.safe_load((ROOT / "bench/configs/cifar10_cpu.yaml").read_text())
     for section in ("model", "train"):
@@ -209,11 +207,14 @@ def test_describe(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ the CLI applies it
-def test_digits_gets_its_defaults_the_usage_balance_and_the_readout(monkeypatch):
-    today = RunConfig.from_dict(with_defaults("digits", {"data": {"dataset": "digits"},
-                                                         "model": {"usage_balance": True, "prototype_readout": True}}))
+def test_digits_get_the_cpu_map_the_usage_balance_and_the_readout_on_any_device(monkeypatch):
+    today = RunConfig.from_dict({"data": {"dataset": "digits"},
+                                 "model": {**CPU_SETTING["model"], "usage_balance": True, "prototype_readout": True},
+                                 "train": {**CPU_SETTING["train"], "epochs": 100}})
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cpu")) == today
-    assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today
+    assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today  # 1.6 a neuron: few
+    # a config file keeps the dataset kind's defaults (the torus the book's digits runs read), without the rule
+    assert with_defaults("digits", {})["model"]["boundary"] == "circular"
 
 
 def _mnist_like(root, n=40):

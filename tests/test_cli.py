@@ -38,6 +38,8 @@ def _run(args, capsys):
         (["--device", "cuda:7"], "device 'cuda:7'"),
         (["--device", "tpu"], "device 'tpu'"),
         (["--holdout", "1.5"], "holdout 1.5"),
+        (["--subset", "40", "--holdout", "0.2"], "holdout 0.2 of 40 images in 10 classes"),  # 8 held out < 10
+        (["--subset", "10", "--holdout", "0.5"], "fewest 1 of one class"),
         (["--epochs", "0"], "epochs 0"),
         (["--invert-copy"], "invert_copy true with invert_fraction 0: allowed is invert_fraction > 0"),
         (["--config", "/no/such.yaml"], "config file /no/such.yaml: does not exist"),

@@ -26,6 +26,18 @@ def test_holdout_is_stratified_and_disjoint():
     assert ratio.min() > 0.2 and ratio.max() < 0.3
 
 
+def test_a_split_that_cannot_be_stratified_is_one_config_error():
+    from urlsom_core.data import stratified_split
+
+    y = np.array([0, 0, 0, 1, 1, 2])  # class 2 has one image
+    with pytest.raises(ConfigError, match="fewest 1 of one class"):
+        stratified_split(y, 0.5, 0)
+    with pytest.raises(ConfigError, match="3 on each side"):  # ceil(0.2 * 9) = 2 held out, 3 classes
+        stratified_split(np.repeat([0, 1, 2], 3), 0.2, 0)
+    tr, te = stratified_split(np.repeat([0, 1, 2], 3), 0.34, 0)  # 4 held out: one of each class at least
+    assert len(te) == 4 and set(np.repeat([0, 1, 2], 3)[te]) == {0, 1, 2} and len(tr) == 5
+
+
 def _write_idx(path, arr):
     header = struct.pack(">HBB", 0, 8, arr.ndim) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
     with gzip.open(path, "wb") as fh:

@@ -109,9 +109,12 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
             assert 0 <= r["heldout_ns"] <= 1 and 0 <= r["te"] <= 1 and 1 <= r["live"] <= 25
             assert r["spearman"] is None or -1 <= r["spearman"] <= 1
         assert any(r["spearman"] is not None for r in c["rows"])
+        parts = c["rows"][0]["spearman_parts"]  # the Spearman taken apart: per latent, all pairs and within a class
+        assert set(parts) == set(c["latent_names"]) and all(set(v) == {"all", "within_class"} for v in parts.values())
     md = (out / "results.md").read_text()
     assert "| set | role | rule | method |" in md and "| shapes | report | cpu-many | URL-SOM (network) | 0 |" in md
     assert "- textures, URL-SOM (network), 1 seed(s): **" in md and "latent Spearman" in md
+    assert "## The latent Spearman taken apart" in md and "- shapes, URL-SOM (network): x_from_midline_px " in md
     assert "| textures | report | cpu-many | URL-SOM (network) | 0 |" in printed.out  # the table, printed
     # again: every cell is in results.json, nothing is trained
     assert ts.main([*TINY, "--out", str(out)]) == 0
@@ -127,6 +130,11 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "shapes/0: done under another config" in err and err.count("training and scoring") == 1
     assert err.count("skipped") == 1
+    # its MiniSom rows (raw pixels, the same split and seed) are taken from the stored cell, not fitted again
+    assert err.count("the stored row of this set, seed and split") == 2
+    again = json.loads((out / "results.json").read_text())["cells"]
+    assert [r for r in again[0]["rows"] if r["method"].startswith("MiniSom")] == \
+        [r for r in res["cells"][0]["rows"] if r["method"].startswith("MiniSom")]
     # the cells of suites run side by side on parts of the sets, merged: nothing is trained
     merged = tmp_path / "merged"
     assert ts.main([*TINY, "--out", str(merged), "--merge", str(out)]) == 0

@@ -156,9 +156,19 @@ def balanced_subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, held-out) indices with ``fraction`` of every class held out (scikit-learn, seeded)."""
+    """(train, held-out) indices with ``fraction`` of every class held out (scikit-learn, seeded).
+
+    Raises ConfigError when the images cannot be split so: a class with one image, or fewer images on either
+    side than there are classes (scikit-learn holds out ``ceil(fraction * N)``)."""
     from sklearn.model_selection import train_test_split
 
+    classes, counts = np.unique(y, return_counts=True)
+    n_out = math.ceil(fraction * len(y))
+    fewest = int(counts.min()) if counts.size else 0
+    if fewest < 2 or min(n_out, len(y) - n_out) < len(classes):
+        raise ConfigError(f"holdout {fraction:g} of {len(y):,} images in {len(classes)} classes (fewest "
+                          f"{fewest} of one class): allowed is a split with at least 2 images of every "
+                          f"class and {len(classes)} on each side; take more images (subset) or holdout 0")
     idx = np.arange(len(y))
     tr, te = train_test_split(idx, test_size=fraction, random_state=seed, stratify=y)
     return np.sort(tr), np.sort(te)

@@ -1,0 +1,259 @@
+"""Few or many images per neuron: the defaults rule's candidate maps at several training sizes of one set.
+
+The defaults rule (``urlsom_core.defaults.RULE``) decides by the training images per neuron whether the readouts
+(usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``), and it once also picked the
+map by it: a torus with the paper's fixed sigma 5, a flat kernel and batches of 64 below the threshold, the CPU
+setting (sigma 2, a sharper kernel, batches of 128, gamma 1) from it. That threshold was placed between the sets
+the rule was chosen on (digits 1.6 a neuron, MNIST and the CIFAR-10 subset 8.9), where no set had been measured.
+This study trains the set's class-balanced subset of each size under each candidate, everything else as
+``urlsom train`` resolves it under the rule (the suite's 20% held-out split, ``--max-minutes``, the seed, the small
+network, the budget), and scores each map as ``bench/transfer_suite.py`` does (held-out NS, TE and live neurons on
+the training part, latent Spearman where the set has latents). The candidates (``--maps``):
+
+- ``torus+readout``: the torus with sigma 5 and a flat kernel (``defaults.SMALL_MAP``, batch 64, the warm-up kick,
+  the paper's gamma and learning-rate steps), read out by both readouts: the rule's few-images regime until this
+  study;
+- ``cpu``: the CPU setting's map (``defaults.CPU_SETTING``), the network's own winners only;
+- ``cpu+readout``: the same map with both readouts fitted after training.
+
+Each is forced by putting its map in the rule's "map" choice and moving the rule's threshold (infinite: readouts
+on; 0: off) for the run's resolution only, so each run's config is the one that rule would give.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/threshold_study.py --set mnist --per-neuron 2 3 4.5 6 \\
+        --maps torus+readout cpu cpu+readout --minutes 5 --out bench/results/threshold/mnist
+
+Writes ``results.json`` (every cell, rows, rule lines, commands, provenance) and ``results.md`` into ``--out``
+after every cell, and resumes: a cell already there with the same settings is not trained again. Bad input: one
+line ``threshold_study: error: ...``, exit 2, nothing written. ``--tiny``: a 5x5 map and 1 epoch (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import transfer_suite as T  # noqa: E402  (the suite's sets, one-cell scoring and table format)
+
+EXIT_BAD_INPUT = 2
+# The candidate maps (sections of the rule's "map" choice) and whether the readouts are fitted after training.
+MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("cpu", False),
+                                     "cpu+readout": ("cpu", True)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--set", required=True, help=f"one of the suite's sets: {', '.join(T.BY_NAME)}")
+    p.add_argument("--per-neuron", type=float, nargs="+", required=True,
+                   help="training images per neuron of the 30x30 map, one size each (e.g. 2 3 4.5 6)")
+    p.add_argument("--maps", nargs="+", default=list(MAPS), help=f"any of {', '.join(MAPS)} (default all)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (default 0)")
+    p.add_argument("--minutes", type=float, default=5.0, help="--max-minutes of every run (default 5)")
+    p.add_argument("--out", required=True, help="folder for results.json and results.md")
+    p.add_argument("--runs", help="folder of the runs (default OUT/runs)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    p.add_argument("--tiny", action="store_true", help="a 5x5 map, 1 epoch: a smoke test, figures mean nothing")
+    p.add_argument("--merge", nargs="+", default=[], metavar="DIR", help="also take the cells of these --out folders "
+                   "(same settings), e.g. of maps run side by side")
+    return p.parse_args(argv)
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    from urlsom_core.defaults import FEW_PER_NEURON
+
+    return {"set": args.set, "minutes": args.minutes, "tiny": args.tiny, "device": "cpu", "holdout": T.HOLDOUT,
+            "grid": list(T.TINY_GRID if args.tiny else T.GRID), "pairs": T.PAIRS, "threshold": FEW_PER_NEURON}
+
+
+def subset_size(per_neuron: float, grid: tuple[int, int]) -> int:
+    """Images to take so that the training part (1 - holdout) holds ``per_neuron`` images per neuron."""
+    return math.ceil(per_neuron * grid[0] * grid[1] / (1.0 - T.HOLDOUT))
+
+
+def check(args: argparse.Namespace) -> None:
+    from urlsom_core.config import ConfigError
+
+    if args.set not in T.BY_NAME:
+        raise ConfigError(f"--set {args.set}: allowed is one of {', '.join(T.BY_NAME)}")
+    bad = [r for r in args.maps if r not in MAPS]
+    if bad or len(set(args.maps)) != len(args.maps):
+        raise ConfigError(f"--maps {' '.join(args.maps)}: allowed are {', '.join(MAPS)}, each once")
+    for p in args.per_neuron:
+        if not (math.isfinite(p) and p > 0):
+            raise ConfigError(f"--per-neuron {p}: allowed are numbers > 0")
+    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
+        raise ConfigError(f"--seeds {' '.join(map(str, args.seeds))}: allowed are distinct integers >= 0")
+    if not (math.isfinite(args.minutes) and args.minutes > 0):
+        raise ConfigError(f"--minutes {args.minutes}: allowed is a number > 0")
+    if args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: allowed is an integer >= 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a folder")
+
+
+def map_sections(kind: str) -> dict[str, dict[str, Any]]:
+    """The config sections of a candidate map: ``torus`` (the former few-images map) or ``cpu`` (the CPU setting)."""
+    from urlsom_core.defaults import CPU_SETTING, SMALL_MAP, WARMUP_KICK
+
+    if kind == "torus":
+        return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
+    return {"model": {k: v for k, v in CPU_SETTING["model"].items() if k not in ("widths", "blocks")},
+            "train": dict(CPU_SETTING["train"])}
+
+
+@contextlib.contextmanager
+def candidate(name: str) -> Iterator[None]:
+    """The defaults rule with the candidate's map in its "map" choice and the readouts on or off at every size."""
+    from dataclasses import replace
+
+    from urlsom_core import defaults
+
+    kind, readout = MAPS[name]
+    saved = defaults.FEW_PER_NEURON, defaults.RULE
+    defaults.FEW_PER_NEURON = math.inf if readout else 0.0
+    defaults.RULE = tuple(replace(c, sections=map_sections(kind)) if c.name == "map" else c for c in defaults.RULE)
+    try:
+        yield
+    finally:
+        defaults.FEW_PER_NEURON, defaults.RULE = saved
+
+
+def sized_set(s: Any, n: int, available: int | None) -> Any:
+    """The suite set ``s`` cut to ``n`` images: a class-balanced ``subset`` of its file, or ``n`` generated."""
+    from dataclasses import replace
+
+    from urlsom_core.config import ConfigError
+
+    if available is not None and n > available:
+        raise ConfigError(f"--per-neuron: {n:,} images needed, {s.name} has {available:,}")
+    return replace(s, subset=n) if s.spec else replace(s, n=n, subset=None)
+
+
+def materialise(s: Any, out: Path, log: Any) -> Any:
+    """``s`` with a dataset spec: a generated set is written to ``out``/data once, at its own size (``--tiny``
+    included: the suite's tiny sizes would not give the images per neuron asked for)."""
+    from dataclasses import replace
+
+    if s.spec:
+        return s
+    from urlsom_book.synthetic import generate, write_npz
+
+    path = out / "data" / f"{s.generator}_{s.n}.npz"
+    if not path.is_file():
+        log(f"  generating {s.n:,} {s.generator} into {path}")
+        write_npz(generate(s.generator, n=s.n, seed=0), path)
+    return replace(s, spec=f"npz:{path.resolve()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from urlsom_core.config import ConfigError
+    from urlsom_core.files import provenance, write_json
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    out = Path(args.out)
+    grid = T.TINY_GRID if args.tiny else T.GRID
+    try:
+        check(args)
+        base = T.BY_NAME[args.set]
+        from urlsom_core.config import DataConfig
+        from urlsom_core.data import check_spec, describe
+
+        available = None  # shapes and textures are generated at any size; the digit variants from the 1,797 digits
+        if base.spec or (base.generator or "").startswith("digits"):
+            check_spec(base.spec or "digits")
+            available = describe(DataConfig(dataset=base.spec or "digits")).n_images
+        sizes = {p: sized_set(base, subset_size(p, grid), available) for p in args.per_neuron}
+        stored = T.stored_cells(args.out, args.merge, settings(args), "the same --set, --minutes and --tiny")
+    except ConfigError as e:
+        print(f"threshold_study: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    runs = Path(args.runs) if args.runs else out / "runs"
+    out.mkdir(parents=True, exist_ok=True)
+    cells: dict[str, dict[str, Any]] = {}
+    for c in stored:  # --out's own first, then --merge's
+        cells.setdefault(c["id"], c)
+    todo = [(p, r, seed) for p in args.per_neuron for r in args.maps for seed in args.seeds]
+    with threadpool_limits(args.threads):
+        for i, (p, r, seed) in enumerate(todo, 1):
+            cid = f"{p:g}/{r}/{seed}"
+            if cid in cells:
+                log(f"{i}/{len(todo)} {cid}: done, skipped")
+                continue
+            log(f"[{time.strftime('%H:%M:%S')}] {i}/{len(todo)} {args.set}, {p:g} images a neuron, map {r}, "
+                f"seed {seed}")
+            suite_args = argparse.Namespace(tiny=args.tiny, minutes=args.minutes, device="cpu", flags="",
+                                            no_minisom=True)
+            with candidate(r):
+                cell = T.run_cell(materialise(sizes[p], out, log), seed, suite_args, out, runs, log)
+            cells[cid] = {"id": cid, "per_neuron": p, "map": r, **cell}
+            log("  " + "; ".join(f"{row['method']}: held-out NS {row['heldout_ns']:.3f}, TE {row['te']:.3f}, live "
+                                 f"{row['live']}" for row in cell["rows"]))
+            res = {"settings": settings(args), "cells": list(cells.values()), "provenance": provenance("cpu", None),
+                   "command": "python bench/threshold_study.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+            write_json(out / "results.json", res)
+            (out / "results.md").write_text(markdown(res))
+    res = {"settings": settings(args), "cells": list(cells.values()), "provenance": provenance("cpu", None),
+           "command": "python bench/threshold_study.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    write_json(out / "results.json", res)
+    md = markdown(res)
+    (out / "results.md").write_text(md)
+    print(md)
+    return 0
+
+
+def markdown(res: dict[str, Any]) -> str:
+    st = res["settings"]
+    lines = [f"# Few or many images per neuron: {st['set']}", "",
+             f"The defaults rule's candidate maps on class-balanced subsets of {st['set']} (`--holdout "
+             f"{st['holdout']:g} --max-minutes {st['minutes']:g}`, {'x'.join(map(str, st['grid']))} grid"
+             f"{', TINY smoke-test settings: figures mean nothing' if st['tiny'] else ''}); mean (sd) over seeds. "
+             "Held-out NS: neuron labels from the training part; TE and live: training part. "
+             "`bench/threshold_study.py`.", "",
+             "Map: the candidate forced at every size (the script's docstring); `*` marks what the rule itself "
+             f"gives there (`cpu+readout` below {st.get('threshold', 4):g} training images per neuron, `cpu` from "
+             "it).", "",
+             "| images per neuron | training images | map | method | seeds | epochs | held-out NS | TE | live |"
+             + (" latent Spearman |" if any(r.get("spearman") is not None for c in res["cells"] for r in c["rows"])
+                else ""),
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+             + (" --- |" if any(r.get("spearman") is not None for c in res["cells"] for r in c["rows"]) else "")]
+    groups: dict[tuple[float, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for c in sorted(res["cells"], key=lambda c: (c["per_neuron"], list(MAPS).index(c["map"]), c["seed"])):
+        for r in c["rows"]:
+            groups.setdefault((c["per_neuron"], c["map"], r["method"]), []).append((c, r))
+    has_sp = lines[6].endswith("latent Spearman |")
+    for (p, reg, method), rows in groups.items():
+        def fmt(key: str, f: str, rows: list[tuple[dict[str, Any], dict[str, Any]]] = rows) -> str:
+            vals = [float(r[key]) for _, r in rows if r.get(key) is not None]
+            if not vals:
+                return "-"
+            m, sd = T.mean_sd(vals)
+            return format(m, f) + ("" if math.isnan(sd) else f" ({sd:{f}})")
+        c0 = rows[0][0]
+        mark = "*" if reg == ("cpu+readout" if p < st.get("threshold", 4) else "cpu") else ""
+        lines.append(f"| {p:g} | {c0['n_train']:,} | {reg}{mark} | {method} | {' '.join(str(c['seed']) for c, _ in rows)} | "
+                     f"{fmt('epochs', '.0f')} | {fmt('heldout_ns', '.3f')} | {fmt('te', '.3f')} | {fmt('live', '.0f')} |"
+                     + (f" {fmt('spearman', '.3f')} |" if has_sp else ""))
+    lines += ["", "Commands (per cell; `urlsom train` gives the same config, the key shown, only for the map the "
+              "rule itself gives at that size; the script forces the others):", "",
+              *[f"    {c['command']}  # map {c['map']}, config key {c['config_key']}" for c in res["cells"]], ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

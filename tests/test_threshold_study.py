@@ -1,0 +1,86 @@
+"""bench/threshold_study.py: the candidate maps of the defaults rule forced at each size, scored as the transfer suite
+scores a cell; resumed and merged without training again; bad input is one line."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+spec = importlib.util.spec_from_file_location("threshold_study", ROOT / "bench" / "threshold_study.py")
+th = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(th)
+
+
+def test_subset_size_gives_the_training_images_per_neuron():
+    assert th.subset_size(2.0, (30, 30)) == 2250  # 1,800 training images after the 20% held out
+    assert th.subset_size(4.5, (30, 30)) == 5063
+
+
+def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_restored():
+    from urlsom_core import defaults
+
+    before = defaults.FEW_PER_NEURON, defaults.RULE
+    with th.candidate("cpu"):
+        got = defaults.auto_defaults(100, 8, 1, "cpu", 1)  # 0.1 a neuron, yet no readouts
+        assert got.rule == "cpu-many" and got.sections["model"]["sigma"] == 2.0
+    with th.candidate("torus+readout"):  # the former few-images map
+        got = defaults.auto_defaults(10**6, 32, 3, "cpu", 1)
+        assert got.rule == "few" and got.sections["model"]["boundary"] == "circular"
+        assert got.sections["model"]["kernel_gain"] == 0.008 and got.sections["train"]["batch_size"] == 64
+    with th.candidate("cpu+readout"):
+        got = defaults.auto_defaults(10**6, 32, 3, "cpu", 1)
+        assert got.sections["model"]["prototype_readout"] and got.sections["model"]["kernel_gain"] == 32.0
+    assert (defaults.FEW_PER_NEURON, defaults.RULE) == before
+    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _cpu_readout_sections()
+
+
+def _cpu_readout_sections():
+    from urlsom_core import defaults
+
+    with th.candidate("cpu+readout"):  # below the threshold the rule's own choice is the CPU map read out
+        return defaults.auto_defaults(100, 8, 1, "cpu", 1).sections
+
+
+def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["--set", "textures", "--per-neuron", "4", "8", "--tiny", "--runs", str(tmp_path / "runs")]
+    assert th.main([*common, "--maps", "torus+readout", "--out", str(a)]) == 0
+    assert th.main([*common, "--maps", "cpu", "--out", str(b)]) == 0
+    res = json.loads((a / "results.json").read_text())
+    assert sorted(c["id"] for c in res["cells"]) == ["4/torus+readout/0", "8/torus+readout/0"]
+    for c in res["cells"]:
+        assert "rule 'few'" in c["rule"] and [r["method"] for r in c["rows"]] == ["URL-SOM (network)", "URL-SOM (readout)"]
+        assert c["n_train"] == 4 * 25 * (1 if c["per_neuron"] == 4 else 2)  # 5x5 map
+        assert c["rows"][0]["spearman"] is not None  # textures have latents
+        cfg = json.loads((Path(c["run"]) / "config.json").read_text())["config"]
+        assert cfg["model"]["boundary"] == "circular" and cfg["model"]["kernel_gain"] == 0.008
+    cpu = json.loads((b / "results.json").read_text())["cells"][0]
+    cfg = json.loads((Path(cpu["run"]) / "config.json").read_text())["config"]
+    assert cfg["model"]["sigma"] == 2.0 and cfg["train"]["batch_size"] == 128  # the CPU setting
+    assert [r["method"] for r in cpu["rows"]] == ["URL-SOM (network)"]
+    capsys.readouterr()
+    both = tmp_path / "both"
+    assert th.main([*common, "--maps", "torus+readout", "cpu", "--out", str(both), "--merge", str(a), str(b)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("done, skipped") == 4 and "images a neuron, map" not in err  # nothing trained again
+    md = (both / "results.md").read_text()
+    assert "| 4 | 100 | torus+readout | URL-SOM (readout) |" in md and "| 8 | 200 | cpu* | URL-SOM (network) |" in md
+    assert th.main([*common, "--maps", "cpu", "--out", str(tmp_path / "c"), "--merge", str(tmp_path / "none")]) == 2
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--set", "nosuch", "--per-neuron", "2"], "--set nosuch: allowed is one of"),
+    (["--set", "digits", "--per-neuron", "0"], "--per-neuron 0.0: allowed are numbers > 0"),
+    (["--set", "digits", "--per-neuron", "2", "--maps", "some"], "--maps some: allowed are torus+readout, cpu, cpu+readout"),
+    (["--set", "digits", "--per-neuron", "3"], "--per-neuron: 3,375 images needed, digits has 1,797"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):
+    out = tmp_path / "out"
+    assert th.main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and err.startswith("threshold_study: error:")
+    assert not out.exists()
