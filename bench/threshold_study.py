@@ -88,25 +88,16 @@ def check(args: argparse.Namespace) -> None:
     for p in args.per_neuron:
         if not (math.isfinite(p) and p > 0):
             raise ConfigError(f"--per-neuron {p}: allowed are numbers > 0")
-    if any(s < 0 for s in args.seeds) or len(set(args.seeds)) != len(args.seeds):
-        raise ConfigError(f"--seeds {' '.join(map(str, args.seeds))}: allowed are distinct integers >= 0")
-    if not (math.isfinite(args.minutes) and args.minutes > 0):
-        raise ConfigError(f"--minutes {args.minutes}: allowed is a number > 0")
-    if args.threads < 1:
-        raise ConfigError(f"--threads {args.threads}: allowed is an integer >= 1")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {args.out}: exists and is not a folder")
+    T.check_run_args(args, ("--seeds", args.seeds))
 
 
 def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     """The config sections of a candidate map: ``torus`` (the former few-images map) or ``cpu`` (the CPU setting)."""
-    from urlsom_core.defaults import CPU_SETTING, SMALL_MAP, WARMUP_KICK
+    from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
         return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
-    return {"model": {k: v for k, v in CPU_SETTING["model"].items() if k not in ("widths", "blocks")},
-            "train": dict(CPU_SETTING["train"])}
+    return CPU_MAP
 
 
 @contextlib.contextmanager
@@ -178,16 +169,23 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"threshold_study: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
-    runs = Path(args.runs) if args.runs else out / "runs"
-    out.mkdir(parents=True, exist_ok=True)
+    runs = T.prepare(args)
     cells: dict[str, dict[str, Any]] = {}
     for c in stored:  # --out's own first, then --merge's
         cells.setdefault(c["id"], c)
     todo = [(p, r, seed) for p in args.per_neuron for r in args.maps for seed in args.seeds]
+
+    def write(cells: dict[str, dict[str, Any]]) -> str:
+        """results.json and results.md as the cells stand; the Markdown."""
+        res = {"settings": settings(args), "cells": list(cells.values()), "provenance": provenance("cpu", None),
+               "command": "python bench/threshold_study.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+        write_json(out / "results.json", res)
+        md = markdown(res)
+        (out / "results.md").write_text(md)
+        return md
+
     with threadpool_limits(args.threads):
         for i, (p, r, seed) in enumerate(todo, 1):
             cid = f"{p:g}/{r}/{seed}"
@@ -203,21 +201,14 @@ def main(argv: list[str] | None = None) -> int:
             cells[cid] = {"id": cid, "per_neuron": p, "map": r, **cell}
             log("  " + "; ".join(f"{row['method']}: held-out NS {row['heldout_ns']:.3f}, TE {row['te']:.3f}, live "
                                  f"{row['live']}" for row in cell["rows"]))
-            res = {"settings": settings(args), "cells": list(cells.values()), "provenance": provenance("cpu", None),
-                   "command": "python bench/threshold_study.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-            write_json(out / "results.json", res)
-            (out / "results.md").write_text(markdown(res))
-    res = {"settings": settings(args), "cells": list(cells.values()), "provenance": provenance("cpu", None),
-           "command": "python bench/threshold_study.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    write_json(out / "results.json", res)
-    md = markdown(res)
-    (out / "results.md").write_text(md)
-    print(md)
+            write(cells)
+    print(write(cells))
     return 0
 
 
 def markdown(res: dict[str, Any]) -> str:
     st = res["settings"]
+    has_sp = any(r.get("spearman") is not None for c in res["cells"] for r in c["rows"])
     lines = [f"# Few or many images per neuron: {st['set']}", "",
              f"The defaults rule's candidate maps on class-balanced subsets of {st['set']} (`--holdout "
              f"{st['holdout']:g} --max-minutes {st['minutes']:g}`, {'x'.join(map(str, st['grid']))} grid"
@@ -228,15 +219,12 @@ def markdown(res: dict[str, Any]) -> str:
              f"gives there (`cpu+readout` below {st.get('threshold', 4):g} training images per neuron, `cpu` from "
              "it).", "",
              "| images per neuron | training images | map | method | seeds | epochs | held-out NS | TE | live |"
-             + (" latent Spearman |" if any(r.get("spearman") is not None for c in res["cells"] for r in c["rows"])
-                else ""),
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-             + (" --- |" if any(r.get("spearman") is not None for c in res["cells"] for r in c["rows"]) else "")]
+             + (" latent Spearman |" if has_sp else ""),
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if has_sp else "")]
     groups: dict[tuple[float, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for c in sorted(res["cells"], key=lambda c: (c["per_neuron"], list(MAPS).index(c["map"]), c["seed"])):
         for r in c["rows"]:
             groups.setdefault((c["per_neuron"], c["map"], r["method"]), []).append((c, r))
-    has_sp = lines[6].endswith("latent Spearman |")
     for (p, reg, method), rows in groups.items():
         def fmt(key: str, f: str, rows: list[tuple[dict[str, Any], dict[str, Any]]] = rows) -> str:
             vals = [float(r[key]) for _, r in rows if r.get(key) is not None]

@@ -172,7 +172,22 @@ def check(args: argparse.Namespace) -> dict[str, str]:
     bad = [s for s in chose if s not in BY_NAME]
     if bad:
         raise ConfigError(f"--chose {' '.join(bad)}: allowed are {', '.join(BY_NAME)}")
-    for flag, seeds in (("--seeds", args.seeds), ("--chose-seeds", args.chose_seeds or [])):
+    check_run_args(args, ("--seeds", args.seeds), ("--chose-seeds", args.chose_seeds or []))
+    for name in args.sets:
+        if BY_NAME[name].spec:
+            check_spec(BY_NAME[name].spec)
+    pick_device(args.device)
+    if args.flags:
+        check_flags(args.flags)
+    return {name: ("chose" if name in chose else "report") for name in args.sets}
+
+
+def check_run_args(args: argparse.Namespace, *seed_flags: tuple[str, list[int]]) -> None:
+    """The ConfigErrors of the arguments every suite-like script has: its seed lists (flag, seeds), ``--minutes``,
+    ``--threads``, ``--out`` (also ``bench/threshold_study.py``'s)."""
+    from urlsom_core.config import ConfigError
+
+    for flag, seeds in seed_flags:
         for s in seeds:
             if s < 0:
                 raise ConfigError(f"{flag} {s}: allowed are integers >= 0")
@@ -185,13 +200,6 @@ def check(args: argparse.Namespace) -> dict[str, str]:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {args.out}: exists and is not a folder")
-    for name in args.sets:
-        if BY_NAME[name].spec:
-            check_spec(BY_NAME[name].spec)
-    pick_device(args.device)
-    if args.flags:
-        check_flags(args.flags)
-    return {name: ("chose" if name in chose else "report") for name in args.sets}
 
 
 def check_flags(flags: str) -> None:
@@ -281,10 +289,9 @@ def latent_parts(test_w: Any, test_y: Any, latents: Any, names: list[str], grid:
         return float(r) if math.isfinite(r) else None
 
     out: dict[str, dict[str, float | None]] = {}
-    classes = np.unique(test_y)
+    masks = [m for m in (test_y == k for k in np.unique(test_y)) if m.sum() > 2]  # the classes with 3+ images
     for j, name in enumerate(names):
-        within = [rho(test_w[test_y == k], latents[test_y == k, j]) for k in classes if (test_y == k).sum() > 2]
-        within = [r for r in within if r is not None]
+        within = [r for r in (rho(test_w[m], latents[m, j]) for m in masks) if r is not None]
         out[name] = {"all": rho(test_w, latents[:, j]), "within_class": float(np.mean(within)) if within else None}
     return out
 
@@ -476,6 +483,7 @@ def parts_lines(cells: list[dict[str, Any]], roles: dict[str, str]) -> list[str]
 def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
     cells = res["cells"]
     st = res["settings"]
+    parts = parts_lines(cells, roles)
     first: dict[str, dict[str, Any]] = {}
     for c in sorted(cells, key=lambda c: c["seed"]):
         first.setdefault(c["set"], c)
@@ -492,8 +500,7 @@ def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
             *(pass_lines(cells, roles) or ["- no report set in this run"]), "",
             *(["## The latent Spearman taken apart (a diagnosis, not a pass line)", "",
                "Each latent alone, over all held-out pairs / over the pairs of one class (mean over the classes), "
-               "means over seeds; rows scored since the suite records it:", "", *parts_lines(cells, roles), ""]
-              if parts_lines(cells, roles) else []),
+               "means over seeds; rows scored since the suite records it:", "", *parts, ""] if parts else []),
             "Sets: " + "; ".join(f"{n}: {BY_NAME[n].about}" + (f" ({first[n]['n_train']:,} training, "
                                  f"{first[n]['n_heldout']:,} held-out images here)" if n in first else "")
                                  for n in roles) + ".", "",
@@ -505,6 +512,17 @@ def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- main
+def prepare(args: argparse.Namespace) -> Path:
+    """After the checks: torch's threads set to ``--threads``, ``--out`` made; the runs' folder (``--runs`` or
+    OUT/runs). Also ``bench/threshold_study.py``'s start."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(args.runs) if args.runs else out / "runs"
+
+
 def stored_cells(out: str, merge: list[str], want: dict[str, Any], same: str) -> list[dict[str, Any]]:
     """The cells of ``out``/results.json (if any), then of each ``merge`` folder's, in that order. A ConfigError
     for a ``merge`` folder without one, or a results file of other settings than ``want`` (``same`` says which)."""
@@ -543,12 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"transfer_suite: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
-    runs = Path(args.runs) if args.runs else out / "runs"
-    out.mkdir(parents=True, exist_ok=True)
+    runs = prepare(args)
     t0 = time.time()
     def seeds(name: str) -> list[int]:
         return args.chose_seeds if roles[name] == "chose" and args.chose_seeds else args.seeds

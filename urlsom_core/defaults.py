@@ -105,6 +105,11 @@ CPU_SETTING: dict[str, dict[str, Any]] = {
     "model": {"widths": (16, 32, 64), "blocks": 1, "sigma": 2.0, "kernel_gain": 32.0},
     "train": {"batch_size": 128, "lr_schedule": ((0, 1e-4), (1, 5e-4), (2, 1e-3)), "gamma": 1.0},
 }
+# The CPU setting's map and training, without its network (the rule's "map" choice; RULE, "network", sets that).
+CPU_MAP: dict[str, dict[str, Any]] = {
+    "model": {k: v for k, v in CPU_SETTING["model"].items() if k not in ("widths", "blocks")},
+    "train": dict(CPU_SETTING["train"]),
+}
 SMALL_GRAY_SIDE = 28  # the largest side fed at 16 px on a CPU (MNIST's 28x28)
 TINY_SIDE = 16  # images up to this side go to the network at 16 px anyway (data.resolve)
 DEVICE_KINDS = ("cpu", "cuda")
@@ -148,9 +153,7 @@ RULE: tuple[Choice, ...] = (
            {"data": {"input_size": TINY_SIDE}},
            "fed at 16 px, as the 8x8 digits already are: a third of the pixels, so ~3x the epochs (MNIST, 20 min: "
            "held-out NS 0.877 against 0.721 at 32 px)"),
-    Choice("map", "on a CPU, or with few images per neuron",
-           {"model": {k: v for k, v in CPU_SETTING["model"].items() if k not in ("widths", "blocks")},
-            "train": dict(CPU_SETTING["train"])},
+    Choice("map", "on a CPU, or with few images per neuron", CPU_MAP,
            "the CPU setting: sigma 2, a sharper kernel (sum-normalised x 32), batches of 128, learning-rate steps "
            "after epochs 1 and 2, gamma 1. Many images a neuron (MNIST, CIFAR-10, 8.9; 5 min, seed 0): of four "
            "maps the only one best on both, held-out NS 0.944 (TE 0.035) and 0.325 (TE 0.074). Few (digits 1.6, "
