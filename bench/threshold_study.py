@@ -1,9 +1,10 @@
 """Few or many images per neuron: the defaults rule's candidate maps at several training sizes of one set.
 
 The defaults rule (``urlsom_core.defaults.RULE``) decides by the training images per neuron whether the readouts
-(usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``), and it once also picked the
-map by it: a torus with the paper's fixed sigma 5, a flat kernel and batches of 64 below the threshold, the CPU
-setting (sigma 2, a sharper kernel, batches of 128, gamma 1) from it. That threshold was placed between the sets
+(usage bias, prototype readout) are fitted after training and the map's sigma shrinks from 5 to 2 (below
+``FEW_PER_NEURON``), and it once also picked the whole map by it: a torus with the paper's fixed sigma 5, a flat
+kernel and batches of 64 below the threshold, the CPU setting (sigma 2, a sharper kernel, batches of 128, gamma 1)
+from it. That threshold was placed between the sets
 the rule was chosen on (digits 1.6 a neuron, MNIST and the CIFAR-10 subset 8.9), where no set had been measured.
 This study trains the set's class-balanced subset of each size under each candidate, everything else as
 ``urlsom train`` resolves it under the rule (the suite's 20% held-out split, ``--max-minutes``, the seed, the small
@@ -14,10 +15,16 @@ the training part, latent Spearman where the set has latents). The candidates (`
   the paper's gamma and learning-rate steps), read out by both readouts: the rule's few-images regime until this
   study;
 - ``cpu``: the CPU setting's map (``defaults.CPU_SETTING``), the network's own winners only;
-- ``cpu+readout``: the same map with both readouts fitted after training.
+- ``cpu+readout``: the same map with both readouts fitted after training;
+- ``cpu-sigma3+readout``, ``cpu-anneal+readout``, ``cpu-torus+readout``: the CPU setting's map with one change
+  (sigma 3; sigma shrinking from 5 to 2 over the first 70% of the budget, the classical SOM's ordering phase;
+  a torus), read out: the candidates for a few-images map that keeps continuous latents in order, measured on
+  the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets.
 
-Each is forced by putting its map in the rule's "map" choice and moving the rule's threshold (infinite: readouts
-on; 0: off) for the run's resolution only, so each run's config is the one that rule would give.
+Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
+rule adds below the threshold, which is the ``cpu-anneal`` candidate's own change) and moving the rule's threshold
+(infinite: readouts on; 0: off) for the run's resolution only, so each run's config is the one that rule would give;
+``cpu-anneal+readout`` is the rule's own config below the threshold (``RULE_FEW``).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/threshold_study.py --set mnist --per-neuron 2 3 4.5 6 \\
         --maps torus+readout cpu cpu+readout --minutes 5 --out bench/results/threshold/mnist
@@ -44,7 +51,13 @@ import transfer_suite as T  # noqa: E402  (the suite's sets, one-cell scoring an
 EXIT_BAD_INPUT = 2
 # The candidate maps (sections of the rule's "map" choice) and whether the readouts are fitted after training.
 MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("cpu", False),
-                                     "cpu+readout": ("cpu", True)}
+                                     "cpu+readout": ("cpu", True), "cpu-sigma3+readout": ("cpu-sigma3", True),
+                                     "cpu-anneal+readout": ("cpu-anneal", True),
+                                     "cpu-torus+readout": ("cpu-torus", True)}
+
+
+# The candidate that is the rule itself below the threshold (defaults.RULE: "map", "order" and "readout").
+RULE_FEW = "cpu-anneal+readout"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -92,12 +105,16 @@ def check(args: argparse.Namespace) -> None:
 
 
 def map_sections(kind: str) -> dict[str, dict[str, Any]]:
-    """The config sections of a candidate map: ``torus`` (the former few-images map) or ``cpu`` (the CPU setting)."""
+    """The config sections of a candidate map: ``torus`` (the former few-images map), ``cpu`` (the CPU setting) or
+    the CPU setting with one change: ``cpu-sigma3`` (sigma 3), ``cpu-anneal`` (sigma shrinking from 5 to the CPU
+    setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus)."""
     from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
         return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
-    return CPU_MAP
+    change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": {"sigma": 5.0, "sigma_end": 2.0},
+              "cpu-torus": {"boundary": "circular"}}[kind]
+    return {"model": {**CPU_MAP["model"], **change}, "train": dict(CPU_MAP["train"])}
 
 
 @contextlib.contextmanager
@@ -110,7 +127,10 @@ def candidate(name: str) -> Iterator[None]:
     kind, readout = MAPS[name]
     saved = defaults.FEW_PER_NEURON, defaults.RULE
     defaults.FEW_PER_NEURON = math.inf if readout else 0.0
-    defaults.RULE = tuple(replace(c, sections=map_sections(kind)) if c.name == "map" else c for c in defaults.RULE)
+    # the candidate's map in "map"; "order" (the rule's shrinking sigma with few images) is the cpu-anneal candidate's
+    # own change, so it is left out here and every candidate is its map alone
+    defaults.RULE = tuple(replace(c, sections=map_sections(kind)) if c.name == "map" else
+                          replace(c, sections={}) if c.name == "order" else c for c in defaults.RULE)
     try:
         yield
     finally:
@@ -216,8 +236,8 @@ def markdown(res: dict[str, Any]) -> str:
              "Held-out NS: neuron labels from the training part; TE and live: training part. "
              "`bench/threshold_study.py`.", "",
              "Map: the candidate forced at every size (the script's docstring); `*` marks what the rule itself "
-             f"gives there (`cpu+readout` below {st.get('threshold', 4):g} training images per neuron, `cpu` from "
-             "it).", "",
+             f"gives there today (`{RULE_FEW}` below {st.get('threshold', 4):g} training images per neuron, `cpu` "
+             "from it).", "",
              "| images per neuron | training images | map | method | seeds | epochs | held-out NS | TE | live |"
              + (" latent Spearman |" if has_sp else ""),
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if has_sp else "")]
@@ -233,7 +253,7 @@ def markdown(res: dict[str, Any]) -> str:
             m, sd = T.mean_sd(vals)
             return format(m, f) + ("" if math.isnan(sd) else f" ({sd:{f}})")
         c0 = rows[0][0]
-        mark = "*" if reg == ("cpu+readout" if p < st.get("threshold", 4) else "cpu") else ""
+        mark = "*" if reg == (RULE_FEW if p < st.get("threshold", 4) else "cpu") else ""
         lines.append(f"| {p:g} | {c0['n_train']:,} | {reg}{mark} | {method} | {' '.join(str(c['seed']) for c, _ in rows)} | "
                      f"{fmt('epochs', '.0f')} | {fmt('heldout_ns', '.3f')} | {fmt('te', '.3f')} | {fmt('live', '.0f')} |"
                      + (f" {fmt('spearman', '.3f')} |" if has_sp else ""))

@@ -54,14 +54,14 @@ def _merged(*names):
 
 
 @pytest.mark.parametrize("n, size, channels, device, rule, names", [
-    (1437, 8, 1, "cpu", "few", ("network", "map", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
+    (1437, 8, 1, "cpu", "few", ("network", "map", "order", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
     (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map", "length")),  # MNIST's 8.9 a neuron
     (8000, 28, 1, "cuda", "paper", ()),                                         # the same on a GPU: the paper
     (8000, 32, 3, "cpu", "cpu-many", ("network", "map", "length")),           # the CIFAR-10 subset
     (8000, 32, 1, "cpu", "cpu-many", ("network", "map", "length")),           # gray, but larger than 28 px
     (3600, 64, 3, "cpu", "cpu-many", ("network", "map", "length")),           # 4.0 a neuron: many
-    (3599, 64, 3, "cpu", "few", ("network", "map", "readout", "length")),     # just below: the readouts too
-    (300, 64, 1, "cuda", "few", ("network", "map", "readout", "length")),     # few, on any device: the CPU's map
+    (3599, 64, 3, "cpu", "few", ("network", "map", "order", "readout", "length")),     # just below: the readouts too
+    (300, 64, 1, "cuda", "few", ("network", "map", "order", "readout", "length")),     # few, on any device: the CPU's map
     (50000, 32, 3, "cuda", "paper", ()),                                              # the paper's own regime
 ])
 def test_the_images_per_neuron_and_the_device_pick_the_choices(n, size, channels, device, rule, names):
@@ -87,6 +87,7 @@ def test_the_choices_are_the_measured_settings():
     # the map: the CPU setting, at any number of images per neuron on a CPU and with few on a GPU; few images
     # per neuron add the two readouts fitted after training
     assert CHOICES["readout"].sections == {"model": {"usage_balance": True, "prototype_readout": True}}
+    assert CHOICES["order"].sections == {"model": {"sigma": 5.0, "sigma_end": 2.0}}  # few: a shrinking sigma
     assert CHOICES["map"].sections == {"model": {"sigma": 2.0, "kernel_gain": 32.0}, "train": CPU_SETTING["train"]}
     assert _merged("network", "map") == CPU_SETTING  # the CPU setting, the book's CIFAR-10 CPU profile's
     assert CHOICES["network"].sections == {"model": {"widths": (16, 32, 64), "blocks": 1}}
@@ -209,7 +210,8 @@ def test_describe(tmp_path):
 # ------------------------------------------------------------------------------------ the CLI applies it
 def test_digits_get_the_cpu_map_the_usage_balance_and_the_readout_on_any_device(monkeypatch):
     today = RunConfig.from_dict({"data": {"dataset": "digits"},
-                                 "model": {**CPU_SETTING["model"], "usage_balance": True, "prototype_readout": True},
+                                 "model": {**CPU_SETTING["model"], "usage_balance": True, "prototype_readout": True,
+                                           "sigma": 5.0, "sigma_end": 2.0},  # few a neuron: the shrinking sigma
                                  "train": {**CPU_SETTING["train"], "epochs": 100}})
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cpu")) == today
     assert cli.config_from_args(_args("--dataset", "digits", "--device", "cuda")) == today  # 1.6 a neuron: few
@@ -383,14 +385,24 @@ def test_readme_and_book_list_every_choice():
             assert f"| {c.name} | {c.when} |" in text, (doc, c.name)
 
 
-def test_the_rule_keeps_the_filter_fixed_and_flags_shrink_it(tmp_path):
+def test_the_rule_shrinks_the_filter_with_few_images_only_and_flags_override_it(tmp_path):
     spec = _mnist_like(tmp_path / "mnist")
     for grid in (["3", "3"], ["30", "30"]):  # many and few images per neuron
         def _a(*argv, grid=grid):
             return cli.build_parser().parse_args(["train", "--out", "x", "--grid", *grid, "--dataset", spec,
                                                   "--device", "cpu", *argv])
 
-        assert cli.resolve_args(_a())[0].model.sigma_end is None  # the paper's fixed filter
+        m = cli.resolve_args(_a())[0].model
+        if grid == ["3", "3"]:
+            assert m.sigma_end is None and m.sigma == 2.0  # many: the CPU map's fixed filter
+        else:
+            assert (m.sigma, m.sigma_end) == (5.0, 2.0)  # few: the rule's "order", sigma 5 shrinking to 2
+        cfg, reason = cli.resolve_args(_a("--sigma", "1"))  # a sigma given alone: a fixed filter, on any grid
+        assert (cfg.model.sigma, cfg.model.sigma_end) == (1.0, None)
+        assert ("the filter stays fixed" in reason) == (grid == ["30", "30"])
+        cfg, _ = cli.resolve_args(_a("--filter", "student"))
+        assert cfg.model.sigma_end is None
+        assert cli.resolve_args(_a("--sigma-end", "none"))[0].model.sigma_end is None
         cfg, _ = cli.resolve_args(_a("--sigma", "3", "--sigma-end", "1"))
         assert (cfg.model.sigma, cfg.model.sigma_end) == (3.0, 1.0)
         cfg, _ = cli.resolve_args(_a("--sigma-end", "2"))

@@ -8,7 +8,7 @@ from urlsom_book.synthetic import GENERATORS, SHAPES, generate, read_latents, wr
 from urlsom_core.config import ConfigError
 from urlsom_core.sources import read_npz
 
-SMALL = {"shapes": 24, "textures": 24, "digits-noisy": 50, "digits-inverted": 50}
+SMALL = {"shapes": 24, "ellipses": 24, "textures": 24, "digits-noisy": 50, "digits-inverted": 50}
 
 
 @pytest.mark.parametrize("name", list(GENERATORS))
@@ -72,6 +72,30 @@ def test_texture_orientation_is_in_its_spectrum_and_a_flip_keeps_the_folded_late
         assert min(abs(flipped - (180 - t)), 180 - abs(flipped - (180 - t))) < 12
         assert abs(min(flipped, 180 - flipped) - folded) < 12  # the folded orientation survives the flip
     assert (s.latents[:, 0] <= 90).all() and s.labels.max() <= 8
+
+
+def _moments(img):
+    """The orientation (degrees, mod 180, v upwards) and axis ratio of an image's bright blob (second moments)."""
+    m = (img - np.median(img)) > 0.5 * (img.max() - np.median(img))
+    ys, xs = np.nonzero(m)
+    c = np.cov(np.stack((xs, -ys)))  # v upwards
+    w, v = np.linalg.eigh(c)
+    return np.rad2deg(np.arctan2(v[1, 1], v[0, 1])) % 180, np.sqrt(w[1] / w[0])
+
+
+def test_an_ellipse_lies_at_its_orientation_and_elongation_and_a_flip_keeps_the_folded_latent():
+    s = generate("ellipses", 30, seed=0)
+    assert s.images.shape == (30, 32, 32) and s.latent_names == ("orientation_folded_deg", "log2_elongation")
+    for img, (t, e), folded in zip(s.images.astype(float), s.raw_latents[:, :2], s.latents[:, 0], strict=True):
+        est, ratio = _moments(img)
+        if e > 2:  # a rounder ellipse's orientation is measured less sharply on 32 px
+            assert min(abs(est - t), 180 - abs(est - t)) < 8
+        assert abs(np.log2(ratio) - np.log2(e)) < 0.35
+        flipped, _ = _moments(img[:, ::-1])
+        if e > 2:
+            assert abs(min(flipped, 180 - flipped) - folded) < 8  # the folded orientation survives the flip
+    assert (s.latents[:, 0] <= 90).all() and s.labels.max() <= 8
+    assert np.allclose(2.0 ** s.latents[:, 1], s.raw_latents[:, 1])
 
 
 def test_digit_variants():

@@ -31,17 +31,24 @@ def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_rest
         got = defaults.auto_defaults(10**6, 32, 3, "cpu", 1)
         assert got.rule == "few" and got.sections["model"]["boundary"] == "circular"
         assert got.sections["model"]["kernel_gain"] == 0.008 and got.sections["train"]["batch_size"] == 64
-    with th.candidate("cpu+readout"):
+    with th.candidate("cpu+readout"):  # the CPU map alone: the rule's shrinking sigma is left out
         got = defaults.auto_defaults(10**6, 32, 3, "cpu", 1)
         assert got.sections["model"]["prototype_readout"] and got.sections["model"]["kernel_gain"] == 32.0
+        assert got.sections["model"]["sigma"] == 2.0 and "sigma_end" not in got.sections["model"]
+    for name, change in [("cpu-sigma3+readout", {"sigma": 3.0}), ("cpu-anneal+readout", {"sigma": 5.0, "sigma_end": 2.0}),
+                         ("cpu-torus+readout", {"sigma": 2.0, "boundary": "circular"})]:
+        with th.candidate(name):  # the CPU map with one change
+            m = defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections["model"]
+            assert {k: m[k] for k in change} == change and m["kernel_gain"] == 32.0 and m["usage_balance"]
+            assert ("sigma_end" in m) == ("sigma_end" in change)
     assert (defaults.FEW_PER_NEURON, defaults.RULE) == before
-    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _cpu_readout_sections()
+    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _rule_few_sections()
 
 
-def _cpu_readout_sections():
+def _rule_few_sections():
     from urlsom_core import defaults
 
-    with th.candidate("cpu+readout"):  # below the threshold the rule's own choice is the CPU map read out
+    with th.candidate(th.RULE_FEW):  # below the threshold the rule's own choice is this candidate
         return defaults.auto_defaults(100, 8, 1, "cpu", 1).sections
 
 
@@ -75,7 +82,7 @@ def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
 @pytest.mark.parametrize("args, needle", [
     (["--set", "nosuch", "--per-neuron", "2"], "--set nosuch: allowed is one of"),
     (["--set", "digits", "--per-neuron", "0"], "--per-neuron 0.0: allowed are numbers > 0"),
-    (["--set", "digits", "--per-neuron", "2", "--maps", "some"], "--maps some: allowed are torus+readout, cpu, cpu+readout"),
+    (["--set", "digits", "--per-neuron", "2", "--maps", "some"], "--maps some: allowed are torus+readout, cpu, cpu+readout, cpu-sigma3"),
     (["--set", "digits", "--per-neuron", "3"], "--per-neuron: 3,375 images needed, digits has 1,797"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):

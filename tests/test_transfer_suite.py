@@ -17,10 +17,10 @@ spec.loader.exec_module(ts)
 TINY = ["--tiny", "--sets", "shapes", "textures", "--seeds", "0"]
 
 
-def test_eight_sets_with_roles_and_latents():
+def test_nine_sets_with_roles_and_latents():
     assert len(ts.SETS) >= 6
-    assert [s.name for s in ts.SETS if s.default_role == "chose"] == ["digits", "mnist", "cifar10"]
-    assert {s.name for s in ts.SETS if s.has_latents} == {"shapes", "shapes-many", "textures"}
+    assert [s.name for s in ts.SETS if s.default_role == "chose"] == ["digits", "mnist", "cifar10", "ellipses"]
+    assert {s.name for s in ts.SETS if s.has_latents} == {"shapes", "shapes-many", "textures", "ellipses"}
     a = ts.parse_args(["--out", "x", "--sets", "digits", "shapes", "--chose", "shapes", "--seeds", "0"])
     assert ts.check(a) == {"digits": "report", "shapes": "chose"}  # leave-one-dataset-out: roles can move
 
@@ -71,6 +71,11 @@ def test_table_means_and_pass_lines_for_report_sets_only():
     assert len(p) == 1 and p[0].startswith("- shapes, URL-SOM (network), 2 seed(s): **pass**")
     cells[0]["rows"][0]["te"] = 0.3  # mean TE 0.175 > 0.10
     assert "**FAIL**" in ts.pass_lines(cells, roles)[0] and "TE 0.175 <= 0.10 FAIL" in ts.pass_lines(cells, roles)[0]
+    assert "reference map" not in ts.pass_lines(cells, roles)[0]
+    for c in cells[:2]:  # the reference (MiniSom on the latents) is named beside the Spearman line, gets none itself
+        c["rows"].append(_row(ts.REFERENCE, 0.5, 0.0, 100, 0.42))
+    p = ts.pass_lines(cells, roles)
+    assert len(p) == 1 and "latent Spearman 0.600 >= 0.5 (the reference map of the latents themselves: 0.420) pass" in p[0]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -104,7 +109,9 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
                                        "--holdout 0.2 --max-minutes 20 --seed 0 --grid 5 5 --epochs 1")
         assert "rule 'cpu-many'" in c["rule"] and c["n_heldout"] == 40  # 160 images on 25 neurons
         methods = [r["method"] for r in c["rows"]]
-        assert methods == ["URL-SOM (network)", "MiniSom σ=1", "MiniSom σ=3→1"]
+        assert methods == ["URL-SOM (network)", "MiniSom σ=1", "MiniSom σ=3→1", ts.REFERENCE]
+        ref = c["rows"][-1]  # MiniSom handed the latents: it orders them (textures: 2 latents on a 2D map)
+        assert ref["inputs"].startswith("the standardised latents") and ref["spearman"] > 0.2
         for r in c["rows"]:
             assert 0 <= r["heldout_ns"] <= 1 and 0 <= r["te"] <= 1 and 1 <= r["live"] <= 25
             assert r["spearman"] is None or -1 <= r["spearman"] <= 1
@@ -120,6 +127,14 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
     assert ts.main([*TINY, "--out", str(out)]) == 0
     assert printed.err.count("training and scoring") == 2
     assert capsys.readouterr().err.count("skipped") == 2
+    # a stored cell without the reference row (scored before the suite had it) gets it, without training
+    trimmed = {**res, "cells": [{**c, "rows": [r for r in c["rows"] if r["method"] != ts.REFERENCE]} for c in res["cells"]]}
+    (out / "results.json").write_text(json.dumps(trimmed))
+    assert ts.main([*TINY, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("adding the reference row") == 2 and "training and scoring" not in err
+    assert all(c["rows"][-1] == r["rows"][-1] for c, r in
+               zip(json.loads((out / "results.json").read_text())["cells"], res["cells"], strict=True))
     # other settings in the same --out: refused in one line
     assert ts.main([*TINY, "--minutes", "5", "--out", str(out)]) == 2
     assert "has other settings" in capsys.readouterr().err

@@ -10,6 +10,8 @@ as drawn), ``class_names`` and ``about``. :func:`read_latents` reads them back.
 =================  ===================================================================================================
 ``shapes``         32x32 RGB: an ellipse, a square, an equilateral triangle or a plus (the label) of random position,
                    size, rotation and hue on a dark background (4x supersampled, so edges are anti-aliased)
+``ellipses``       32x32 gray: one filled ellipse of random orientation and elongation (the latents), position, size,
+                   brightness and background (nuisances); labels: 3 orientation x 3 elongation bins
 ``textures``       32x32 gray: oriented band-pass noise (a random-phase texture whose spectrum is a Gaussian blob at
                    orientation theta and spatial frequency f); labels: 3 orientation x 3 frequency bins
 ``digits-noisy``   scikit-learn's digits (8x8) with Gaussian pixel noise (sd ``noise`` of the 0..255 range)
@@ -30,6 +32,9 @@ grayscale with p = 0.5; ``urlsom_core.augment``), so that a map that learnt the 
   ``|x - 16|`` (a flip maps x to 32 - x) and the height ``y``. Crops shift the position by up to 10 px, so
   position is only partly kept; the hue is stored among the raw latents but not scored: the jitter shifts it by up
   to 0.4 of the circle and half the views are gray, so the training asks the map to ignore it.
+- ellipses: the orientation folded as the textures' (an ellipse is the same after 180 degrees, a flip maps theta to
+  180 - theta) and the elongation as ``log2`` of the axis ratio, which square crops, flips and jitter all keep.
+  Position, size, brightness and background are drawn too and not scored (crops and jitter change them).
 - the digit variants have no latents (labels only).
 
 Example:
@@ -58,7 +63,9 @@ RADIUS_PX = (4.0, 10.0)  # shapes: radius range (log-uniform)
 CENTRE_PX = (9.0, 23.0)  # shapes: centre range on both axes
 FREQ_CYCLES = (1.5, 10.0)  # textures: spatial frequency range, cycles per 32 px (log-uniform)
 ORIENT_BINS_DEG = (30.0, 60.0)  # textures: folded orientation bin edges
-DEFAULT_N = {"shapes": 3000, "textures": 3000, "digits-noisy": None, "digits-inverted": None}  # None: all 1,797
+ELONGATION = (1.5, 4.0)  # ellipses: axis ratio range (log-uniform)
+ELLIPSE_RADIUS_PX = (4.0, 7.0)  # ellipses: sqrt of the semi-axes' product (log-uniform): the long axis <= 14 px
+DEFAULT_N = {"shapes": 3000, "ellipses": 3000, "textures": 3000, "digits-noisy": None, "digits-inverted": None}  # None: all 1,797
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,56 @@ def shapes(n: int | None = None, seed: int = 0) -> SyntheticSet:
                         f"rotation, hue (seed {seed})")
 
 
+# ------------------------------------------------------------------------------------------------ ellipses
+def ellipses(n: int | None = None, seed: int = 0) -> SyntheticSet:
+    """32x32 gray renderings of one filled ellipse with two continuous latents: orientation and elongation.
+
+    The ellipse's semi-axes are ``r * sqrt(e)`` and ``r / sqrt(e)`` for an elongation (axis ratio) ``e``
+    log-uniform in 1.5..4 and ``r`` log-uniform in 4..7 px; its orientation is uniform in [0, 180) degrees, its
+    centre uniform in 12..20 px on both axes, its brightness uniform in 0.6..1 on a background uniform in
+    0..0.25 (4x supersampled edges, pixel noise sd 0.01). Labels: the folded orientation in 3 bins (0-30, 30-60,
+    60-90 degrees) times log e in 3 equal bins, 9 classes.
+
+    Parameters
+    ----------
+    n : int, optional
+        Images (default 3,000).
+    seed : int
+        Seed of every random draw.
+    """
+    n = DEFAULT_N["ellipses"] if n is None else n
+    _check_n("ellipses", n)
+    rng = np.random.default_rng(seed)
+    S, k = SIDE, SUPERSAMPLE
+    c = (np.arange(S * k) + 0.5) / k
+    X, Y = np.meshgrid(c, c)
+    theta = rng.uniform(0.0, 180.0, n)
+    lo, hi = np.log2(ELONGATION[0]), np.log2(ELONGATION[1])
+    loge = rng.uniform(lo, hi, n)
+    r = np.exp(rng.uniform(np.log(ELLIPSE_RADIUS_PX[0]), np.log(ELLIPSE_RADIUS_PX[1]), n))
+    cx, cy = rng.uniform(12.0, 20.0, n), rng.uniform(12.0, 20.0, n)
+    fg, bg = rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.25, n)
+    images = np.empty((n, S, S), dtype=np.uint8)
+    for i in range(n):
+        t = np.deg2rad(theta[i])
+        dx, dy = X - cx[i], -(Y - cy[i])  # v upwards: the angle is counter-clockwise, as the textures'
+        u = dx * np.cos(t) + dy * np.sin(t)
+        v = -dx * np.sin(t) + dy * np.cos(t)
+        a, b = r[i] * 2.0 ** (loge[i] / 2), r[i] * 2.0 ** (-loge[i] / 2)
+        mask = ((u / a) ** 2 + (v / b) ** 2 <= 1.0).reshape(S, k, S, k).mean((1, 3))
+        img = bg[i] + mask * (fg[i] - bg[i]) + rng.normal(0.0, 0.01, (S, S))
+        images[i] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    folded = np.minimum(theta, 180.0 - theta)
+    o_bin = np.digitize(folded, ORIENT_BINS_DEG)
+    e_bin = np.clip(((loge - lo) / (hi - lo) * 3).astype(int), 0, 2)
+    labels = (o_bin * 3 + e_bin).astype(np.int64)
+    names = tuple(f"{o}deg-{e}" for o in ("0-30", "30-60", "60-90") for e in ("round", "mid", "long"))
+    return SyntheticSet("ellipses", images, labels, names, np.stack((folded, loge), 1),
+                        ("orientation_folded_deg", "log2_elongation"), np.stack((theta, 2.0**loge, r, cx, cy, fg, bg), 1),
+                        ("orientation_deg", "elongation", "radius_px", "x_px", "y_px", "brightness", "background"),
+                        f"{n:,} 32x32 gray ellipses, orientation and elongation (labels: 3x3 bins), seed {seed}")
+
+
 # ---------------------------------------------------------------------------------------------- textures
 def textures(n: int | None = None, seed: int = 0) -> SyntheticSet:
     """32x32 gray oriented band-pass noise with two continuous latents: orientation and spatial frequency.
@@ -259,7 +316,7 @@ def digits_inverted(n: int | None = None, seed: int = 0) -> SyntheticSet:
 
 
 GENERATORS: dict[str, Callable[..., SyntheticSet]] = {
-    "shapes": shapes, "textures": textures, "digits-noisy": digits_noisy, "digits-inverted": digits_inverted,
+    "shapes": shapes, "ellipses": ellipses, "textures": textures, "digits-noisy": digits_noisy, "digits-inverted": digits_inverted,
 }
 
 

@@ -447,6 +447,67 @@ def class_map(
     return fig
 
 
+def latent_map(
+    winners: np.ndarray,
+    latent: np.ndarray,
+    grid: Sequence[int],
+    ax: Any = None,
+    title: str | None = None,
+    label: str = "mean latent of the neuron's images",
+    torus: bool = False,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> Any:
+    """Each neuron coloured by the mean of one known latent factor over the images it wins (dead neurons grey and
+    cross-hatched): a map that orders the latent shows smooth colour, a folded one patches of it. Square lattice.
+
+    Parameters
+    ----------
+    winners : ndarray
+        (N,) each image's winning neuron, row-major.
+    latent : ndarray
+        (N,) the images' latent values.
+    grid : (int, int)
+        The map's rows and columns.
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure when None).
+    title, label : str
+        The panel's title; the colour bar's label.
+    torus : bool
+        The map wraps (a dashed frame, as :func:`wta_map`).
+    cmap, vmin, vmax
+        The colour map and its range (default: the latent's range).
+
+    Returns
+    -------
+    matplotlib Figure
+
+    Example:
+        >>> fig = latent_map(np.array([0, 0, 3]), np.array([1.0, 3.0, 5.0]), (2, 2))
+        >>> len(fig.axes)  # the panel and its colour bar
+        2
+    """
+    fig, ax = _axes(ax)
+    H, W = int(grid[0]), int(grid[1])
+    w = np.asarray(winners, dtype=np.int64).reshape(-1)
+    z = np.asarray(latent, dtype=np.float64).reshape(-1)
+    if len(w) != len(z):
+        raise ValueError(f"latent for {len(z)} images and winners for {len(w)}: allowed is one value per winner")
+    count = np.bincount(w, minlength=H * W)[: H * W]
+    total = np.bincount(w, weights=z, minlength=H * W)[: H * W]
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    import matplotlib
+
+    cm = matplotlib.colormaps[cmap].with_extremes(bad=DEAD)
+    im = ax.imshow(mean.reshape(H, W), cmap=cm, vmin=z.min() if vmin is None else vmin,
+                   vmax=z.max() if vmax is None else vmax, interpolation="nearest")
+    _mark_dead(ax, count > 0, grid, None)
+    _grid_axes(ax, grid, None, torus, title)
+    fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    return fig
+
+
 def typical_images(winners: np.ndarray, embeddings: np.ndarray, n_neurons: int) -> np.ndarray:
     """Each neuron's most typical image: among the images it wins, the one whose embedding is nearest (largest
     cosine) the neuron's prototype, the mean of their L2-normalised embeddings; -1 for a dead neuron.

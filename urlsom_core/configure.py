@@ -68,6 +68,12 @@ def resolve_config(settings: Mapping[str, Any], config_file: str | None = None, 
         The config, and the rule's reason (None with a config file, or for a folder without one readable
         image header, whose load then names its bad files). The reason names the settings given that
         replaced the rule's own.
+
+    Notes
+    -----
+    A shrinking filter of the rule (``model.sigma_end``, its "order" choice with few images per neuron) is for the
+    rule's own filter: where ``model.sigma`` or ``model.filter`` is given without ``model.sigma_end``, the filter
+    stays fixed (the reason line says so).
     """
     base: dict[str, Any] = load_config_file(config_file) if config_file else {}
     flags = {dotted_name(k): v for k, v in settings.items()}
@@ -86,6 +92,10 @@ def resolve_config(settings: Mapping[str, Any], config_file: str | None = None, 
             merged[section].update(values)
         given = sorted(k for k in flags if k.partition(".")[2] in rule.sections.get(k.partition(".")[0], {}))
         reason = rule.reason + (f"; given {given_where}: {', '.join(given)}" if given else "")
+        own_filter = [k for k in ("model.sigma", "model.filter") if k in flags]
+        if merged["model"].get("sigma_end") is not None and own_filter and "model.sigma_end" not in flags:
+            merged["model"]["sigma_end"] = None  # the rule's shrinking sigma is for its own filter
+            reason += f"; with {' and '.join(own_filter)} given, the filter stays fixed (--sigma-end to shrink it)"
     for dotted, v in flags.items():
         section, name = dotted.split(".")
         merged[section][name] = v
