@@ -167,6 +167,16 @@ def shapes(n: int | None = None, seed: int = 0) -> SyntheticSet:
                         f"rotation, hue (seed {seed})")
 
 
+def _orientation_bins(folded: np.ndarray, x: np.ndarray, lo: float, hi: float,
+                      x_names: tuple[str, str, str]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """9 labels: the folded orientation (degrees) in the bins of :data:`ORIENT_BINS_DEG` times ``x`` in 3 equal
+    bins of [lo, hi], and their names (``0-30deg-low`` ...)."""
+    o_bin = np.digitize(folded, ORIENT_BINS_DEG)
+    x_bin = np.clip(((x - lo) / (hi - lo) * 3).astype(int), 0, 2)
+    names = tuple(f"{o}deg-{n}" for o in ("0-30", "30-60", "60-90") for n in x_names)
+    return (o_bin * 3 + x_bin).astype(np.int64), names
+
+
 # ------------------------------------------------------------------------------------------------ ellipses
 def ellipses(n: int | None = None, seed: int = 0) -> SyntheticSet:
     """32x32 gray renderings of one filled ellipse with two continuous latents: orientation and elongation.
@@ -206,11 +216,8 @@ def ellipses(n: int | None = None, seed: int = 0) -> SyntheticSet:
         mask = ((u / a) ** 2 + (v / b) ** 2 <= 1.0).reshape(S, k, S, k).mean((1, 3))
         img = bg[i] + mask * (fg[i] - bg[i]) + rng.normal(0.0, 0.01, (S, S))
         images[i] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-    folded = np.minimum(theta, 180.0 - theta)
-    o_bin = np.digitize(folded, ORIENT_BINS_DEG)
-    e_bin = np.clip(((loge - lo) / (hi - lo) * 3).astype(int), 0, 2)
-    labels = (o_bin * 3 + e_bin).astype(np.int64)
-    names = tuple(f"{o}deg-{e}" for o in ("0-30", "30-60", "60-90") for e in ("round", "mid", "long"))
+    folded = np.minimum(theta, 180.0 - theta)  # an ellipse is the same after 180 degrees; a flip: 180 - theta
+    labels, names = _orientation_bins(folded, loge, lo, hi, ("round", "mid", "long"))
     return SyntheticSet("ellipses", images, labels, names, np.stack((folded, loge), 1),
                         ("orientation_folded_deg", "log2_elongation"), np.stack((theta, 2.0**loge, r, cx, cy, fg, bg), 1),
                         ("orientation_deg", "elongation", "radius_px", "x_px", "y_px", "brightness", "background"),
@@ -254,10 +261,7 @@ def textures(n: int | None = None, seed: int = 0) -> SyntheticSet:
         img = (img - img.mean()) / (img.std() + 1e-12)
         images[i] = np.clip(np.rint(128.0 + 45.0 * img), 0, 255).astype(np.uint8)
     folded = np.minimum(theta, 180.0 - theta)  # a horizontal flip maps theta to 180 - theta
-    o_bin = np.digitize(folded, ORIENT_BINS_DEG)
-    f_bin = np.clip(((logf - lo) / (hi - lo) * 3).astype(int), 0, 2)
-    labels = (o_bin * 3 + f_bin).astype(np.int64)
-    names = tuple(f"{o}deg-{f}" for o in ("0-30", "30-60", "60-90") for f in ("low", "mid", "high"))
+    labels, names = _orientation_bins(folded, logf, lo, hi, ("low", "mid", "high"))
     return SyntheticSet("textures", images, labels, names, np.stack((folded, logf), 1),
                         ("orientation_folded_deg", "log2_frequency"), np.stack((theta, freq), 1),
                         ("orientation_deg", "frequency_cycles"),
