@@ -30,8 +30,8 @@ and every method sees the same split):
 - MiniSom σ=1 and σ=3→1 (``urlsom_book.baselines.SOM_SETTINGS``, seeded by S) on the same split and grid, on raw
   pixels in [0, 1] at the images' native side, as ``bench/baselines.py``;
 - for a set with latents, a reference: MiniSom σ=3→1 on the training part's standardised latents themselves (a map
-  handed the answer). Its latent Spearman is what a 2D map of those latents reaches, a ceiling for the others,
-  with no pass line (the shapes' four latents: about 0.4).
+  handed the answer). Its latent Spearman is what a classical 2D map of those latents reaches: a reference for the
+  others (not a proven ceiling), with no pass line (the shapes' four latents: about 0.4).
 
 Figures: held-out NS (neuron labels from the training part), TE and live neurons on the training part, and,
 for a set with latents, the latent Spearman on the held-out part (``metrics.latent_order``: grid distance of two
@@ -271,8 +271,8 @@ def heldout_index(data_cfg: Any, labels: Any) -> Any:
 
 
 # The reference map of a set with latents: MiniSom sigma 3 -> 1 trained on the training part's standardised latents
-# themselves (the answer handed over), scored like every row. Its latent Spearman is what a 2D map of these latents
-# reaches: a ceiling for a map of the pixels, not a method (no pass line).
+# themselves (the answer handed over), scored like every row. Its latent Spearman is what a classical 2D map of these
+# latents reaches: a reference for a map of the pixels (not a proven ceiling), not a method (no pass line).
 REFERENCE = "MiniSom σ=3→1 on the latents (reference)"
 
 
@@ -552,7 +552,8 @@ def markdown(res: dict[str, Any], roles: dict[str, str]) -> str:
             "latent Spearman: held-out part, grid distance of two winners against latent distance "
             "(`metrics.latent_order`). For a set with latents, the row \"MiniSom σ=3→1 on the latents (reference)\" "
             "is a map handed the answer: MiniSom trained on the standardised latents themselves; its Spearman is "
-            "what a 2D map of those latents reaches, a ceiling for a map of the pixels (no pass line). "
+            "what a classical 2D map of those latents reaches, a reference for a map of the pixels (not a proven "
+            "ceiling; no pass line). "
             "`bench/transfer_suite.py`.", "", *table(cells, roles), "",
             "## Pass lines (report sets, means over seeds)", "",
             *(pass_lines(cells, roles) or ["- no report set in this run"]), "",
