@@ -39,15 +39,12 @@ def load(path: str, readout: bool) -> dict[str, Any]:
     """One run's training winners, latents and names, held-out Spearman per latent; ConfigError when unusable."""
     import numpy as np
 
-    from urlsom_book.synthetic import read_latents
     from urlsom_core.config import ConfigError
     from urlsom_core.metrics import latent_order
     from urlsom_core.runs import Run
-    from urlsom_core.sources import read_npz
 
     run = Run.load(path)
-    kind, _, file = run.config.data.dataset.partition(":")
-    lat = read_latents(file) if kind == "npz" and Path(file).is_file() else None
+    lat = T.split_latents(run.config.data.dataset, run.config.data)
     if lat is None:
         raise ConfigError(f"--runs {path}: its data ({run.config.data.dataset}) is no npz file with latents; allowed "
                           "are runs on a generated set (urlsom_book.synthetic)")
@@ -55,17 +52,15 @@ def load(path: str, readout: bool) -> dict[str, Any]:
     key = "readout_winner" if readout else "winner"
     if key not in a:
         raise ConfigError(f"--runs {path}: has no readout (--readout needs a run with one)")
-    _, labels, _ = read_npz(file)
-    tr, te = T.split_index(run.config.data, labels)
-    if not (np.array_equal(labels[tr], a["label"]) and np.array_equal(labels[te], a["heldout_label"])):
+    if not (np.array_equal(lat.train_labels, a["label"]) and np.array_equal(lat.heldout_labels, a["heldout_label"])):
         raise ConfigError(f"--runs {path}: its split differs from the file's (another subset or holdout)")
-    grid, torus = tuple(run.config.model.grid), run.config.model.circular
+    m = run.config.model
     held = a["readout_heldout_winner" if readout else "heldout_winner"]
-    rho = {n: float(latent_order(held, lat[0][te, j], grid, torus, run.config.model.lattice, T.PAIRS))
-           for j, n in enumerate(lat[1])}
-    rho["all"] = float(latent_order(held, lat[0][te], grid, torus, run.config.model.lattice, T.PAIRS))
-    return {"path": str(Path(path).resolve()), "winners": a[key], "latents": lat[0][tr], "names": list(lat[1]),
-            "grid": grid, "torus": torus, "spearman": rho, "config_key": run.config.key()}
+    rho = {n: float(latent_order(held, lat.heldout_latents[:, j], tuple(m.grid), m.circular, m.lattice, T.PAIRS))
+           for j, n in enumerate(lat.names)}
+    rho["all"] = float(latent_order(held, lat.heldout_latents, tuple(m.grid), m.circular, m.lattice, T.PAIRS))
+    return {"path": str(Path(path).resolve()), "winners": a[key], "latents": lat.train_latents, "names": lat.names,
+            "grid": tuple(m.grid), "torus": m.circular, "spearman": rho, "config_key": run.config.key()}
 
 
 def main(argv: list[str] | None = None) -> int:

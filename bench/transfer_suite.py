@@ -265,9 +265,31 @@ def split_index(data_cfg: Any, labels: Any) -> tuple[Any, Any]:
     return keep[tr], keep[te]
 
 
-def heldout_index(data_cfg: Any, labels: Any) -> Any:
-    """Indices (into the file's images) of the held-out part, as ``data.resolve`` splits them."""
-    return split_index(data_cfg, labels)[1]
+@dataclass(frozen=True)
+class SplitLatents:
+    """A generated file's latents split as a run's data is: ``labels``, ``latents`` (N, k) and their ``names`` of
+    the training (``train_*``) and the held-out part (``heldout_*``), in the run's order."""
+
+    train_labels: Any
+    heldout_labels: Any
+    train_latents: Any
+    heldout_latents: Any
+    names: list[str]
+
+
+def split_latents(spec: str, data_cfg: Any) -> SplitLatents | None:
+    """The latents of the ``npz:`` file of ``spec`` split by ``data_cfg`` (:func:`split_index`); None for a spec
+    that is no file with latents (``urlsom_book.synthetic.read_latents``)."""
+    from urlsom_book.synthetic import read_latents
+    from urlsom_core.sources import read_npz
+
+    kind, _, path = spec.partition(":")
+    lat = read_latents(path) if kind == "npz" and Path(path).is_file() else None
+    if lat is None:
+        return None
+    _, labels, _ = read_npz(path)
+    tr, te = split_index(data_cfg, labels)
+    return SplitLatents(labels[tr], labels[te], lat[0][tr], lat[0][te], list(lat[1]))
 
 
 # The reference map of a set with latents: MiniSom sigma 3 -> 1 trained on the training part's standardised latents
@@ -276,28 +298,19 @@ def heldout_index(data_cfg: Any, labels: Any) -> Any:
 REFERENCE = "MiniSom σ=3→1 on the latents (reference)"
 
 
-def reference_row(s: SuiteSet, spec: str, data_cfg: Any, seed: int, grid: tuple[int, int], tiny: bool,
-                  names: list[str] | None) -> dict[str, Any] | None:
-    """The :data:`REFERENCE` row of one cell (None for a set without latents)."""
+def reference_row(s: SuiteSet, lat: SplitLatents, seed: int, grid: tuple[int, int], tiny: bool) -> dict[str, Any]:
+    """The :data:`REFERENCE` row of one cell, from its split latents (:func:`split_latents`)."""
     from urlsom_book import baselines as B
-    from urlsom_book.synthetic import read_latents
-    from urlsom_core.sources import read_npz
 
-    path = spec.partition(":")[2]
-    lat = read_latents(path) if s.has_latents else None
-    if lat is None:
-        return None
-    _, labels, _ = read_npz(path)
-    tr, te = split_index(data_cfg, labels)
-    z = lat[0]
-    mu, sd = z[tr].mean(0), z[tr].std(0)
+    mu, sd = lat.train_latents.mean(0), lat.train_latents.std(0)
     sd[sd == 0] = 1.0
+    z, ze = (lat.train_latents - mu) / sd, (lat.heldout_latents - mu) / sd
     st = B.SOM_SETTINGS[1].replace(iterations=TINY_SOM_ITERATIONS if tiny else s.som_iterations, seed=seed)
     t1 = time.time()
-    W = B.fit_minisom((z[tr] - mu) / sd, grid, st)
-    t2 = B.som_top2(W, (z[tr] - mu) / sd)
-    return figures(REFERENCE, grid, t2[:, 0], labels[tr], t2, B.som_top2(W, (z[te] - mu) / sd)[:, 0], labels[te],
-                   z[te], seed=seed, latent_names=names or list(lat[1]), minutes=round((time.time() - t1) / 60, 2),
+    W = B.fit_minisom(z, grid, st)
+    t2 = B.som_top2(W, z)
+    return figures(REFERENCE, grid, t2[:, 0], lat.train_labels, t2, B.som_top2(W, ze)[:, 0], lat.heldout_labels,
+                   lat.heldout_latents, seed=seed, latent_names=lat.names, minutes=round((time.time() - t1) / 60, 2),
                    settings=st.describe(), inputs=f"the standardised latents ({z.shape[1]}-d)")
 
 
@@ -349,10 +362,8 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
 
     from urlsom_book import baselines as B
     from urlsom_book.cli import build_parser, resolve_args
-    from urlsom_book.synthetic import read_latents
     from urlsom_core.data import describe
     from urlsom_core.runs import train_run
-    from urlsom_core.sources import read_npz
 
     t0 = time.time()
     spec = dataset_spec(s, out, args.tiny, log)
@@ -364,16 +375,10 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
     a = run.assignments()
     m = cfg.model
     grid, torus, lattice = tuple(m.grid), m.circular, m.lattice
-    latents, names = None, None
-    if s.has_latents:
-        path = spec.partition(":")[2]
-        lat = read_latents(path)
-        if lat is not None:
-            _, labels, _ = read_npz(path)
-            idx = heldout_index(cfg.data, labels)
-            if not np.array_equal(labels[idx], a["heldout_label"]):
-                raise RuntimeError(f"{s.name}: the held-out labels of run {run_path} differ from the file's split")
-            latents, names = lat[0][idx], list(lat[1])
+    lat = split_latents(spec, cfg.data) if s.has_latents else None
+    latents, names = (lat.heldout_latents, lat.names) if lat else (None, None)
+    if lat and not np.array_equal(lat.heldout_labels, a["heldout_label"]):
+        raise RuntimeError(f"{s.name}: the held-out labels of run {run_path} differ from the file's split")
     y, ye = a["label"], a["heldout_label"]
     common = {"epochs": run.metrics.get("epochs_trained"), "stop": run.metrics.get("stop_reason"),
               "minutes": round(float(run.metrics.get("train_seconds", 0.0)) / 60, 2)}
@@ -402,8 +407,8 @@ def run_cell(s: SuiteSet, seed: int, args: argparse.Namespace, out: Path, runs: 
         rows.append(figures(st.name, grid, t2[:, 0], y, t2, B.som_top2(W, Xe)[:, 0], ye, latents, seed=seed,
                             latent_names=names, minutes=round((time.time() - t1) / 60, 2), settings=st.describe(),
                             inputs=f"raw pixels ({X.shape[1]}-d)"))
-    if not args.no_minisom and latents is not None:
-        rows.append(reference_row(s, spec, cfg.data, seed, grid, args.tiny, names))
+    if not args.no_minisom and lat:
+        rows.append(reference_row(s, lat, seed, grid, args.tiny))
     return {"set": s.name, "seed": seed, "rows": rows, "rule": rule, "config_key": cfg.key(),
             "command": "urlsom train " + " ".join(flags) + f" --out {run_path}", "run": str(run_path),
             "n_train": int(len(y)), "n_heldout": int(len(ye)), "torus": torus, "lattice": lattice,
@@ -427,10 +432,11 @@ def fresh_cell(s: SuiteSet, stored: list[dict[str, Any]], args: argparse.Namespa
         spec = words[words.index("--dataset") + 1]
         if c.get("config_key") == cfg.replace(**{"data.dataset": spec}).key():
             rows = c["rows"]
-            if s.has_latents and not args.no_minisom and not any(r["method"] == REFERENCE for r in rows):
+            missing = s.has_latents and not args.no_minisom and not any(r["method"] == REFERENCE for r in rows)
+            lat = split_latents(spec, cfg.data) if missing else None
+            if lat:
                 log(f"  {s.name}/{c['seed']}: adding the reference row ({REFERENCE})")
-                rows = [*rows, reference_row(s, spec, cfg.data, c["seed"], tuple(cfg.model.grid), args.tiny,
-                                             c.get("latent_names"))]
+                rows = [*rows, reference_row(s, lat, c["seed"], tuple(cfg.model.grid), args.tiny)]
             return {**c, "rows": rows, "rule": rule}
     return None
 
