@@ -148,20 +148,34 @@ def sized_set(s: Any, n: int, available: int | None) -> Any:
     return replace(s, subset=n) if s.spec else replace(s, n=n, subset=None)
 
 
-def materialise(s: Any, out: Path, log: Any) -> Any:
-    """``s`` with a dataset spec: a generated set is written to ``out``/data once, at its own size (``--tiny``
-    included: the suite's tiny sizes would not give the images per neuron asked for)."""
+def materialise(sizes: dict[float, Any], out: Path, log: Any) -> dict[float, Any]:
+    """Each sized set with a dataset spec: a generated set is written to ``out``/data once, at its own size
+    (``--tiny`` included: the suite's tiny sizes would not give the images per neuron asked for). A generated set
+    too small for the suite's stratified hold-out is a ConfigError before any file is written."""
     from dataclasses import replace
 
-    if s.spec:
-        return s
     from urlsom_book.synthetic import generate, write_npz
+    from urlsom_core.config import ConfigError
+    from urlsom_core.data import stratified_split
 
-    path = out / "data" / f"{s.generator}_{s.n}.npz"
-    if not path.is_file():
+    done: dict[float, Any] = {}
+    todo = []
+    for p, s in sizes.items():
+        path = out / "data" / f"{s.generator}_{s.n}.npz"
+        if s.spec or path.is_file():
+            done[p] = s if s.spec else replace(s, spec=f"npz:{path.resolve()}")
+            continue
+        made = generate(s.generator, n=s.n, seed=0)
+        try:
+            stratified_split(made.labels, T.HOLDOUT, 0)
+        except ConfigError as e:
+            raise ConfigError(f"--per-neuron {p:g}: {e}") from None
+        todo.append((p, s, path, made))
+    for p, s, path, made in todo:
         log(f"  generating {s.n:,} {s.generator} into {path}")
-        write_npz(generate(s.generator, n=s.n, seed=0), path)
-    return replace(s, spec=f"npz:{path.resolve()}")
+        write_npz(made, path)
+        done[p] = replace(s, spec=f"npz:{path.resolve()}")
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             available = describe(DataConfig(dataset=base.spec or "digits")).n_images
         sizes = {p: sized_set(base, subset_size(p, grid), available) for p in args.per_neuron}
         stored = T.stored_cells(args.out, args.merge, settings(args), "the same --set, --minutes and --tiny")
+        sizes = materialise(sizes, out, log)
     except ConfigError as e:
         print(f"threshold_study: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -216,8 +231,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"seed {seed}")
             suite_args = argparse.Namespace(tiny=args.tiny, minutes=args.minutes, device="cpu", flags="",
                                             no_minisom=True)
-            with candidate(r):
-                cell = T.run_cell(materialise(sizes[p], out, log), seed, suite_args, out, runs, log)
+            try:
+                with candidate(r):
+                    cell = T.run_cell(sizes[p], seed, suite_args, out, runs, log)
+            except ConfigError as e:  # e.g. a class-balanced subset too small for the hold-out: no traceback
+                print(f"threshold_study: error: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
             cells[cid] = {"id": cid, "per_neuron": p, "map": r, **cell}
             log("  " + "; ".join(f"{row['method']}: held-out NS {row['heldout_ns']:.3f}, TE {row['te']:.3f}, live "
                                  f"{row['live']}" for row in cell["rows"]))

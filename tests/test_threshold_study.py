@@ -84,6 +84,8 @@ def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
     (["--set", "digits", "--per-neuron", "0"], "--per-neuron 0.0: allowed are numbers > 0"),
     (["--set", "digits", "--per-neuron", "2", "--maps", "some"], "--maps some: allowed are torus+readout, cpu, cpu+readout, cpu-sigma3"),
     (["--set", "digits", "--per-neuron", "3"], "--per-neuron: 3,375 images needed, digits has 1,797"),
+    # 50 noisy digits, the first of the 1,797: a class with one image cannot be split (no traceback, no file)
+    (["--set", "digits-noisy", "--per-neuron", "1.6", "--tiny"], "--per-neuron 1.6: holdout 0.2 of 50 images"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):
     out = tmp_path / "out"
