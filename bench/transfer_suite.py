@@ -31,7 +31,8 @@ and every method sees the same split):
   pixels in [0, 1] at the images' native side, as ``bench/baselines.py``;
 - for a set with latents, a reference: MiniSom σ=3→1 on the training part's standardised latents themselves (a map
   handed the answer). Its latent Spearman is what a classical 2D map of those latents reaches: a reference for the
-  others (not a proven ceiling), with no pass line (the shapes' four latents: about 0.4).
+  others, not a ceiling, with no pass line (the shapes' four latents: about 0.4, folded; maps built from the
+  latents by ``bench/latent_bounds.py`` reach 0.68).
 
 Figures: held-out NS (neuron labels from the training part), TE and live neurons on the training part, and,
 for a set with latents, the latent Spearman on the held-out part (``metrics.latent_order``: grid distance of two
