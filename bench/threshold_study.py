@@ -1,8 +1,8 @@
 """Few or many images per neuron: the defaults rule's candidate maps at several training sizes of one set.
 
 The defaults rule (``urlsom_core.defaults.RULE``) decides by the training images per neuron whether the readouts
-(usage bias, prototype readout) are fitted after training and the map's sigma shrinks from 5 to 2 (below
-``FEW_PER_NEURON``), and it once also picked the whole map by it: a torus with the paper's fixed sigma 5, a flat
+(usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``), and it once also picked the
+whole map by it: a torus with the paper's fixed sigma 5, a flat
 kernel and batches of 64 below the threshold, the CPU setting (sigma 2, a sharper kernel, batches of 128, gamma 1)
 from it. That threshold was placed between the sets
 the rule was chosen on (digits 1.6 a neuron, MNIST and the CIFAR-10 subset 8.9), where no set had been measured.
@@ -19,12 +19,14 @@ the training part, latent Spearman where the set has latents). The candidates (`
 - ``cpu-sigma3+readout``, ``cpu-anneal+readout``, ``cpu-torus+readout``: the CPU setting's map with one change
   (sigma 3; sigma shrinking from 5 to 2 over the first 70% of the budget, the classical SOM's ordering phase;
   a torus), read out: the candidates for a few-images map that keeps continuous latents in order, measured on
-  the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets.
+  the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets;
+- ``cpu-anneal``: the shrinking sigma without readouts, the rule's own map from the threshold on a CPU.
 
 Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
-rule adds below the threshold, which is the ``cpu-anneal`` candidate's own change) and moving the rule's threshold
+rule adds to the CPU map, which is the ``cpu-anneal`` candidates' own change) and moving the rule's threshold
 (infinite: readouts on; 0: off) for the run's resolution only, so each run's config is the one that rule would give;
-``cpu-anneal+readout`` is the rule's own config below the threshold (``RULE_FEW``).
+``cpu-anneal+readout`` is the rule's own config below the threshold (``RULE_FEW``), ``cpu-anneal`` from it on a CPU
+(``RULE_MANY``).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/threshold_study.py --set mnist --per-neuron 2 3 4.5 6 \\
         --maps torus+readout cpu cpu+readout --minutes 5 --out bench/results/threshold/mnist
@@ -52,12 +54,14 @@ EXIT_BAD_INPUT = 2
 # The candidate maps (sections of the rule's "map" choice) and whether the readouts are fitted after training.
 MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("cpu", False),
                                      "cpu+readout": ("cpu", True), "cpu-sigma3+readout": ("cpu-sigma3", True),
-                                     "cpu-anneal+readout": ("cpu-anneal", True),
+                                     "cpu-anneal": ("cpu-anneal", False), "cpu-anneal+readout": ("cpu-anneal", True),
                                      "cpu-torus+readout": ("cpu-torus", True)}
 
 
-# The candidate that is the rule itself below the threshold (defaults.RULE: "map", "order" and "readout").
+# The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
+# it on a CPU ("map" and "order"); a candidate's network row does not depend on its readouts (fitted after training).
 RULE_FEW = "cpu-anneal+readout"
+RULE_MANY = "cpu-anneal"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -127,7 +131,7 @@ def candidate(name: str) -> Iterator[None]:
     kind, readout = MAPS[name]
     saved = defaults.FEW_PER_NEURON, defaults.RULE
     defaults.FEW_PER_NEURON = math.inf if readout else 0.0
-    # the candidate's map in "map"; "order" (the rule's shrinking sigma with few images) is the cpu-anneal candidate's
+    # the candidate's map in "map"; "order" (the rule's shrinking sigma) is the cpu-anneal candidates'
     # own change, so it is left out here and every candidate is its map alone
     defaults.RULE = tuple(replace(c, sections=map_sections(kind)) if c.name == "map" else
                           replace(c, sections={}) if c.name == "order" else c for c in defaults.RULE)
@@ -255,8 +259,8 @@ def markdown(res: dict[str, Any]) -> str:
              "Held-out NS: neuron labels from the training part; TE and live: training part. "
              "`bench/threshold_study.py`.", "",
              "Map: the candidate forced at every size (the script's docstring); `*` marks what the rule itself "
-             f"gives there today (`{RULE_FEW}` below {st.get('threshold', 4):g} training images per neuron, `cpu` "
-             "from it).", "",
+             f"gives there today (`{RULE_FEW}` below {st.get('threshold', 4):g} training images per neuron, "
+             f"`{RULE_MANY}` from it).", "",
              "| images per neuron | training images | map | method | seeds | epochs | held-out NS | TE | live |"
              + (" latent Spearman |" if has_sp else ""),
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if has_sp else "")]
@@ -272,7 +276,7 @@ def markdown(res: dict[str, Any]) -> str:
             m, sd = T.mean_sd(vals)
             return format(m, f) + ("" if math.isnan(sd) else f" ({sd:{f}})")
         c0 = rows[0][0]
-        mark = "*" if reg == (RULE_FEW if p < st.get("threshold", 4) else "cpu") else ""
+        mark = "*" if reg == (RULE_FEW if p < st.get("threshold", 4) else RULE_MANY) else ""
         lines.append(f"| {p:g} | {c0['n_train']:,} | {reg}{mark} | {method} | {' '.join(str(c['seed']) for c, _ in rows)} | "
                      f"{fmt('epochs', '.0f')} | {fmt('heldout_ns', '.3f')} | {fmt('te', '.3f')} | {fmt('live', '.0f')} |"
                      + (f" {fmt('spearman', '.3f')} |" if has_sp else ""))

@@ -55,11 +55,11 @@ def _merged(*names):
 
 @pytest.mark.parametrize("n, size, channels, device, rule, names", [
     (1437, 8, 1, "cpu", "few", ("network", "map", "order", "readout", "length")),  # scikit-learn digits: 1.6 a neuron
-    (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map", "length")),  # MNIST's 8.9 a neuron
+    (8000, 28, 1, "cpu", "cpu-many", ("network", "input", "map", "order", "length")),  # MNIST's 8.9 a neuron
     (8000, 28, 1, "cuda", "paper", ()),                                         # the same on a GPU: the paper
-    (8000, 32, 3, "cpu", "cpu-many", ("network", "map", "length")),           # the CIFAR-10 subset
-    (8000, 32, 1, "cpu", "cpu-many", ("network", "map", "length")),           # gray, but larger than 28 px
-    (3600, 64, 3, "cpu", "cpu-many", ("network", "map", "length")),           # 4.0 a neuron: many
+    (8000, 32, 3, "cpu", "cpu-many", ("network", "map", "order", "length")),  # the CIFAR-10 subset
+    (8000, 32, 1, "cpu", "cpu-many", ("network", "map", "order", "length")),  # gray, but larger than 28 px
+    (3600, 64, 3, "cpu", "cpu-many", ("network", "map", "order", "length")),  # 4.0 a neuron: many
     (3599, 64, 3, "cpu", "few", ("network", "map", "order", "readout", "length")),     # just below: the readouts too
     (300, 64, 1, "cuda", "few", ("network", "map", "order", "readout", "length")),     # few, on any device: the CPU's map
     (50000, 32, 3, "cuda", "paper", ()),                                              # the paper's own regime
@@ -87,7 +87,7 @@ def test_the_choices_are_the_measured_settings():
     # the map: the CPU setting, at any number of images per neuron on a CPU and with few on a GPU; few images
     # per neuron add the two readouts fitted after training
     assert CHOICES["readout"].sections == {"model": {"usage_balance": True, "prototype_readout": True}}
-    assert CHOICES["order"].sections == {"model": {"sigma": 5.0, "sigma_end": 2.0}}  # few: a shrinking sigma
+    assert CHOICES["order"].sections == {"model": {"sigma": 5.0, "sigma_end": 2.0}}  # the CPU map's sigma shrinks
     assert CHOICES["map"].sections == {"model": {"sigma": 2.0, "kernel_gain": 32.0}, "train": CPU_SETTING["train"]}
     assert _merged("network", "map") == CPU_SETTING  # the CPU setting, the book's CIFAR-10 CPU profile's
     assert CHOICES["network"].sections == {"model": {"widths": (16, 32, 64), "blocks": 1}}
@@ -235,7 +235,7 @@ def test_mnist_sized_gray_images_go_in_at_16_px_on_a_cpu(tmp_path):
     assert reason.startswith("defaults: rule 'few' for 40 images of 28 px, 1 channel")
     assert cfg.data.input_size == 16 and cfg.model.prototype_readout  # 40 images on 900 neurons: few
     cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cpu", "--grid", "3", "3"))
-    assert cfg.data.input_size == 16 and cfg.model.sigma == 2.0  # 4.4 a neuron: many
+    assert cfg.data.input_size == 16 and not cfg.model.prototype_readout  # 4.4 a neuron: many
     cfg, _ = cli.resolve_args(_args("--dataset", spec, "--device", "cuda", "--grid", "3", "3"))
     assert cfg == RunConfig.from_dict({"data": {"dataset": spec}, "model": {"grid": [3, 3]}})  # the paper's
 
@@ -257,7 +257,8 @@ def test_cpu_many_and_flags_win(tmp_path):
     assert cfg.train.lr_schedule == ((0, 1e-4), (1, 5e-4), (2, 1e-3))
     assert (cfg.train.batch_size, cfg.model.sigma, cfg.model.sigma_end) == (32, 3.0, None)
     assert reason.startswith("defaults: rule 'cpu-many' for 200 images of 32 px, 3 channels, 12.5 per neuron of 16")
-    assert reason.endswith("given on the command line: model.sigma, train.batch_size")
+    assert reason.endswith("given on the command line: model.sigma, train.batch_size; with model.sigma given, the "
+                           "filter stays fixed (--sigma-end to shrink it)")
 
 
 def test_gpu_gets_the_paper(tmp_path):
@@ -385,21 +386,19 @@ def test_readme_and_book_list_every_choice():
             assert f"| {c.name} | {c.when} |" in text, (doc, c.name)
 
 
-def test_the_rule_shrinks_the_filter_with_few_images_only_and_flags_override_it(tmp_path):
+def test_the_rule_shrinks_the_filter_on_a_cpu_and_flags_override_it(tmp_path):
     spec = _mnist_like(tmp_path / "mnist")
     for grid in (["3", "3"], ["30", "30"]):  # many and few images per neuron
         def _a(*argv, grid=grid):
             return cli.build_parser().parse_args(["train", "--out", "x", "--grid", *grid, "--dataset", spec,
                                                   "--device", "cpu", *argv])
 
-        m = cli.resolve_args(_a())[0].model
-        if grid == ["3", "3"]:
-            assert m.sigma_end is None and m.sigma == 2.0  # many: the CPU map's fixed filter
-        else:
-            assert (m.sigma, m.sigma_end) == (5.0, 2.0)  # few: the rule's "order", sigma 5 shrinking to 2
+        cfg, reason = cli.resolve_args(_a())
+        assert (cfg.model.sigma, cfg.model.sigma_end) == (5.0, 2.0)  # the rule's "order": sigma 5 shrinking to 2
+        assert ("readout:" in reason) == (grid == ["30", "30"]) and "order:" in reason
         cfg, reason = cli.resolve_args(_a("--sigma", "1"))  # a sigma given alone: a fixed filter, on any grid
         assert (cfg.model.sigma, cfg.model.sigma_end) == (1.0, None)
-        assert ("the filter stays fixed" in reason) == (grid == ["30", "30"])
+        assert "the filter stays fixed" in reason
         cfg, _ = cli.resolve_args(_a("--filter", "student"))
         assert cfg.model.sigma_end is None
         assert cli.resolve_args(_a("--sigma-end", "none"))[0].model.sigma_end is None

@@ -41,15 +41,20 @@ def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_rest
             m = defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections["model"]
             assert {k: m[k] for k in change} == change and m["kernel_gain"] == 32.0 and m["usage_balance"]
             assert ("sigma_end" in m) == ("sigma_end" in change)
+    with th.candidate("cpu-anneal"):  # the shrinking sigma without readouts, at any size
+        m = defaults.auto_defaults(100, 8, 1, "cpu", 1).sections["model"]
+        assert (m["sigma"], m["sigma_end"]) == (5.0, 2.0) and "usage_balance" not in m
     assert (defaults.FEW_PER_NEURON, defaults.RULE) == before
-    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _rule_few_sections()
+    # the rule's own config is the candidate RULE_FEW below the threshold and RULE_MANY from it, on a CPU
+    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _rule_sections(th.RULE_FEW, 100)
+    assert defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections == _rule_sections(th.RULE_MANY, 10**6)
 
 
-def _rule_few_sections():
+def _rule_sections(name, n):
     from urlsom_core import defaults
 
-    with th.candidate(th.RULE_FEW):  # below the threshold the rule's own choice is this candidate
-        return defaults.auto_defaults(100, 8, 1, "cpu", 1).sections
+    with th.candidate(name):
+        return defaults.auto_defaults(n, 32 if n > 1000 else 8, 3 if n > 1000 else 1, "cpu", 1).sections
 
 
 def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
@@ -75,7 +80,8 @@ def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("done, skipped") == 4 and "images a neuron, map" not in err  # nothing trained again
     md = (both / "results.md").read_text()
-    assert "| 4 | 100 | torus+readout | URL-SOM (readout) |" in md and "| 8 | 200 | cpu* | URL-SOM (network) |" in md
+    assert "| 4 | 100 | torus+readout | URL-SOM (readout) |" in md and "| 8 | 200 | cpu | URL-SOM (network) |" in md
+    assert "cpu*" not in md  # from the threshold the rule's own map is cpu-anneal (RULE_MANY), not the fixed sigma
     assert th.main([*common, "--maps", "cpu", "--out", str(tmp_path / "c"), "--merge", str(tmp_path / "none")]) == 2
 
 

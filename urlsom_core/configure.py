@@ -71,7 +71,7 @@ def resolve_config(settings: Mapping[str, Any], config_file: str | None = None, 
 
     Notes
     -----
-    A shrinking filter of the rule (``model.sigma_end``, its "order" choice with few images per neuron) is for the
+    A shrinking filter of the rule (``model.sigma_end``, its "order" choice wherever it uses the CPU map) is for the
     rule's own filter: where ``model.sigma`` or ``model.filter`` is given without ``model.sigma_end``, the filter
     stays fixed (the reason line says so).
     """
