@@ -66,17 +66,26 @@ def pair_map(train_z: Any, held_z: Any, a: int, b: int, grid: tuple[int, int]) -
     return place(train_z), place(held_z)
 
 
+def class_layout(train_y: Any, grid: tuple[int, int], what: str) -> tuple[Any, int, int, int, int]:
+    """The classes and a near-square layout of one tile per class: (classes, tile rows, tile columns, rows and
+    columns of the grid left to each tile's other side); ValueError when the grid has no room."""
+    import numpy as np
+
+    classes = np.unique(train_y)
+    tr = math.ceil(math.sqrt(len(classes)))
+    tc = math.ceil(len(classes) / tr)
+    h, w = grid[0] // tr, grid[1] // tc
+    if h < 1 or w < 1:
+        raise ValueError(f"a {grid[0]}x{grid[1]} grid has no room for {what} of {len(classes)} classes")
+    return classes, tr, tc, h, w
+
+
 def block_map(train_z: Any, train_y: Any, held_z: Any, held_y: Any, a: int, b: int,
               grid: tuple[int, int]) -> tuple[Any, Any]:
     """Winners of the map with one block per class (a near-square layout of blocks), ``a x b`` inside each."""
     import numpy as np
 
-    classes = np.unique(train_y)
-    br = math.ceil(math.sqrt(len(classes)))
-    bc = math.ceil(len(classes) / br)
-    h, w = grid[0] // br, grid[1] // bc
-    if h < 1 or w < 1:
-        raise ValueError(f"a {grid[0]}x{grid[1]} grid has no room for {len(classes)} blocks")
+    classes, _, bc, h, w = class_layout(train_y, grid, "blocks")
 
     def place(z: Any, y: Any) -> Any:
         out = np.zeros(len(z), dtype=np.int64)
@@ -95,12 +104,7 @@ def cell_map(train_z: Any, train_y: Any, held_z: Any, held_y: Any, a: int, b: in
     """Winners of the map with the latents ``a x b`` on a grid of cells and one neuron per class in each cell."""
     import numpy as np
 
-    classes = list(np.unique(train_y))
-    cr = math.ceil(math.sqrt(len(classes)))
-    cc = math.ceil(len(classes) / cr)
-    h, w = grid[0] // cr, grid[1] // cc
-    if h < 1 or w < 1:
-        raise ValueError(f"a {grid[0]}x{grid[1]} grid has no room for cells of {len(classes)} neurons")
+    classes, cr, cc, h, w = class_layout(train_y, grid, "cells")
 
     def place(z: Any, y: Any) -> Any:
         i = np.searchsorted(classes, y)
