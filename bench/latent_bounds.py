@@ -36,6 +36,7 @@ import transfer_suite as T  # noqa: E402  (the suite's sets, files, split and sc
 
 EXIT_BAD_INPUT = 2
 LATENT_SETS = tuple(s.name for s in T.SETS if s.has_latents)
+KINDS = ("latents only", "classes in blocks", "classes within cells")  # the three built maps, in bounds()' order
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -115,38 +116,23 @@ def cell_map(train_z: Any, train_y: Any, held_z: Any, held_y: Any, a: int, b: in
     return place(train_z, train_y), place(held_z, held_y)
 
 
-def score(name: str, kind: str, tw: Any, ty: Any, hw: Any, hy: Any, held_latents: Any,
-          grid: tuple[int, int]) -> dict[str, Any]:
-    """A built map's held-out NS, live neurons and latent Spearman, as the suite scores its rows (seed 0's pairs)."""
-    from urlsom_core.metrics import heldout_neural_selectivity, latent_order, neural_selectivity
-
-    n = grid[0] * grid[1]
-    rho = latent_order(hw, held_latents, grid, False, "square", T.PAIRS, 0)
-    return {"map": name, "kind": kind, "n_neurons": n,
-            "heldout_ns": float(heldout_neural_selectivity(tw, ty, hw, hy, n)),
-            "live": int(neural_selectivity(tw, ty, n)["active_neurons"]),
-            "spearman": float(rho) if math.isfinite(rho) else None}
-
-
 def bounds(s: T.SuiteSet, data: Path, tiny: bool, log: Any) -> dict[str, Any]:
-    """Every ``a x b`` map and every block map of one set, on the suite's seed-0 split of its file."""
+    """Every ``a x b`` map, block map and cell map of one set, on the suite's seed-0 split of its file."""
     from urlsom_core.config import DataConfig
 
     spec = T.dataset_spec(s, data, tiny, log)
     lat = T.split_latents(spec, DataConfig(dataset=spec, holdout=T.HOLDOUT))
     grid = T.TINY_GRID if tiny else T.GRID
+    tz, ty, hz, hy = lat.train_latents, lat.train_labels, lat.heldout_latents, lat.heldout_labels
+    maps = (("{pair}", lambda a, b: pair_map(tz, hz, a, b, grid)),
+            ("classes in blocks, {pair} within", lambda a, b: block_map(tz, ty, hz, hy, a, b, grid)),
+            ("{pair}, classes within cells", lambda a, b: cell_map(tz, ty, hz, hy, a, b, grid)))
     rows = []
     for a, b in itertools.combinations(range(len(lat.names)), 2):
-        pair = f"{lat.names[a]} x {lat.names[b]}"
-        tw, hw = pair_map(lat.train_latents, lat.heldout_latents, a, b, grid)
-        rows.append(score(pair, "latents only", tw, lat.train_labels, hw, lat.heldout_labels, lat.heldout_latents,
-                          grid))
-        tw, hw = block_map(lat.train_latents, lat.train_labels, lat.heldout_latents, lat.heldout_labels, a, b, grid)
-        rows.append(score(f"classes in blocks, {pair} within", "classes in blocks", tw, lat.train_labels, hw,
-                          lat.heldout_labels, lat.heldout_latents, grid))
-        tw, hw = cell_map(lat.train_latents, lat.train_labels, lat.heldout_latents, lat.heldout_labels, a, b, grid)
-        rows.append(score(f"{pair}, classes within cells", "classes within cells", tw, lat.train_labels, hw,
-                          lat.heldout_labels, lat.heldout_latents, grid))
+        for kind, (title, build) in zip(KINDS, maps, strict=True):
+            tw, hw = build(a, b)  # scored as the suite scores a row; no second-best neuron, so no TE
+            rows.append(T.figures(title.format(pair=f"{lat.names[a]} x {lat.names[b]}"), grid, tw, ty, None, hw, hy,
+                                  hz, kind=kind))
     return {"set": s.name, "about": s.about, "latents": lat.names, "classes": int(len(set(lat.train_labels))),
             "train": int(len(lat.train_labels)), "heldout": int(len(lat.heldout_labels)), "rows": rows}
 
@@ -160,16 +146,16 @@ def markdown(res: dict[str, Any]) -> str:
     for r in res["sets"]:
         for row in r["rows"]:
             sp = "-" if row["spearman"] is None else f"{row['spearman']:.3f}"
-            lines.append(f"| {r['set']} | {row['map']} | {row['heldout_ns']:.3f} | {row['live']} / {row['n_neurons']} "
+            lines.append(f"| {r['set']} | {row['method']} | {row['heldout_ns']:.3f} | {row['live']} / {row['n_neurons']} "
                          f"| {sp} |")
     lines += ["", "Best of each kind:", ""]
     for r in res["sets"]:
-        for kind in ("latents only", "classes in blocks", "classes within cells"):
+        for kind in KINDS:
             best = max((x for x in r["rows"] if x["kind"] == kind and x["spearman"] is not None),
                        key=lambda x: x["spearman"], default=None)
             if best:
                 lines.append(f"- {r['set']} ({r['classes']} classes), {kind}: Spearman {best['spearman']:.3f} "
-                             f"({best['map']}), held-out NS {best['heldout_ns']:.3f}")
+                             f"({best['method']}), held-out NS {best['heldout_ns']:.3f}")
     lines += ["", f"Command: `{res['command']}`; git {res['provenance']['git_commit']}, "
               f"{res['provenance']['wall_seconds']} s.", ""]
     return "\n".join(lines)

@@ -319,7 +319,8 @@ def figures(method: str, grid: tuple[int, int], train_w: Any, train_y: Any, top2
             latents: Any, torus: bool = False, lattice: str = "square", seed: int = 0,
             latent_names: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """One row: held-out NS, TE and live neurons on the training part, latent Spearman on the held-out part (and,
-    given the latents' names, taken apart per latent: :func:`latent_parts`)."""
+    given the latents' names, taken apart per latent: :func:`latent_parts`). ``top2`` None (a map without a
+    second-best neuron, e.g. one built from the latents by ``bench/latent_bounds.py``): TE None."""
     from urlsom_core.metrics import heldout_neural_selectivity, latent_order, neural_selectivity, topographic_error
 
     n = grid[0] * grid[1]
@@ -327,7 +328,7 @@ def figures(method: str, grid: tuple[int, int], train_w: Any, train_y: Any, top2
     rho = latent_order(test_w, latents, grid, torus, lattice, PAIRS, seed) if latents is not None else None
     row = {"method": method, "n_neurons": n, "live": live,
            "heldout_ns": float(heldout_neural_selectivity(train_w, train_y, test_w, test_y, n)),
-           "te": float(topographic_error(top2, grid, torus, lattice)),
+           "te": None if top2 is None else float(topographic_error(top2, grid, torus, lattice)),
            "spearman": None if rho is None or not math.isfinite(rho) else float(rho), **extra}
     if latents is not None and latent_names:
         row["spearman_parts"] = latent_parts(test_w, test_y, latents, latent_names, grid, torus, lattice, seed)
