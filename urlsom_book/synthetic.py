@@ -121,6 +121,29 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h, s, v))
 
 
+def _supersampled_grid() -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y): the centres of a ``SUPERSAMPLE`` times finer grid of sub-pixels over the image, in pixels (Y grows
+    down the image), for the rendered sets' anti-aliased edges."""
+    c = (np.arange(SIDE * SUPERSAMPLE) + 0.5) / SUPERSAMPLE
+    return np.meshgrid(c, c)
+
+
+def _rotate(dx: np.ndarray, dy: np.ndarray, deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v): the offsets (dx, dy), dy upwards, in a frame turned ``deg`` degrees counter-clockwise."""
+    t = np.deg2rad(deg)
+    return dx * np.cos(t) + dy * np.sin(t), -dx * np.sin(t) + dy * np.cos(t)
+
+
+def _coverage(inside: np.ndarray) -> np.ndarray:
+    """The share of each pixel's sub-pixels that are ``inside`` (a boolean sub-pixel mask): SIDE x SIDE, anti-aliased."""
+    return inside.reshape(SIDE, SUPERSAMPLE, SIDE, SUPERSAMPLE).mean((1, 3))
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    """Intensities in [0, 1] (beyond it clipped) as 0..255 bytes."""
+    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+
+
 def shapes(n: int | None = None, seed: int = 0) -> SyntheticSet:
     """32x32 RGB renderings of 4 shapes (the label) with continuous position, size, rotation and hue.
 
@@ -134,9 +157,8 @@ def shapes(n: int | None = None, seed: int = 0) -> SyntheticSet:
     n = DEFAULT_N["shapes"] if n is None else n
     _check_n("shapes", n)
     rng = np.random.default_rng(seed)
-    S, k = SIDE, SUPERSAMPLE
-    c = (np.arange(S * k) + 0.5) / k  # supersampled pixel centres, in pixels
-    X, Y = np.meshgrid(c, c)  # Y grows down the image
+    S = SIDE
+    X, Y = _supersampled_grid()
     labels = np.arange(n) % len(SHAPES)
     rng.shuffle(labels)
     cx = rng.uniform(*CENTRE_PX, n)
@@ -148,15 +170,12 @@ def shapes(n: int | None = None, seed: int = 0) -> SyntheticSet:
     background = rng.uniform(0.05, 0.2, n)
     images = np.empty((n, S, S, 3), dtype=np.uint8)
     for i in range(n):
-        t = np.deg2rad(rot[i])
-        dx, dy = (X - cx[i]) / radius[i], -(Y - cy[i]) / radius[i]  # v upwards
-        u = dx * np.cos(t) + dy * np.sin(t)
-        v = -dx * np.sin(t) + dy * np.cos(t)
-        mask = _inside(SHAPES[labels[i]], u, v).reshape(S, k, S, k).mean((1, 3))  # coverage, anti-aliased
+        u, v = _rotate((X - cx[i]) / radius[i], -(Y - cy[i]) / radius[i], rot[i])  # v upwards
+        mask = _coverage(_inside(SHAPES[labels[i]], u, v))
         colour = _hsv_to_rgb(hue[i], 0.8, 0.95)
         img = background[i] + mask[..., None] * (colour[None, None] - background[i])
         img += rng.normal(0.0, 0.01, img.shape)
-        images[i] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+        images[i] = _to_uint8(img)
     folded = np.minimum(rot, period - rot) / (period / 2.0)  # [0, 1]: the same for phi and -phi (a flip)
     latents = np.stack((np.abs(cx - S / 2.0), cy, np.log2(radius), folded), 1)
     raw = np.stack((cx, cy, radius, rot, hue), 1)
@@ -197,9 +216,8 @@ def ellipses(n: int | None = None, seed: int = 0) -> SyntheticSet:
     n = DEFAULT_N["ellipses"] if n is None else n
     _check_n("ellipses", n)
     rng = np.random.default_rng(seed)
-    S, k = SIDE, SUPERSAMPLE
-    c = (np.arange(S * k) + 0.5) / k
-    X, Y = np.meshgrid(c, c)
+    S = SIDE
+    X, Y = _supersampled_grid()
     theta = rng.uniform(0.0, 180.0, n)
     lo, hi = np.log2(ELONGATION[0]), np.log2(ELONGATION[1])
     loge = rng.uniform(lo, hi, n)
@@ -208,14 +226,11 @@ def ellipses(n: int | None = None, seed: int = 0) -> SyntheticSet:
     fg, bg = rng.uniform(0.6, 1.0, n), rng.uniform(0.0, 0.25, n)
     images = np.empty((n, S, S), dtype=np.uint8)
     for i in range(n):
-        t = np.deg2rad(theta[i])
-        dx, dy = X - cx[i], -(Y - cy[i])  # v upwards: the angle is counter-clockwise, as the textures'
-        u = dx * np.cos(t) + dy * np.sin(t)
-        v = -dx * np.sin(t) + dy * np.cos(t)
+        u, v = _rotate(X - cx[i], -(Y - cy[i]), theta[i])  # v upwards: counter-clockwise, as the textures'
         a, b = r[i] * 2.0 ** (loge[i] / 2), r[i] * 2.0 ** (-loge[i] / 2)
-        mask = ((u / a) ** 2 + (v / b) ** 2 <= 1.0).reshape(S, k, S, k).mean((1, 3))
+        mask = _coverage((u / a) ** 2 + (v / b) ** 2 <= 1.0)
         img = bg[i] + mask * (fg[i] - bg[i]) + rng.normal(0.0, 0.01, (S, S))
-        images[i] = np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+        images[i] = _to_uint8(img)
     folded = np.minimum(theta, 180.0 - theta)  # an ellipse is the same after 180 degrees; a flip: 180 - theta
     labels, names = _orientation_bins(folded, loge, lo, hi, ("round", "mid", "long"))
     return SyntheticSet("ellipses", images, labels, names, np.stack((folded, loge), 1),
