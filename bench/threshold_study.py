@@ -21,6 +21,10 @@ the training part, latent Spearman where the set has latents). The candidates (`
   a torus), read out: the candidates for a few-images map that keeps continuous latents in order, measured on
   the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets;
 - ``cpu-anneal``: the shrinking sigma without readouts, the rule's own map from the threshold on a CPU.
+- ``cpu-anneal-crop75+readout``, ``cpu-anneal-crop85+readout``: the shrinking sigma with a milder random crop
+  (``data.crop_min`` 0.75 or 0.85 of the side instead of the paper's 22/32), read out: the candidates for a
+  network map that leaves fewer neurons dead with few images a neuron (what the crop erases, the map cannot tell
+  apart).
 
 Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
 rule adds to the CPU map, which is the ``cpu-anneal`` candidates' own change) and moving the rule's threshold
@@ -55,7 +59,9 @@ EXIT_BAD_INPUT = 2
 MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("cpu", False),
                                      "cpu+readout": ("cpu", True), "cpu-sigma3+readout": ("cpu-sigma3", True),
                                      "cpu-anneal": ("cpu-anneal", False), "cpu-anneal+readout": ("cpu-anneal", True),
-                                     "cpu-torus+readout": ("cpu-torus", True)}
+                                     "cpu-torus+readout": ("cpu-torus", True),
+                                     "cpu-anneal-crop75+readout": ("cpu-anneal-crop75", True),
+                                     "cpu-anneal-crop85+readout": ("cpu-anneal-crop85", True)}
 
 
 # The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
@@ -111,14 +117,17 @@ def check(args: argparse.Namespace) -> None:
 def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     """The config sections of a candidate map: ``torus`` (the former few-images map), ``cpu`` (the CPU setting) or
     the CPU setting with one change: ``cpu-sigma3`` (sigma 3), ``cpu-anneal`` (sigma shrinking from 5 to the CPU
-    setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus)."""
+    setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus); ``cpu-anneal-crop75``
+    and ``cpu-anneal-crop85``: the shrinking sigma with ``data.crop_min`` 0.75 or 0.85."""
     from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
         return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
-    change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": {"sigma": 5.0, "sigma_end": 2.0},
-              "cpu-torus": {"boundary": "circular"}}[kind]
-    return {"model": {**CPU_MAP["model"], **change}, "train": dict(CPU_MAP["train"])}
+    anneal = {"sigma": 5.0, "sigma_end": 2.0}
+    change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": anneal, "cpu-torus": {"boundary": "circular"},
+              "cpu-anneal-crop75": anneal, "cpu-anneal-crop85": anneal}[kind]
+    crop = {"cpu-anneal-crop75": {"data": {"crop_min": 0.75}}, "cpu-anneal-crop85": {"data": {"crop_min": 0.85}}}
+    return {"model": {**CPU_MAP["model"], **change}, "train": dict(CPU_MAP["train"]), **crop.get(kind, {})}
 
 
 @contextlib.contextmanager
