@@ -25,6 +25,9 @@ the training part, latent Spearman where the set has latents). The candidates (`
   (``data.crop_min`` 0.75 or 0.85 of the side instead of the paper's 22/32), read out: the candidates for a
   network map that leaves fewer neurons dead with few images a neuron (what the crop erases, the map cannot tell
   apart).
+- ``cpu-anneal-batch256+readout``, ``cpu-anneal-batch512+readout``: the shrinking sigma with batches of 256 or 512
+  pairs instead of 128: loss_collapse (Eq. 5) sees the winners of one batch only, so a larger batch asks more
+  neurons to win (the candidates for a network map with more live neurons).
 
 Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
 rule adds to the CPU map, which is the ``cpu-anneal`` candidates' own change) and moving the rule's threshold
@@ -61,7 +64,9 @@ MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("
                                      "cpu-anneal": ("cpu-anneal", False), "cpu-anneal+readout": ("cpu-anneal", True),
                                      "cpu-torus+readout": ("cpu-torus", True),
                                      "cpu-anneal-crop75+readout": ("cpu-anneal-crop75", True),
-                                     "cpu-anneal-crop85+readout": ("cpu-anneal-crop85", True)}
+                                     "cpu-anneal-crop85+readout": ("cpu-anneal-crop85", True),
+                                     "cpu-anneal-batch256+readout": ("cpu-anneal-batch256", True),
+                                     "cpu-anneal-batch512+readout": ("cpu-anneal-batch512", True)}
 
 
 # The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
@@ -118,16 +123,20 @@ def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     """The config sections of a candidate map: ``torus`` (the former few-images map), ``cpu`` (the CPU setting) or
     the CPU setting with one change: ``cpu-sigma3`` (sigma 3), ``cpu-anneal`` (sigma shrinking from 5 to the CPU
     setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus); ``cpu-anneal-crop75``
-    and ``cpu-anneal-crop85``: the shrinking sigma with ``data.crop_min`` 0.75 or 0.85."""
+    and ``cpu-anneal-crop85``: the shrinking sigma with ``data.crop_min`` 0.75 or 0.85; ``cpu-anneal-batch256`` and
+    ``cpu-anneal-batch512``: with ``train.batch_size`` 256 or 512."""
     from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
         return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
     anneal = {"sigma": 5.0, "sigma_end": 2.0}
     change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": anneal, "cpu-torus": {"boundary": "circular"},
-              "cpu-anneal-crop75": anneal, "cpu-anneal-crop85": anneal}[kind]
-    crop = {"cpu-anneal-crop75": {"data": {"crop_min": 0.75}}, "cpu-anneal-crop85": {"data": {"crop_min": 0.85}}}
-    return {"model": {**CPU_MAP["model"], **change}, "train": dict(CPU_MAP["train"]), **crop.get(kind, {})}
+              "cpu-anneal-crop75": anneal, "cpu-anneal-crop85": anneal, "cpu-anneal-batch256": anneal,
+              "cpu-anneal-batch512": anneal}[kind]
+    data = {"cpu-anneal-crop75": {"crop_min": 0.75}, "cpu-anneal-crop85": {"crop_min": 0.85}}.get(kind)
+    batch = {"cpu-anneal-batch256": {"batch_size": 256}, "cpu-anneal-batch512": {"batch_size": 512}}.get(kind, {})
+    return {"model": {**CPU_MAP["model"], **change}, "train": {**CPU_MAP["train"], **batch},
+            **({"data": data} if data else {})}
 
 
 @contextlib.contextmanager
