@@ -41,6 +41,16 @@ def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_rest
             m = defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections["model"]
             assert {k: m[k] for k in change} == change and m["kernel_gain"] == 32.0 and m["usage_balance"]
             assert ("sigma_end" in m) == ("sigma_end" in change)
+    for name, section, change in [("cpu-anneal-crop75+readout", "data", {"crop_min": 0.75}),
+                                  ("cpu-anneal-crop85+readout", "data", {"crop_min": 0.85}),
+                                  ("cpu-anneal-batch256+readout", "train", {"batch_size": 256}),
+                                  ("cpu-anneal-batch512+readout", "train", {"batch_size": 512})]:
+        with th.candidate(name):  # the shrinking sigma with one more change; the rule's "input" choice kept
+            s = defaults.auto_defaults(10**6, 28, 1, "cpu", 1).sections
+            assert {k: s[section][k] for k in change} == change and s["data"]["input_size"] == 16
+            assert (s["model"]["sigma"], s["model"]["sigma_end"]) == (5.0, 2.0) and s["model"]["prototype_readout"]
+            assert s["train"]["gamma"] == 1.0 and ("crop_min" in s["data"]) == (section == "data")
+            assert s["train"]["batch_size"] == change.get("batch_size", 128)
     with th.candidate("cpu-anneal"):  # the shrinking sigma without readouts, at any size
         m = defaults.auto_defaults(100, 8, 1, "cpu", 1).sections["model"]
         assert (m["sigma"], m["sigma_end"]) == (5.0, 2.0) and "usage_balance" not in m
