@@ -28,6 +28,10 @@ the training part, latent Spearman where the set has latents). The candidates (`
 - ``cpu-anneal-batch256+readout``, ``cpu-anneal-batch512+readout``: the shrinking sigma with batches of 256 or 512
   pairs instead of 128: loss_collapse (Eq. 5) sees the winners of one batch only, so a larger batch asks more
   neurons to win (the candidates for a network map with more live neurons).
+- ``cpu-anneal-collapse2+readout``, ``cpu-anneal-kick+readout``: the shrinking sigma with loss_collapse weighted 2
+  for the whole training (``train.collapse_weight``; Eq. 8 weights it 1), or with the warm-up kick of the author's
+  later code (``defaults.WARMUP_KICK``: loss_collapse x 2 for 15 epochs, noise on the map for 10): probes of whether
+  the loss's own balance is what leaves neurons dead.
 
 Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
 rule adds to the CPU map, which is the ``cpu-anneal`` candidates' own change) and moving the rule's threshold
@@ -66,7 +70,9 @@ MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("
                                      "cpu-anneal-crop75+readout": ("cpu-anneal-crop75", True),
                                      "cpu-anneal-crop85+readout": ("cpu-anneal-crop85", True),
                                      "cpu-anneal-batch256+readout": ("cpu-anneal-batch256", True),
-                                     "cpu-anneal-batch512+readout": ("cpu-anneal-batch512", True)}
+                                     "cpu-anneal-batch512+readout": ("cpu-anneal-batch512", True),
+                                     "cpu-anneal-collapse2+readout": ("cpu-anneal-collapse2", True),
+                                     "cpu-anneal-kick+readout": ("cpu-anneal-kick", True)}
 
 
 # The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
@@ -124,7 +130,8 @@ def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     the CPU setting with one change: ``cpu-sigma3`` (sigma 3), ``cpu-anneal`` (sigma shrinking from 5 to the CPU
     setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus); ``cpu-anneal-crop75``
     and ``cpu-anneal-crop85``: the shrinking sigma with ``data.crop_min`` 0.75 or 0.85; ``cpu-anneal-batch256`` and
-    ``cpu-anneal-batch512``: with ``train.batch_size`` 256 or 512."""
+    ``cpu-anneal-batch512``: with ``train.batch_size`` 256 or 512; ``cpu-anneal-collapse2``: ``train.collapse_weight``
+    2; ``cpu-anneal-kick``: the warm-up kick."""
     from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
@@ -132,10 +139,11 @@ def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     anneal = {"sigma": 5.0, "sigma_end": 2.0}
     change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": anneal, "cpu-torus": {"boundary": "circular"},
               "cpu-anneal-crop75": anneal, "cpu-anneal-crop85": anneal, "cpu-anneal-batch256": anneal,
-              "cpu-anneal-batch512": anneal}[kind]
+              "cpu-anneal-batch512": anneal, "cpu-anneal-collapse2": anneal, "cpu-anneal-kick": anneal}[kind]
     data = {"cpu-anneal-crop75": {"crop_min": 0.75}, "cpu-anneal-crop85": {"crop_min": 0.85}}.get(kind)
-    batch = {"cpu-anneal-batch256": {"batch_size": 256}, "cpu-anneal-batch512": {"batch_size": 512}}.get(kind, {})
-    return {"model": {**CPU_MAP["model"], **change}, "train": {**CPU_MAP["train"], **batch},
+    train = {"cpu-anneal-batch256": {"batch_size": 256}, "cpu-anneal-batch512": {"batch_size": 512},
+             "cpu-anneal-collapse2": {"collapse_weight": 2.0}, "cpu-anneal-kick": dict(WARMUP_KICK)}.get(kind, {})
+    return {"model": {**CPU_MAP["model"], **change}, "train": {**CPU_MAP["train"], **train},
             **({"data": data} if data else {})}
 
 

@@ -44,7 +44,10 @@ def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_rest
     for name, section, change in [("cpu-anneal-crop75+readout", "data", {"crop_min": 0.75}),
                                   ("cpu-anneal-crop85+readout", "data", {"crop_min": 0.85}),
                                   ("cpu-anneal-batch256+readout", "train", {"batch_size": 256}),
-                                  ("cpu-anneal-batch512+readout", "train", {"batch_size": 512})]:
+                                  ("cpu-anneal-batch512+readout", "train", {"batch_size": 512}),
+                                  ("cpu-anneal-collapse2+readout", "train", {"collapse_weight": 2.0}),
+                                  ("cpu-anneal-kick+readout", "train", {"warmup_collapse_weight": 2.0,
+                                                                        "warmup_collapse_epochs": 15})]:
         with th.candidate(name):  # the shrinking sigma with one more change; the rule's "input" choice kept
             s = defaults.auto_defaults(10**6, 28, 1, "cpu", 1).sections
             assert {k: s[section][k] for k in change} == change and s["data"]["input_size"] == 16
