@@ -20,14 +20,14 @@ the training part, latent Spearman where the set has latents). The candidates (`
   (sigma 3; sigma shrinking from 5 to 2 over the first 70% of the budget, the classical SOM's ordering phase;
   a torus), read out: the candidates for a few-images map that keeps continuous latents in order, measured on
   the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets;
-- ``cpu-anneal``: the shrinking sigma without readouts, the rule's own map from the threshold on a CPU.
+- ``cpu-anneal``: the shrinking sigma without readouts, the rule's own map from the threshold on a CPU;
 - ``cpu-anneal-crop75+readout``, ``cpu-anneal-crop85+readout``: the shrinking sigma with a milder random crop
   (``data.crop_min`` 0.75 or 0.85 of the side instead of the paper's 22/32), read out: the candidates for a
   network map that leaves fewer neurons dead with few images a neuron (what the crop erases, the map cannot tell
-  apart).
+  apart);
 - ``cpu-anneal-batch256+readout``, ``cpu-anneal-batch512+readout``: the shrinking sigma with batches of 256 or 512
   pairs instead of 128: loss_collapse (Eq. 5) sees the winners of one batch only, so a larger batch asks more
-  neurons to win (the candidates for a network map with more live neurons).
+  neurons to win (the candidates for a network map with more live neurons);
 - ``cpu-anneal-collapse2+readout``, ``cpu-anneal-kick+readout``: the shrinking sigma with loss_collapse weighted 2
   for the whole training (``train.collapse_weight``; Eq. 8 weights it 1), or with the warm-up kick of the author's
   later code (``defaults.WARMUP_KICK``: loss_collapse x 2 for 15 epochs, noise on the map for 10): probes of whether
@@ -62,18 +62,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import transfer_suite as T  # noqa: E402  (the suite's sets, one-cell scoring and table format)
 
 EXIT_BAD_INPUT = 2
-# The candidate maps (sections of the rule's "map" choice) and whether the readouts are fitted after training.
-MAPS: dict[str, tuple[str, bool]] = {"torus+readout": ("torus", True), "cpu": ("cpu", False),
-                                     "cpu+readout": ("cpu", True), "cpu-sigma3+readout": ("cpu-sigma3", True),
-                                     "cpu-anneal": ("cpu-anneal", False), "cpu-anneal+readout": ("cpu-anneal", True),
-                                     "cpu-torus+readout": ("cpu-torus", True),
-                                     "cpu-anneal-crop75+readout": ("cpu-anneal-crop75", True),
-                                     "cpu-anneal-crop85+readout": ("cpu-anneal-crop85", True),
-                                     "cpu-anneal-batch256+readout": ("cpu-anneal-batch256", True),
-                                     "cpu-anneal-batch512+readout": ("cpu-anneal-batch512", True),
-                                     "cpu-anneal-collapse2+readout": ("cpu-anneal-collapse2", True),
-                                     "cpu-anneal-kick+readout": ("cpu-anneal-kick", True)}
-
+# The candidates (``--maps``): a map (sections of the rule's "map" choice, ``map_sections``), with "+readout" the
+# readouts fitted after training; each name gives its (map, readouts on).
+MAP_NAMES = ("torus+readout", "cpu", "cpu+readout", "cpu-sigma3+readout", "cpu-anneal", "cpu-anneal+readout",
+             "cpu-torus+readout", "cpu-anneal-crop75+readout", "cpu-anneal-crop85+readout",
+             "cpu-anneal-batch256+readout", "cpu-anneal-batch512+readout", "cpu-anneal-collapse2+readout",
+             "cpu-anneal-kick+readout")
+MAPS: dict[str, tuple[str, bool]] = {n: (n.removesuffix("+readout"), n.endswith("+readout")) for n in MAP_NAMES}
 
 # The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
 # it on a CPU ("map" and "order"); a candidate's network row does not depend on its readouts (fitted after training).
@@ -128,23 +123,27 @@ def check(args: argparse.Namespace) -> None:
 def map_sections(kind: str) -> dict[str, dict[str, Any]]:
     """The config sections of a candidate map: ``torus`` (the former few-images map), ``cpu`` (the CPU setting) or
     the CPU setting with one change: ``cpu-sigma3`` (sigma 3), ``cpu-anneal`` (sigma shrinking from 5 to the CPU
-    setting's 2 over the first 70% of the budget, ``model.sigma_end``) or ``cpu-torus`` (a torus); ``cpu-anneal-crop75``
-    and ``cpu-anneal-crop85``: the shrinking sigma with ``data.crop_min`` 0.75 or 0.85; ``cpu-anneal-batch256`` and
-    ``cpu-anneal-batch512``: with ``train.batch_size`` 256 or 512; ``cpu-anneal-collapse2``: ``train.collapse_weight``
-    2; ``cpu-anneal-kick``: the warm-up kick."""
-    from urlsom_core.defaults import CPU_MAP, SMALL_MAP, WARMUP_KICK
+    setting's 2 over the first 70% of the budget: the rule's "order", ``defaults.ORDER_ANNEAL``) or ``cpu-torus``
+    (a torus); the shrinking sigma with one more change: ``cpu-anneal-crop75`` and ``cpu-anneal-crop85``
+    (``data.crop_min`` 0.75 or 0.85), ``cpu-anneal-batch256`` and ``cpu-anneal-batch512`` (``train.batch_size`` 256
+    or 512), ``cpu-anneal-collapse2`` (``train.collapse_weight`` 2), ``cpu-anneal-kick`` (the warm-up kick)."""
+    from urlsom_core.defaults import CPU_MAP, ORDER_ANNEAL, SMALL_MAP, WARMUP_KICK
 
     if kind == "torus":
         return {"model": dict(SMALL_MAP), "train": {"batch_size": 64, **WARMUP_KICK}}
-    anneal = {"sigma": 5.0, "sigma_end": 2.0}
-    change = {"cpu": {}, "cpu-sigma3": {"sigma": 3.0}, "cpu-anneal": anneal, "cpu-torus": {"boundary": "circular"},
-              "cpu-anneal-crop75": anneal, "cpu-anneal-crop85": anneal, "cpu-anneal-batch256": anneal,
-              "cpu-anneal-batch512": anneal, "cpu-anneal-collapse2": anneal, "cpu-anneal-kick": anneal}[kind]
-    data = {"cpu-anneal-crop75": {"crop_min": 0.75}, "cpu-anneal-crop85": {"crop_min": 0.85}}.get(kind)
-    train = {"cpu-anneal-batch256": {"batch_size": 256}, "cpu-anneal-batch512": {"batch_size": 512},
-             "cpu-anneal-collapse2": {"collapse_weight": 2.0}, "cpu-anneal-kick": dict(WARMUP_KICK)}.get(kind, {})
-    return {"model": {**CPU_MAP["model"], **change}, "train": {**CPU_MAP["train"], **train},
-            **({"data": data} if data else {})}
+
+    def anneal(**sections: dict[str, Any]) -> dict[str, dict[str, Any]]:  # the rule's "order" and one more change
+        return {**ORDER_ANNEAL, **sections}
+
+    changes = {"cpu": {}, "cpu-sigma3": {"model": {"sigma": 3.0}}, "cpu-anneal": anneal(),
+               "cpu-torus": {"model": {"boundary": "circular"}},
+               "cpu-anneal-crop75": anneal(data={"crop_min": 0.75}), "cpu-anneal-crop85": anneal(data={"crop_min": 0.85}),
+               "cpu-anneal-batch256": anneal(train={"batch_size": 256}),
+               "cpu-anneal-batch512": anneal(train={"batch_size": 512}),
+               "cpu-anneal-collapse2": anneal(train={"collapse_weight": 2.0}),
+               "cpu-anneal-kick": anneal(train=dict(WARMUP_KICK))}[kind]
+    return {sec: {**CPU_MAP.get(sec, {}), **changes.get(sec, {})} for sec in ("model", "train", "data")
+            if sec in CPU_MAP or sec in changes}
 
 
 @contextlib.contextmanager
