@@ -2,16 +2,15 @@
 each stored run with the network's own winners and with the readout at several settings, side by side.
 
     .venv/bin/python bench/readout_settings.py RUN [RUN ...]
-    .venv/bin/python bench/readout_settings.py RUN --settings 1:1 1:0 1:5 2:1 3:1
+    .venv/bin/python bench/readout_settings.py RUN --settings 1:0 1:1 1:5 2:0 3:0
 
 Each RUN is a complete run directory (``urlsom train --out RUN``) with a held-out split. A setting RADIUS:REFITS
 reads the map out among the neurons within Chebyshev distance RADIUS of the network's winner (1: the winner and
 its 8 neighbours, the default of ``model.prototype_readout``) with prototypes fitted from the network's winners
-and refitted from the readout's own at most REFITS times (``readouts.fit_readout_prototypes``; 0: never; the
-readout of a run refits once, 1:1). The
-network's winners are those of the run's model, with the usage bias the run fitted, whatever its own
-``model.prototype_readout`` (a run that has one is read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few
-seconds. The table goes to stdout and, with ``--out FILE``, to a Markdown file with the command and provenance.
+and refitted from the readout's own at most REFITS times (``readouts.fit_readout_prototypes``; 0: never; a run's
+readout refits ``model.readout_refits`` times, by default 0: 1:0). The network's winners are those of the run's
+model, with the usage bias the run fitted, whatever its own ``model.prototype_readout`` (a run that has one is
+read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few seconds. The table goes to stdout and, with ``--out FILE``, to a Markdown file with the command and provenance.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_BAD_INPUT = 2
-DEFAULT_SETTINGS = ["1:1", "1:0", "1:5", "2:1", "3:1"]  # the default first
+DEFAULT_SETTINGS = ["1:0", "1:1", "1:5", "2:0", "3:0"]  # the default first
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

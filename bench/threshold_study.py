@@ -1,8 +1,8 @@
 """Few or many images per neuron: the defaults rule's candidate maps at several training sizes of one set.
 
-The defaults rule (``urlsom_core.defaults.RULE``) decides by the training images per neuron whether the readouts
-(usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``), and it once also picked the
-whole map by it: a torus with the paper's fixed sigma 5, a flat
+The defaults rule (``urlsom_core.defaults.RULE``) once decided by the training images per neuron whether the
+readouts (usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``; on a CPU it now fits
+them at every size, on a GPU still below it only), and it once also picked the whole map by it: a torus with the paper's fixed sigma 5, a flat
 kernel and batches of 64 below the threshold, the CPU setting (sigma 2, a sharper kernel, batches of 128, gamma 1)
 from it. That threshold was placed between the sets
 the rule was chosen on (digits 1.6 a neuron, MNIST and the CIFAR-10 subset 8.9), where no set had been measured.
@@ -20,7 +20,8 @@ the training part, latent Spearman where the set has latents). The candidates (`
   (sigma 3; sigma shrinking from 5 to 2 over the first 70% of the budget, the classical SOM's ordering phase;
   a torus), read out: the candidates for a few-images map that keeps continuous latents in order, measured on
   the ellipses (the chose set whose classes are bins of continuous latents) and the class chose sets;
-- ``cpu-anneal``: the shrinking sigma without readouts, the rule's own map from the threshold on a CPU;
+- ``cpu-anneal``: the shrinking sigma without readouts (the rule's own from the threshold on a CPU until the
+  readouts were taken at every size);
 - ``cpu-anneal-crop75+readout``, ``cpu-anneal-crop85+readout``: the shrinking sigma with a milder random crop
   (``data.crop_min`` 0.75 or 0.85 of the side instead of the paper's 22/32), read out: the candidates for a
   network map that leaves fewer neurons dead with few images a neuron (what the crop erases, the map cannot tell
@@ -36,8 +37,9 @@ the training part, latent Spearman where the set has latents). The candidates (`
 Each is forced by putting its map in the rule's "map" choice, emptying its "order" choice (the shrinking sigma the
 rule adds to the CPU map, which is the ``cpu-anneal`` candidates' own change) and moving the rule's threshold
 (infinite: readouts on; 0: off) for the run's resolution only, so each run's config is the one that rule would give;
-``cpu-anneal+readout`` is the rule's own config below the threshold (``RULE_FEW``), ``cpu-anneal`` from it on a CPU
-(``RULE_MANY``).
+``cpu-anneal+readout`` is the rule's own config on a CPU at every size (``RULE_CPU``). "+readout" is the readout
+``urlsom train`` fits today (no refit of the prototypes); a stored cell made when it refitted once says so
+(``STORED_REFITS``).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/threshold_study.py --set mnist --per-neuron 2 3 4.5 6 \\
         --maps torus+readout cpu cpu+readout --minutes 5 --out bench/results/threshold/mnist
@@ -70,10 +72,12 @@ MAP_NAMES = ("torus+readout", "cpu", "cpu+readout", "cpu-sigma3+readout", "cpu-a
              "cpu-anneal-kick+readout")
 MAPS: dict[str, tuple[str, bool]] = {n: (n.removesuffix("+readout"), n.endswith("+readout")) for n in MAP_NAMES}
 
-# The candidates that are the rule itself below the threshold (defaults.RULE: "map", "order" and "readout") and from
-# it on a CPU ("map" and "order"); a candidate's network row does not depend on its readouts (fitted after training).
-RULE_FEW = "cpu-anneal+readout"
-RULE_MANY = "cpu-anneal"
+# The candidate that is the rule itself on a CPU at every size (defaults.RULE: "map", "order" and "readout"); a
+# candidate's network row does not depend on its readouts (fitted after training).
+RULE_CPU = "cpu-anneal+readout"
+# Cells stored before ``model.readout_refits`` existed read their maps out with one refit of the prototypes; today's
+# readout makes none. Such a cell keeps its figures under its own id (``stored_cell``) and its rows say so.
+STORED_REFITS = 1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -157,9 +161,10 @@ def candidate(name: str) -> Iterator[None]:
     saved = defaults.FEW_PER_NEURON, defaults.RULE
     defaults.FEW_PER_NEURON = math.inf if readout else 0.0
     # the candidate's map in "map"; "order" (the rule's shrinking sigma) is the cpu-anneal candidates'
-    # own change, so it is left out here and every candidate is its map alone
+    # own change, so it is left out here and every candidate is its map alone; "readout" only with "+readout"
     defaults.RULE = tuple(replace(c, sections=map_sections(kind)) if c.name == "map" else
-                          replace(c, sections={}) if c.name == "order" else c for c in defaults.RULE)
+                          replace(c, sections={}) if c.name == "order" or (c.name == "readout" and not readout)
+                          else c for c in defaults.RULE)
     try:
         yield
     finally:
@@ -238,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = T.prepare(args)
     cells: dict[str, dict[str, Any]] = {}
     for c in stored:  # --out's own first, then --merge's
+        c = stored_cell(c)
         cells.setdefault(c["id"], c)
     todo = [(p, r, seed) for p in args.per_neuron for r in args.maps for seed in args.seeds]
 
@@ -266,12 +272,37 @@ def main(argv: list[str] | None = None) -> int:
             except ConfigError as e:  # e.g. a class-balanced subset too small for the hold-out: no traceback
                 print(f"threshold_study: error: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT
-            cells[cid] = {"id": cid, "per_neuron": p, "map": r, **cell}
+            cells[cid] = {"id": cid, "per_neuron": p, "map": r, **cell,
+                          "readout_refits": readout_refits() if MAPS[r][1] else None}
             log("  " + "; ".join(f"{row['method']}: held-out NS {row['heldout_ns']:.3f}, TE {row['te']:.3f}, live "
                                  f"{row['live']}" for row in cell["rows"]))
             write(cells)
     print(write(cells))
     return 0
+
+
+def readout_refits() -> int:
+    """The refits of the prototype readout that ``urlsom train`` makes today (``model.readout_refits``)."""
+    from urlsom_core.config import ModelConfig
+
+    return ModelConfig().readout_refits
+
+
+def stored_cell(c: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell as this script reads it: one of a "+readout" map made before ``model.readout_refits`` existed
+    had :data:`STORED_REFITS` refits, and gets an id of its own, so a resume trains today's readout beside it."""
+    if "readout_refits" in c:
+        return c
+    refits = STORED_REFITS if MAPS[c["map"]][1] else None
+    return {**c, "readout_refits": refits, "id": c["id"] + (f"/refits{refits}" if refits is not None else "")}
+
+
+def map_label(c: dict[str, Any]) -> str:
+    """The cell's map as the table names it: with its readout's refits where they are not today's."""
+    refits = c.get("readout_refits", STORED_REFITS if MAPS[c["map"]][1] else None)
+    if refits is None or refits == readout_refits():
+        return c["map"]
+    return f"{c['map']} ({refits} refit{'s' if refits != 1 else ''})"
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -284,15 +315,16 @@ def markdown(res: dict[str, Any]) -> str:
              "Held-out NS: neuron labels from the training part; TE and live: training part. "
              "`bench/threshold_study.py`.", "",
              "Map: the candidate forced at every size (the script's docstring); `*` marks what the rule itself "
-             f"gives there today (`{RULE_FEW}` below {st.get('threshold', 4):g} training images per neuron, "
-             f"`{RULE_MANY}` from it).", "",
+             f"gives there today on a CPU (`{RULE_CPU}`, its readout without a refit of the prototypes); a map "
+             "marked \"(1 refit)\" was read out with one, as the readout was until 7 December 2026.", "",
              "| images per neuron | training images | map | method | seeds | epochs | held-out NS | TE | live |"
              + (" latent Spearman |" if has_sp else ""),
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" + (" --- |" if has_sp else "")]
     groups: dict[tuple[float, str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for c in sorted(res["cells"], key=lambda c: (c["per_neuron"], list(MAPS).index(c["map"]), c["seed"])):
+    for c in sorted(res["cells"], key=lambda c: (c["per_neuron"], list(MAPS).index(c["map"]), map_label(c),
+                                                  c["seed"])):
         for r in c["rows"]:
-            groups.setdefault((c["per_neuron"], c["map"], r["method"]), []).append((c, r))
+            groups.setdefault((c["per_neuron"], map_label(c), r["method"]), []).append((c, r))
     for (p, reg, method), rows in groups.items():
         def fmt(key: str, f: str, rows: list[tuple[dict[str, Any], dict[str, Any]]] = rows) -> str:
             vals = [float(r[key]) for _, r in rows if r.get(key) is not None]
@@ -301,13 +333,13 @@ def markdown(res: dict[str, Any]) -> str:
             m, sd = T.mean_sd(vals)
             return format(m, f) + ("" if math.isnan(sd) else f" ({sd:{f}})")
         c0 = rows[0][0]
-        mark = "*" if reg == (RULE_FEW if p < st.get("threshold", 4) else RULE_MANY) else ""
+        mark = "*" if reg == RULE_CPU else ""
         lines.append(f"| {p:g} | {c0['n_train']:,} | {reg}{mark} | {method} | {' '.join(str(c['seed']) for c, _ in rows)} | "
                      f"{fmt('epochs', '.0f')} | {fmt('heldout_ns', '.3f')} | {fmt('te', '.3f')} | {fmt('live', '.0f')} |"
                      + (f" {fmt('spearman', '.3f')} |" if has_sp else ""))
     lines += ["", "Commands (per cell; `urlsom train` gives the same config, the key shown, only for the map the "
               "rule itself gives at that size; the script forces the others):", "",
-              *[f"    {c['command']}  # map {c['map']}, config key {c['config_key']}" for c in res["cells"]], ""]
+              *[f"    {c['command']}  # map {map_label(c)}, config key {c['config_key']}" for c in res["cells"]], ""]
     return "\n".join(lines) + "\n"
 
 

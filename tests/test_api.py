@@ -118,8 +118,8 @@ def test_the_config_is_the_commands_for_the_same_data_and_flags(tmp_path, extra)
 # --------------------------------------------------------------------------------------- a fitted map
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """A tiny map on 128 digits with the usage bias (asked for: at 8 images a neuron the rule fits no readout) and
-    without the prototype readout: its winner is the Softmax's argmax."""
+    """A tiny map on 128 digits with the usage bias and without the prototype readout (the rule fits both on a
+    CPU; the prototype readout is turned off here): its winner is the Softmax's argmax."""
     root = tmp_path_factory.mktemp("som")
     x, y = digits()
     som = SOM(grid=(4, 4), epochs=1, root=root / "runs", device="cpu", verbose=False, prototype_readout=False,

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from urlsom_core.config import ConfigError, RunConfig
+from urlsom_core.config import KEY_NEUTRAL_DEFAULTS, ConfigError, RunConfig
 from urlsom_core.defaults import defaults_for
 
 
@@ -131,3 +131,29 @@ def test_allowed_values_have_one_home():
     assert augment.JITTERS is config.JITTERS
     assert config.GAUSSIAN_EXTENTS == {"side": 3.0, "radius": 6.0}  # +-3 sigma (a side of 6) or +-6 sigma
     assert filters.gaussian_support(2.0, "side") == 13 and filters.gaussian_support(2.0, "radius") == 25
+
+
+def test_readout_refits_default_key_and_stored_runs():
+    import hashlib
+    import json
+
+    read = RunConfig.from_dict({"model": {"usage_balance": True, "prototype_readout": True}})
+    assert read.model.readout_refits == 0 and RunConfig().model.readout_refits == 0
+    # a run stored before the field existed refitted once: that is what it reads back as, under its old key
+    stored = read.to_dict()
+    del stored["model"]["readout_refits"]
+    old = RunConfig.from_stored(stored)
+    assert old.model.readout_refits == 1
+    for (section, name), neutral in KEY_NEUTRAL_DEFAULTS.items():
+        if stored[section].get(name) == neutral:
+            del stored[section][name]
+    text = json.dumps(stored, sort_keys=True, separators=(",", ":"))
+    assert old.key() == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert read.key() != old.key()  # today's readout is another run
+    # without the prototype readout the refits change nothing, nor the key
+    plain = RunConfig()
+    assert plain.replace(**{"model.readout_refits": 3}).key() == plain.key()
+    for bad in (-1, 1.5, True, 101):
+        with pytest.raises(ConfigError) as e:
+            RunConfig.from_dict({"model": {"readout_refits": bad}})
+        assert str(e.value) == f"readout_refits {bad!r}: allowed is an integer 0 to 100"

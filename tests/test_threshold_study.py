@@ -58,9 +58,9 @@ def test_a_candidate_is_the_rule_with_its_map_and_readouts_then_the_rule_is_rest
         m = defaults.auto_defaults(100, 8, 1, "cpu", 1).sections["model"]
         assert (m["sigma"], m["sigma_end"]) == (5.0, 2.0) and "usage_balance" not in m
     assert (defaults.FEW_PER_NEURON, defaults.RULE) == before
-    # the rule's own config is the candidate RULE_FEW below the threshold and RULE_MANY from it, on a CPU
-    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _rule_sections(th.RULE_FEW, 100)
-    assert defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections == _rule_sections(th.RULE_MANY, 10**6)
+    # the rule's own config on a CPU is the candidate RULE_CPU at every size
+    assert defaults.auto_defaults(100, 8, 1, "cpu", 1).sections == _rule_sections(th.RULE_CPU, 100)
+    assert defaults.auto_defaults(10**6, 32, 3, "cpu", 1).sections == _rule_sections(th.RULE_CPU, 10**6)
 
 
 def _rule_sections(name, n):
@@ -94,8 +94,24 @@ def test_tiny_study_end_to_end_resumes_and_merges(tmp_path, capsys):
     assert err.count("done, skipped") == 4 and "images a neuron, map" not in err  # nothing trained again
     md = (both / "results.md").read_text()
     assert "| 4 | 100 | torus+readout | URL-SOM (readout) |" in md and "| 8 | 200 | cpu | URL-SOM (network) |" in md
-    assert "cpu*" not in md  # from the threshold the rule's own map is cpu-anneal (RULE_MANY), not the fixed sigma
+    assert "cpu*" not in md  # the rule's own map on a CPU is cpu-anneal+readout (RULE_CPU), not the fixed sigma
     assert th.main([*common, "--maps", "cpu", "--out", str(tmp_path / "c"), "--merge", str(tmp_path / "none")]) == 2
+    # a cell stored before model.readout_refits existed (one refit): kept under its own id and named so; a resume
+    # trains today's readout beside it, and the network-only cell is today's still
+    res = json.loads((both / "results.json").read_text())
+    for c in res["cells"]:
+        del c["readout_refits"]
+    (both / "results.json").write_text(json.dumps(res))
+    capsys.readouterr()
+    assert th.main([*common, "--maps", "torus+readout", "cpu", "--out", str(both)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("done, skipped") == 2 and err.count("images a neuron, map torus+readout") == 2
+    res = json.loads((both / "results.json").read_text())
+    assert sorted(c["id"] for c in res["cells"]) == ["4/cpu/0", "4/torus+readout/0", "4/torus+readout/0/refits1",
+                                                     "8/cpu/0", "8/torus+readout/0", "8/torus+readout/0/refits1"]
+    md = (both / "results.md").read_text()
+    assert "| 4 | 100 | torus+readout (1 refit) | URL-SOM (readout) |" in md
+    assert "| 4 | 100 | torus+readout | URL-SOM (readout) |" in md
 
 
 @pytest.mark.parametrize("args, needle", [

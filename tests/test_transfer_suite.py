@@ -109,7 +109,7 @@ def test_tiny_suite_end_to_end_and_resumed(tmp_path, capsys):
                                        "--holdout 0.2 --max-minutes 20 --seed 0 --grid 5 5 --epochs 1")
         assert "rule 'cpu-many'" in c["rule"] and c["n_heldout"] == 40  # 160 images on 25 neurons
         methods = [r["method"] for r in c["rows"]]
-        assert methods == ["URL-SOM (network)", "MiniSom σ=1", "MiniSom σ=3→1", ts.REFERENCE]
+        assert methods == ["URL-SOM (network)", "URL-SOM (readout)", "MiniSom σ=1", "MiniSom σ=3→1", ts.REFERENCE]
         ref = c["rows"][-1]  # MiniSom handed the latents: it orders them (textures: 2 latents on a 2D map)
         assert ref["inputs"].startswith("the standardised latents") and ref["spearman"] > 0.2
         for r in c["rows"]:

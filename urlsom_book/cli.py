@@ -85,6 +85,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "network's winner and its 8 neighbours, 6 on hex (not the paper's; the digits defaults have it on)")
     m.add_argument("--no-prototype-readout", dest="prototype_readout", action="store_false",
                    help="the paper's winners: the argmax of the map's output")
+    m.add_argument("--readout-refits", type=int,
+                   help="with --prototype-readout: refit the prototypes from the readout's own winners this many "
+                   "times (default 0)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help="maximum epochs (paper 500, with early stopping)")
     t.add_argument("--batch-size", type=int, help="pairs per batch (paper 256)")
@@ -134,7 +137,8 @@ _FLAGS = {
     "kernel_size": "model.kernel_size", "kernel_norm": "model.kernel_norm", "kernel_gain": "model.kernel_gain",
     "boundary": "model.boundary", "lattice": "model.lattice", "jitter": "data.jitter", "gaussian_extent": "model.gaussian_extent",
     "widths": "model.widths", "blocks": "model.blocks", "dropout": "model.dropout",
-    "usage_balance": "model.usage_balance", "prototype_readout": "model.prototype_readout", "epochs": "train.epochs",
+    "usage_balance": "model.usage_balance", "prototype_readout": "model.prototype_readout",
+    "readout_refits": "model.readout_refits", "epochs": "train.epochs",
     "batch_size": "train.batch_size", "patience": "train.patience",
     "patience_on": "train.patience_on", "gamma": "train.gamma",
     "weight_decay": "train.weight_decay", "collapse_weight": "train.collapse_weight",

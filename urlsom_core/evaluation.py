@@ -5,7 +5,7 @@ first: the top level holds the figures of the network's own winners (the argmax 
 selectivity (Sec. V.C), live neurons, held-out NS and the map metrics of :mod:`urlsom_core.metrics`. A readout
 fitted after training (:mod:`urlsom_core.readouts`, not the paper's method) adds its own section beside them::
 
-    metrics["readout"] = {"usage_balance": true, "prototype_readout": true, "rounds": 1,
+    metrics["readout"] = {"usage_balance": true, "prototype_readout": true, "rounds": 0,
                           "neural_selectivity": ..., "heldout_neural_selectivity": ..., ...,  # as read out
                           "bias_only": {...}}  # with the bias, without the prototypes (when both are on)
 

@@ -33,13 +33,15 @@ is nearest to the image's embedding,
           \\lVert e(x) - P_j \\rVert^2,
 
 with ``n_j`` the training images behind ``P_j`` (a neuron without any has no prototype and is passed over), and
-the second-best is the next nearest there (:func:`local_top2`). The readout moves some training images to a
-neighbour, so the prototypes are fitted once more from the readout's own winners, a Lloyd step of k-means
-restricted to the windows (:func:`fit_readout_prototypes`): every neuron with a prototype then wins training
-images, so has a label. One refit, not more: on the digits maps it takes all the gain (held-out NS 0.961 -> 0.971
-over six maps; further refits until nothing moves: the same), and on an MNIST map, with 8.9 training images per
-neuron, each further refit cost order (TE 0.028 without a refit, 0.075 after one, 0.119 after five;
-``bench/readout_settings.py``; book, Measurements, "Digits: a prototype readout"). No label is used. A window
+the second-best is the next nearest there (:func:`local_top2`). The prototypes can be fitted once more from
+the readout's own winners, a Lloyd step of k-means restricted to the windows (:func:`fit_readout_prototypes`,
+``model.readout_refits``). By default they are not: each refit moves more images to a neighbour, which costs
+order for little selectivity. On the 18 maps with 1.6-2.7 training images a neuron of the defaults' threshold
+study (six maps each of digits, 2,400 CIFAR-10 images, 2,400 ellipses) one refit changed held-out NS by -0.002
+to +0.027 (digits 0.951 -> 0.965 on average) and raised TE from 0.002-0.048 to 0.015-0.092; on maps with 8.9 a
+neuron (MNIST, CIFAR-10, ellipses, 8,000 images each) it raised TE from 0.036 / 0.059 / 0.079 to 0.087 / 0.136
+/ 0.150 for held-out NS +0.001 / +0.019 / -0.008 (``bench/readout_settings.py``; book, Measurements, "The
+readout at every size"). A window
 with no prototype at all keeps the winners it was given.
 """
 
@@ -63,7 +65,6 @@ from .predict import _autocast, predict
 BALANCE_ITERS = 100  # iterations of the conscience update
 BALANCE_STEP = 0.3  # its first step, in units of the median winner-to-runner-up logit gap
 WINDOW = 1  # Chebyshev radius of the window around the winner: the 3x3 block, the 8-neighbourhood
-MAX_ROUNDS = 1  # refits of the prototypes from the readout's own winners (fit_readout_prototypes; module docstring)
 READOUT_FILE = "readout.pt"  # a run's fitted readout state, beside its checkpoint
 
 
@@ -266,7 +267,7 @@ def local_top2(emb: torch.Tensor, top2: torch.Tensor, P: torch.Tensor, counts: t
 
 @torch.no_grad()
 def fit_readout_prototypes(emb: torch.Tensor, top2: torch.Tensor, n: int, window: torch.Tensor,
-                           max_rounds: int = MAX_ROUNDS) -> tuple[torch.Tensor, torch.Tensor, int]:
+                           max_rounds: int = 0) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Prototypes fitted from the given winners, then refitted from the readout's own winners, at most
     ``max_rounds`` times and only while the training images' winners still change.
 
@@ -281,7 +282,7 @@ def fit_readout_prototypes(emb: torch.Tensor, top2: torch.Tensor, n: int, window
     window : torch.Tensor
         (n, k) :func:`window_index` of the map.
     max_rounds : int
-        Most refits.
+        Most refits (``model.readout_refits``; 0: the prototypes of the given winners).
 
     Returns
     -------
@@ -418,7 +419,8 @@ def fit_readout(cfg: RunConfig, model: URLSOM, train: ImageData, aug: Augment, d
     tr = predict(model, train, aug, device, embed=True, readout=pre)
     top2 = tr["readout_top2"] if pre is not None else tr["top2"]
     window = window_index(tuple(cfg.model.grid), cfg.model.circular, lattice=cfg.model.lattice)
-    P, counts, rounds = fit_readout_prototypes(torch.from_numpy(tr["embedding"]), torch.from_numpy(top2), n, window)
+    P, counts, rounds = fit_readout_prototypes(torch.from_numpy(tr["embedding"]), torch.from_numpy(top2), n, window,
+                                               cfg.model.readout_refits)
     log(f"prototype readout: {int((counts > 0).sum())} of {n} neurons got a prototype from {len(train):,} "
         f"training images ({rounds} rounds)")
     return P, counts, rounds
