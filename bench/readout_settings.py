@@ -10,7 +10,8 @@ its 8 neighbours, the default of ``model.prototype_readout``) with prototypes fi
 and refitted from the readout's own at most REFITS times (``readouts.fit_readout_prototypes``; 0: never; a run's
 readout refits ``model.readout_refits`` times, by default 0: 1:0). The network's winners are those of the run's
 model, with the usage bias the run fitted, whatever its own ``model.prototype_readout`` (a run that has one is
-read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few seconds. The table goes to stdout and, with ``--out FILE``, to a Markdown file with the command and provenance.
+read with its prototypes set aside). Nothing is trained; a 30x30 digits run takes a few seconds. The table goes to
+stdout and, with ``--out FILE``, to a Markdown file with the command and provenance.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The defaults rule (``urlsom_core.defaults.RULE``) once decided by the training images per neuron whether the
 readouts (usage bias, prototype readout) are fitted after training (below ``FEW_PER_NEURON``; on a CPU it now fits
-them at every size, on a GPU still below it only), and it once also picked the whole map by it: a torus with the paper's fixed sigma 5, a flat
-kernel and batches of 64 below the threshold, the CPU setting (sigma 2, a sharper kernel, batches of 128, gamma 1)
-from it. That threshold was placed between the sets
+them at every size, on a GPU still below it only), and it once also picked the whole map by it: a torus with the
+paper's fixed sigma 5, a flat kernel and batches of 64 below the threshold, the CPU setting (sigma 2, a sharper
+kernel, batches of 128, gamma 1) from it. That threshold was placed between the sets
 the rule was chosen on (digits 1.6 a neuron, MNIST and the CIFAR-10 subset 8.9), where no set had been measured.
 This study trains the set's class-balanced subset of each size under each candidate, everything else as
 ``urlsom train`` resolves it under the rule (the suite's 20% held-out split, ``--max-minutes``, the seed, the small
@@ -299,7 +299,7 @@ def stored_cell(c: dict[str, Any]) -> dict[str, Any]:
 
 def map_label(c: dict[str, Any]) -> str:
     """The cell's map as the table names it: with its readout's refits where they are not today's."""
-    refits = c.get("readout_refits", STORED_REFITS if MAPS[c["map"]][1] else None)
+    refits = stored_cell(c)["readout_refits"]
     if refits is None or refits == readout_refits():
         return c["map"]
     return f"{c['map']} ({refits} refit{'s' if refits != 1 else ''})"

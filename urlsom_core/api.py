@@ -284,8 +284,8 @@ class SOM:
     The map is the paper's (Sec. III, Eq. 1): a ResNet backbone, a linear projection to the grid, a fixed
     radial convolution and a Softmax over the neurons. An image's winner is the neuron of its largest output,
     the network's own. Where the defaults fit a readout after training (on a CPU, and on a GPU with few images
-    per neuron: a usage bias and a prototype readout, not the paper's method), :meth:`winner` gives the network's winner and
-    ``winner(images, readout=True)`` the readout's (``urlsom_core.readouts``).
+    per neuron: a usage bias and a prototype readout, not the paper's method), :meth:`winner` gives the network's
+    winner and ``winner(images, readout=True)`` the readout's (``urlsom_core.readouts``).
     """
 
     def __init__(self, grid: Sequence[int] = (30, 30), epochs: int | None = None, seed: int = 0, *,

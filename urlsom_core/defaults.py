@@ -115,9 +115,9 @@ TINY_SIDE = 16  # images up to this side go to the network at 16 px anyway (data
 DEVICE_KINDS = ("cpu", "cuda")
 DEFAULT_NEURONS = 30 * 30  # the paper's map (Sec. V.B), for a grid not given
 # Below this many training images per neuron a map has "few", from it "many" (see RULE): with few, on a GPU the CPU's
-# map and the readouts replace the paper's settings (on a CPU the rule takes them at every size). Digits have 1.6 (1,437 on 900), MNIST's
-# and the CIFAR-10 subset's training parts 8.9; bench/threshold_study.py trained MNIST subsets of 2, 3, 4.5 and 6 a
-# neuron (book, Measurements, "Few or many images per neuron").
+# map and the readouts replace the paper's settings (on a CPU the rule takes them at every size). Digits have 1.6
+# (1,437 on 900), MNIST's and the CIFAR-10 subset's training parts 8.9; bench/threshold_study.py trained MNIST
+# subsets of 2, 3, 4.5 and 6 a neuron (book, Measurements, "Few or many images per neuron").
 FEW_PER_NEURON = 4.0
 # Wherever the rule uses the CPU map (a CPU, or few images per neuron) its Gaussian shrinks from sigma 5 to the CPU
 # map's sigma 2 (RULE, "order"; ``model.sigma_end`` over ``train.anneal_share`` 0.7 of the training): the CPU map's
@@ -260,8 +260,8 @@ def auto_defaults(n_images: int, size: int, channels: int, device_kind: str, thr
     CPU the network is small, its map the CPU setting (its Gaussian shrinking from sigma 5 to 2,
     :data:`ORDER_ANNEAL`), the readouts are fitted after training, and gray images of 17-28 px are fed at 16 px.
     On a GPU the images per neuron (``n_images / n_neurons`` against :data:`FEW_PER_NEURON`) decide whether the
-    paper's settings apply (many) or the CPU's map and readouts (few); the budget sets how training ends. The thread count appears in the reason line
-    only: no measurement showed that it should pick another setting.
+    paper's settings apply (many) or the CPU's map and readouts (few); the budget sets how training ends. The
+    thread count appears in the reason line only: no measurement showed that it should pick another setting.
 
     Example
     -------
